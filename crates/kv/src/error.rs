@@ -1,0 +1,152 @@
+//! Command errors and their Redis texts.
+//!
+//! Every way a client command can fail is one variant of [`Error`]. Its `Display` is the exact
+//! text Redis 7 sends, prefix included (`ERR syntax error`), because clients map error prefixes
+//! and sometimes whole messages to exception types. [`Error::to_reply`] is the one place where a
+//! kv error becomes a [`resp::Reply`]; it guarantees the text holds no `\r` or `\n`, which would
+//! break the wire protocol (Redis replaces them with spaces too).
+//!
+//! Errors are values, not panics: a command error never changes state, never closes the
+//! connection, and replicas produce the same error for the same log entry.
+
+use crate::limits::{MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_VALUE_BYTES};
+use resp::Reply;
+
+/// A command failed; the variant says why and `Display` gives Redis's text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The command name is not one kv knows. Both fields are pre-formatted as Redis does: the
+    /// name as the client typed it (up to 128 bytes) and its first arguments each quoted and
+    /// followed by a space.
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand {
+        /// The command name as given, truncated to 128 bytes.
+        name: String,
+        /// The leading arguments, formatted `'a' 'b' `.
+        args: String,
+    },
+    /// Too few or too many arguments for the named (lower-case) command.
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(&'static str),
+    /// An unknown option or a forbidden combination of options.
+    #[error("ERR syntax error")]
+    Syntax,
+    /// An argument or a stored value is not a 64-bit signed decimal integer.
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    /// An argument or a stored value is not a valid floating point number.
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    /// INCR, DECR, INCRBY or DECRBY would leave the signed 64-bit range.
+    #[error("ERR increment or decrement would overflow")]
+    IncrOverflow,
+    /// DECRBY was given -9223372036854775808, whose negation does not exist.
+    #[error("ERR decrement would overflow")]
+    DecrOverflow,
+    /// INCRBYFLOAT would store NaN or an infinity.
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    /// A TTL is zero, negative or out of range; the field is the lower-case command name.
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    /// A value (given, or grown by APPEND/SETRANGE) would exceed [`MAX_VALUE_BYTES`].
+    #[error("ERR string exceeds maximum allowed size ({MAX_VALUE_BYTES} bytes)")]
+    ValueTooLarge,
+    /// A key exceeds [`MAX_KEY_BYTES`].
+    #[error("ERR key exceeds maximum allowed size ({MAX_KEY_BYTES} bytes)")]
+    KeyTooLarge,
+    /// A KEYS or SCAN MATCH pattern exceeds [`MAX_PATTERN_BYTES`].
+    #[error("ERR pattern exceeds maximum allowed size ({MAX_PATTERN_BYTES} bytes)")]
+    PatternTooLarge,
+    /// SETRANGE was given a negative offset.
+    #[error("ERR offset is out of range")]
+    OffsetOutOfRange,
+    /// RENAME or RENAMENX of a key that does not exist.
+    #[error("ERR no such key")]
+    NoSuchKey,
+    /// A SCAN cursor that is not an unsigned decimal integer.
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    /// EXPIRE and friends got an option other than NX, XX, GT or LT; the field is the option as
+    /// given.
+    #[error("ERR Unsupported option {0}")]
+    UnsupportedOption(String),
+    /// EXPIRE and friends got NX together with XX, GT or LT.
+    #[error("ERR NX and XX, GT or LT options at the same time are not compatible")]
+    NxAndXxGtLt,
+    /// EXPIRE and friends got both GT and LT.
+    #[error("ERR GT and LT options at the same time are not compatible")]
+    GtAndLt,
+    /// [`crate::Store::query`] was given a command that changes state; the field is its name.
+    #[error("ERR '{0}' may change state and must be applied through the log, not queried")]
+    NotReadOnly(&'static str),
+}
+
+impl Error {
+    /// The error as a RESP error reply, with any `\r` or `\n` replaced by a space.
+    pub fn to_reply(&self) -> Reply {
+        let text = self.to_string();
+        Reply::Error(text.replace(['\r', '\n'], " "))
+    }
+
+    /// Builds [`Error::UnknownCommand`] exactly as Redis formats it: the name up to 128 bytes,
+    /// then each following argument quoted and followed by a space until the list reaches 128
+    /// bytes. Like Redis's C strings, each part stops at a NUL byte.
+    pub(crate) fn unknown_command(args: &[bytes::Bytes]) -> Error {
+        const MAX: usize = 128;
+        let name = args.first().map(|a| c_str(a, MAX)).unwrap_or_default();
+        let mut list = String::new();
+        for arg in args.iter().skip(1) {
+            if list.len() >= MAX {
+                break;
+            }
+            let room = MAX - list.len();
+            list.push('\'');
+            list.push_str(&c_str(arg, room));
+            list.push_str("' ");
+        }
+        Error::UnknownCommand { name, args: list }
+    }
+}
+
+/// The bytes of `arg` up to its first NUL and at most `max` bytes, as (lossy) text.
+fn c_str(arg: &[u8], max: usize) -> String {
+    let end = arg
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(arg.len())
+        .min(max);
+    String::from_utf8_lossy(&arg[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn unknown_command_text_matches_redis() {
+        let args: Vec<Bytes> = ["foo", "a", "b"].iter().map(|s| Bytes::from(*s)).collect();
+        assert_eq!(
+            Error::unknown_command(&args).to_string(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+    }
+
+    #[test]
+    fn reply_never_contains_newlines() {
+        let args = vec![Bytes::from("a\r\nb"), Bytes::from("x\ny")];
+        let Reply::Error(text) = Error::unknown_command(&args).to_reply() else {
+            panic!("not an error reply");
+        };
+        assert!(!text.contains(['\r', '\n']), "{text:?}");
+    }
+
+    #[test]
+    fn limits_appear_in_texts() {
+        assert_eq!(
+            Error::ValueTooLarge.to_string(),
+            "ERR string exceeds maximum allowed size (8388608 bytes)"
+        );
+    }
+}

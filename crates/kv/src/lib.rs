@@ -1,0 +1,55 @@
+//! raftkv's deterministic state machine: keyspace, values, TTLs, command semantics, snapshots.
+//!
+//! This crate is the part of raftkv that every replica runs identically. The node parses a
+//! client's arguments into a [`Command`] ([`Command::parse`]), proposes writes
+//! ([`Command::is_write`]) through Raft, and applies each committed command to its [`Store`]
+//! with the leader's timestamp ([`Store::apply`]); reads may be answered without the log by
+//! [`Store::query`]. Replies are protocol-neutral [`resp::Reply`] values; errors carry Redis's
+//! exact texts ([`Error`]).
+//!
+//! # Invariants
+//!
+//! - **Determinism.** The same sequence of `(now_ms, command)` gives the same state and the
+//!   same replies on every replica. There is no clock, randomness, I/O (other than the
+//!   snapshot reader and writer given to it) or hash seed in here; time arrives inside
+//!   [`Store::apply`] as `now_ms`, and the store's clock never goes backwards.
+//! - **Redis semantics.** Every command behaves as in Redis 7 for string values, including
+//!   error texts and the order in which errors are detected. Where this crate differs (float
+//!   precision, a key's last live millisecond, size limits), the module that implements the
+//!   command says so.
+//! - **Limits.** Every input has a ceiling in [`limits`]; exceeding one is an error reply.
+//! - **Cheap copies.** [`Store::clone`] is O(1) (persistent maps), so snapshots are written from
+//!   a clone while the original keeps applying.
+//!
+//! # Map
+//!
+//! - `command`: the [`Command`] type; `options`: the option types inside it; `parse`:
+//!   [`Command::parse`].
+//! - `store`: [`Store`] and the dispatch of commands; `keyspace`: the data and its indexes.
+//! - `strings`, `keys`, `ttl`, `scan`: command semantics; `glob`: KEYS/SCAN patterns;
+//!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
+//! - `snapshot`: the checksummed, streamed snapshot format.
+
+mod command;
+mod error;
+mod glob;
+mod hash;
+mod keys;
+mod keyspace;
+pub mod limits;
+mod numbers;
+mod options;
+mod parse;
+mod scan;
+pub mod snapshot;
+mod store;
+mod strings;
+mod ttl;
+
+pub use command::Command;
+pub use error::Error;
+pub use options::{
+    ExpireFlags, ExpireKind, Expiry, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind,
+};
+pub use snapshot::SnapshotError;
+pub use store::{Stats, Store};

@@ -1,0 +1,271 @@
+//! Reading a snapshot back, trusting nothing.
+//!
+//! The reader checks every field before using it: the magic and version first, each CRC-32
+//! before decoding what it covers, every length against a limit before allocating, every count
+//! against what was actually found, and the entry order. The store is built on the side and
+//! returned only once the trailer and the end of the stream have checked out.
+
+use super::{
+    EntryIn, SnapshotError, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, TRAILER_TAG, VERSION,
+};
+use crate::keyspace::{Entry, Keyspace, Slot};
+use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
+use crate::Store;
+use bytes::Bytes;
+use std::io::{self, Read};
+
+/// A reader that counts and checksums everything read through it.
+struct HashingReader<'a, R: Read> {
+    /// The source.
+    inner: &'a mut R,
+    /// Bytes read so far.
+    offset: u64,
+    /// CRC-32 of everything read so far.
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> HashingReader<'_, R> {
+    /// Fills `buf` completely; running out of data is [`SnapshotError::Truncated`] in `what`.
+    fn fill(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), SnapshotError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    return Err(SnapshotError::Truncated {
+                        offset: self.offset,
+                        what,
+                    })
+                }
+                Ok(n) => {
+                    self.crc.update(&buf[filled..filled + n]);
+                    filled += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(SnapshotError::Io {
+                        offset: self.offset,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `N` bytes.
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], SnapshotError> {
+        let mut buf = [0u8; N];
+        self.fill(&mut buf, what)?;
+        Ok(buf)
+    }
+
+    /// True if the source has no more data.
+    fn at_end(&mut self) -> Result<bool, SnapshotError> {
+        let mut byte = [0u8; 1];
+        loop {
+            match self.inner.read(&mut byte) {
+                Ok(n) => return Ok(n == 0),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(SnapshotError::Io {
+                        offset: self.offset,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A malformed-field error.
+fn malformed(offset: u64, reason: impl Into<String>) -> SnapshotError {
+    SnapshotError::Malformed {
+        offset,
+        reason: reason.into(),
+    }
+}
+
+/// Little-endian u32 from 4 bytes.
+fn u32_at(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// Little-endian u64 from 8 bytes.
+fn u64_at(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+/// The state of a read in progress.
+struct Loader {
+    /// The keyspace built so far.
+    keyspace: Keyspace,
+    /// The last slot loaded, to check the order.
+    last: Option<Slot>,
+    /// Entries loaded so far.
+    entries: u64,
+    /// Chunks loaded so far.
+    chunks: u64,
+}
+
+impl Loader {
+    /// Reads one chunk whose tag (at `start`) has been read already.
+    fn chunk<R: Read>(
+        &mut self,
+        r: &mut HashingReader<'_, R>,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        let fields: [u8; CHUNK_HEADER_LEN - 1] = r.array("chunk header")?;
+        let count = u32_at(&fields[0..4]);
+        let len = u32_at(&fields[4..8]) as usize;
+        if count == 0 {
+            return Err(malformed(start + 1, "chunk with zero entries"));
+        }
+        if len > MAX_SNAPSHOT_CHUNK_BYTES {
+            return Err(malformed(
+                start + 5,
+                format!("chunk length {len} exceeds the limit"),
+            ));
+        }
+        let mut payload = vec![0u8; len];
+        r.fill(&mut payload, "chunk payload")?;
+        let stored = u32::from_le_bytes(r.array("chunk checksum")?);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[CHUNK_TAG]);
+        crc.update(&fields);
+        crc.update(&payload);
+        let computed = crc.finalize();
+        if stored != computed {
+            return Err(SnapshotError::Checksum {
+                what: format!("chunk {}", self.chunks),
+                offset: start,
+                stored,
+                computed,
+            });
+        }
+        let payload_start = start + CHUNK_HEADER_LEN as u64;
+        let mut rest = &payload[..];
+        for _ in 0..count {
+            let offset = payload_start + (len - rest.len()) as u64;
+            let (entry, tail) = postcard::take_from_bytes::<EntryIn<'_>>(rest)
+                .map_err(|e| malformed(offset, format!("undecodable entry: {e}")))?;
+            rest = tail;
+            self.entry(entry, offset)?;
+        }
+        if !rest.is_empty() {
+            let offset = payload_start + (len - rest.len()) as u64;
+            return Err(malformed(
+                offset,
+                "bytes left over after the chunk's entries",
+            ));
+        }
+        self.chunks += 1;
+        Ok(())
+    }
+
+    /// Checks and stores one entry found at `offset`.
+    fn entry(&mut self, entry: EntryIn<'_>, offset: u64) -> Result<(), SnapshotError> {
+        if entry.key.len() > MAX_KEY_BYTES {
+            return Err(malformed(offset, "key exceeds the size limit"));
+        }
+        if entry.value.len() > MAX_VALUE_BYTES {
+            return Err(malformed(offset, "value exceeds the size limit"));
+        }
+        let key = Bytes::copy_from_slice(entry.key);
+        let slot = Slot::of(&key);
+        if self.last.as_ref().is_some_and(|last| *last >= slot) {
+            return Err(malformed(offset, "entry out of order or duplicated"));
+        }
+        let value = Bytes::copy_from_slice(entry.value);
+        let deadline_ms = entry.deadline_ms;
+        self.keyspace.insert(key, Entry { value, deadline_ms });
+        self.last = Some(slot);
+        self.entries += 1;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Reads a snapshot written by [`Store::write_snapshot`]. Any corruption (bad magic or
+    /// version, checksum mismatch, truncation, impossible field, trailing data) is a
+    /// [`SnapshotError`] naming what and at which byte offset; never a panic, never partial data.
+    /// Read from a buffered reader: the whole stream is consumed to check its end.
+    pub fn read_snapshot<R: Read>(r: &mut R) -> Result<Store, SnapshotError> {
+        let mut r = HashingReader {
+            inner: r,
+            offset: 0,
+            crc: crc32fast::Hasher::new(),
+        };
+        let header: [u8; HEADER_LEN] = r.array("header")?;
+        if header[0..8] != MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        let version = u32_at(&header[8..12]);
+        if version != VERSION {
+            return Err(SnapshotError::UnsupportedVersion { version, offset: 8 });
+        }
+        let stored = u32_at(&header[24..28]);
+        let computed = crc32fast::hash(&header[..24]);
+        if stored != computed {
+            return Err(SnapshotError::Checksum {
+                what: "header".to_string(),
+                offset: 0,
+                stored,
+                computed,
+            });
+        }
+        if u32_at(&header[12..16]) != 0 {
+            return Err(malformed(12, "unknown flags"));
+        }
+        let clock_ms = u64_at(&header[16..24]);
+
+        let mut loader = Loader {
+            keyspace: Keyspace::default(),
+            last: None,
+            entries: 0,
+            chunks: 0,
+        };
+        loop {
+            let start = r.offset;
+            match r.array::<1>("chunk or trailer tag")?[0] {
+                CHUNK_TAG => loader.chunk(&mut r, start)?,
+                TRAILER_TAG => break,
+                tag => return Err(malformed(start, format!("unknown tag {tag:#04x}"))),
+            }
+        }
+        let trailer_start = r.offset - 1;
+        let counts: [u8; 16] = r.array("trailer")?;
+        if u64_at(&counts[0..8]) != loader.entries {
+            return Err(malformed(
+                trailer_start + 1,
+                "entry count does not match the chunks",
+            ));
+        }
+        if u64_at(&counts[8..16]) != loader.chunks {
+            return Err(malformed(
+                trailer_start + 9,
+                "chunk count does not match the chunks",
+            ));
+        }
+        let computed = r.crc.clone().finalize();
+        let crc_offset = r.offset;
+        let stored = u32::from_le_bytes(r.array("trailer checksum")?);
+        if stored != computed {
+            return Err(SnapshotError::Checksum {
+                what: "snapshot".to_string(),
+                offset: crc_offset,
+                stored,
+                computed,
+            });
+        }
+        if !r.at_end()? {
+            return Err(SnapshotError::TrailingData { offset: r.offset });
+        }
+        Ok(Store {
+            keyspace: loader.keyspace,
+            clock_ms,
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! Writing a snapshot: one chunk in memory at a time.
+//!
+//! Entries are encoded into a reusable buffer that starts with room for the chunk header; once
+//! the payload reaches [`SNAPSHOT_CHUNK_TARGET_BYTES`] the header is filled in, the chunk's
+//! CRC-32 computed, and the chunk written out. A [`HashingWriter`] counts and checksums every
+//! byte on its way to the sink for the trailer's whole-stream CRC-32.
+
+use super::{
+    EntryOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, SNAPSHOT_CHUNK_TARGET_BYTES,
+    TRAILER_TAG, VERSION,
+};
+use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
+use crate::Store;
+use std::io::{self, Write};
+
+/// A writer that checksums everything written through it.
+struct HashingWriter<'a, W: Write> {
+    /// The sink.
+    inner: &'a mut W,
+    /// CRC-32 of everything written so far.
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> HashingWriter<'_, W> {
+    /// Writes all of `bytes` and adds them to the checksum.
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc.update(bytes);
+        self.inner.write_all(bytes)
+    }
+}
+
+/// The chunk being filled: header placeholder, then encoded entries.
+struct Chunk {
+    /// Header placeholder followed by the payload.
+    buf: Vec<u8>,
+    /// Entries in the payload.
+    entries: u32,
+}
+
+impl Chunk {
+    /// An empty chunk.
+    fn new() -> Chunk {
+        let mut buf = Vec::with_capacity(CHUNK_HEADER_LEN + 2 * SNAPSHOT_CHUNK_TARGET_BYTES);
+        buf.resize(CHUNK_HEADER_LEN, 0);
+        Chunk { buf, entries: 0 }
+    }
+
+    /// Payload length so far.
+    fn payload_len(&self) -> usize {
+        self.buf.len() - CHUNK_HEADER_LEN
+    }
+
+    /// Appends one encoded entry.
+    fn push(&mut self, entry: &EntryOut<'_>) -> io::Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        self.buf = postcard::to_extend(entry, buf).map_err(io::Error::other)?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Writes the chunk (header, payload, CRC-32) and empties it.
+    fn flush<W: Write>(&mut self, out: &mut HashingWriter<'_, W>) -> io::Result<()> {
+        let payload_len = self.payload_len();
+        assert!(self.entries > 0, "snapshot chunk without entries");
+        assert!(
+            payload_len <= MAX_SNAPSHOT_CHUNK_BYTES,
+            "snapshot chunk of {payload_len} bytes exceeds the limit: an entry broke the size limits"
+        );
+        self.buf[0] = CHUNK_TAG;
+        self.buf[1..5].copy_from_slice(&self.entries.to_le_bytes());
+        self.buf[5..9].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        let crc = crc32fast::hash(&self.buf);
+        out.put(&self.buf)?;
+        out.put(&crc.to_le_bytes())?;
+        self.buf.truncate(CHUNK_HEADER_LEN);
+        self.entries = 0;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Serializes the whole state: a versioned header, the entries in CRC-32-checked chunks, and
+    /// a trailer with counts and a whole-stream CRC-32 (the format is in [`crate::snapshot`]). Streams: only one chunk (about 64 KiB) is held in memory. Write to a buffered
+    /// writer; the sink is flushed at the end.
+    pub fn write_snapshot<W: Write>(&self, w: &mut W) -> io::Result<()> {
+        let mut out = HashingWriter {
+            inner: w,
+            crc: crc32fast::Hasher::new(),
+        };
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(&MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        header.extend_from_slice(&self.clock_ms.to_le_bytes());
+        let header_crc = crc32fast::hash(&header);
+        header.extend_from_slice(&header_crc.to_le_bytes());
+        debug_assert_eq!(header.len(), HEADER_LEN);
+        out.put(&header)?;
+
+        let (mut entries, mut chunks) = (0u64, 0u64);
+        let mut chunk = Chunk::new();
+        for (slot, entry) in self.keyspace.iter() {
+            chunk.push(&EntryOut {
+                key: &slot.key,
+                value: &entry.value,
+                deadline_ms: entry.deadline_ms,
+            })?;
+            entries += 1;
+            if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
+                chunk.flush(&mut out)?;
+                chunks += 1;
+            }
+        }
+        if chunk.entries > 0 {
+            chunk.flush(&mut out)?;
+            chunks += 1;
+        }
+        assert_eq!(entries, self.keyspace.len() as u64);
+
+        let mut trailer = Vec::with_capacity(17);
+        trailer.push(TRAILER_TAG);
+        trailer.extend_from_slice(&entries.to_le_bytes());
+        trailer.extend_from_slice(&chunks.to_le_bytes());
+        out.put(&trailer)?;
+        let total_crc = out.crc.clone().finalize();
+        out.put(&total_crc.to_le_bytes())?;
+        out.inner.flush()
+    }
+}

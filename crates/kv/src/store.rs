@@ -1,0 +1,219 @@
+//! The state machine: a keyspace plus a clock, driven by commands.
+//!
+//! [`Store`] is what every replica holds. [`Store::apply`] executes a committed command at the
+//! leader's timestamp; [`Store::query`] answers a read without changing anything. The contract
+//! that makes replication work is determinism: the same sequence of `(now_ms, command)` gives the
+//! same state and the same replies everywhere. So the store reads no clock, no randomness and no
+//! environment; its only notion of time is `now_ms` from the log entry.
+//!
+//! # Time
+//!
+//! The store's clock is the greatest `now_ms` applied so far. A command runs at
+//! `max(now_ms, clock)`, so time inside the store never goes backwards even if leadership moves
+//! to a node whose wall clock is behind: a key that has expired never comes back. The clock is
+//! part of the state and of snapshots. Queries use the same rule without advancing the clock.
+//!
+//! # Failure
+//!
+//! Client mistakes (bad arguments, wrong types of values, limits) are error replies and leave the
+//! state unchanged. Broken internal invariants (the deadline index disagreeing with the entries)
+//! are bugs and panic loudly rather than letting replicas drift apart silently.
+//!
+//! # Cost of cloning
+//!
+//! `clone()` is O(1): the keyspace lives in persistent maps that share structure. The node clones
+//! the store and writes the snapshot from the clone on another thread while applying continues.
+
+use crate::command::Command;
+use crate::keyspace::Keyspace;
+use crate::options::{SetCondition, SetTtl};
+use crate::{keys, scan, strings, ttl, Error};
+use resp::Reply;
+
+/// Keyspace counters in the shape of Redis's `INFO keyspace` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Stored keys, including expired ones not yet reclaimed (as Redis counts them).
+    pub keys: u64,
+    /// Stored keys that have a deadline, including expired ones not yet reclaimed.
+    pub expires: u64,
+    /// Average remaining time to live of the keys with a deadline that are still alive, in
+    /// milliseconds; 0 if there are none.
+    pub avg_ttl_ms: u64,
+}
+
+/// The replicated key-value state: keys, values, deadlines, and the clock (the greatest `now_ms`
+/// applied). Deterministic: the same `(now_ms, command)` sequence gives the same state and
+/// replies everywhere. `clone()` is O(1).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Store {
+    /// The data.
+    pub(crate) keyspace: Keyspace,
+    /// The greatest `now_ms` applied so far, in milliseconds since the Unix epoch.
+    pub(crate) clock_ms: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("keys", &self.keyspace.len())
+            .field("expires", &self.keyspace.deadline_count())
+            .field("clock_ms", &self.clock_ms)
+            .finish()
+    }
+}
+
+impl Store {
+    /// An empty store with its clock at 0.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Applies any command at leader time `now_ms` (milliseconds since the Unix epoch) and
+    /// returns its reply. The store's clock becomes `max(now_ms, clock)` first. Errors come back
+    /// as [`Reply::Error`] and leave the state unchanged; client input never panics.
+    pub fn apply(&mut self, now_ms: u64, cmd: &Command) -> Reply {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        let now = self.clock_ms;
+        let result = cmd.check_sizes().and_then(|()| {
+            if cmd.is_write() {
+                write(&mut self.keyspace, now, cmd)
+            } else {
+                read(&self.keyspace, now, cmd)
+            }
+        });
+        result.unwrap_or_else(|error| error.to_reply())
+    }
+
+    /// Answers a read-only command at `max(now_ms, clock)` without changing anything; expired
+    /// keys read as absent. A write command gets an `ERR` reply (see [`Command::is_write`]).
+    pub fn query(&self, now_ms: u64, cmd: &Command) -> Reply {
+        let now = self.clock_ms.max(now_ms);
+        cmd.check_sizes()
+            .and_then(|()| read(&self.keyspace, now, cmd))
+            .unwrap_or_else(|error| error.to_reply())
+    }
+
+    /// Keyspace counters at `max(now_ms, clock)`, like Redis's `INFO keyspace`.
+    pub fn stats(&self, now_ms: u64) -> Stats {
+        let now = self.clock_ms.max(now_ms);
+        let ks = &self.keyspace;
+        let (mut due_count, mut due_sum) = (0u128, 0u128);
+        for (deadline, _) in ks.due(now) {
+            due_count += 1;
+            due_sum += u128::from(*deadline);
+        }
+        let live = ks.deadline_count() as u128 - due_count;
+        let avg_ttl_ms = (ks.deadline_sum_ms() - due_sum)
+            .checked_div(live)
+            .map_or(0, |avg_deadline| {
+                avg_deadline.saturating_sub(u128::from(now)) as u64
+            });
+        Stats {
+            keys: ks.len() as u64,
+            expires: ks.deadline_count() as u64,
+            avg_ttl_ms,
+        }
+    }
+
+    /// The earliest deadline of any stored key (expired or not), in milliseconds since the Unix
+    /// epoch, so the leader knows when to propose [`Command::ExpireDue`].
+    pub fn next_expiry_ms(&self) -> Option<u64> {
+        self.keyspace.next_deadline_ms()
+    }
+
+    /// The greatest `now_ms` applied so far (0 initially).
+    pub fn clock_ms(&self) -> u64 {
+        self.clock_ms
+    }
+}
+
+/// Executes a read-only command; a write command is [`Error::NotReadOnly`].
+fn read(ks: &Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
+    Ok(match cmd {
+        Command::Get { key } => strings::get(ks, now, key),
+        Command::MGet { keys } => strings::mget(ks, now, keys),
+        Command::StrLen { key } => strings::strlen(ks, now, key),
+        Command::GetRange { key, start, end } => strings::getrange(ks, now, key, *start, *end),
+        Command::Exists { keys } | Command::Touch { keys } => keys::exists(ks, now, keys),
+        Command::Type { key } => keys::type_of(ks, now, key),
+        Command::Keys { pattern } => keys::keys(ks, now, pattern),
+        Command::DbSize => keys::dbsize(ks, now),
+        Command::Ttl { key, kind } => ttl::ttl(ks, now, key, *kind),
+        Command::Scan {
+            cursor,
+            pattern,
+            count,
+            type_name,
+        } => scan::scan(
+            ks,
+            now,
+            *cursor,
+            pattern.as_ref(),
+            *count,
+            type_name.as_ref(),
+        ),
+        _ => return Err(Error::NotReadOnly(cmd.name())),
+    })
+}
+
+/// Executes any command (reads are delegated to [`read`]).
+fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
+    let always = SetCondition::Always;
+    Ok(match cmd {
+        Command::Set {
+            key,
+            value,
+            condition,
+            get,
+            ttl,
+        } => strings::set(ks, now, key, value, *condition, *get, *ttl)?,
+        Command::SetNx { key, value } => strings::setnx(ks, now, key, value),
+        Command::SetEx {
+            key,
+            seconds,
+            value,
+        } => {
+            let ttl = SetTtl::Expire(crate::Expiry::Ex(*seconds));
+            strings::set_as(ks, now, "setex", key, value, always, false, ttl)?
+        }
+        Command::PSetEx { key, millis, value } => {
+            let ttl = SetTtl::Expire(crate::Expiry::Px(*millis));
+            strings::set_as(ks, now, "psetex", key, value, always, false, ttl)?
+        }
+        Command::GetSet { key, value } => strings::getset(ks, now, key, value),
+        Command::GetDel { key } => strings::getdel(ks, now, key),
+        Command::GetEx { key, ttl } => strings::getex(ks, now, key, *ttl)?,
+        Command::Del { keys } | Command::Unlink { keys } => keys::del(ks, now, keys),
+        Command::MSet { pairs } => strings::mset(ks, now, pairs),
+        Command::MSetNx { pairs } => strings::msetnx(ks, now, pairs),
+        Command::IncrBy { key, delta, .. } => strings::incr_by(ks, now, key, *delta)?,
+        Command::IncrByFloat { key, delta } => strings::incr_by_float(ks, now, key, *delta)?,
+        Command::Append { key, value } => strings::append(ks, now, key, value)?,
+        Command::SetRange { key, offset, value } => {
+            strings::setrange(ks, now, key, *offset, value)?
+        }
+        Command::Expire {
+            key,
+            kind,
+            time,
+            flags,
+        } => ttl::expire(ks, now, key, *kind, *time, *flags)?,
+        Command::Persist { key } => ttl::persist(ks, now, key),
+        Command::Rename { from, to } => keys::rename(ks, now, from, to, false)?,
+        Command::RenameNx { from, to } => keys::rename(ks, now, from, to, true)?,
+        Command::FlushDb | Command::FlushAll => keys::flush(ks),
+        Command::ExpireDue { max_keys } => ttl::expire_due(ks, now, *max_keys),
+        Command::Get { .. }
+        | Command::MGet { .. }
+        | Command::StrLen { .. }
+        | Command::GetRange { .. }
+        | Command::Exists { .. }
+        | Command::Touch { .. }
+        | Command::Type { .. }
+        | Command::Keys { .. }
+        | Command::DbSize
+        | Command::Ttl { .. }
+        | Command::Scan { .. } => read(ks, now, cmd)?,
+    })
+}

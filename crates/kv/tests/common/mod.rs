@@ -1,0 +1,125 @@
+//! Shared proptest generators: random client commands over a small keyspace, so that commands
+//! collide on keys and exercise overwrites, TTLs, expiry and errors.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use kv::Command;
+use proptest::prelude::*;
+
+/// A key from a small set (plus the occasional odd one).
+pub fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => prop::sample::select(vec!["a", "b", "c", "d", "e", "k1", "k2", ""]).prop_map(String::from),
+        1 => "[a-z\\x00\\xff]{0,4}",
+    ]
+}
+
+/// A value: short text, a number, or a float.
+pub fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{0,6}",
+        (-1000i64..1000).prop_map(|n| n.to_string()),
+        (-100.0f64..100.0).prop_map(|f| format!("{f:.3}")),
+    ]
+}
+
+/// A time or TTL number, mostly small, sometimes extreme.
+pub fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (-5i64..3000).prop_map(|n| n.to_string()),
+        1 => prop::sample::select(vec![
+            "0", "-1", "9223372036854775807", "-9223372036854775808", "abc", "1.5",
+        ])
+        .prop_map(String::from),
+    ]
+}
+
+/// One client command as raw arguments (possibly invalid).
+pub fn args() -> impl Strategy<Value = Vec<String>> {
+    let set_opts = prop::collection::vec(
+        prop::sample::select(vec![
+            "NX", "XX", "GET", "KEEPTTL", "EX", "PX", "EXAT", "PXAT",
+        ]),
+        0..3,
+    );
+    let expire_opts =
+        prop::collection::vec(prop::sample::select(vec!["NX", "XX", "GT", "LT"]), 0..2);
+    let ttl_cmd = prop::sample::select(vec!["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]);
+    let read_cmd = prop::sample::select(vec![
+        "GET",
+        "TTL",
+        "PTTL",
+        "EXPIRETIME",
+        "PEXPIRETIME",
+        "STRLEN",
+        "TYPE",
+        "EXISTS",
+    ]);
+    let write1 = prop::sample::select(vec!["INCR", "DECR", "GETDEL", "DEL", "PERSIST", "UNLINK"]);
+    prop_oneof![
+        (key(), value(), set_opts, number()).prop_map(|(k, v, opts, n)| {
+            let mut args = vec!["SET".to_string(), k, v];
+            for opt in opts {
+                args.push(opt.to_string());
+                if matches!(opt, "EX" | "PX" | "EXAT" | "PXAT") {
+                    args.push(n.clone());
+                }
+            }
+            args
+        }),
+        (ttl_cmd, key(), number(), expire_opts).prop_map(|(c, k, n, opts)| {
+            let mut args = vec![c.to_string(), k, n];
+            args.extend(opts.into_iter().map(String::from));
+            args
+        }),
+        (read_cmd, key()).prop_map(|(c, k)| vec![c.to_string(), k]),
+        (write1, key()).prop_map(|(c, k)| vec![c.to_string(), k]),
+        (key(), number()).prop_map(|(k, n)| vec!["INCRBY".into(), k, n]),
+        (key(), value()).prop_map(|(k, v)| vec!["INCRBYFLOAT".into(), k, v]),
+        (key(), value()).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
+        (key(), number(), value()).prop_map(|(k, n, v)| vec!["SETRANGE".into(), k, n, v]),
+        (key(), number(), number()).prop_map(|(k, a, b)| vec!["GETRANGE".into(), k, a, b]),
+        (key(), key()).prop_map(|(a, b)| vec!["RENAME".into(), a, b]),
+        (key(), key()).prop_map(|(a, b)| vec!["RENAMENX".into(), a, b]),
+        (key(), value(), key(), value()).prop_map(|(a, x, b, y)| vec!["MSET".into(), a, x, b, y]),
+        (key(), value(), key(), value()).prop_map(|(a, x, b, y)| vec!["MSETNX".into(), a, x, b, y]),
+        (key(), key()).prop_map(|(a, b)| vec!["MGET".into(), a, b]),
+        (key(), value()).prop_map(|(k, v)| vec!["GETSET".into(), k, v]),
+        (key(), number(), value()).prop_map(|(k, n, v)| vec!["PSETEX".into(), k, n, v]),
+        (
+            key(),
+            prop::sample::select(vec!["EX", "PX", "EXAT", "PXAT", "PERSIST"]),
+            number()
+        )
+            .prop_map(|(k, o, n)| {
+                let mut args = vec!["GETEX".into(), k, o.to_string()];
+                if o != "PERSIST" {
+                    args.push(n);
+                }
+                args
+            }),
+        (0u64..u64::MAX, 1u64..5).prop_map(|(c, n)| vec![
+            "SCAN".into(),
+            c.to_string(),
+            "COUNT".into(),
+            n.to_string()
+        ]),
+        Just(vec!["KEYS".to_string(), "*".to_string()]),
+        // DBSIZE, and rarely FLUSHDB (it wipes what the other commands built).
+        (0u8..10).prop_map(|n| vec![if n == 0 { "FLUSHDB" } else { "DBSIZE" }.to_string()]),
+    ]
+}
+
+/// One step: a timestamp (mostly increasing, sometimes going backwards) and a command, or the
+/// internal ExpireDue.
+pub fn step() -> impl Strategy<Value = (u64, Command)> {
+    let command = prop_oneof![
+        9 => args().prop_filter_map("unparseable", |args| {
+            let args: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
+            Command::parse(&args).ok()
+        }),
+        1 => (0u32..4).prop_map(|max_keys| Command::ExpireDue { max_keys }),
+    ];
+    (0u64..6000, command)
+}

@@ -1,0 +1,282 @@
+//! Data-driven tests: every file in `tests/scripts/` is a goldenscript run against a fresh
+//! [`Store`].
+//!
+//! Commands (time is always explicit; `now` is milliseconds since the Unix epoch):
+//!
+//! - `apply now=N CMD ARG...`: parse the Redis command and apply it; prints `CMD ARG... → reply`.
+//!   A parse error prints the error reply the client would get.
+//! - `query now=N CMD ARG...`: parse and answer with `Store::query` (checks that the store is
+//!   unchanged and, for reads, that `apply` on a clone gives the same reply).
+//! - `parse CMD ARG...`: prints the parsed `Command` (or the error).
+//! - `expire_due now=N max=M`: applies the internal `Command::ExpireDue`.
+//! - `scan_all now=N [count=C] [match=P]`: SCAN from cursor 0 to the end, one line per page.
+//! - `dump`: every stored entry by key, expired ones included, with deadlines.
+//! - `stats now=N`, `next_expiry`, `clock`: the corresponding `Store` methods.
+//!
+//! After every command that can change the store, the runner checks that a snapshot round trip
+//! gives back an equal store (which also checks the internal indexes against the entries).
+
+use bytes::Bytes;
+use goldenscript::{Argument, Command as ScriptCommand, Context, Runner};
+use kv::{Command, Store};
+use resp::Reply;
+use std::error::Error;
+use std::fmt::Write as _;
+
+/// Runs every script in `tests/scripts`.
+#[test]
+fn scripts() -> std::io::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<_, _>>()?;
+    paths.sort();
+    assert!(!paths.is_empty(), "no scripts in {dir:?}");
+    for path in paths {
+        goldenscript::run(&mut StoreRunner::default(), &path)?;
+    }
+    Ok(())
+}
+
+/// Runs script commands against one store.
+#[derive(Default)]
+struct StoreRunner {
+    /// The store under test.
+    store: Store,
+}
+
+impl Runner for StoreRunner {
+    type Command = ScriptCommand;
+
+    fn run(&mut self, command: &ScriptCommand, _: &Context) -> Result<String, Box<dyn Error>> {
+        let mut output = String::new();
+        match command.name.as_str() {
+            "apply" => {
+                let (now, args) = now_and_args(command)?;
+                let reply = match Command::parse(&args) {
+                    Ok(cmd) => self.store.apply(now, &cmd),
+                    Err(error) => error.to_reply(),
+                };
+                writeln!(output, "{} → {}", show_args(&args), show(&reply))?;
+                self.check_round_trip()?;
+            }
+            "query" => {
+                let (now, args) = now_and_args(command)?;
+                let reply = match Command::parse(&args) {
+                    Ok(cmd) => self.query(now, &cmd)?,
+                    Err(error) => error.to_reply(),
+                };
+                writeln!(output, "{} → {}", show_args(&args), show(&reply))?;
+            }
+            "parse" => {
+                let args = positional(command);
+                match Command::parse(&args) {
+                    Ok(cmd) => writeln!(output, "{cmd:?}")?,
+                    Err(error) => writeln!(output, "{}", show(&error.to_reply()))?,
+                }
+            }
+            "expire_due" => {
+                let now = key_u64(command, "now")?;
+                let max_keys = u32::try_from(key_u64(command, "max")?)?;
+                let reply = self.store.apply(now, &Command::ExpireDue { max_keys });
+                writeln!(output, "expire_due max={max_keys} → {}", show(&reply))?;
+                self.check_round_trip()?;
+            }
+            "scan_all" => self.scan_all(command, &mut output)?,
+            "dump" => self.dump(&mut output)?,
+            "stats" => {
+                let stats = self.store.stats(key_u64(command, "now")?);
+                writeln!(output, "{stats:?}")?;
+            }
+            "next_expiry" => writeln!(output, "{:?}", self.store.next_expiry_ms())?,
+            "clock" => writeln!(output, "{}", self.store.clock_ms())?,
+            name => return Err(format!("unknown script command {name}").into()),
+        }
+        Ok(output)
+    }
+}
+
+impl StoreRunner {
+    /// `Store::query`, checking it changes nothing and agrees with `apply` for reads.
+    fn query(&self, now: u64, cmd: &Command) -> Result<Reply, Box<dyn Error>> {
+        let before = self.store.clone();
+        let reply = self.store.query(now, cmd);
+        if before != self.store {
+            return Err("query changed the store".into());
+        }
+        if !cmd.is_write() {
+            let applied = self.store.clone().apply(now, cmd);
+            if applied != reply {
+                return Err(format!("query gave {reply:?} but apply gave {applied:?}").into());
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Checks that the store survives a snapshot round trip unchanged.
+    fn check_round_trip(&self) -> Result<(), Box<dyn Error>> {
+        let mut bytes = Vec::new();
+        self.store.write_snapshot(&mut bytes)?;
+        let loaded = Store::read_snapshot(&mut bytes.as_slice())?;
+        if loaded != self.store {
+            return Err("snapshot round trip changed the store".into());
+        }
+        Ok(())
+    }
+
+    /// SCAN from 0 to the end, printing each page.
+    fn scan_all(&self, command: &ScriptCommand, output: &mut String) -> Result<(), Box<dyn Error>> {
+        let now = key_u64(command, "now")?;
+        let mut cursor = Bytes::from("0");
+        for _ in 0..10_000 {
+            let mut args = vec![Bytes::from("SCAN"), cursor.clone()];
+            for arg in &command.args {
+                if let Argument::KeyValue(key, value) = arg {
+                    if key == "count" || key == "match" {
+                        args.push(Bytes::from(key.clone()));
+                        args.push(Bytes::from(value.clone()));
+                    }
+                }
+            }
+            let reply = self.store.query(now, &Command::parse(&args)?);
+            let Reply::Array(parts) = &reply else {
+                return Err(format!("SCAN replied {reply:?}").into());
+            };
+            let [Reply::Bulk(next), keys] = parts.as_slice() else {
+                return Err(format!("SCAN replied {reply:?}").into());
+            };
+            writeln!(output, "SCAN {} → {}", show_args(&[cursor]), show(keys))?;
+            if next.as_ref() == b"0" {
+                writeln!(output, "end")?;
+                return Ok(());
+            }
+            cursor = next.clone();
+        }
+        Err("SCAN did not finish".into())
+    }
+
+    /// Every stored entry, sorted by key, with its deadline.
+    fn dump(&self, output: &mut String) -> Result<(), Box<dyn Error>> {
+        // Expired entries are invisible to every command, so read them from a snapshot.
+        let mut bytes = Vec::new();
+        self.store.write_snapshot(&mut bytes)?;
+        let mut entries = decode_entries(&bytes);
+        entries.sort();
+        for (key, value, deadline) in entries {
+            let deadline = match deadline {
+                Some(d) if d <= self.store.clock_ms() => format!(" deadline={d} (expired)"),
+                Some(d) => format!(" deadline={d}"),
+                None => String::new(),
+            };
+            writeln!(
+                output,
+                "{} = {}{deadline}",
+                show_bytes(&key),
+                show_bytes(&value)
+            )?;
+        }
+        if output.is_empty() {
+            writeln!(output, "(empty)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the entries of a snapshot (format in kv's `snapshot` module docs).
+fn decode_entries(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
+    #[derive(serde::Deserialize)]
+    struct EntryIn {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        deadline_ms: Option<u64>,
+    }
+    let mut entries = Vec::new();
+    let mut pos = 28;
+    while bytes[pos] == b'C' {
+        let count = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[pos + 5..pos + 9].try_into().unwrap()) as usize;
+        let mut payload = &bytes[pos + 9..pos + 9 + len];
+        for _ in 0..count {
+            let (entry, rest) = postcard::take_from_bytes::<EntryIn>(payload).unwrap();
+            entries.push((entry.key, entry.value, entry.deadline_ms));
+            payload = rest;
+        }
+        pos += 9 + len + 4;
+    }
+    entries
+}
+
+/// The `now=` argument and the positional arguments.
+fn now_and_args(command: &ScriptCommand) -> Result<(u64, Vec<Bytes>), Box<dyn Error>> {
+    Ok((key_u64(command, "now")?, positional(command)))
+}
+
+/// A required numeric `key=value` argument.
+fn key_u64(command: &ScriptCommand, key: &str) -> Result<u64, Box<dyn Error>> {
+    let mut args = command.consume_args();
+    let value = args.take_key(key).ok_or(format!("{key}= not given"))?;
+    Ok(value.parse()?)
+}
+
+/// The positional arguments as bytes.
+fn positional(command: &ScriptCommand) -> Vec<Bytes> {
+    command
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            Argument::Positional(value) => Some(Bytes::from(value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Arguments joined by spaces, each shown like a bulk string only if it needs quoting.
+fn show_args(args: &[Bytes]) -> String {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() && *b != b'"' && *b != b'\\');
+            if plain {
+                String::from_utf8_lossy(arg).into_owned()
+            } else {
+                show_bytes(arg)
+            }
+        })
+        .collect();
+    shown.join(" ")
+}
+
+/// Bytes as a quoted string, escaping anything not printable ASCII.
+fn show_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A reply in a compact redis-cli-like form.
+fn show(reply: &Reply) -> String {
+    match reply {
+        Reply::Simple(s) => s.clone(),
+        Reply::Error(e) => format!("(error) {e}"),
+        Reply::Integer(n) => format!("(integer) {n}"),
+        Reply::Bulk(b) => show_bytes(b),
+        Reply::Null => "(nil)".to_string(),
+        Reply::NullArray => "(nil array)".to_string(),
+        Reply::Array(items) | Reply::Set(items) => {
+            let items: Vec<String> = items.iter().map(show).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => format!("{other:?}"),
+    }
+}
