@@ -1,0 +1,164 @@
+//! The one configuration struct of `raftkv serve`, with its defaults.
+//!
+//! Settings come from, in order of precedence: command-line flags, `RAFTKV_*` environment
+//! variables (both handled by the binary's clap parser), the TOML file given with `--config`,
+//! then the defaults here. Unknown keys in the file are rejected, so a typo never silently
+//! leaves a setting at its default. The effective config is logged at start.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default client (RESP) listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6379";
+/// Default peer (Raft) listen address.
+pub const DEFAULT_PEER_LISTEN: &str = "127.0.0.1:7379";
+/// Default leader heartbeat period, in milliseconds.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 100;
+/// Default lower bound of the election timeout, in milliseconds. Well above the heartbeat so a
+/// busy machine does not start spurious elections.
+pub const DEFAULT_ELECTION_TIMEOUT_MS_MIN: u64 = 500;
+/// Default upper bound of the election timeout, in milliseconds.
+pub const DEFAULT_ELECTION_TIMEOUT_MS_MAX: u64 = 1000;
+/// Default number of applied entries between snapshots.
+pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 100_000;
+/// Default most simultaneous client connections.
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+
+/// Everything `raftkv serve` needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This node's Raft id; unique in the cluster, never reused after removal.
+    pub node_id: u64,
+    /// Directory holding the Raft log and snapshots.
+    pub data_dir: PathBuf,
+    /// Client (RESP) listen address, `host:port`.
+    pub listen: String,
+    /// Peer (Raft) listen address, `host:port`.
+    pub peer_listen: String,
+    /// Client address others should dial; default: `listen`.
+    pub advertise: Option<String>,
+    /// Peer address others should dial; default: `peer_listen`.
+    pub peer_advertise: Option<String>,
+    /// Start a new single-node cluster (ignored when the data dir has state).
+    pub bootstrap: bool,
+    /// Join the cluster through this member's client address (ignored when the data dir has state).
+    pub join: Option<String>,
+    /// Log filter when `RUST_LOG` is unset (`error`, `warn`, `info`, `debug`, `trace`).
+    pub log_level: String,
+    /// Leader heartbeat period, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// Lower bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_ms_min: u64,
+    /// Upper bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_ms_max: u64,
+    /// Applied entries between snapshots (the log is purged behind each).
+    pub snapshot_threshold: u64,
+    /// Most simultaneous client connections; more are refused with an error.
+    pub max_clients: usize,
+    /// Do not fsync the Raft log. UNSAFE: acknowledged writes can be lost on power failure.
+    pub unsafe_no_fsync: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_id: 1,
+            data_dir: PathBuf::from("raftkv-data"),
+            listen: DEFAULT_LISTEN.to_string(),
+            peer_listen: DEFAULT_PEER_LISTEN.to_string(),
+            advertise: None,
+            peer_advertise: None,
+            bootstrap: false,
+            join: None,
+            log_level: "info".to_string(),
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            election_timeout_ms_min: DEFAULT_ELECTION_TIMEOUT_MS_MIN,
+            election_timeout_ms_max: DEFAULT_ELECTION_TIMEOUT_MS_MAX,
+            snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            unsafe_no_fsync: false,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`] (unknown keys included).
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: toml::de::Error,
+    },
+    /// A setting is out of range or inconsistent with another.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Read a TOML file; keys it does not set keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// The client address to publish.
+    pub fn client_addr(&self) -> &str {
+        self.advertise.as_deref().unwrap_or(&self.listen)
+    }
+
+    /// The peer address to publish.
+    pub fn peer_addr(&self) -> &str {
+        self.peer_advertise.as_deref().unwrap_or(&self.peer_listen)
+    }
+
+    /// Check ranges and relations between settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.bootstrap && self.join.is_some() {
+            return bad("--bootstrap and --join are mutually exclusive".into());
+        }
+        if self.heartbeat_interval_ms == 0 {
+            return bad("heartbeat_interval_ms must be at least 1".into());
+        }
+        if self.election_timeout_ms_min <= self.heartbeat_interval_ms * 2 {
+            return bad(format!(
+                "election_timeout_ms_min ({}) must exceed twice heartbeat_interval_ms ({})",
+                self.election_timeout_ms_min, self.heartbeat_interval_ms
+            ));
+        }
+        if self.election_timeout_ms_max <= self.election_timeout_ms_min {
+            return bad("election_timeout_ms_max must exceed election_timeout_ms_min".into());
+        }
+        if self.snapshot_threshold == 0 {
+            return bad("snapshot_threshold must be at least 1".into());
+        }
+        if self.max_clients == 0 {
+            return bad("max_clients must be at least 1".into());
+        }
+        for (name, addr) in [("listen", &self.listen), ("peer_listen", &self.peer_listen)] {
+            if !addr.contains(':') {
+                return bad(format!("{name} must be host:port, got {addr:?}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Node-level failures as Redis error replies: the one place their texts live.
+//!
+//! Clients map error prefixes to exception types, so each failure gets the conventional
+//! prefix: `-TRYAGAIN` when retrying soon is likely to work and nothing was applied,
+//! `-CLUSTERDOWN` when this node sees no leader (no quorum, or an election in progress), and
+//! `-ERR ... outcome unknown` when a write may or may not have been applied (a blind retry of a
+//! non-idempotent command could apply it twice). Command errors (wrong arity, WRONGTYPE, ...)
+//! come from the `kv` crate and protocol errors from `resp`.
+
+use resp::Reply;
+
+use crate::raft::ConsensusError;
+
+/// No leader could be found or confirmed before the routing deadline.
+pub fn unavailable(leader_known: bool) -> Reply {
+    if leader_known {
+        Reply::error("TRYAGAIN the leader could not be reached or confirmed, try again")
+    } else {
+        Reply::error(
+            "CLUSTERDOWN no leader: the cluster has no quorum or is electing one, try again",
+        )
+    }
+}
+
+/// A write whose fate is unknown.
+pub fn outcome_unknown(why: &str) -> Reply {
+    Reply::error(format!(
+        "ERR write outcome unknown: {why}; check before retrying"
+    ))
+}
+
+/// A consensus failure that routing does not retry.
+pub fn consensus(e: &ConsensusError) -> Reply {
+    match e {
+        ConsensusError::NotLeader { leader } => unavailable(leader.is_some()),
+        ConsensusError::NoQuorum => unavailable(false),
+        ConsensusError::OutcomeUnknown(why) => outcome_unknown(why),
+        ConsensusError::Stopped(why) => Reply::error(format!("ERR node stopped: {why}")),
+        ConsensusError::Membership(why) => {
+            Reply::error(format!("ERR membership change refused: {why}"))
+        }
+    }
+}
+
+/// A command this node does not support.
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd.to_uppercase()
+    ))
+}
+
+/// Wrong number of arguments, in Redis's words.
+pub fn wrong_arity(cmd: &str) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        cmd.to_lowercase()
+    ))
+}

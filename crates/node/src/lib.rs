@@ -1,0 +1,16 @@
+//! The raftkv server library.
+//!
+//! - [`raft`]: the consensus facade over openraft, the Raft log (raft-log WAL), the state
+//!   machine adapter over `kv::Store`, snapshots, and openraft's network traits;
+//! - [`transport`]: framed, multiplexed node-to-node connections and the peer listener;
+//! - [`server`]: the RESP client listener, command dispatch and `INFO`;
+//! - [`node`]: wiring it all together for one `raftkv serve` process;
+//! - [`config`]: the one `Config` struct with its defaults.
+
+pub mod client;
+pub mod config;
+pub mod errors;
+pub mod node;
+pub mod raft;
+pub mod server;
+pub mod transport;

@@ -1,0 +1,186 @@
+//! One `raftkv serve` process: listeners, consensus, background tasks, and shutdown.
+//!
+//! Start-up order: validate the config; bind both listeners (so `:0` ports resolve before
+//! anything is published); open storage and start Raft; serve peers; then, only if the data dir
+//! held no state, bootstrap or join; then serve clients and run the expiry ticker. A node that
+//! finds state in its data dir resumes from it and ignores `--bootstrap`/`--join`.
+//!
+//! Shutdown (first SIGTERM/SIGINT): stop accepting clients and peers, give open client requests
+//! a short grace period, shut Raft down (its log is durable by construction), return.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::client::RespClient;
+use crate::config::Config;
+use crate::raft::types::NodeAddr;
+use crate::raft::{Consensus, RaftOptions};
+use crate::server::{self, ServerContext};
+use crate::transport::{PeerServer, TcpTransport};
+
+/// How often the leader looks for keys past their deadline.
+pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
+/// How long `--join` keeps trying to reach the cluster.
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(120);
+/// Grace period for in-flight client requests at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// A started node.
+pub struct Node {
+    /// Shared server state (consensus, config, counters).
+    pub ctx: Arc<ServerContext>,
+    /// The bound client address.
+    pub client_addr: SocketAddr,
+    /// The bound peer address.
+    pub peer_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Start a node from `config` (bind, open storage, start Raft, bootstrap or join).
+    pub async fn start(mut config: Config) -> io::Result<Node> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
+        let peer_listener = TcpListener::bind(&config.peer_listen).await.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}", config.peer_listen),
+            )
+        })?;
+        let client_addr = client_listener.local_addr()?;
+        let peer_addr = peer_listener.local_addr()?;
+        // Publish what was actually bound when the flag asked for port 0.
+        config.listen = client_addr.to_string();
+        config.peer_listen = peer_addr.to_string();
+        if config.unsafe_no_fsync {
+            tracing::warn!("--unsafe-no-fsync: the Raft log is never fsynced; acknowledged writes CAN BE LOST on power failure or kernel crash. Use for tests and benchmarks only.");
+        }
+        tracing::info!(config = ?config, "effective configuration");
+
+        let opts = RaftOptions {
+            node_id: config.node_id,
+            data_dir: config.data_dir.clone(),
+            fsync: !config.unsafe_no_fsync,
+            heartbeat_interval_ms: config.heartbeat_interval_ms,
+            election_timeout_ms_min: config.election_timeout_ms_min,
+            election_timeout_ms_max: config.election_timeout_ms_max,
+            snapshot_threshold: config.snapshot_threshold,
+        };
+        let consensus = Consensus::start(&opts, Arc::new(TcpTransport)).await?;
+        let mut tasks = vec![tokio::spawn(PeerServer::run(
+            peer_listener,
+            consensus.clone(),
+        ))];
+
+        let me = NodeAddr {
+            peer_addr: config.peer_addr().to_string(),
+            client_addr: config.client_addr().to_string(),
+        };
+        if consensus.is_initialized().await {
+            if config.bootstrap || config.join.is_some() {
+                tracing::info!("data dir has state: resuming, ignoring --bootstrap/--join");
+            }
+        } else if config.bootstrap {
+            consensus
+                .bootstrap(me.clone())
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            tracing::info!(
+                node_id = config.node_id,
+                "bootstrapped a new single-node cluster"
+            );
+        } else if let Some(seed) = config.join.clone() {
+            let id = config.node_id;
+            let me = me.clone();
+            // Joining waits for the leader to catch this node up, which needs the peer server
+            // already running (it is) and may take long: do it in the background.
+            tasks.push(tokio::spawn(async move {
+                match join(&seed, id, &me).await {
+                    Ok(()) => tracing::info!(%seed, "joined the cluster"),
+                    Err(e) => tracing::error!(%seed, error = %e, "could not join the cluster"),
+                }
+            }));
+        } else {
+            tracing::warn!("no state in the data dir and neither --bootstrap nor --join: waiting to be added by a member");
+        }
+
+        let ctx = ServerContext::new(consensus.clone(), config);
+        tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
+        tasks.push(tokio::spawn(expiry_ticker(consensus)));
+        Ok(Node {
+            ctx,
+            client_addr,
+            peer_addr,
+            tasks,
+        })
+    }
+
+    /// Run until `shutdown` resolves, then stop gracefully.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        shutdown.await;
+        tracing::info!("shutting down");
+        for t in &self.tasks {
+            t.abort();
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        self.ctx.consensus.shutdown().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Ask the cluster, through the member at `seed` (a client address), to add this node.
+async fn join(seed: &str, id: u64, me: &NodeAddr) -> io::Result<()> {
+    let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let mut c = RespClient::connect(seed, crate::raft::ADD_NODE_TIMEOUT).await?;
+            let id = id.to_string();
+            let args: [&[u8]; 6] = [
+                b"RAFTKV",
+                b"MEMBER",
+                b"ADD",
+                id.as_bytes(),
+                me.peer_addr.as_bytes(),
+                me.client_addr.as_bytes(),
+            ];
+            c.call(&args).await
+        };
+        match attempt.await {
+            Ok(resp::Reply::Simple(_)) => return Ok(()),
+            Ok(other) => tracing::warn!(%seed, reply = ?other, "join refused; retrying"),
+            Err(e) => tracing::warn!(%seed, error = %e, "join attempt failed; retrying"),
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("could not join through {seed}"),
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// While this node leads, propose expiry entries for keys past their deadline.
+async fn expiry_ticker(consensus: Arc<Consensus>) {
+    let mut tick = tokio::time::interval(EXPIRY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        while let Some(n) = consensus.expire_due().await {
+            if n < crate::raft::EXPIRE_BATCH_KEYS as i64 {
+                break;
+            }
+        }
+    }
+}

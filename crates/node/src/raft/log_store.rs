@@ -1,0 +1,219 @@
+//! The Raft log: openraft's [`RaftLogStorage`] on the `raft-log` segmented WAL.
+//!
+//! `raft-log` keeps every record (vote, append, truncate, purge, commit) in append-only chunk
+//! files, each record framed with a CRC32, and a background worker that batches pending records
+//! into one `fdatasync`. That worker is our group commit: openraft hands us many entries per
+//! `append` call and many calls may queue behind one fsync; each call's `IOFlushed` callback
+//! fires once its records are durable, and only then may openraft acknowledge them.
+//!
+//! Invariants:
+//! - an appended entry is readable as soon as `append` returns, and is reported flushed only
+//!   after the WAL worker has synced it (unless the node runs with `--unsafe-no-fsync`);
+//! - a vote is durable before `save_vote` returns, so no message depending on it can leave first;
+//! - records reach the disk in the order they were written, so a truncation or purge is durable
+//!   no later than the next append that depends on it.
+//!
+//! On open, `raft-log` replays every chunk: a torn last record is cut off; a checksum failure
+//! anywhere else fails the open, and the node refuses to start with the error.
+//!
+//! The `RaftLog` sits behind a `std::sync::RwLock`. No fsync happens under that lock: writers
+//! only encode into an in-memory buffer, and the flush worker thread does the I/O.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::{OptionalSend, RaftLogReader};
+use raft_log::api::raft_log_writer::RaftLogWriter;
+use raft_log::RaftLog;
+
+use super::types::{Entry, LogId, TypeConfig, Vote};
+use super::wal_types::{WalCallback, WalLogId, WalPayload, WalTypes, WalVote};
+
+/// Largest WAL chunk file; closed chunks behind a purge are deleted whole.
+const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Most entries kept in the in-memory payload cache.
+const WAL_CACHE_MAX_ITEMS: usize = 100_000;
+/// Most bytes kept in the in-memory payload cache.
+const WAL_CACHE_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// The node's Raft log. Cheap to clone; clones share one WAL.
+#[derive(Clone)]
+pub struct LogStore {
+    wal: Arc<RwLock<RaftLog<WalTypes>>>,
+    /// False only under `--unsafe-no-fsync`: records are written but never synced.
+    fsync: bool,
+}
+
+impl LogStore {
+    /// Open (or create) the WAL in `dir`. Fails on a corrupt record before the tail.
+    pub fn open(dir: &Path, fsync: bool) -> io::Result<LogStore> {
+        std::fs::create_dir_all(dir)?;
+        let mut config = raft_log::Config::new(dir.display().to_string());
+        config.wal.chunk_max_size = Some(WAL_CHUNK_MAX_BYTES);
+        config.wal.truncate_incomplete_record = Some(true);
+        config.log_cache_max_items = Some(WAL_CACHE_MAX_ITEMS);
+        config.log_cache_capacity = Some(WAL_CACHE_MAX_BYTES);
+        let wal = RaftLog::open(Arc::new(config)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open the Raft log in {}: {e}", dir.display()),
+            )
+        })?;
+        Ok(LogStore {
+            wal: Arc::new(RwLock::new(wal)),
+            fsync,
+        })
+    }
+
+    /// Bytes the WAL takes on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.wal.read().expect("wal lock poisoned").on_disk_size()
+    }
+
+    /// Queue pending records for the disk and block until they are durable.
+    fn flush_and_wait(&self, wal: &mut RaftLog<WalTypes>) -> io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        wal.flush(self.fsync, Some(WalCallback::Wait(tx)))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("WAL flush worker stopped"))?
+    }
+
+    fn read_range(&self, from: u64, to: u64) -> io::Result<Vec<Entry>> {
+        let wal = self.wal.read().expect("wal lock poisoned");
+        wal.read(from, to)
+            .map(|r| {
+                r.map(|(log_id, payload)| Entry {
+                    log_id: log_id.0,
+                    payload: payload.0,
+                })
+            })
+            .collect()
+    }
+}
+
+fn range_to_bounds<RB: RangeBounds<u64>>(range: &RB) -> (u64, u64) {
+    let from = match range.start_bound() {
+        Bound::Included(i) => *i,
+        Bound::Excluded(i) => i + 1,
+        Bound::Unbounded => 0,
+    };
+    let to = match range.end_bound() {
+        Bound::Included(i) => i.saturating_add(1),
+        Bound::Excluded(i) => *i,
+        Bound::Unbounded => u64::MAX,
+    };
+    (from, to)
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        let (from, to) = range_to_bounds(&range);
+        let this = self.clone();
+        // Reads that miss the cache hit the disk: keep them off the async threads.
+        tokio::task::spawn_blocking(move || this.read_range(from, to))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        let wal = self.wal.read().expect("wal lock poisoned");
+        Ok(wal.log_state().vote().map(|v| v.0))
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let wal = self.wal.read().expect("wal lock poisoned");
+        let state = wal.log_state();
+        let last_purged_log_id = state.purged().map(|l| l.0);
+        let last_log_id = state.last().map(|l| l.0).or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        let this = self.clone();
+        let vote = *vote;
+        tokio::task::spawn_blocking(move || {
+            let mut wal = this.wal.write().expect("wal lock poisoned");
+            wal.save_vote(WalVote(vote))?;
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            wal.flush(this.fsync, Some(WalCallback::Wait(tx)))?;
+            drop(wal);
+            rx.recv()
+                .map_err(|_| io::Error::other("WAL flush worker stopped"))?
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // Recorded without waiting for a sync: losing it only means re-applying from the
+        // snapshot on restart, never a safety problem.
+        if let Some(committed) = committed {
+            let mut wal = self.wal.write().expect("wal lock poisoned");
+            wal.commit(WalLogId(committed))?;
+            wal.flush(false, None)?;
+        }
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        let wal = self.wal.read().expect("wal lock poisoned");
+        Ok(wal.log_state().committed().map(|l| l.0))
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut wal = self.wal.write().expect("wal lock poisoned");
+        wal.append(
+            entries
+                .into_iter()
+                .map(|e| (WalLogId(e.log_id), WalPayload(e.payload))),
+        )?;
+        wal.flush(self.fsync, Some(WalCallback::Append(callback)))?;
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut wal = this.wal.write().expect("wal lock poisoned");
+            let keep_until = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+            wal.truncate(keep_until)?;
+            this.flush_and_wait(&mut wal)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let mut wal = self.wal.write().expect("wal lock poisoned");
+        wal.purge(WalLogId(log_id))?;
+        // A synced flush is what lets the WAL delete chunk files behind the purge record.
+        wal.flush(self.fsync, None)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,536 @@
+//! Consensus: the one place the node touches openraft.
+//!
+//! [`Consensus`] owns the Raft instance, its log store and state machine, and answers the
+//! questions the rest of the node asks: run this command (through the log if it writes, after a
+//! linearizable read barrier if it reads), who leads and where, what the local Raft state is,
+//! add this node. Everything else (client connections, INFO, the binary) sees only this facade
+//! and plain data, so an openraft upgrade touches this module alone.
+//!
+//! # Routing
+//! Any node accepts any command. [`Consensus::execute`] runs it here when this node leads, and
+//! otherwise forwards it over the peer link to the leader, which runs it with
+//! [`Consensus::execute_local`] (never forwarding again, so a stale leader hint cannot make a
+//! loop). While no leader is known the request waits, re-checking as Raft's metrics change, up
+//! to [`ROUTE_DEADLINE`]; then it fails with `-CLUSTERDOWN` if this node sees no leader at all
+//! and `-TRYAGAIN` otherwise. A command error from the state machine is a normal reply.
+//!
+//! # Time
+//! The leader stamps each write with its wall clock ([`wall_clock_ms`]) when it proposes it; the
+//! state machine applies it at that time on every replica. Reads are evaluated at
+//! `max(leader wall clock, latest applied leader time)`.
+//!
+//! # Outcomes
+//! A write is acknowledged only after it is committed and applied. If leadership changes after
+//! the entry was proposed, or the leader cannot reach a quorum within [`WRITE_TIMEOUT`], the
+//! outcome is unknown and the client is told so (`-ERR ... outcome unknown`), never `OK`.
+
+pub mod log_store;
+pub mod network;
+pub mod peers;
+pub mod snapshot_file;
+pub mod state_machine;
+pub mod types;
+pub mod wal_types;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::{ChangeMembers, ReadPolicy, ServerState};
+use resp::Reply;
+
+use crate::errors;
+use crate::transport::message::{Forward, ForwardReply, PeerRequest, PeerResponse};
+use crate::transport::Transport;
+use log_store::LogStore;
+use network::NetworkFactory;
+use peers::Peers;
+use state_machine::{StateMachine, StateView};
+use types::{NodeAddr, NodeId, Raft, RaftMetrics};
+
+/// How long a request may wait for a leader to be elected or reached before it fails.
+pub const ROUTE_DEADLINE: Duration = Duration::from_secs(3);
+/// How long a write may wait for commit before its outcome is reported unknown.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a forwarded command may take on the leader, end to end.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long adding a node may take (the learner must first catch up).
+pub const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Most keys one expiry entry deletes.
+pub const EXPIRE_BATCH_KEYS: u32 = 1000;
+
+/// Raft timing and storage settings.
+#[derive(Clone, Debug)]
+pub struct RaftOptions {
+    /// This node's id.
+    pub node_id: NodeId,
+    /// Where the log and snapshots live.
+    pub data_dir: PathBuf,
+    /// False disables fsync (unsafe; tests and benchmarks only).
+    pub fsync: bool,
+    /// Leader heartbeat period, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// Lower bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_ms_min: u64,
+    /// Upper bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_ms_max: u64,
+    /// Build a snapshot (and purge the log behind it) after this many applied entries.
+    pub snapshot_threshold: u64,
+}
+
+/// Why a command could not be run here.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    /// This node does not lead; `leader` is who it believes does.
+    #[error("not the leader")]
+    NotLeader {
+        /// The believed leader.
+        leader: Option<NodeId>,
+    },
+    /// The leader could not confirm its leadership with a quorum.
+    #[error("no quorum")]
+    NoQuorum,
+    /// The write may or may not have been applied.
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    /// Raft stopped (shutdown or a fatal storage error).
+    #[error("raft stopped: {0}")]
+    Stopped(String),
+    /// A membership change was refused.
+    #[error("{0}")]
+    Membership(String),
+}
+
+/// The node's consensus facade. Shared behind an `Arc`.
+pub struct Consensus {
+    raft: Raft,
+    view: StateView,
+    log: LogStore,
+    peers: Peers,
+    node_id: NodeId,
+}
+
+/// Milliseconds since the Unix epoch by this machine's wall clock.
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Consensus {
+    /// Open storage in `opts.data_dir` and start Raft. Does not bootstrap or join.
+    pub async fn start(
+        opts: &RaftOptions,
+        transport: Arc<dyn Transport>,
+    ) -> io::Result<Arc<Consensus>> {
+        let log = LogStore::open(&opts.data_dir.join("raft-log"), opts.fsync)?;
+        let sm = StateMachine::open(opts.data_dir.join("snapshots"))?;
+        let view = sm.view();
+        let peers = Peers::new(transport);
+        let config = openraft::Config {
+            cluster_name: "raftkv".to_string(),
+            heartbeat_interval: opts.heartbeat_interval_ms,
+            election_timeout_min: opts.election_timeout_ms_min,
+            election_timeout_max: opts.election_timeout_ms_max,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
+            max_in_snapshot_log_to_keep: 1000,
+            install_snapshot_timeout: 60_000,
+            ..Default::default()
+        };
+        let config = Arc::new(config.validate().map_err(io::Error::other)?);
+        let raft = Raft::new(
+            opts.node_id,
+            config,
+            NetworkFactory::new(peers.clone()),
+            log.clone(),
+            sm,
+        )
+        .await
+        .map_err(io::Error::other)?;
+        Ok(Arc::new(Consensus {
+            raft,
+            view,
+            log,
+            peers,
+            node_id: opts.node_id,
+        }))
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// A snapshot of Raft's metrics.
+    pub fn metrics(&self) -> RaftMetrics {
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// The local state machine, for reads that accept staleness and for statistics.
+    pub fn view(&self) -> &StateView {
+        &self.view
+    }
+
+    /// Bytes the Raft log takes on disk.
+    pub fn log_disk_bytes(&self) -> u64 {
+        self.log.disk_bytes()
+    }
+
+    /// True once this node has a membership (bootstrapped, joined, or restarted with state).
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(false)
+    }
+
+    /// Make this node a single-member cluster. A no-op if it already has state.
+    pub async fn bootstrap(&self, addr: NodeAddr) -> Result<(), ConsensusError> {
+        let members = BTreeMap::from([(self.node_id, addr)]);
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(ConsensusError::Stopped(e.to_string())),
+        }
+    }
+
+    /// The leader's id and addresses, as this node knows them.
+    pub fn leader(&self) -> Option<(NodeId, NodeAddr)> {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let id = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, addr))
+    }
+
+    /// Run a batch of commands wherever it must run (here or on the leader), in order, and
+    /// return one reply per command. Any write in the batch sends the whole batch through the
+    /// log as one entry; a batch of reads runs after one linearizable read barrier.
+    pub async fn execute(&self, cmds: Vec<kv::Command>) -> Vec<Reply> {
+        let deadline = Instant::now() + ROUTE_DEADLINE;
+        let writes = cmds.iter().any(|c| c.is_write());
+        let fail = |reply: Reply| vec![reply; cmds.len()];
+        loop {
+            let err = match self.execute_local(&cmds).await {
+                Ok(replies) => return replies,
+                Err(e) => e,
+            };
+            match err {
+                ConsensusError::NotLeader {
+                    leader: Some(leader),
+                } if leader != self.node_id => {
+                    match self.forward(leader, &cmds).await {
+                        Ok(Some(replies)) => return replies,
+                        Ok(None) => {} // the hint was stale; wait for news below
+                        Err(e) if writes && e.kind() != io::ErrorKind::ConnectionRefused => {
+                            return fail(errors::outcome_unknown(&format!(
+                                "forwarding to the leader failed: {e}"
+                            )));
+                        }
+                        Err(e) => tracing::debug!(error = %e, "forward failed"),
+                    }
+                }
+                ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => {}
+                e @ (ConsensusError::OutcomeUnknown(_)
+                | ConsensusError::Stopped(_)
+                | ConsensusError::Membership(_)) => return fail(errors::consensus(&e)),
+            }
+            if Instant::now() >= deadline {
+                return fail(errors::unavailable(self.metrics().current_leader.is_some()));
+            }
+            self.wait_for_change(deadline).await;
+        }
+    }
+
+    /// Run a batch only if this node leads: through the log if any command writes, otherwise
+    /// behind a read barrier.
+    pub async fn execute_local(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
+        if cmds.iter().any(|c| c.is_write()) {
+            self.write(cmds.to_vec()).await
+        } else {
+            self.read(cmds).await
+        }
+    }
+
+    async fn write(&self, cmds: Vec<kv::Command>) -> Result<Vec<Reply>, ConsensusError> {
+        let entry = types::LogCommand {
+            now_ms: wall_clock_ms(),
+            cmds,
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(entry)).await {
+            Err(_) => Err(ConsensusError::OutcomeUnknown(format!(
+                "the write was not committed within {WRITE_TIMEOUT:?}"
+            ))),
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(ConsensusError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
+                Err(ConsensusError::OutcomeUnknown(
+                    "leadership changed before the write committed".into(),
+                ))
+            }
+            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(e.to_string())),
+            Ok(Err(RaftError::Fatal(f))) => Err(ConsensusError::Stopped(f.to_string())),
+        }
+    }
+
+    async fn read(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
+        use openraft::error::LinearizableReadError;
+        match tokio::time::timeout(
+            WRITE_TIMEOUT,
+            self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
+        )
+        .await
+        {
+            Err(_) => Err(ConsensusError::NoQuorum),
+            Ok(Ok(_)) => Ok(self.view.query(wall_clock_ms(), cmds)),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
+                Err(ConsensusError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)))) => {
+                Err(ConsensusError::NoQuorum)
+            }
+            Ok(Err(RaftError::Fatal(f))) => Err(ConsensusError::Stopped(f.to_string())),
+        }
+    }
+
+    /// Forward a batch to `leader`. `Ok(None)` if that node does not lead after all.
+    async fn forward(
+        &self,
+        leader: NodeId,
+        cmds: &[kv::Command],
+    ) -> io::Result<Option<Vec<Reply>>> {
+        let Some(addr) = self.member_addr(leader) else {
+            return Ok(None);
+        };
+        let client = self.peers.client(&addr.peer_addr, "forward");
+        match client
+            .call(
+                PeerRequest::Forward(Forward::Commands(cmds.to_vec())),
+                FORWARD_TIMEOUT,
+            )
+            .await?
+        {
+            PeerResponse::Forwarded(ForwardReply::Replies(replies))
+                if replies.len() == cmds.len() =>
+            {
+                Ok(Some(replies))
+            }
+            PeerResponse::Forwarded(ForwardReply::NotLeader { .. }) => Ok(None),
+            PeerResponse::Error(msg) => Err(io::Error::other(msg)),
+            other => Err(io::Error::other(format!(
+                "unexpected answer to a forward: {other:?}"
+            ))),
+        }
+    }
+
+    fn member_addr(&self, id: NodeId) -> Option<NodeAddr> {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()
+    }
+
+    /// Block until Raft's metrics change or `deadline` passes.
+    async fn wait_for_change(&self, deadline: Instant) {
+        let mut rx = self.raft.metrics();
+        let pause = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(200));
+        let _ = tokio::time::timeout(pause, rx.changed()).await;
+    }
+
+    /// Add a node (learner first; promoted to voter unless `learner`), routed to the leader.
+    /// On failure the error reply says why.
+    pub async fn add_node(&self, id: NodeId, addr: NodeAddr, learner: bool) -> Result<(), Reply> {
+        let deadline = Instant::now() + ADD_NODE_TIMEOUT;
+        loop {
+            match self.add_node_local(id, addr.clone(), learner).await {
+                Ok(()) => return Ok(()),
+                Err(ConsensusError::NotLeader { leader: Some(l) }) if l != self.node_id => {
+                    if let Some(leader_addr) = self.member_addr(l) {
+                        let client = self.peers.client(&leader_addr.peer_addr, "forward");
+                        let req = PeerRequest::Forward(Forward::AddNode {
+                            id,
+                            addr: addr.clone(),
+                            learner,
+                        });
+                        match client.call(req, ADD_NODE_TIMEOUT).await {
+                            Ok(PeerResponse::Forwarded(ForwardReply::Replies(r))) => {
+                                return match r.into_iter().next() {
+                                    Some(e @ Reply::Error(_)) => Err(e),
+                                    _ => Ok(()),
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::debug!(error = %e, "forwarding add-node failed"),
+                        }
+                    }
+                }
+                Err(ConsensusError::NotLeader { .. }) | Err(ConsensusError::NoQuorum) => {}
+                Err(e) => return Err(errors::consensus(&e)),
+            }
+            if Instant::now() >= deadline {
+                return Err(errors::unavailable(self.metrics().current_leader.is_some()));
+            }
+            self.wait_for_change(deadline).await;
+        }
+    }
+
+    async fn add_node_local(
+        &self,
+        id: NodeId,
+        addr: NodeAddr,
+        learner: bool,
+    ) -> Result<(), ConsensusError> {
+        let map_err = |e: RaftError<types::TypeConfig, ClientWriteError<types::TypeConfig>>| match e
+        {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                ConsensusError::NotLeader {
+                    leader: f.leader_id,
+                }
+            }
+            RaftError::APIError(e) => ConsensusError::Membership(e.to_string()),
+            RaftError::Fatal(f) => ConsensusError::Stopped(f.to_string()),
+        };
+        let m = self.metrics();
+        if m.state != ServerState::Leader {
+            return Err(ConsensusError::NotLeader {
+                leader: m.current_leader,
+            });
+        }
+        let membership = m.membership_config.membership().clone();
+        let is_voter = membership.voter_ids().any(|v| v == id);
+        if is_voter {
+            return Ok(());
+        }
+        self.raft
+            .add_learner(id, addr, true)
+            .await
+            .map_err(map_err)?;
+        if !learner {
+            self.raft
+                .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Answer one request from a peer.
+    pub async fn handle_peer(&self, req: PeerRequest) -> PeerResponse {
+        let fatal = |e: &dyn std::fmt::Display| PeerResponse::Error(e.to_string());
+        match req {
+            PeerRequest::Append(r) => self
+                .raft
+                .append_entries(r)
+                .await
+                .map_or_else(|e| fatal(&e), PeerResponse::Append),
+            PeerRequest::Vote(r) => self
+                .raft
+                .vote(r)
+                .await
+                .map_or_else(|e| fatal(&e), PeerResponse::Vote),
+            PeerRequest::PreVote(r) => self
+                .raft
+                .pre_vote(r)
+                .await
+                .map_or_else(|e| fatal(&e), PeerResponse::Vote),
+            PeerRequest::TransferLeader(r) => self
+                .raft
+                .handle_transfer_leader(r)
+                .await
+                .map_or_else(|e| fatal(&e), PeerResponse::TransferLeader),
+            PeerRequest::SnapshotChunk(_) => {
+                PeerResponse::Error("snapshot chunks are handled by the peer server".into())
+            }
+            PeerRequest::Forward(Forward::Commands(cmds)) => {
+                match self.execute_local(&cmds).await {
+                    Ok(replies) => PeerResponse::Forwarded(ForwardReply::Replies(replies)),
+                    Err(ConsensusError::NotLeader { leader }) => {
+                        PeerResponse::Forwarded(ForwardReply::NotLeader { leader })
+                    }
+                    Err(ConsensusError::NoQuorum) => {
+                        PeerResponse::Forwarded(ForwardReply::NotLeader { leader: None })
+                    }
+                    Err(e) => {
+                        PeerResponse::Forwarded(ForwardReply::Replies(vec![
+                            errors::consensus(&e);
+                            cmds.len()
+                        ]))
+                    }
+                }
+            }
+            PeerRequest::Forward(Forward::AddNode { id, addr, learner }) => {
+                match self.add_node_local(id, addr, learner).await {
+                    Ok(()) => PeerResponse::Forwarded(ForwardReply::Replies(vec![Reply::ok()])),
+                    Err(ConsensusError::NotLeader { leader }) => {
+                        PeerResponse::Forwarded(ForwardReply::NotLeader { leader })
+                    }
+                    Err(e) => {
+                        PeerResponse::Forwarded(ForwardReply::Replies(vec![errors::consensus(&e)]))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Install a snapshot that arrived in full at `path`.
+    pub async fn install_snapshot(
+        &self,
+        vote: types::Vote,
+        meta: types::SnapshotMeta,
+        path: PathBuf,
+    ) -> PeerResponse {
+        let file = match snapshot_file::SnapshotFile::open(path) {
+            Ok(f) => f,
+            Err(e) => return PeerResponse::Error(format!("cannot open received snapshot: {e}")),
+        };
+        let snapshot = openraft::alias::SnapshotOf::<types::TypeConfig, _> {
+            meta,
+            snapshot: file,
+        };
+        match self.raft.install_full_snapshot(vote, snapshot).await {
+            Ok(r) => PeerResponse::Snapshot(r),
+            Err(e) => PeerResponse::Error(e.to_string()),
+        }
+    }
+
+    /// If this node leads and keys are due, propose one expiry entry. Returns keys deleted.
+    pub async fn expire_due(&self) -> Option<i64> {
+        if !self.raft.is_leader() {
+            return None;
+        }
+        let (next, clock) = self.view.expiry_state();
+        let due = next? <= wall_clock_ms().max(clock);
+        if !due {
+            return None;
+        }
+        match self
+            .write(vec![kv::Command::ExpireDue {
+                max_keys: EXPIRE_BATCH_KEYS,
+            }])
+            .await
+            .as_deref()
+        {
+            Ok([Reply::Integer(n)]) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Stop Raft.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The state machine adapter: openraft's [`RaftStateMachine`] over the in-memory [`kv::Store`].
+//!
+//! Committed entries are applied in log order under a write lock held only for one entry; reads
+//! take the read lock and call [`kv::Store::query`], so clients never wait for an apply batch.
+//! The store is a persistent (structurally shared) map: cloning it is O(1), which is how a
+//! snapshot is taken — the builder clones the store together with the last applied log id and
+//! membership under one lock, then serializes the clone on a blocking thread while applies go on.
+//!
+//! Invariants: `last_applied` only grows (asserted); the store, `last_applied` and the
+//! membership always change together under one lock, so a snapshot is a consistent cut.
+//!
+//! On start the newest snapshot file is loaded and openraft re-applies the committed log after
+//! it. A corrupt snapshot file stops the node with an error naming the file.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use futures_util::TryStreamExt;
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+
+use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
+use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+
+/// A snapshot handed to openraft: an open file positioned at its start.
+pub type SnapshotData = SnapshotFile;
+type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+
+/// What the state machine holds; always changed as one.
+#[derive(Default)]
+struct Applied {
+    store: kv::Store,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// State shared between the Raft state machine task and the client read path.
+pub struct Shared {
+    applied: RwLock<Applied>,
+    current_snapshot: RwLock<Option<(SnapshotHeader, PathBuf)>>,
+    snapshots: SnapshotDir,
+}
+
+/// A read-only view of the applied state for the client read path.
+#[derive(Clone)]
+pub struct StateView {
+    shared: Arc<Shared>,
+}
+
+impl StateView {
+    /// Answer read-only commands at `now_ms` (never earlier than the store's own clock).
+    pub fn query(&self, now_ms: u64, cmds: &[kv::Command]) -> Vec<resp::Reply> {
+        let applied = self.shared.applied.read().expect("state lock poisoned");
+        let now = now_ms.max(applied.store.clock_ms());
+        cmds.iter()
+            .map(|cmd| applied.store.query(now, cmd))
+            .collect()
+    }
+
+    /// Key statistics of the local store at `now_ms`.
+    pub fn stats(&self, now_ms: u64) -> kv::Stats {
+        self.shared
+            .applied
+            .read()
+            .expect("state lock poisoned")
+            .store
+            .stats(now_ms)
+    }
+
+    /// The earliest key deadline and the store clock (greatest applied leader time).
+    pub fn expiry_state(&self) -> (Option<u64>, u64) {
+        let applied = self.shared.applied.read().expect("state lock poisoned");
+        (applied.store.next_expiry_ms(), applied.store.clock_ms())
+    }
+
+    /// Bytes taken by snapshot files.
+    pub fn snapshot_disk_bytes(&self) -> u64 {
+        self.shared.snapshots.disk_bytes()
+    }
+}
+
+/// The Raft state machine. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct StateMachine {
+    shared: Arc<Shared>,
+}
+
+impl StateMachine {
+    /// Open the state machine, loading the newest snapshot in `snapshot_dir` if there is one.
+    pub fn open(snapshot_dir: PathBuf) -> io::Result<StateMachine> {
+        let snapshots = SnapshotDir::open(&snapshot_dir)?;
+        let mut applied = Applied::default();
+        let mut current = None;
+        if let Some((_, path)) = snapshots.latest()? {
+            let (header, store) = snapshot_file::read_file(&path)?;
+            tracing::info!(snapshot = %header.id, path = %path.display(), "loaded snapshot");
+            applied.store = store;
+            applied.last_applied = header.meta.last_log_id;
+            applied.membership = header.meta.last_membership.clone();
+            current = Some((header, path));
+        }
+        let shared = Arc::new(Shared {
+            applied: RwLock::new(applied),
+            current_snapshot: RwLock::new(current),
+            snapshots,
+        });
+        Ok(StateMachine { shared })
+    }
+
+    /// A read-only view for the client read path.
+    pub fn view(&self) -> StateView {
+        StateView {
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn open_snapshot(meta: &SnapshotMeta, path: &std::path::Path) -> io::Result<Snapshot> {
+        Ok(Snapshot {
+            meta: meta.clone(),
+            snapshot: SnapshotFile::open(path.to_path_buf())?,
+        })
+    }
+}
+
+/// Builds one snapshot from a consistent clone of the applied state.
+pub struct SnapshotBuilder {
+    shared: Arc<Shared>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let (store, last_applied, membership) = {
+            let applied = self.shared.applied.read().expect("state lock poisoned");
+            (
+                applied.store.clone(),
+                applied.last_applied,
+                applied.membership.clone(),
+            )
+        };
+        let id = format!(
+            "snap-{:020}-{}",
+            last_applied.as_ref().map(|l| l.index()).unwrap_or(0),
+            now_nanos()
+        );
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+        };
+        let header = SnapshotHeader {
+            id,
+            meta: meta.clone(),
+        };
+        let shared = self.shared.clone();
+        let started = std::time::Instant::now();
+        let (header, path) = tokio::task::spawn_blocking(move || {
+            let path = shared
+                .snapshots
+                .write(&header, |w| store.write_snapshot(w))?;
+            Ok::<_, io::Error>((header, path))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        tracing::info!(snapshot = %header.id, ms = started.elapsed().as_millis() as u64, "built snapshot");
+        self.shared.set_current(header, path.clone())?;
+        StateMachine::open_snapshot(&meta, &path)
+    }
+}
+
+impl Shared {
+    /// Make `path` the current snapshot if it is newer, and delete older files.
+    fn set_current(&self, header: SnapshotHeader, path: PathBuf) -> io::Result<()> {
+        let mut current = self
+            .current_snapshot
+            .write()
+            .expect("snapshot lock poisoned");
+        let newer = current
+            .as_ref()
+            .is_none_or(|(h, _)| header.meta.last_log_id >= h.meta.last_log_id);
+        if newer {
+            self.snapshots.remove_others(&path)?;
+            *current = Some((header, path));
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+        Ok(())
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let applied = self.shared.applied.read().expect("state lock poisoned");
+        Ok((applied.last_applied, applied.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: futures_util::Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>>
+            + Unpin
+            + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let reply = {
+                let mut applied = self.shared.applied.write().expect("state lock poisoned");
+                assert!(
+                    applied.last_applied.as_ref() < Some(&entry.log_id),
+                    "applied index must grow: {:?} then {}",
+                    applied.last_applied,
+                    entry.log_id
+                );
+                applied.last_applied = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(ref c) => c
+                        .cmds
+                        .iter()
+                        .map(|cmd| applied.store.apply(c.now_ms, cmd))
+                        .collect(),
+                    EntryPayload::Membership(ref m) => {
+                        applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                        Vec::new()
+                    }
+                }
+            };
+            if let Some(responder) = responder {
+                responder.send(reply);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            shared: self.shared.clone(),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
+        let received = snapshot.path.clone();
+        drop(snapshot);
+        let (header, store) = tokio::task::spawn_blocking({
+            let received = received.clone();
+            move || snapshot_file::read_file(&received)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if header.meta.last_log_id != meta.last_log_id {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "received snapshot {} covers {:?}, not {:?} as announced",
+                    header.id, header.meta.last_log_id, meta.last_log_id
+                ),
+            ));
+        }
+        {
+            let mut applied = self.shared.applied.write().expect("state lock poisoned");
+            applied.store = store;
+            applied.last_applied = meta.last_log_id;
+            applied.membership = meta.last_membership.clone();
+        }
+        let path = self.shared.snapshots.adopt(&received, &header)?;
+        tracing::info!(snapshot = %header.id, "installed snapshot from leader");
+        self.shared.set_current(header, path)?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        let current = self
+            .shared
+            .current_snapshot
+            .read()
+            .expect("snapshot lock poisoned")
+            .clone();
+        match current {
+            Some((header, path)) => Ok(Some(StateMachine::open_snapshot(&header.meta, &path)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl StateView {
+    /// A fresh path in the snapshot directory where the transport can write a received snapshot.
+    pub fn receive_path(&self, name: &str) -> PathBuf {
+        self.shared.snapshots.temp_path(&format!("recv-{name}"))
+    }
+}

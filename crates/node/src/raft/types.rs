@@ -1,0 +1,79 @@
+//! The concrete types openraft is instantiated with.
+//!
+//! Everything that names an openraft generic lives under `raft/`, so an openraft upgrade touches
+//! one module. The rest of the node sees [`LogCommand`] (what goes into the log), [`NodeAddr`]
+//! (how to reach a member) and the aliases below.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A Raft node id. Never reuse the id of a removed node for a node with an empty log.
+pub type NodeId = u64;
+
+/// One entry's application payload: a batch of kv commands stamped with the leader's
+/// wall-clock time.
+///
+/// A batch is the run of consecutive commands one client pipelined; applying it as one entry
+/// keeps the client's order and costs one log append. Reads inside a batch that also writes go
+/// through the log with it, so they see the writes before them.
+///
+/// The state machine never reads a clock: `now_ms` is chosen once, by the leader that proposed
+/// the entry, and every replica applies the commands at that same time. Relative TTLs inside a
+/// command are turned into absolute deadlines from it at apply time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogCommand {
+    /// Leader wall-clock time when the batch was proposed, in milliseconds since the Unix epoch.
+    pub now_ms: u64,
+    /// The commands, applied in order.
+    pub cmds: Vec<kv::Command>,
+}
+
+impl fmt::Display for LogCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.cmds.as_slice() {
+            [one] => write!(f, "{}@{}", one.name(), self.now_ms),
+            many => write!(f, "{} commands@{}", many.len(), self.now_ms),
+        }
+    }
+}
+
+/// The addresses of one member, kept in the Raft membership config so every node can tell
+/// clients and peers where any member (in particular the leader) is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddr {
+    /// Address other nodes dial for Raft traffic (`host:port`).
+    pub peer_addr: String,
+    /// Address clients dial for RESP (`host:port`).
+    pub client_addr: String,
+}
+
+impl fmt::Display for NodeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "peer={} client={}", self.peer_addr, self.client_addr)
+    }
+}
+
+openraft::declare_raft_types!(
+    /// raftkv's openraft type configuration.
+    pub TypeConfig:
+        D = LogCommand,
+        R = Vec<resp::Reply>,
+        NodeId = NodeId,
+        Node = NodeAddr,
+);
+
+/// The Raft handle type used throughout the node.
+pub type Raft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;
+/// A log id (leader id + index).
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+/// A vote.
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+/// A log entry.
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+/// Snapshot metadata.
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+/// Membership as stored with the log id that introduced it.
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+/// Raft metrics.
+pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;

@@ -1,0 +1,136 @@
+//! How openraft's log types are stored in the `raft-log` WAL.
+//!
+//! `raft-log` is generic over a [`raft_log::Types`] with its own `codeq` codec. Each stored type
+//! here is a thin wrapper around the openraft type, encoded as a little-endian `u32` length
+//! followed by its postcard encoding. `raft-log` frames and checksums every record (CRC32), so a
+//! torn or corrupt record is detected by the WAL, not here; a record that passes the checksum but
+//! does not decode is reported as `InvalidData`.
+
+use std::io::{self, Read, Write};
+
+use openraft::EntryPayload;
+use raft_log::codeq::{Decode, Encode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::types::{LogId, TypeConfig, Vote};
+
+/// The most bytes one WAL value may take (a log entry is far smaller; see kv's limits).
+const MAX_WAL_VALUE_BYTES: u32 = 256 * 1024 * 1024;
+
+fn encode_postcard<T: Serialize, W: Write>(value: &T, mut w: W) -> io::Result<usize> {
+    let bytes = postcard::to_allocvec(value).map_err(io::Error::other)?;
+    let len = u32::try_from(bytes.len()).map_err(io::Error::other)?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(&bytes)?;
+    Ok(4 + bytes.len())
+}
+
+fn decode_postcard<T: DeserializeOwned, R: Read>(mut r: R) -> io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len);
+    if len > MAX_WAL_VALUE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("WAL value length {len} exceeds {MAX_WAL_VALUE_BYTES}"),
+        ));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)?;
+    postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+macro_rules! postcard_codec {
+    ($name:ident) => {
+        impl Encode for $name {
+            fn encode<W: Write>(&self, w: W) -> io::Result<usize> {
+                encode_postcard(&self.0, w)
+            }
+        }
+        impl Decode for $name {
+            fn decode<R: Read>(r: R) -> io::Result<Self> {
+                decode_postcard(r).map($name)
+            }
+        }
+    };
+}
+
+/// A log id as stored in the WAL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WalLogId(pub LogId);
+postcard_codec!(WalLogId);
+
+/// An entry payload as stored in the WAL.
+#[derive(Clone, Debug)]
+pub struct WalPayload(pub openraft::alias::EntryPayloadOf<TypeConfig>);
+postcard_codec!(WalPayload);
+
+/// A vote as stored in the WAL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd)]
+pub struct WalVote(pub Vote);
+postcard_codec!(WalVote);
+
+/// Unused user data slot of the WAL (kept so the format can grow).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalUserData(pub Vec<u8>);
+postcard_codec!(WalUserData);
+
+/// What to do when a batch of WAL records is durable.
+pub enum WalCallback {
+    /// Tell openraft that appended entries are flushed.
+    Append(openraft::storage::IOFlushed<TypeConfig>),
+    /// Wake a caller that waits for durability (votes, truncation).
+    Wait(std::sync::mpsc::SyncSender<io::Result<()>>),
+}
+
+impl raft_log::Callback for WalCallback {
+    fn send(self, res: io::Result<()>) {
+        match self {
+            WalCallback::Append(flushed) => flushed.io_completed(res),
+            WalCallback::Wait(tx) => {
+                // The waiter may have given up; nothing to do then.
+                let _ = std::sync::mpsc::SyncSender::send(&tx, res);
+            }
+        }
+    }
+}
+
+/// The `raft-log` type binding for raftkv.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalTypes;
+
+impl raft_log::Types for WalTypes {
+    type LogId = WalLogId;
+    type LogPayload = WalPayload;
+    type Vote = WalVote;
+    type Callback = WalCallback;
+    type UserData = WalUserData;
+
+    fn log_index(log_id: &WalLogId) -> u64 {
+        log_id.0.index()
+    }
+
+    fn payload_size(payload: &WalPayload) -> u64 {
+        match &payload.0 {
+            EntryPayload::Normal(c) => {
+                64 + c
+                    .cmds
+                    .iter()
+                    .flat_map(|cmd| cmd.keys())
+                    .map(|k| k.len() as u64 + 16)
+                    .sum::<u64>()
+            }
+            _ => 64,
+        }
+    }
+}
+
+impl std::fmt::Debug for WalCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WalCallback::Append(_) => f.write_str("WalCallback::Append"),
+            WalCallback::Wait(_) => f.write_str("WalCallback::Wait"),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Connection-level commands: answered by the node that receives them, never forwarded.
+//!
+//! PING ECHO HELLO QUIT RESET SELECT AUTH CLIENT COMMAND CONFIG INFO READONLY READWRITE, and the
+//! admin family `RAFTKV MEMBER ...` (see docs/operations.md).
+//! Texts follow Redis 7 exactly where clients depend on them (HELLO's map, CONFIG GET's pairs,
+//! error prefixes). Data commands go to `kv` instead.
+
+use bytes::Bytes;
+use resp::{Protocol, Reply};
+
+use super::connection::ClientState;
+use super::{info, ServerContext};
+use crate::errors::{unknown_subcommand, wrong_arity};
+
+/// The Redis version raftkv reports; clients use it to pick features.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// What the connection does after a command.
+pub enum Outcome {
+    /// Send the reply and go on.
+    Reply(Reply),
+    /// Send the reply and close.
+    Close(Reply),
+}
+
+const CONNECTION_COMMANDS: &[&str] = &[
+    "PING",
+    "ECHO",
+    "HELLO",
+    "QUIT",
+    "RESET",
+    "SELECT",
+    "AUTH",
+    "CLIENT",
+    "COMMAND",
+    "CONFIG",
+    "INFO",
+    "READONLY",
+    "READWRITE",
+    "RAFTKV",
+];
+
+/// True if `name` is answered here rather than by the state machine.
+pub fn is_connection_command(name: &[u8]) -> bool {
+    CONNECTION_COMMANDS
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
+}
+
+fn upper(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_uppercase()
+}
+
+/// Handle one connection-level command.
+pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Outcome {
+    let name = upper(&args[0]);
+    let reply = match name.as_str() {
+        "PING" => match args.len() {
+            1 => Reply::Simple("PONG".into()),
+            2 => Reply::Bulk(args[1].clone()),
+            _ => wrong_arity("ping"),
+        },
+        "ECHO" if args.len() == 2 => Reply::Bulk(args[1].clone()),
+        "ECHO" => wrong_arity("echo"),
+        "QUIT" => return Outcome::Close(Reply::ok()),
+        "RESET" => {
+            state.name = None;
+            state.protocol = Protocol::Resp2;
+            state.readonly = false;
+            Reply::Simple("RESET".into())
+        }
+        "SELECT" if args.len() == 2 => match resp::parse_i64(&args[1]) {
+            Some(0) => Reply::ok(),
+            Some(_) => Reply::error("ERR DB index is out of range"),
+            None => Reply::error("ERR value is not an integer or out of range"),
+        },
+        "SELECT" => wrong_arity("select"),
+        "AUTH" if args.len() == 2 || args.len() == 3 => Reply::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ),
+        "AUTH" => wrong_arity("auth"),
+        "HELLO" => hello(args, state),
+        "CLIENT" => client(args, state),
+        "COMMAND" => command(args),
+        "CONFIG" => config(args),
+        "INFO" => Reply::Verbatim(info::render(args.get(1..).unwrap_or(&[]), state, ctx)),
+        "READONLY" if args.len() == 1 => {
+            state.readonly = true;
+            Reply::ok()
+        }
+        "RAFTKV" => admin(args, ctx).await,
+        "READWRITE" if args.len() == 1 => {
+            state.readonly = false;
+            Reply::ok()
+        }
+        other => wrong_arity(other),
+    };
+    Outcome::Reply(reply)
+}
+
+fn hello(args: &[Bytes], state: &mut ClientState) -> Reply {
+    let mut protocol = state.protocol;
+    let mut i = 1;
+    if let Some(v) = args.get(1) {
+        protocol = match resp::parse_i64(v) {
+            Some(2) => Protocol::Resp2,
+            Some(3) => Protocol::Resp3,
+            Some(_) => {
+                return Reply::error("NOPROTO sorry, this protocol version is not supported.")
+            }
+            None => return Reply::error("ERR Protocol version is not an integer or out of range"),
+        };
+        i = 2;
+    }
+    let mut name = None;
+    while i < args.len() {
+        let opt = upper(&args[i]);
+        let left = args.len() - i - 1;
+        match opt.as_str() {
+            // No password is configured, so the default user accepts any password, as in Redis.
+            "AUTH" if left >= 2 => i += 3,
+            "SETNAME" if left >= 1 => {
+                match valid_client_name(&args[i + 1]) {
+                    Ok(n) => name = Some(n),
+                    Err(e) => return e,
+                }
+                i += 2;
+            }
+            _ => {
+                return Reply::error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&args[i])
+                ))
+            }
+        }
+    }
+    state.protocol = protocol;
+    if let Some(name) = name {
+        state.name = name;
+    }
+    let proto = if protocol == Protocol::Resp3 { 3 } else { 2 };
+    Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),
+        (Reply::bulk("proto"), Reply::Integer(proto)),
+        (Reply::bulk("id"), Reply::Integer(state.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(vec![])),
+    ])
+}
+
+fn valid_client_name(name: &[u8]) -> Result<Option<String>, Reply> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(name).into_owned()))
+}
+
+fn client(args: &[Bytes], state: &mut ClientState) -> Reply {
+    let Some(sub) = args.get(1) else {
+        return wrong_arity("client");
+    };
+    match upper(sub).as_str() {
+        "SETNAME" if args.len() == 3 => match valid_client_name(&args[2]) {
+            Ok(n) => {
+                state.name = n;
+                Reply::ok()
+            }
+            Err(e) => e,
+        },
+        "GETNAME" if args.len() == 2 => match &state.name {
+            Some(n) => Reply::bulk(n.clone()),
+            None => Reply::Null,
+        },
+        "ID" if args.len() == 2 => Reply::Integer(state.id as i64),
+        "SETINFO" if args.len() == 4 => match upper(&args[2]).as_str() {
+            "LIB-NAME" | "LIB-VER" => Reply::ok(),
+            _ => Reply::error(format!(
+                "ERR Unrecognized option '{}'",
+                String::from_utf8_lossy(&args[2])
+            )),
+        },
+        "INFO" if args.len() == 2 => Reply::Verbatim(format!(
+            "id={} addr={} name={} db=0 resp={}\n",
+            state.id,
+            state.addr,
+            state.name.as_deref().unwrap_or(""),
+            if state.protocol == Protocol::Resp3 {
+                3
+            } else {
+                2
+            }
+        )),
+        "SETNAME" | "GETNAME" | "ID" | "SETINFO" | "INFO" => Reply::error(format!(
+            "ERR wrong number of arguments for 'client|{}' command",
+            upper(sub).to_lowercase()
+        )),
+        _ => unknown_subcommand("client", sub),
+    }
+}
+
+fn command(args: &[Bytes]) -> Reply {
+    match args.get(1).map(|s| upper(s)) {
+        // redis-cli asks for DOCS at start; an empty answer means "no hints", which is fine.
+        None => Reply::Array(vec![]),
+        Some(s) if s == "DOCS" => Reply::Map(vec![]),
+        Some(s) if s == "COUNT" => Reply::Integer(CONNECTION_COMMANDS.len() as i64),
+        Some(_) => unknown_subcommand("command", &args[1]),
+    }
+}
+
+/// The settings CONFIG GET reports (tools like redis-benchmark ask for some at start).
+const CONFIG_VALUES: &[(&str, &str)] = &[
+    ("save", ""),
+    ("appendonly", "no"),
+    ("databases", "1"),
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("timeout", "0"),
+];
+
+fn config(args: &[Bytes]) -> Reply {
+    let Some(sub) = args.get(1) else {
+        return wrong_arity("config");
+    };
+    match upper(sub).as_str() {
+        "GET" if args.len() >= 3 => {
+            let mut pairs = Vec::new();
+            for (k, v) in CONFIG_VALUES {
+                if args[2..]
+                    .iter()
+                    .any(|p| p.as_ref() == b"*" || p.eq_ignore_ascii_case(k.as_bytes()))
+                {
+                    pairs.push((Reply::bulk(*k), Reply::bulk(*v)));
+                }
+            }
+            Reply::Map(pairs)
+        }
+        "GET" => Reply::error("ERR wrong number of arguments for 'config|get' command"),
+        "SET" => {
+            Reply::error("ERR CONFIG SET is not supported by raftkv; use the config file or flags")
+        }
+        "RESETSTAT" => Reply::ok(),
+        _ => unknown_subcommand("config", sub),
+    }
+}
+
+/// `RAFTKV MEMBER ADD <id> <peer-addr> <client-addr> [LEARNER]` and `RAFTKV MEMBER LIST`.
+async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
+    let words: Vec<String> = args.iter().skip(1).take(2).map(|a| upper(a)).collect();
+    match (
+        words.first().map(String::as_str),
+        words.get(1).map(String::as_str),
+    ) {
+        (Some("MEMBER"), Some("ADD")) if args.len() == 6 || args.len() == 7 => {
+            let Some(id) = resp::parse_u64(&args[3]) else {
+                return Reply::error("ERR node id must be a non-negative integer");
+            };
+            let learner = match args.get(6) {
+                None => false,
+                Some(a) if upper(a) == "LEARNER" => true,
+                Some(_) => return Reply::error("ERR syntax error"),
+            };
+            let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+            let addr = crate::raft::types::NodeAddr {
+                peer_addr: text(&args[4]),
+                client_addr: text(&args[5]),
+            };
+            for a in [&addr.peer_addr, &addr.client_addr] {
+                if a.rsplit_once(':')
+                    .and_then(|(_, p)| p.parse::<u16>().ok())
+                    .is_none()
+                {
+                    return Reply::error(format!("ERR invalid address '{a}': expected host:port"));
+                }
+            }
+            match ctx.consensus.add_node(id, addr, learner).await {
+                Ok(()) => Reply::ok(),
+                Err(reply) => reply,
+            }
+        }
+        (Some("MEMBER"), Some("LIST")) if args.len() == 3 => {
+            let m = ctx.consensus.metrics();
+            let membership = m.membership_config.membership();
+            let voters: Vec<u64> = membership.voter_ids().collect();
+            let rows = membership
+                .nodes()
+                .map(|(id, addr)| {
+                    Reply::Array(vec![
+                        Reply::Integer(*id as i64),
+                        Reply::bulk(addr.peer_addr.clone()),
+                        Reply::bulk(addr.client_addr.clone()),
+                        Reply::bulk(if voters.contains(id) {
+                            "voter"
+                        } else {
+                            "learner"
+                        }),
+                        Reply::Integer((m.current_leader == Some(*id)) as i64),
+                    ])
+                })
+                .collect();
+            Reply::Array(rows)
+        }
+        (Some("MEMBER"), _) | (None, _) => wrong_arity("raftkv"),
+        (Some(_), _) => unknown_subcommand("raftkv", &args[1]),
+    }
+}

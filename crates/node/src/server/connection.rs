@@ -1,0 +1,175 @@
+//! One client connection: read, decode, dispatch, reply.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use resp::{Protocol, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use super::commands::{self, Outcome};
+use super::ServerContext;
+
+/// Most data commands gathered into one batch (one Raft entry).
+pub const MAX_BATCH_COMMANDS: usize = 1024;
+/// Initial read buffer size, in bytes.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Most bytes of unprocessed input one client may have buffered (one request can never be
+/// larger than this; Redis calls it `client-query-buffer-limit`).
+pub const MAX_QUERY_BUFFER_BYTES: usize = 256 * 1024 * 1024;
+
+/// Per-connection state that commands can change.
+#[derive(Debug)]
+pub struct ClientState {
+    /// CLIENT ID.
+    pub id: u64,
+    /// CLIENT SETNAME.
+    pub name: Option<String>,
+    /// Protocol chosen with HELLO.
+    pub protocol: Protocol,
+    /// READONLY: serve reads from this node's state without a read barrier (may be stale).
+    pub readonly: bool,
+    /// The client's address.
+    pub addr: SocketAddr,
+}
+
+/// A reply slot: either ready, or the reply of the next batched command.
+enum Slot {
+    Ready(Reply),
+    Batched,
+}
+
+/// Commands waiting to run as one batch, with the replies around them.
+#[derive(Default)]
+struct Pending {
+    slots: Vec<Slot>,
+    batch: Vec<kv::Command>,
+}
+
+/// Serve one client until it disconnects, sends QUIT, or sends malformed RESP.
+pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerContext>) {
+    let id = ctx.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let open = ctx.connected_clients.fetch_add(1, Ordering::Relaxed) + 1;
+    if open > ctx.config.max_clients {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        ctx.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let span = tracing::debug_span!("client", id, %addr);
+    let mut state = ClientState {
+        id,
+        name: None,
+        protocol: Protocol::Resp2,
+        readonly: false,
+        addr,
+    };
+    if let Err(e) = run(&mut stream, &mut state, &ctx).instrument(span).await {
+        tracing::debug!(id, error = %e, "client connection ended");
+    }
+    ctx.connected_clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn run(
+    stream: &mut TcpStream,
+    state: &mut ClientState,
+    ctx: &ServerContext,
+) -> std::io::Result<()> {
+    let limits = resp::Limits::default();
+    let mut decoder = resp::RequestDecoder::new();
+    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    loop {
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        if input.len() > MAX_QUERY_BUFFER_BYTES {
+            let reply = Reply::error("ERR Protocol error: client query buffer limit exceeded");
+            resp::encode(&reply, state.protocol, &mut out);
+            stream.write_all(&out).await?;
+            return Ok(());
+        }
+        let mut pending = Pending::default();
+        let mut close = false;
+        loop {
+            let args = match decoder.decode(&mut input, &limits) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    flush(&mut pending, state, ctx, &mut out).await;
+                    resp::encode(&e.to_reply(), state.protocol, &mut out);
+                    close = true;
+                    break;
+                }
+            };
+            if args.is_empty() {
+                continue;
+            }
+            ctx.total_commands.fetch_add(1, Ordering::Relaxed);
+            if commands::is_connection_command(&args[0]) {
+                flush(&mut pending, state, ctx, &mut out).await;
+                match commands::handle(&args, state, ctx).await {
+                    Outcome::Reply(reply) => resp::encode(&reply, state.protocol, &mut out),
+                    Outcome::Close(reply) => {
+                        resp::encode(&reply, state.protocol, &mut out);
+                        close = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            match kv::Command::parse(&args) {
+                Ok(cmd) => {
+                    pending.slots.push(Slot::Batched);
+                    pending.batch.push(cmd);
+                    if pending.batch.len() >= MAX_BATCH_COMMANDS {
+                        flush(&mut pending, state, ctx, &mut out).await;
+                    }
+                }
+                Err(e) => pending.slots.push(Slot::Ready(e.to_reply())),
+            }
+        }
+        flush(&mut pending, state, ctx, &mut out).await;
+        stream.write_all(&out).await?;
+        out.clear();
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+/// Run the pending batch and encode every pending reply in order.
+async fn flush(
+    pending: &mut Pending,
+    state: &ClientState,
+    ctx: &ServerContext,
+    out: &mut BytesMut,
+) {
+    if pending.slots.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(&mut pending.batch);
+    let replies = if batch.is_empty() {
+        Vec::new()
+    } else if state.readonly && !batch.iter().any(|c| c.is_write()) {
+        ctx.consensus
+            .view()
+            .query(crate::raft::wall_clock_ms(), &batch)
+    } else {
+        ctx.consensus.execute(batch).await
+    };
+    let mut replies = replies.into_iter();
+    for slot in pending.slots.drain(..) {
+        let reply = match slot {
+            Slot::Ready(r) => r,
+            Slot::Batched => replies
+                .next()
+                .unwrap_or_else(|| Reply::error("ERR internal: missing reply")),
+        };
+        resp::encode(&reply, state.protocol, out);
+    }
+}

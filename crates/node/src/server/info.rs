@@ -1,0 +1,177 @@
+//! `INFO`: always about the node that answers, never forwarded.
+//!
+//! Sections: `server`, `clients`, `stats`, `replication`, `keyspace`, and `raft`. The `raft`
+//! section has one `field:value` per line so scripts can read it: `raft_node_id`, `raft_role`
+//! (`leader|follower|candidate|learner`), `raft_term`, `raft_leader_id`, `raft_leader_addr`
+//! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
+//! `raft_learners` (comma-separated ids), plus log and snapshot sizes.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use openraft::ServerState;
+
+use super::commands::REDIS_VERSION;
+use super::connection::ClientState;
+use super::ServerContext;
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "stats",
+    "replication",
+    "keyspace",
+    "raft",
+];
+
+/// Render the requested sections (`default`/`all`/`everything` or names) as INFO text.
+pub fn render(args: &[Bytes], _state: &ClientState, ctx: &ServerContext) -> String {
+    let wanted: Vec<String> = if args.is_empty() {
+        DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        let mut w = Vec::new();
+        for a in args {
+            let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+            if matches!(s.as_str(), "default" | "all" | "everything") {
+                w.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+            } else {
+                w.push(s);
+            }
+        }
+        w
+    };
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => server(&mut out, ctx),
+            "clients" => clients(&mut out, ctx),
+            "stats" => stats(&mut out, ctx),
+            "replication" => replication(&mut out, ctx),
+            "keyspace" => keyspace(&mut out, ctx),
+            "raft" => raft(&mut out, ctx),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn server(out: &mut String, ctx: &ServerContext) {
+    let uptime = ctx.started.elapsed().as_secs();
+    let port = ctx.config.listen.rsplit(':').next().unwrap_or("0");
+    let _ = write!(
+        out,
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nraftkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::process::id(),
+        ctx.run_id,
+        uptime / 86400
+    );
+}
+
+fn clients(out: &mut String, ctx: &ServerContext) {
+    let _ = write!(
+        out,
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n",
+        ctx.connected_clients.load(Ordering::Relaxed),
+        ctx.config.max_clients
+    );
+}
+
+fn stats(out: &mut String, ctx: &ServerContext) {
+    let _ = write!(
+        out,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n",
+        ctx.total_connections.load(Ordering::Relaxed),
+        ctx.total_commands.load(Ordering::Relaxed)
+    );
+}
+
+fn replication(out: &mut String, ctx: &ServerContext) {
+    let m = ctx.consensus.metrics();
+    let leader = m.state == ServerState::Leader;
+    let _ = write!(
+        out,
+        "# Replication\r\nrole:{}\r\n",
+        if leader { "master" } else { "slave" }
+    );
+    if leader {
+        let followers: Vec<u64> = m
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != m.id)
+            .collect();
+        let _ = write!(out, "connected_slaves:{}\r\n", followers.len());
+    } else if let Some((_, addr)) = ctx.consensus.leader() {
+        let (host, port) = addr
+            .client_addr
+            .rsplit_once(':')
+            .unwrap_or((&addr.client_addr, "0"));
+        let _ = write!(
+            out,
+            "master_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n"
+        );
+    } else {
+        let _ = write!(out, "master_link_status:down\r\n");
+    }
+}
+
+fn keyspace(out: &mut String, ctx: &ServerContext) {
+    let s = ctx.consensus.view().stats(crate::raft::wall_clock_ms());
+    out.push_str("# Keyspace\r\n");
+    if s.keys > 0 {
+        let _ = write!(
+            out,
+            "db0:keys={},expires={},avg_ttl={}\r\n",
+            s.keys, s.expires, s.avg_ttl_ms
+        );
+    }
+}
+
+fn raft(out: &mut String, ctx: &ServerContext) {
+    let m = ctx.consensus.metrics();
+    let membership = m.membership_config.membership();
+    let voters: Vec<u64> = membership.voter_ids().collect();
+    let learners: Vec<u64> = membership.learner_ids().collect();
+    let role = match m.state {
+        ServerState::Leader => "leader",
+        ServerState::Candidate => "candidate",
+        _ if learners.contains(&m.id) => "learner",
+        _ => "follower",
+    };
+    let join = |ids: &[u64]| {
+        ids.iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let leader_addr = ctx
+        .consensus
+        .leader()
+        .map(|(_, a)| a.client_addr)
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\n",
+        m.id,
+        m.current_term,
+        m.current_leader.map(|l| l.to_string()).unwrap_or_default(),
+        m.local_committed.map(|l| l.index()).unwrap_or(0),
+        m.last_applied.map(|l| l.index()).unwrap_or(0),
+        m.last_log_index.unwrap_or(0),
+        m.snapshot.map(|l| l.index()).unwrap_or(0),
+        join(&voters),
+        join(&learners),
+        ctx.consensus.log_disk_bytes(),
+        ctx.consensus.view().snapshot_disk_bytes(),
+    );
+}

@@ -1,0 +1,91 @@
+//! The client listener: RESP connections, command dispatch, and pipelined replies.
+//!
+//! Each connection is one task ([`connection`]). It decodes every complete request in what it
+//! read, answers connection-level commands itself ([`commands`], [`info`]), and gathers the run
+//! of consecutive data commands into one batch that goes to the consensus facade as a unit, so
+//! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
+//! in order with one write.
+//!
+//! A command error is a reply and never closes the connection; only a protocol error does
+//! (after its error reply), or `QUIT`. Beyond `max_clients` connections a new client gets
+//! `-ERR max number of clients reached` and is closed.
+
+pub mod commands;
+pub mod connection;
+pub mod info;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::raft::Consensus;
+
+/// Everything connection tasks share.
+pub struct ServerContext {
+    /// The consensus facade.
+    pub consensus: Arc<Consensus>,
+    /// The effective configuration.
+    pub config: Config,
+    /// When the process started.
+    pub started: Instant,
+    /// A random id for this process run (INFO `run_id`).
+    pub run_id: String,
+    /// Open client connections.
+    pub connected_clients: AtomicUsize,
+    /// Client connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Commands processed since start.
+    pub total_commands: AtomicU64,
+    /// Next client id (CLIENT ID).
+    pub next_client_id: AtomicU64,
+}
+
+impl ServerContext {
+    /// A context for `consensus` with `config`.
+    pub fn new(consensus: Arc<Consensus>, config: Config) -> Arc<ServerContext> {
+        let run_id = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut s = String::new();
+            for _ in 0..3 {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(0);
+                s.push_str(&format!("{:016x}", h.finish()));
+            }
+            s.truncate(40);
+            s
+        };
+        Arc::new(ServerContext {
+            consensus,
+            config,
+            started: Instant::now(),
+            run_id,
+            connected_clients: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            total_commands: AtomicU64::new(0),
+            next_client_id: AtomicU64::new(1),
+        })
+    }
+}
+
+/// Accept clients on `listener` until the task is aborted.
+pub async fn run(listener: TcpListener, ctx: Arc<ServerContext>) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "client accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        ctx.total_connections.fetch_add(1, Ordering::Relaxed);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            connection::serve(stream, remote, ctx).await;
+        });
+    }
+}

@@ -1,0 +1,178 @@
+//! The peer listener: accepts connections from other nodes and answers their requests.
+//!
+//! Per connection, Raft RPCs are handled one at a time in arrival order (Raft messages from
+//! one sender must not overtake each other), while forwarded client commands are spawned and
+//! answered as they finish, so a slow command never holds up replication. Answers go through
+//! one writer task per connection.
+//!
+//! A streamed snapshot is written piece by piece to a temporary file in the snapshot directory;
+//! pieces must arrive in order (offsets are checked) and a new transfer id discards any partial
+//! earlier one. On the last piece the file is handed to Raft for installation, which verifies
+//! every checksum before replacing any state.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::frame;
+use super::message::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
+use crate::raft::Consensus;
+
+/// Most answers queued for one connection's writer.
+const MAX_QUEUED_ANSWERS: usize = 1024;
+
+/// Accepts peer connections and serves them until the listener task is dropped.
+pub struct PeerServer;
+
+struct Receiving {
+    transfer_id: u64,
+    file: std::fs::File,
+    path: PathBuf,
+    next_offset: u64,
+}
+
+impl PeerServer {
+    /// Serve peers on `listener` with `consensus` until the task is aborted.
+    pub async fn run(listener: TcpListener, consensus: Arc<Consensus>) {
+        loop {
+            let (stream, remote) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "peer accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let consensus = consensus.clone();
+            tokio::spawn(async move {
+                if let Err(e) = serve_connection(stream, consensus).await {
+                    tracing::debug!(%remote, error = %e, "peer connection ended");
+                }
+            });
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    consensus: Arc<Consensus>,
+) -> io::Result<()> {
+    let (mut r, mut w) = stream.into_split();
+    frame::read_hello(&mut r).await?;
+    let (tx, mut rx) = mpsc::channel::<Envelope<PeerResponse>>(MAX_QUEUED_ANSWERS);
+    let writer = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        while let Some(first) = rx.recv().await {
+            buf.clear();
+            frame::encode(&first, &mut buf)?;
+            while let Ok(more) = rx.try_recv() {
+                frame::encode(&more, &mut buf)?;
+            }
+            w.write_all(&buf).await?;
+        }
+        Ok::<_, io::Error>(())
+    });
+    let mut buf = Vec::new();
+    let mut receiving: Option<Receiving> = None;
+    let result = loop {
+        let env: Envelope<PeerRequest> = match frame::read(&mut r, &mut buf).await {
+            Ok(Some(env)) => env,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        let id = env.id;
+        match env.body {
+            PeerRequest::Forward(fwd) => {
+                let consensus = consensus.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let body = consensus.handle_peer(PeerRequest::Forward(fwd)).await;
+                    let _ = tx.send(Envelope { id, body }).await;
+                });
+            }
+            PeerRequest::SnapshotChunk(chunk) => {
+                let body = receive_chunk(&consensus, &mut receiving, chunk).await;
+                if tx.send(Envelope { id, body }).await.is_err() {
+                    break Ok(());
+                }
+            }
+            req => {
+                let body = consensus.handle_peer(req).await;
+                if tx.send(Envelope { id, body }).await.is_err() {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    drop(tx);
+    if let Some(rcv) = receiving.take() {
+        let _ = std::fs::remove_file(&rcv.path);
+    }
+    let _ = writer.await;
+    result
+}
+
+async fn receive_chunk(
+    consensus: &Consensus,
+    receiving: &mut Option<Receiving>,
+    chunk: SnapshotChunk,
+) -> PeerResponse {
+    if receiving
+        .as_ref()
+        .is_none_or(|r| r.transfer_id != chunk.transfer_id)
+    {
+        if let Some(old) = receiving.take() {
+            let _ = std::fs::remove_file(&old.path);
+        }
+        if chunk.offset != 0 {
+            return PeerResponse::Error(format!(
+                "snapshot transfer {} must start at offset 0",
+                chunk.transfer_id
+            ));
+        }
+        let path = consensus
+            .view()
+            .receive_path(&format!("{:016x}", chunk.transfer_id));
+        match std::fs::File::create(&path) {
+            Ok(file) => {
+                *receiving = Some(Receiving {
+                    transfer_id: chunk.transfer_id,
+                    file,
+                    path,
+                    next_offset: 0,
+                })
+            }
+            Err(e) => return PeerResponse::Error(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    let rcv = receiving.as_mut().expect("set above");
+    if chunk.offset != rcv.next_offset {
+        let expected = rcv.next_offset;
+        let _ = std::fs::remove_file(&rcv.path);
+        *receiving = None;
+        return PeerResponse::Error(format!(
+            "snapshot piece at offset {}, expected {expected}",
+            chunk.offset
+        ));
+    }
+    if let Err(e) = rcv.file.write_all(&chunk.data) {
+        return PeerResponse::Error(format!("writing received snapshot: {e}"));
+    }
+    rcv.next_offset += chunk.data.len() as u64;
+    if !chunk.done {
+        return PeerResponse::ChunkStored;
+    }
+    let rcv = receiving.take().expect("set above");
+    if let Err(e) = rcv.file.sync_all() {
+        return PeerResponse::Error(format!("syncing received snapshot: {e}"));
+    }
+    drop(rcv.file);
+    consensus
+        .install_snapshot(chunk.vote, chunk.meta, rcv.path)
+        .await
+}

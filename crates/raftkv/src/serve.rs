@@ -1,0 +1,146 @@
+//! `raftkv serve`: flags, environment and config file merged into one `Config`, then a node.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use node::config::Config;
+
+/// Flags of `raftkv serve`. Each may also be set as `RAFTKV_<NAME>` in the environment or as
+/// `<name>` (snake_case) in the TOML file given with `--config`; flags win over the
+/// environment, which wins over the file, which wins over the defaults.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML config file (see config/raftkv.toml for every key).
+    #[arg(long, env = "RAFTKV_CONFIG")]
+    config: Option<PathBuf>,
+    /// This node's Raft id (unique in the cluster; never reuse a removed node's id).
+    #[arg(long, env = "RAFTKV_NODE_ID")]
+    node_id: Option<u64>,
+    /// Directory for the Raft log and snapshots.
+    #[arg(long, env = "RAFTKV_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Client (RESP) listen address [default: 127.0.0.1:6379].
+    #[arg(long, env = "RAFTKV_LISTEN")]
+    listen: Option<String>,
+    /// Peer (Raft) listen address [default: 127.0.0.1:7379].
+    #[arg(long, env = "RAFTKV_PEER_LISTEN")]
+    peer_listen: Option<String>,
+    /// Client address other nodes and clients should dial [default: --listen].
+    #[arg(long, env = "RAFTKV_ADVERTISE")]
+    advertise: Option<String>,
+    /// Peer address other nodes should dial [default: --peer-listen].
+    #[arg(long, env = "RAFTKV_PEER_ADVERTISE")]
+    peer_advertise: Option<String>,
+    /// Start a new single-node cluster (ignored if the data dir has state).
+    #[arg(long, env = "RAFTKV_BOOTSTRAP")]
+    bootstrap: bool,
+    /// Join an existing cluster through any member's client address (ignored if the data dir has state).
+    #[arg(long, env = "RAFTKV_JOIN", conflicts_with = "bootstrap")]
+    join: Option<String>,
+    /// Log level when RUST_LOG is unset: error, warn, info, debug, trace [default: info].
+    #[arg(long, env = "RAFTKV_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Leader heartbeat period in milliseconds [default: 100].
+    #[arg(long, env = "RAFTKV_HEARTBEAT_INTERVAL_MS")]
+    heartbeat_interval_ms: Option<u64>,
+    /// Minimum election timeout in milliseconds [default: 500].
+    #[arg(long, env = "RAFTKV_ELECTION_TIMEOUT_MS_MIN")]
+    election_timeout_ms_min: Option<u64>,
+    /// Maximum election timeout in milliseconds [default: 1000].
+    #[arg(long, env = "RAFTKV_ELECTION_TIMEOUT_MS_MAX")]
+    election_timeout_ms_max: Option<u64>,
+    /// Applied entries between snapshots [default: 100000].
+    #[arg(long, env = "RAFTKV_SNAPSHOT_THRESHOLD")]
+    snapshot_threshold: Option<u64>,
+    /// Most simultaneous client connections [default: 10000].
+    #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
+    max_clients: Option<usize>,
+    /// UNSAFE: never fsync the Raft log (acknowledged writes can be lost on power failure). Tests and benchmarks only.
+    #[arg(long, env = "RAFTKV_UNSAFE_NO_FSYNC")]
+    unsafe_no_fsync: bool,
+}
+
+impl ServeArgs {
+    /// Merge: defaults < file < environment/flags.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { c.$field = v; } )* };
+        }
+        set!(
+            node_id,
+            data_dir,
+            listen,
+            peer_listen,
+            log_level,
+            heartbeat_interval_ms
+        );
+        set!(
+            election_timeout_ms_min,
+            election_timeout_ms_max,
+            snapshot_threshold,
+            max_clients
+        );
+        if self.advertise.is_some() {
+            c.advertise = self.advertise;
+        }
+        if self.peer_advertise.is_some() {
+            c.peer_advertise = self.peer_advertise;
+        }
+        if self.join.is_some() {
+            c.join = self.join;
+        }
+        c.bootstrap |= self.bootstrap;
+        c.unsafe_no_fsync |= self.unsafe_no_fsync;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Run a node until SIGTERM or SIGINT; a second signal exits at once.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},openraft=warn", config.log_level))
+    });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let node = node::node::Node::start(config)
+            .await
+            .context("cannot start the node")?;
+        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "raftkv node ready");
+        node.run_until(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    // A second signal exits at once.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("raftkv: second signal, exiting now");
+        std::process::exit(130);
+    });
+}

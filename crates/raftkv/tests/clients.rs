@@ -1,0 +1,110 @@
+//! Real Redis clients against a real cluster: `redis-cli` and the `redis` crate (RESP2 and RESP3).
+
+mod common;
+
+use std::process::Command;
+
+use common::Cluster;
+
+fn redis_cli(addr: &str, args: &[&str]) -> String {
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let out = Command::new("redis-cli")
+        .args(["-h", host, "-p", port])
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (Debian package redis-tools)");
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_works_against_any_node() {
+    let cluster = Cluster::start(3).await;
+    let addrs: Vec<String> = cluster.nodes.iter().map(|n| n.client.clone()).collect();
+    assert_eq!(redis_cli(&addrs[0], &["SET", "k", "v1"]), "OK");
+    assert_eq!(redis_cli(&addrs[1], &["GET", "k"]), "v1");
+    assert_eq!(redis_cli(&addrs[2], &["APPEND", "k", "-more"]), "7");
+    assert_eq!(redis_cli(&addrs[2], &["GET", "k"]), "v1-more");
+    assert_eq!(redis_cli(&addrs[1], &["GET", "missing"]), "");
+    assert_eq!(
+        redis_cli(&addrs[0], &["INCR", "k"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(redis_cli(&addrs[0], &["DBSIZE"]), "1");
+    // RESP3, as redis-cli -3 speaks it.
+    assert_eq!(
+        redis_cli(&addrs[1], &["-3", "--no-raw", "GET", "missing"]),
+        "(nil)"
+    );
+    let info = redis_cli(&addrs[2], &["INFO", "raft"]);
+    assert!(info.contains("raft_node_id:3"), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_crate_resp2_and_resp3() {
+    let cluster = Cluster::start(3).await;
+    for (i, proto) in ["", "?protocol=resp3"].iter().enumerate() {
+        let url = format!("redis://{}/{proto}", cluster.nodes[i].client);
+        let client = redis::Client::open(url.as_str()).expect("url");
+        let mut con = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let key = format!("key{i}");
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("value")
+            .arg("EX")
+            .arg(100)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let v: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("value"));
+        let missing: Option<String> = redis::cmd("GET")
+            .arg("nope")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(missing, None);
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert!((99..=100).contains(&ttl));
+        let n: i64 = redis::cmd("INCRBY")
+            .arg("n")
+            .arg(5)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(n, 5 * (i as i64 + 1));
+        let err = redis::cmd("SET")
+            .arg("a")
+            .query_async::<()>(&mut con)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("wrong number of arguments"),
+            "{err}"
+        );
+        let (a, b): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("GET")
+            .arg(&key)
+            .cmd("GET")
+            .arg("nope")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!((a.as_deref(), b), (Some("value"), None));
+    }
+}

@@ -1,0 +1,164 @@
+//! End-to-end tests on real `raftkv serve` processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{bulk, Cluster, WAIT};
+use resp::Reply;
+
+fn follower_of(leader: u64, n: u64) -> u64 {
+    (1..=n).find(|&i| i != leader).expect("a follower")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_a_follower_are_read_on_every_node() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let follower = follower_of(leader, 3);
+
+    assert_eq!(
+        cluster.call(follower, &["SET", "greeting", "hello"]).await,
+        Reply::ok()
+    );
+    assert_eq!(
+        cluster.call(follower, &["INCR", "counter"]).await,
+        Reply::Integer(1)
+    );
+    for id in 1..=3 {
+        // Default reads are linearizable on any node: they see the acknowledged write at once.
+        assert_eq!(
+            cluster.call(id, &["GET", "greeting"]).await,
+            bulk("hello"),
+            "node {id}"
+        );
+        assert_eq!(
+            cluster.call(id, &["GET", "counter"]).await,
+            bulk("1"),
+            "node {id}"
+        );
+    }
+    // Every state machine holds the data locally (READONLY reads the local copy).
+    for id in 1..=3 {
+        let deadline = Instant::now() + WAIT;
+        let mut c = cluster.client(id).await;
+        assert_eq!(c.call(&["READONLY"]).await.unwrap(), Reply::ok());
+        while c.call(&["GET", "greeting"]).await.unwrap() != bulk("hello") {
+            assert!(
+                Instant::now() < deadline,
+                "node {id} never applied the write"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let info = cluster.info(id).await.expect("info");
+        assert_eq!(info["raft_node_id"], id.to_string());
+        assert_eq!(info["raft_voters"], "1,2,3");
+        assert_eq!(info["raft_leader_id"], leader.to_string());
+        assert_eq!(info["raft_leader_addr"], cluster.node(leader).client);
+        let role = if id == leader { "leader" } else { "follower" };
+        assert_eq!(info["raft_role"], role);
+        assert_eq!(info["role"], if id == leader { "master" } else { "slave" });
+        assert!(
+            info["db0"].starts_with("keys=2,"),
+            "node {id}: {}",
+            info["db0"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
+    let mut cluster = Cluster::start(3).await;
+    let old = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let survivor = follower_of(old, 3);
+    assert_eq!(
+        cluster.call(survivor, &["SET", "before", "1"]).await,
+        Reply::ok()
+    );
+
+    cluster.kill(old);
+    let rest: Vec<u64> = (1..=3).filter(|&i| i != old).collect();
+    let new = cluster.wait_leader_among(&rest).await;
+    assert_ne!(new, old, "a dead node cannot lead");
+
+    for i in 0..20 {
+        let key = format!("after{i}");
+        assert_eq!(
+            cluster.call(survivor, &["SET", &key, "x"]).await,
+            Reply::ok()
+        );
+    }
+    assert_eq!(cluster.call(survivor, &["GET", "before"]).await, bulk("1"));
+
+    cluster.restart(old);
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    assert_eq!(
+        leader, new,
+        "a restarted node must not disturb a healthy leader"
+    );
+    let deadline = Instant::now() + WAIT;
+    let mut c = cluster.client(old).await;
+    c.call(&["READONLY"]).await.unwrap();
+    while c.call(&["GET", "after19"]).await.unwrap() != bulk("x") {
+        assert!(Instant::now() < deadline, "restarted node never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.call(&["GET", "before"]).await.unwrap(), bulk("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_expiry_is_the_same_on_every_node() {
+    let cluster = Cluster::start(3).await;
+    assert_eq!(
+        cluster.call(2, &["SET", "short", "v", "PX", "300"]).await,
+        Reply::ok()
+    );
+    assert_eq!(
+        cluster.call(3, &["SET", "long", "v", "EX", "1000"]).await,
+        Reply::ok()
+    );
+    let ttl = cluster.call(1, &["TTL", "long"]).await;
+    assert!(
+        matches!(ttl, Reply::Integer(t) if (998..=1000).contains(&t)),
+        "{ttl:?}"
+    );
+    // The leader proposes an expiry entry once the deadline passes; every replica deletes the key.
+    let deadline = Instant::now() + WAIT;
+    for id in 1..=3 {
+        let mut c = cluster.client(id).await;
+        c.call(&["READONLY"]).await.unwrap();
+        loop {
+            let info = cluster.info(id).await.expect("info");
+            let keys = info.get("db0").cloned().unwrap_or_default();
+            if keys.starts_with("keys=1,") {
+                assert_eq!(c.call(&["GET", "short"]).await.unwrap(), Reply::Null);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} still has the expired key: {keys}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_keep_their_order() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let follower = follower_of(leader, 3);
+    let mut c = cluster.client(follower).await;
+    let mut buf = bytes::BytesMut::new();
+    for i in 0..100 {
+        node::client::encode_command(&["SET", "p", &i.to_string()], &mut buf);
+        node::client::encode_command(&["GET", "p"], &mut buf);
+        node::client::encode_command(&["PING"], &mut buf);
+    }
+    c.send_raw(&buf).await.unwrap();
+    for i in 0..100 {
+        assert_eq!(c.read_reply().await.unwrap(), Reply::ok());
+        assert_eq!(c.read_reply().await.unwrap(), bulk(&i.to_string()));
+        assert_eq!(c.read_reply().await.unwrap(), Reply::Simple("PONG".into()));
+    }
+}

@@ -1,0 +1,277 @@
+//! Test harness: real `raftkv serve` processes on loopback, each in its own temp data dir.
+//!
+//! Nodes bind port 0; the harness learns the bound addresses from the node's "ready" log line.
+//! A restarted node gets its previous addresses back (they are in the cluster membership).
+//! Every wait is on a condition with a deadline, never a bare sleep.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use node::client::RespClient;
+use resp::Reply;
+
+/// Default deadline for cluster-wide conditions.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// One node process.
+pub struct TestNode {
+    pub id: u64,
+    pub data_dir: PathBuf,
+    pub client: String,
+    pub peer: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+/// A cluster of node processes sharing one temp dir.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<TestNode>,
+}
+
+fn spawn(
+    id: u64,
+    data_dir: &Path,
+    log: &Path,
+    listen: &str,
+    peer: &str,
+    extra: &[String],
+) -> (Child, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_raftkv"));
+    cmd.arg("serve")
+        .args(["--node-id", &id.to_string()])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", listen, "--peer-listen", peer])
+        .args([
+            "--heartbeat-interval-ms",
+            "50",
+            "--election-timeout-ms-min",
+            "300",
+            "--election-timeout-ms-max",
+            "600",
+        ])
+        .args(extra)
+        .env("RUST_LOG", "info,openraft=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn raftkv serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let log_for_error = log.to_path_buf();
+    let log = log.to_path_buf();
+    std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(file, "{line}");
+            if !sent && line.contains("raftkv node ready") {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                };
+                let _ = tx.send((field("client"), field("peer")));
+                sent = true;
+            }
+        }
+    });
+    let (client, peer) = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+        panic!(
+            "node {id} did not become ready; log:\n{}",
+            std::fs::read_to_string(&log_for_error).unwrap_or_default()
+        )
+    });
+    (child, client, peer)
+}
+
+impl Cluster {
+    /// Start an `n`-node cluster: node 1 bootstraps, the others join through it.
+    pub async fn start(n: u64) -> Cluster {
+        Self::start_with(n, &[]).await
+    }
+
+    /// Same, with extra `serve` flags for every node.
+    pub async fn start_with(n: u64, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cluster = Cluster {
+            dir,
+            nodes: Vec::new(),
+        };
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for id in 1..=n {
+            let data_dir = cluster.dir.path().join(format!("node{id}"));
+            let log = cluster.dir.path().join(format!("node{id}.log"));
+            let mut flags = extra.clone();
+            if id == 1 {
+                flags.push("--bootstrap".into());
+            } else {
+                flags.push("--join".into());
+                flags.push(cluster.nodes[0].client.clone());
+            }
+            let (child, client, peer) =
+                spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &flags);
+            cluster.nodes.push(TestNode {
+                id,
+                data_dir,
+                client,
+                peer,
+                log,
+                child: Some(child),
+                extra: extra.clone(),
+            });
+            if id == 1 {
+                cluster.wait_leader_among(&[1]).await;
+            }
+        }
+        let all: Vec<u64> = (1..=n).collect();
+        cluster.wait_voters(&all).await;
+        cluster
+    }
+
+    pub fn node(&self, id: u64) -> &TestNode {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    /// `kill -9` a node.
+    pub fn kill(&mut self, id: u64) {
+        let node = &mut self.nodes[(id - 1) as usize];
+        if let Some(mut child) = node.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restart a killed node on its old addresses from its data dir.
+    pub fn restart(&mut self, id: u64) {
+        let node = &mut self.nodes[(id - 1) as usize];
+        assert!(node.child.is_none(), "node {id} is still running");
+        let (child, _, _) = spawn(
+            id,
+            &node.data_dir,
+            &node.log,
+            &node.client,
+            &node.peer,
+            &node.extra,
+        );
+        node.child = Some(child);
+    }
+
+    /// INFO raft of a node as field map.
+    pub async fn info(&self, id: u64) -> Option<std::collections::HashMap<String, String>> {
+        let mut c = RespClient::connect(&self.node(id).client, Duration::from_secs(2))
+            .await
+            .ok()?;
+        match c.call(&["INFO", "all"]).await.ok()? {
+            Reply::Bulk(b) => Some(
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Wait until all of `ids` (running) agree on one leader that is itself among `ids`.
+    pub async fn wait_leader_among(&self, ids: &[u64]) -> u64 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut leaders = Vec::new();
+            for &id in ids {
+                if let Some(info) = self.info(id).await {
+                    leaders.push(info.get("raft_leader_id").cloned().unwrap_or_default());
+                }
+            }
+            let agreed = leaders.len() == ids.len() && leaders.iter().all(|l| *l == leaders[0]);
+            if let Some(leader) = leaders
+                .first()
+                .and_then(|l| l.parse::<u64>().ok())
+                .filter(|l| agreed && ids.contains(l))
+            {
+                return leader;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no agreed leader among {ids:?}: {leaders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until node 1..n all see `ids` as the voters.
+    pub async fn wait_voters(&self, ids: &[u64]) {
+        let want = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut ok = true;
+            for &id in ids {
+                let v = self
+                    .info(id)
+                    .await
+                    .and_then(|i| i.get("raft_voters").cloned());
+                ok &= v.as_deref() == Some(want.as_str());
+            }
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "voters never became {want}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Connect a client to a node.
+    pub async fn client(&self, id: u64) -> RespClient {
+        RespClient::connect(&self.node(id).client, Duration::from_secs(10))
+            .await
+            .expect("connect")
+    }
+
+    /// Send one command to a node.
+    pub async fn call(&self, id: u64, args: &[&str]) -> Reply {
+        self.client(id).await.call(args).await.expect("call")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if std::thread::panicking() {
+            for n in &self.nodes {
+                eprintln!(
+                    "---- log of node {} ----\n{}",
+                    n.id,
+                    std::fs::read_to_string(&n.log).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// Shorthand for a bulk reply.
+pub fn bulk(s: &str) -> Reply {
+    Reply::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+}
