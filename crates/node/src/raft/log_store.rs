@@ -23,6 +23,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
 
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
@@ -74,12 +75,12 @@ impl LogStore {
         self.wal.read().expect("wal lock poisoned").on_disk_size()
     }
 
-    /// Queue pending records for the disk and block until they are durable.
-    fn flush_and_wait(&self, wal: &mut RaftLog<WalTypes>) -> io::Result<()> {
+    /// Queue pending records for the disk; the returned receiver fires once they are durable.
+    /// Wait on it only after releasing the WAL lock.
+    fn queue_flush(&self, wal: &mut RaftLog<WalTypes>) -> io::Result<Receiver<io::Result<()>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         wal.flush(self.fsync, Some(WalCallback::Wait(tx)))?;
-        rx.recv()
-            .map_err(|_| io::Error::other("WAL flush worker stopped"))?
+        Ok(rx)
     }
 
     fn read_range(&self, from: u64, to: u64) -> io::Result<Vec<Entry>> {
@@ -93,6 +94,11 @@ impl LogStore {
             })
             .collect()
     }
+}
+
+/// Block until a queued flush completes.
+fn wait(done: Receiver<io::Result<()>>) -> io::Result<()> {
+    done.recv().map_err(|_| io::Error::other("WAL flush worker stopped"))?
 }
 
 fn range_to_bounds<RB: RangeBounds<u64>>(range: &RB) -> (u64, u64) {
@@ -202,8 +208,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         tokio::task::spawn_blocking(move || {
             let mut wal = this.wal.write().expect("wal lock poisoned");
             let keep_until = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+            let next = wal.log_state().last().map(|l| l.0.index() + 1).unwrap_or(0);
+            if keep_until >= next {
+                return Ok(()); // nothing after `last_log_id`
+            }
             wal.truncate(keep_until)?;
-            this.flush_and_wait(&mut wal)
+            let done = this.queue_flush(&mut wal)?;
+            drop(wal);
+            wait(done)
         })
         .await
         .map_err(io::Error::other)?
