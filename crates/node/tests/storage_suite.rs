@@ -10,7 +10,9 @@ use openraft::StorageError;
 struct Builder;
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
-    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = LogStore::open(&dir.path().join("raft-log"), true).expect("open log");
         let sm = StateMachine::open(dir.path().join("snapshots")).expect("open state machine");

@@ -98,7 +98,8 @@ impl LogStore {
 
 /// Block until a queued flush completes.
 fn wait(done: Receiver<io::Result<()>>) -> io::Result<()> {
-    done.recv().map_err(|_| io::Error::other("WAL flush worker stopped"))?
+    done.recv()
+        .map_err(|_| io::Error::other("WAL flush worker stopped"))?
 }
 
 fn range_to_bounds<RB: RangeBounds<u64>>(range: &RB) -> (u64, u64) {
