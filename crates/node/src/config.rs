@@ -59,6 +59,9 @@ pub struct Config {
     pub max_clients: usize,
     /// Do not fsync the Raft log. UNSAFE: acknowledged writes can be lost on power failure.
     pub unsafe_no_fsync: bool,
+    /// Serve every read from this node's state machine with no read barrier, on any node.
+    /// UNSAFE: reads can be stale. Exists so the fault suite can prove it detects stale reads.
+    pub unsafe_stale_reads: bool,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             max_clients: DEFAULT_MAX_CLIENTS,
             unsafe_no_fsync: false,
+            unsafe_stale_reads: false,
         }
     }
 }

@@ -64,6 +64,9 @@ impl Node {
         if config.unsafe_no_fsync {
             tracing::warn!("--unsafe-no-fsync: the Raft log is never fsynced; acknowledged writes CAN BE LOST on power failure or kernel crash. Use for tests and benchmarks only.");
         }
+        if config.unsafe_stale_reads {
+            tracing::warn!("--unsafe-stale-reads: reads skip the read barrier and CAN RETURN STALE DATA. Use for testing the fault suite only.");
+        }
         tracing::info!(config = ?config, "effective configuration");
 
         let opts = RaftOptions {

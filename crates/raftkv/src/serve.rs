@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// UNSAFE: never fsync the Raft log (acknowledged writes can be lost on power failure). Tests and benchmarks only.
     #[arg(long, env = "RAFTKV_UNSAFE_NO_FSYNC")]
     unsafe_no_fsync: bool,
+    /// UNSAFE: serve reads from the local state machine without a read barrier (may be stale). Fault-suite self-test only.
+    #[arg(long, env = "RAFTKV_UNSAFE_STALE_READS")]
+    unsafe_stale_reads: bool,
 }
 
 impl ServeArgs {
@@ -96,6 +99,7 @@ impl ServeArgs {
         }
         c.bootstrap |= self.bootstrap;
         c.unsafe_no_fsync |= self.unsafe_no_fsync;
+        c.unsafe_stale_reads |= self.unsafe_stale_reads;
         c.validate()?;
         Ok(c)
     }

@@ -63,6 +63,36 @@ pub const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Most keys one expiry entry deletes.
 pub const EXPIRE_BATCH_KEYS: u32 = 1000;
 
+/// A change of cluster membership.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum MemberChange {
+    /// Add a node as a learner, wait until it has caught up, then (unless `learner`) make it a
+    /// voter.
+    Add {
+        /// The new node's id.
+        id: NodeId,
+        /// Its addresses.
+        addr: NodeAddr,
+        /// Keep it a learner.
+        learner: bool,
+    },
+    /// Make a learner a voter.
+    Promote {
+        /// The learner.
+        id: NodeId,
+    },
+    /// Remove a voter or learner. Removing the leader first hands leadership to another voter.
+    Remove {
+        /// The node.
+        id: NodeId,
+    },
+    /// Ask the leader to hand leadership to this voter.
+    TransferLeader {
+        /// The voter to lead.
+        id: NodeId,
+    },
+}
+
 /// Raft timing and storage settings.
 #[derive(Clone, Debug)]
 pub struct RaftOptions {
@@ -349,21 +379,16 @@ impl Consensus {
         let _ = tokio::time::timeout(pause, rx.changed()).await;
     }
 
-    /// Add a node (learner first; promoted to voter unless `learner`), routed to the leader.
-    /// On failure the error reply says why.
-    pub async fn add_node(&self, id: NodeId, addr: NodeAddr, learner: bool) -> Result<(), Reply> {
+    /// Apply a membership change, routed to the leader. On failure the error reply says why.
+    pub async fn change_members(&self, change: MemberChange) -> Result<(), Reply> {
         let deadline = Instant::now() + ADD_NODE_TIMEOUT;
         loop {
-            match self.add_node_local(id, addr.clone(), learner).await {
+            match self.change_members_local(change.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(ConsensusError::NotLeader { leader: Some(l) }) if l != self.node_id => {
                     if let Some(leader_addr) = self.member_addr(l) {
                         let client = self.peers.client(&leader_addr.peer_addr, "forward");
-                        let req = PeerRequest::Forward(Forward::AddNode {
-                            id,
-                            addr: addr.clone(),
-                            learner,
-                        });
+                        let req = PeerRequest::Forward(Forward::Members(change.clone()));
                         match client.call(req, ADD_NODE_TIMEOUT).await {
                             Ok(PeerResponse::Forwarded(ForwardReply::Replies(r))) => {
                                 return match r.into_iter().next() {
@@ -372,7 +397,9 @@ impl Consensus {
                                 }
                             }
                             Ok(_) => {}
-                            Err(e) => tracing::debug!(error = %e, "forwarding add-node failed"),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "forwarding a membership change failed")
+                            }
                         }
                     }
                 }
@@ -386,12 +413,7 @@ impl Consensus {
         }
     }
 
-    async fn add_node_local(
-        &self,
-        id: NodeId,
-        addr: NodeAddr,
-        learner: bool,
-    ) -> Result<(), ConsensusError> {
+    async fn change_members_local(&self, change: MemberChange) -> Result<(), ConsensusError> {
         let map_err = |e: RaftError<types::TypeConfig, ClientWriteError<types::TypeConfig>>| match e
         {
             RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
@@ -409,19 +431,93 @@ impl Consensus {
             });
         }
         let membership = m.membership_config.membership().clone();
-        let is_voter = membership.voter_ids().any(|v| v == id);
-        if is_voter {
-            return Ok(());
-        }
-        self.raft
-            .add_learner(id, addr, true)
-            .await
-            .map_err(map_err)?;
-        if !learner {
-            self.raft
-                .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-                .await
-                .map_err(map_err)?;
+        let is_voter = |id: NodeId| membership.voter_ids().any(|v| v == id);
+        let is_member = |id: NodeId| membership.get_node(&id).is_some();
+        let not_member =
+            |id: NodeId| ConsensusError::Membership(format!("node {id} is not a member"));
+        match change {
+            MemberChange::Add { id, addr, learner } => {
+                if let Some(existing) = membership.get_node(&id) {
+                    if *existing != addr {
+                        return Err(ConsensusError::Membership(format!(
+                            "node {id} is already a member with different addresses ({existing}); remove it first"
+                        )));
+                    }
+                    if is_voter(id) || learner {
+                        return Ok(());
+                    }
+                }
+                if !is_member(id) {
+                    // Blocks until the learner has caught up with the leader's log.
+                    self.raft
+                        .add_learner(id, addr, true)
+                        .await
+                        .map_err(map_err)?;
+                }
+                if !learner {
+                    self.raft
+                        .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+            MemberChange::Promote { id } => {
+                if !is_member(id) {
+                    return Err(not_member(id));
+                }
+                if !is_voter(id) {
+                    self.raft
+                        .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+            MemberChange::Remove { id } => {
+                if !is_member(id) {
+                    return Err(not_member(id));
+                }
+                if is_voter(id) && membership.voter_ids().count() == 1 {
+                    return Err(ConsensusError::Membership(
+                        "cannot remove the last voter".into(),
+                    ));
+                }
+                if id == self.node_id {
+                    // Hand leadership to another voter first; the caller retries on the new leader.
+                    if let Some(to) = membership.voter_ids().find(|v| *v != id) {
+                        self.raft
+                            .trigger()
+                            .transfer_leader(to)
+                            .await
+                            .map_err(|e| ConsensusError::Stopped(e.to_string()))?;
+                    }
+                    return Err(ConsensusError::NotLeader { leader: None });
+                }
+                if is_voter(id) {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(map_err)?;
+                } else {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+            MemberChange::TransferLeader { id } => {
+                if !is_voter(id) {
+                    return Err(ConsensusError::Membership(format!(
+                        "node {id} is not a voter"
+                    )));
+                }
+                if id != self.node_id {
+                    self.raft
+                        .trigger()
+                        .transfer_leader(id)
+                        .await
+                        .map_err(|e| ConsensusError::Stopped(e.to_string()))?;
+                }
+            }
         }
         Ok(())
     }
@@ -470,8 +566,8 @@ impl Consensus {
                     }
                 }
             }
-            PeerRequest::Forward(Forward::AddNode { id, addr, learner }) => {
-                match self.add_node_local(id, addr, learner).await {
+            PeerRequest::Forward(Forward::Members(change)) => {
+                match self.change_members_local(change).await {
                     Ok(()) => PeerResponse::Forwarded(ForwardReply::Replies(vec![Reply::ok()])),
                     Err(ConsensusError::NotLeader { leader }) => {
                         PeerResponse::Forwarded(ForwardReply::NotLeader { leader })

@@ -11,6 +11,7 @@ use resp::{Protocol, Reply};
 use super::connection::ClientState;
 use super::{info, ServerContext};
 use crate::errors::{unknown_subcommand, wrong_arity};
+use crate::raft::MemberChange;
 
 /// The Redis version raftkv reports; clients use it to pick features.
 pub const REDIS_VERSION: &str = "7.0.0";
@@ -251,7 +252,8 @@ fn config(args: &[Bytes]) -> Reply {
     }
 }
 
-/// `RAFTKV MEMBER ADD <id> <peer-addr> <client-addr> [LEARNER]` and `RAFTKV MEMBER LIST`.
+/// The admin family: `RAFTKV MEMBER ADD <id> <peer-addr> <client-addr> [LEARNER]`,
+/// `RAFTKV MEMBER PROMOTE|REMOVE|TRANSFER-LEADER <id>`, `RAFTKV MEMBER LIST`.
 async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
     let words: Vec<String> = args.iter().skip(1).take(2).map(|a| upper(a)).collect();
     match (
@@ -280,7 +282,27 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                     return Reply::error(format!("ERR invalid address '{a}': expected host:port"));
                 }
             }
-            match ctx.consensus.add_node(id, addr, learner).await {
+            match ctx
+                .consensus
+                .change_members(MemberChange::Add { id, addr, learner })
+                .await
+            {
+                Ok(()) => Reply::ok(),
+                Err(reply) => reply,
+            }
+        }
+        (Some("MEMBER"), Some(op @ ("PROMOTE" | "REMOVE" | "TRANSFER-LEADER")))
+            if args.len() == 4 =>
+        {
+            let Some(id) = resp::parse_u64(&args[3]) else {
+                return Reply::error("ERR node id must be a non-negative integer");
+            };
+            let change = match op {
+                "PROMOTE" => MemberChange::Promote { id },
+                "REMOVE" => MemberChange::Remove { id },
+                _ => MemberChange::TransferLeader { id },
+            };
+            match ctx.consensus.change_members(change).await {
                 Ok(()) => Reply::ok(),
                 Err(reply) => reply,
             }

@@ -155,7 +155,9 @@ async fn flush(
     let batch = std::mem::take(&mut pending.batch);
     let replies = if batch.is_empty() {
         Vec::new()
-    } else if state.readonly && !batch.iter().any(|c| c.is_write()) {
+    } else if (state.readonly || ctx.config.unsafe_stale_reads)
+        && !batch.iter().any(|c| c.is_write())
+    {
         ctx.consensus
             .view()
             .query(crate::raft::wall_clock_ms(), &batch)

@@ -12,7 +12,7 @@ use openraft::raft::{
 use openraft::raft::{TransferLeaderRequest, TransferLeaderResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::raft::types::{NodeAddr, NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::raft::types::{NodeId, SnapshotMeta, TypeConfig, Vote};
 
 /// A request from one node to another.
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,15 +54,8 @@ pub enum Forward {
     /// A batch of kv commands: the leader runs them (through the log if any writes) and
     /// returns one reply per command.
     Commands(Vec<kv::Command>),
-    /// Add a node: as a learner, wait for it to catch up, then (unless `learner`) make it a voter.
-    AddNode {
-        /// The new node's id.
-        id: NodeId,
-        /// Its addresses.
-        addr: NodeAddr,
-        /// Keep it a learner.
-        learner: bool,
-    },
+    /// A membership change, run by the leader.
+    Members(crate::raft::MemberChange),
 }
 
 /// The answer to a [`PeerRequest`].
