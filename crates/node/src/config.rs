@@ -62,6 +62,9 @@ pub struct Config {
     /// Serve every read from this node's state machine with no read barrier, on any node.
     /// UNSAFE: reads can be stale. Exists so the fault suite can prove it detects stale reads.
     pub unsafe_stale_reads: bool,
+    /// On SIGUSR1, simulate a power cut: drop every WAL byte not yet fsynced and exit at once.
+    /// Test-only; also enabled by `unsafe_no_fsync`.
+    pub unsafe_power_loss_signal: bool,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             unsafe_no_fsync: false,
             unsafe_stale_reads: false,
+            unsafe_power_loss_signal: false,
         }
     }
 }

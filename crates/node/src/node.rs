@@ -116,6 +116,9 @@ impl Node {
             tracing::warn!("no state in the data dir and neither --bootstrap nor --join: waiting to be added by a member");
         }
 
+        if config.unsafe_power_loss_signal || config.unsafe_no_fsync {
+            tasks.push(tokio::spawn(power_loss_on_sigusr1(consensus.clone())));
+        }
         let ctx = ServerContext::new(consensus.clone(), config);
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
@@ -185,5 +188,17 @@ async fn expiry_ticker(consensus: Arc<Consensus>) {
                 break;
             }
         }
+    }
+}
+
+/// Test-only: SIGUSR1 simulates a power cut (unsynced WAL bytes are lost) and exits.
+async fn power_loss_on_sigusr1(consensus: Arc<Consensus>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut usr1) => {
+            usr1.recv().await;
+            consensus.simulate_power_loss();
+        }
+        Err(e) => tracing::error!(error = %e, "cannot install the SIGUSR1 power-loss handler"),
     }
 }

@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// UNSAFE: serve reads from the local state machine without a read barrier (may be stale). Fault-suite self-test only.
     #[arg(long, env = "RAFTKV_UNSAFE_STALE_READS")]
     unsafe_stale_reads: bool,
+    /// UNSAFE, test-only: on SIGUSR1 drop every WAL byte not yet fsynced and exit (simulated power cut). Implied by --unsafe-no-fsync.
+    #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL")]
+    unsafe_power_loss_signal: bool,
 }
 
 impl ServeArgs {
@@ -100,6 +103,7 @@ impl ServeArgs {
         c.bootstrap |= self.bootstrap;
         c.unsafe_no_fsync |= self.unsafe_no_fsync;
         c.unsafe_stale_reads |= self.unsafe_stale_reads;
+        c.unsafe_power_loss_signal |= self.unsafe_power_loss_signal;
         c.validate()?;
         Ok(c)
     }

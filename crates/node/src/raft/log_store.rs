@@ -31,8 +31,9 @@ use openraft::{OptionalSend, RaftLogReader};
 use raft_log::api::raft_log_writer::RaftLogWriter;
 use raft_log::RaftLog;
 
+use super::power_loss::{self, DurableMark};
 use super::types::{Entry, LogId, TypeConfig, Vote};
-use super::wal_types::{WalCallback, WalLogId, WalPayload, WalTypes, WalVote};
+use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalVote};
 
 /// Largest WAL chunk file; closed chunks behind a purge are deleted whole.
 const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -47,12 +48,16 @@ pub struct LogStore {
     wal: Arc<RwLock<RaftLog<WalTypes>>>,
     /// False only under `--unsafe-no-fsync`: records are written but never synced.
     fsync: bool,
+    /// How far the WAL is known durable (for simulated power loss in tests).
+    durable: DurableMark,
 }
 
 impl LogStore {
     /// Open (or create) the WAL in `dir`. Fails on a corrupt record before the tail.
     pub fn open(dir: &Path, fsync: bool) -> io::Result<LogStore> {
         std::fs::create_dir_all(dir)?;
+        power_loss::apply_pending(dir)?;
+        let durable = DurableMark::at_open(dir)?;
         let mut config = raft_log::Config::new(dir.display().to_string());
         config.wal.chunk_max_size = Some(WAL_CHUNK_MAX_BYTES);
         config.wal.truncate_incomplete_record = Some(true);
@@ -67,6 +72,7 @@ impl LogStore {
         Ok(LogStore {
             wal: Arc::new(RwLock::new(wal)),
             fsync,
+            durable,
         })
     }
 
@@ -75,11 +81,30 @@ impl LogStore {
         self.wal.read().expect("wal lock poisoned").on_disk_size()
     }
 
-    /// Queue pending records for the disk; the returned receiver fires once they are durable.
-    /// Wait on it only after releasing the WAL lock.
-    fn queue_flush(&self, wal: &mut RaftLog<WalTypes>) -> io::Result<Receiver<io::Result<()>>> {
+    /// Test-only: simulate a power cut (see [`power_loss`]) and exit the process.
+    pub fn simulate_power_loss(&self) -> ! {
+        // Hold the lock so no new record is queued while the mark is taken.
+        let _wal = self.wal.write().expect("wal lock poisoned");
+        self.durable.crash()
+    }
+
+    /// The callback for a flush covering records up to `written` (a segment the WAL returned).
+    fn callback(&self, notify: Notify, written: raft_log::Segment) -> WalCallback {
+        let durable = self
+            .fsync
+            .then(|| (self.durable.clone(), written.offset + written.size));
+        WalCallback { notify, durable }
+    }
+
+    /// Queue pending records (up to `written`) for the disk; the returned receiver fires once
+    /// they are durable. Wait on it only after releasing the WAL lock.
+    fn queue_flush(
+        &self,
+        wal: &mut RaftLog<WalTypes>,
+        written: raft_log::Segment,
+    ) -> io::Result<Receiver<io::Result<()>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        wal.flush(self.fsync, Some(WalCallback::Wait(tx)))?;
+        wal.flush(self.fsync, Some(self.callback(Notify::Wait(tx), written)))?;
         Ok(rx)
     }
 
@@ -158,12 +183,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let vote = *vote;
         tokio::task::spawn_blocking(move || {
             let mut wal = this.wal.write().expect("wal lock poisoned");
-            wal.save_vote(WalVote(vote))?;
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            wal.flush(this.fsync, Some(WalCallback::Wait(tx)))?;
+            let written = wal.save_vote(WalVote(vote))?;
+            let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
-            rx.recv()
-                .map_err(|_| io::Error::other("WAL flush worker stopped"))?
+            wait(done)
         })
         .await
         .map_err(io::Error::other)?
@@ -195,12 +218,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut wal = self.wal.write().expect("wal lock poisoned");
-        wal.append(
+        let written = wal.append(
             entries
                 .into_iter()
                 .map(|e| (WalLogId(e.log_id), WalPayload(e.payload))),
         )?;
-        wal.flush(self.fsync, Some(WalCallback::Append(callback)))?;
+        wal.flush(
+            self.fsync,
+            Some(self.callback(Notify::Append(callback), written)),
+        )?;
         Ok(())
     }
 
@@ -213,8 +239,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             if keep_until >= next {
                 return Ok(()); // nothing after `last_log_id`
             }
-            wal.truncate(keep_until)?;
-            let done = this.queue_flush(&mut wal)?;
+            let written = wal.truncate(keep_until)?;
+            let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
             wait(done)
         })

@@ -27,6 +27,7 @@
 pub mod log_store;
 pub mod network;
 pub mod peers;
+pub mod power_loss;
 pub mod snapshot_file;
 pub mod state_machine;
 pub mod types;
@@ -170,6 +171,11 @@ impl Consensus {
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
             max_in_snapshot_log_to_keep: 1000,
             install_snapshot_timeout: 60_000,
+            // A restarted leader must win a new election. Restoring leadership without one lets
+            // it serve ReadIndex reads from its persisted commit index, which can lag what the
+            // cluster acknowledged (the commit record is not fsynced): a stale read after a
+            // power cut, caught by tests/durability.rs.
+            enable_leader_restore: Some(false),
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(io::Error::other)?);
@@ -621,6 +627,11 @@ impl Consensus {
             Ok([Reply::Integer(n)]) => Some(*n),
             _ => None,
         }
+    }
+
+    /// Test-only: simulate a power cut of this node (see [`power_loss`]); never returns.
+    pub fn simulate_power_loss(&self) -> ! {
+        self.log.simulate_power_loss()
     }
 
     /// Stop Raft.

@@ -77,18 +77,29 @@ pub struct WalUserData(pub Vec<u8>);
 postcard_codec!(WalUserData);
 
 /// What to do when a batch of WAL records is durable.
-pub enum WalCallback {
-    /// Tell openraft that appended entries are flushed.
+pub struct WalCallback {
+    /// Who is told.
+    pub notify: Notify,
+    /// If the flush fsyncs: the mark to advance, and the global WAL offset it covers.
+    pub durable: Option<(super::power_loss::DurableMark, u64)>,
+}
+
+/// Who a [`WalCallback`] tells.
+pub enum Notify {
+    /// openraft, that appended entries are flushed.
     Append(openraft::storage::IOFlushed<TypeConfig>),
-    /// Wake a caller that waits for durability (votes, truncation).
+    /// A caller that waits for durability (votes, truncation).
     Wait(std::sync::mpsc::SyncSender<io::Result<()>>),
 }
 
 impl raft_log::Callback for WalCallback {
     fn send(self, res: io::Result<()>) {
-        match self {
-            WalCallback::Append(flushed) => flushed.io_completed(res),
-            WalCallback::Wait(tx) => {
+        if let (Ok(()), Some((mark, end))) = (&res, &self.durable) {
+            mark.synced_to(*end);
+        }
+        match self.notify {
+            Notify::Append(flushed) => flushed.io_completed(res),
+            Notify::Wait(tx) => {
                 // The waiter may have given up; nothing to do then.
                 let _ = std::sync::mpsc::SyncSender::send(&tx, res);
             }
@@ -128,9 +139,14 @@ impl raft_log::Types for WalTypes {
 
 impl std::fmt::Debug for WalCallback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WalCallback::Append(_) => f.write_str("WalCallback::Append"),
-            WalCallback::Wait(_) => f.write_str("WalCallback::Wait"),
-        }
+        let kind = match self.notify {
+            Notify::Append(_) => "append",
+            Notify::Wait(_) => "wait",
+        };
+        write!(
+            f,
+            "WalCallback({kind}, durable: {:?})",
+            self.durable.as_ref().map(|d| d.1)
+        )
     }
 }

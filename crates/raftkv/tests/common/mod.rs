@@ -155,6 +155,29 @@ impl Cluster {
         }
     }
 
+    /// Send `signal` to a node and wait for it to exit.
+    pub fn signal_and_wait(
+        &mut self,
+        id: u64,
+        signal: nix::sys::signal::Signal,
+    ) -> std::process::ExitStatus {
+        let node = &mut self.nodes[(id - 1) as usize];
+        let mut child = node.child.take().expect("node is running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
+            .expect("kill");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} did not exit after {signal:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Restart a killed node on its old addresses from its data dir.
     pub fn restart(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
