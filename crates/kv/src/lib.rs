@@ -51,5 +51,12 @@ pub use error::Error;
 pub use options::{
     ExpireFlags, ExpireKind, Expiry, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind,
 };
+pub use parse::COMMANDS;
 pub use snapshot::SnapshotError;
 pub use store::{Stats, Store};
+
+/// True if `text` matches the Redis glob `pattern` (`*`, `?`, `[a-z]`, `[^a]`, backslash escapes), as KEYS
+/// and SCAN MATCH use it.
+pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    glob::Pattern::new(pattern).matches(text)
+}

@@ -65,6 +65,8 @@ pub struct Config {
     /// On SIGUSR1, simulate a power cut: drop every WAL byte not yet fsynced and exit at once.
     /// Test-only; also enabled by `unsafe_no_fsync`.
     pub unsafe_power_loss_signal: bool,
+    /// HTTP listen address (`host:port`) for `/livez`, `/readyz` and `/metrics`; off when unset.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             unsafe_no_fsync: false,
             unsafe_stale_reads: false,
             unsafe_power_loss_signal: false,
+            metrics_listen: None,
         }
     }
 }
@@ -162,11 +165,94 @@ impl Config {
         if self.max_clients == 0 {
             return bad("max_clients must be at least 1".into());
         }
-        for (name, addr) in [("listen", &self.listen), ("peer_listen", &self.peer_listen)] {
+        let metrics = self.metrics_listen.as_ref();
+        for (name, addr) in [("listen", &self.listen), ("peer_listen", &self.peer_listen)]
+            .into_iter()
+            .chain(metrics.map(|m| ("metrics_listen", m)))
+        {
             if !addr.contains(':') {
                 return bad(format!("{name} must be host:port, got {addr:?}"));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn file_keys_override_defaults_and_missing_keys_keep_them() {
+        let c = parse("node_id = 7\nlisten = \"0.0.0.0:6400\"\n").unwrap();
+        assert_eq!(c.node_id, 7);
+        assert_eq!(c.listen, "0.0.0.0:6400");
+        assert_eq!(c.peer_listen, DEFAULT_PEER_LISTEN);
+        assert_eq!(c.heartbeat_interval_ms, DEFAULT_HEARTBEAT_INTERVAL_MS);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = parse("node_idd = 7\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field `node_idd`"), "{err}");
+    }
+
+    #[test]
+    fn validation_catches_inconsistent_settings() {
+        let ok = Config::default();
+        ok.validate().unwrap();
+        let both = Config {
+            bootstrap: true,
+            join: Some("a:1".into()),
+            ..Config::default()
+        };
+        assert!(both
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mutually exclusive"));
+        let tight = Config {
+            heartbeat_interval_ms: 300,
+            ..Config::default()
+        };
+        assert!(tight
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("twice heartbeat"));
+        let inverted = Config {
+            election_timeout_ms_max: 400,
+            ..Config::default()
+        };
+        assert!(inverted
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("must exceed"));
+        let no_port = Config {
+            listen: "localhost".into(),
+            ..Config::default()
+        };
+        assert!(no_port
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("host:port"));
+    }
+
+    #[test]
+    fn advertised_addresses_default_to_listen_addresses() {
+        let c = Config::default();
+        assert_eq!(c.client_addr(), DEFAULT_LISTEN);
+        assert_eq!(c.peer_addr(), DEFAULT_PEER_LISTEN);
+        let c = Config {
+            advertise: Some("db1:6379".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.client_addr(), "db1:6379");
     }
 }

@@ -5,12 +5,17 @@
 //! - [`transport`]: framed, multiplexed node-to-node connections and the peer listener;
 //! - [`server`]: the RESP client listener, command dispatch and `INFO`;
 //! - [`node`]: wiring it all together for one `raftkv serve` process;
-//! - [`config`]: the one `Config` struct with its defaults.
+//! - [`config`]: the one `Config` struct with its defaults;
+//! - [`metrics`], [`http`]: Prometheus metrics and the `/livez`, `/readyz`, `/metrics` endpoints;
+//! - [`removal`]: noticing that this node was removed from the cluster.
 
 pub mod client;
 pub mod config;
 pub mod errors;
+pub mod http;
+pub mod metrics;
 pub mod node;
 pub mod raft;
+pub mod removal;
 pub mod server;
 pub mod transport;

@@ -5,8 +5,10 @@
 //! held no state, bootstrap or join; then serve clients and run the expiry ticker. A node that
 //! finds state in its data dir resumes from it and ignores `--bootstrap`/`--join`.
 //!
-//! Shutdown (first SIGTERM/SIGINT): stop accepting clients and peers, give open client requests
-//! a short grace period, shut Raft down (its log is durable by construction), return.
+//! Shutdown (first SIGTERM/SIGINT): if this node leads and other voters exist, transfer
+//! leadership to the most up-to-date voter and wait (at most twice the election timeout) for it
+//! to take over; then stop accepting clients and peers, give open client requests a short grace
+//! period, shut Raft down (its log is durable by construction), return.
 
 use std::future::Future;
 use std::io;
@@ -38,6 +40,8 @@ pub struct Node {
     pub client_addr: SocketAddr,
     /// The bound peer address.
     pub peer_addr: SocketAddr,
+    /// The bound HTTP address of `/livez`, `/readyz`, `/metrics`, if `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -56,6 +60,17 @@ impl Node {
                 format!("cannot listen on {}: {e}", config.peer_listen),
             )
         })?;
+        let metrics_listener =
+            match &config.metrics_listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+                })?),
+                None => None,
+            };
+        let metrics_addr = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let client_addr = client_listener.local_addr()?;
         let peer_addr = peer_listener.local_addr()?;
         // Publish what was actually bound when the flag asked for port 0.
@@ -120,12 +135,26 @@ impl Node {
             tasks.push(tokio::spawn(power_loss_on_sigusr1(consensus.clone())));
         }
         let ctx = ServerContext::new(consensus.clone(), config);
+        if let (Some(listener), Some(addr)) = (metrics_listener, metrics_addr) {
+            let prometheus = crate::metrics::install().map_err(io::Error::other)?;
+            tasks.push(tokio::spawn(crate::http::serve(
+                listener,
+                ctx.clone(),
+                prometheus,
+            )));
+            tracing::info!(http = %addr, "metrics endpoint ready");
+        }
+        tasks.push(tokio::spawn(crate::metrics::watch_leader(
+            consensus.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::removal::watch(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
         Ok(Node {
             ctx,
             client_addr,
             peer_addr,
+            metrics_addr,
             tasks,
         })
     }
@@ -134,6 +163,11 @@ impl Node {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
         shutdown.await;
         tracing::info!("shutting down");
+        // A leader hands over first, so the cluster does not wait out an election timeout.
+        let consensus = &self.ctx.consensus;
+        consensus
+            .hand_off_leadership(2 * consensus.election_timeout_max())
+            .await;
         for t in &self.tasks {
             t.abort();
         }

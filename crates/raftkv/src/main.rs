@@ -1,10 +1,16 @@
 //! `raftkv`: the one binary.
 //!
 //! - `raftkv serve`: run one node (see `raftkv serve --help`);
-//! - `raftkv local`: start a local cluster of separate `serve` processes on loopback.
+//! - `raftkv local`: start a local cluster of separate `serve` processes on loopback;
+//! - `raftkv member`: list and change the membership;
+//! - `raftkv status`: one line per node (role, term, indexes, keys, disk, fsync latency);
+//! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file.
 
 mod local;
+mod member;
 mod serve;
+mod snapshot;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +28,12 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Start a local cluster (3 nodes by default) as separate processes on loopback.
     Local(local::LocalArgs),
+    /// List or change the cluster membership (through any member).
+    Member(member::MemberArgs),
+    /// Show every node's role, term, indexes, keys, disk use and fsync latency.
+    Status(status::StatusArgs),
+    /// Back up a live cluster to a file, or inspect a backup.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +41,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Local(args) => local::run(args),
+        Command::Member(args) => member::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

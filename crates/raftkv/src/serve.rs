@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// UNSAFE, test-only: on SIGUSR1 drop every WAL byte not yet fsynced and exit (simulated power cut). Implied by --unsafe-no-fsync.
     #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL")]
     unsafe_power_loss_signal: bool,
+    /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
+    #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
 }
 
 impl ServeArgs {
@@ -96,6 +99,9 @@ impl ServeArgs {
         }
         if self.peer_advertise.is_some() {
             c.peer_advertise = self.peer_advertise;
+        }
+        if self.metrics_listen.is_some() {
+            c.metrics_listen = self.metrics_listen;
         }
         if self.join.is_some() {
             c.join = self.join;
@@ -151,4 +157,56 @@ async fn shutdown_signal() {
         eprintln!("raftkv: second signal, exiting now");
         std::process::exit(130);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("raftkv.toml");
+        std::fs::write(
+            &file,
+            "node_id = 3\nlisten = \"127.0.0.1:7000\"\nsnapshot_threshold = 5\n",
+        )
+        .unwrap();
+        let w = Wrapper::try_parse_from([
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:7100",
+        ])
+        .unwrap();
+        let c = w.args.into_config().unwrap();
+        assert_eq!(c.node_id, 3, "from the file");
+        assert_eq!(c.listen, "127.0.0.1:7100", "the flag wins over the file");
+        assert_eq!(c.snapshot_threshold, 5, "from the file");
+        assert_eq!(c.peer_listen, node::config::DEFAULT_PEER_LISTEN, "default");
+    }
+
+    #[test]
+    fn bootstrap_and_join_conflict() {
+        assert!(Wrapper::try_parse_from(["serve", "--bootstrap", "--join", "a:1"]).is_err());
+    }
+
+    #[test]
+    fn a_bad_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listne = \"x\"\n").unwrap();
+        let w = Wrapper::try_parse_from(["serve", "--config", file.to_str().unwrap()]).unwrap();
+        let err = w.args.into_config().unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("listne"), "{err}");
+    }
 }

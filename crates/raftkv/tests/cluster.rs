@@ -162,3 +162,60 @@ async fn pipelined_commands_keep_their_order() {
         assert_eq!(c.read_reply().await.unwrap(), Reply::Simple("PONG".into()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_the_compacted_log_catches_up_through_a_snapshot() {
+    let mut cluster = Cluster::start_with(3, &["--snapshot-threshold", "50"]).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let lagging = (1..=3).find(|&i| i != leader).unwrap();
+    let writer = (1..=3).find(|&i| i != leader && i != lagging).unwrap();
+    cluster.kill(lagging);
+    let mut c = cluster.client(writer).await;
+    for i in 0..300 {
+        assert_eq!(
+            c.call(&["SET", &format!("k{i}"), &i.to_string()])
+                .await
+                .unwrap(),
+            Reply::ok()
+        );
+    }
+    // The leader snapshots and purges its log behind the snapshot.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let info = cluster.info(leader).await.expect("info");
+        if info["raft_snapshot_index"].parse::<u64>().unwrap() > 100 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leader never took a snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.restart(lagging);
+    let mut c = cluster.client(lagging).await;
+    c.call(&["READONLY"]).await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while c.call(&["GET", "k299"]).await.unwrap() != bulk("299") {
+        assert!(
+            Instant::now() < deadline,
+            "the lagging node never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in [0, 150, 298] {
+        assert_eq!(
+            c.call(&["GET", &format!("k{i}")]).await.unwrap(),
+            bulk(&i.to_string())
+        );
+    }
+    let log = std::fs::read_to_string(&cluster.node(lagging).log).unwrap();
+    assert!(
+        log.contains("installed snapshot from leader"),
+        "catch-up must go through a snapshot"
+    );
+    assert!(
+        log.contains("resuming, ignoring --bootstrap/--join"),
+        "a node with state resumes"
+    );
+}

@@ -93,7 +93,11 @@ impl LogStore {
         let durable = self
             .fsync
             .then(|| (self.durable.clone(), written.offset + written.size));
-        WalCallback { notify, durable }
+        WalCallback {
+            notify,
+            durable,
+            queued: std::time::Instant::now(),
+        }
     }
 
     /// Queue pending records (up to `written`) for the disk; the returned receiver fires once

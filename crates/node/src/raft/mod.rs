@@ -24,6 +24,8 @@
 //! the entry was proposed, or the leader cannot reach a quorum within [`WRITE_TIMEOUT`], the
 //! outcome is unknown and the client is told so (`-ERR ... outcome unknown`), never `OK`.
 
+mod admin;
+pub use admin::{file_crc32, Export, MembershipView};
 pub mod log_store;
 pub mod network;
 pub mod peers;
@@ -61,6 +63,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long adding a node may take (the learner must first catch up).
 pub const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Most log entries kept behind a snapshot (fewer when the snapshot threshold is smaller).
+pub const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 /// Most keys one expiry entry deletes.
 pub const EXPIRE_BATCH_KEYS: u32 = 1000;
 
@@ -169,7 +173,9 @@ impl Consensus {
             election_timeout_min: opts.election_timeout_ms_min,
             election_timeout_max: opts.election_timeout_ms_max,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
-            max_in_snapshot_log_to_keep: 1000,
+            // Keep some log behind each snapshot so briefly lagging followers catch up from the
+            // log, not a full snapshot; never more than a snapshot's worth.
+            max_in_snapshot_log_to_keep: opts.snapshot_threshold.min(LOG_KEPT_BEHIND_SNAPSHOT),
             install_snapshot_timeout: 60_000,
             // A restarted leader must win a new election. Restoring leadership without one lets
             // it serve ReadIndex reads from its persisted commit index, which can lag what the
@@ -294,7 +300,12 @@ impl Consensus {
             now_ms: wall_clock_ms(),
             cmds,
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(entry)).await {
+        match tokio::time::timeout(
+            WRITE_TIMEOUT,
+            admin::observed(self.raft.client_write(entry)),
+        )
+        .await
+        {
             Err(_) => Err(ConsensusError::OutcomeUnknown(format!(
                 "the write was not committed within {WRITE_TIMEOUT:?}"
             ))),

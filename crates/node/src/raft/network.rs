@@ -96,7 +96,10 @@ impl Network {
         req: PeerRequest,
         timeout: Duration,
     ) -> Result<PeerResponse, RPCError<TypeConfig>> {
-        match self.client.call(req, timeout).await.map_err(rpc_error)? {
+        let started = std::time::Instant::now();
+        let resp = self.client.call(req, timeout).await;
+        crate::metrics::record_peer_rtt(self.target, started.elapsed());
+        match resp.map_err(rpc_error)? {
             PeerResponse::Error(msg) => Err(RPCError::Network(NetworkError::new(
                 &io::Error::other(format!("node {}: {msg}", self.target)),
             ))),

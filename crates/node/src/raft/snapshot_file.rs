@@ -72,6 +72,11 @@ impl SnapshotDir {
         })
     }
 
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The final path of a snapshot with this id.
     pub fn path_of(&self, snapshot_id: &str) -> PathBuf {
         self.dir.join(format!("{snapshot_id}{SUFFIX}"))

@@ -296,6 +296,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 }
 
 impl StateView {
+    /// Write the applied state, as one consistent cut taken under the state lock (an O(1) clone
+    /// of the persistent store), to a new snapshot file named `id` in `dir`, for a backup.
+    /// Blocking: call it off the async threads. Returns the header and the file's path.
+    pub fn export(&self, dir: &std::path::Path, id: &str) -> io::Result<(SnapshotHeader, PathBuf)> {
+        let (store, last_applied, membership) = {
+            let applied = self.shared.applied.read().expect("state lock poisoned");
+            (
+                applied.store.clone(),
+                applied.last_applied,
+                applied.membership.clone(),
+            )
+        };
+        let header = SnapshotHeader {
+            id: id.to_string(),
+            meta: SnapshotMeta {
+                last_log_id: last_applied,
+                last_membership: membership,
+            },
+        };
+        let path = SnapshotDir::open(dir)?.write(&header, |w| store.write_snapshot(w))?;
+        Ok((header, path))
+    }
+
+    /// The directory holding this node's snapshots.
+    pub fn snapshot_dir(&self) -> &std::path::Path {
+        self.shared.snapshots.dir()
+    }
+
     /// A fresh path in the snapshot directory where the transport can write a received snapshot.
     pub fn receive_path(&self, name: &str) -> PathBuf {
         self.shared.snapshots.temp_path(&format!("recv-{name}"))

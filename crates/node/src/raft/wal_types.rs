@@ -82,6 +82,8 @@ pub struct WalCallback {
     pub notify: Notify,
     /// If the flush fsyncs: the mark to advance, and the global WAL offset it covers.
     pub durable: Option<(super::power_loss::DurableMark, u64)>,
+    /// When the records were queued (for the fsync latency metric).
+    pub queued: std::time::Instant,
 }
 
 /// Who a [`WalCallback`] tells.
@@ -98,7 +100,10 @@ impl raft_log::Callback for WalCallback {
             mark.synced_to(*end);
         }
         match self.notify {
-            Notify::Append(flushed) => flushed.io_completed(res),
+            Notify::Append(flushed) => {
+                crate::metrics::record_fsync(self.queued.elapsed());
+                flushed.io_completed(res)
+            }
             Notify::Wait(tx) => {
                 // The waiter may have given up; nothing to do then.
                 let _ = std::sync::mpsc::SyncSender::send(&tx, res);

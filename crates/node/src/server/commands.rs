@@ -211,7 +211,9 @@ fn command(args: &[Bytes]) -> Reply {
         // redis-cli asks for DOCS at start; an empty answer means "no hints", which is fine.
         None => Reply::Array(vec![]),
         Some(s) if s == "DOCS" => Reply::Map(vec![]),
-        Some(s) if s == "COUNT" => Reply::Integer(CONNECTION_COMMANDS.len() as i64),
+        Some(s) if s == "COUNT" => {
+            Reply::Integer((CONNECTION_COMMANDS.len() + kv::COMMANDS.len()) as i64)
+        }
         Some(_) => unknown_subcommand("command", &args[1]),
     }
 }
@@ -236,7 +238,7 @@ fn config(args: &[Bytes]) -> Reply {
             for (k, v) in CONFIG_VALUES {
                 if args[2..]
                     .iter()
-                    .any(|p| p.as_ref() == b"*" || p.eq_ignore_ascii_case(k.as_bytes()))
+                    .any(|p| kv::glob_match(&p.to_ascii_lowercase(), k.as_bytes()))
                 {
                     pairs.push((Reply::bulk(*k), Reply::bulk(*v)));
                 }
@@ -329,6 +331,7 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                 .collect();
             Reply::Array(rows)
         }
+        (Some("SNAPSHOT"), _) => super::backup::handle(args, ctx).await,
         (Some("MEMBER"), _) | (None, _) => wrong_arity("raftkv"),
         (Some(_), _) => unknown_subcommand("raftkv", &args[1]),
     }

@@ -100,7 +100,7 @@ async fn run(
                 Ok(Some(args)) => args,
                 Ok(None) => break,
                 Err(e) => {
-                    flush(&mut pending, state, ctx, &mut out).await;
+                    flush(&mut pending, state, ctx, stream, &mut out).await?;
                     resp::encode(&e.to_reply(), state.protocol, &mut out);
                     close = true;
                     break;
@@ -110,8 +110,12 @@ async fn run(
                 continue;
             }
             ctx.total_commands.fetch_add(1, Ordering::Relaxed);
+            if let Some(refusal) = ctx.refusal(&args[0]) {
+                pending.slots.push(Slot::Ready(refusal));
+                continue;
+            }
             if commands::is_connection_command(&args[0]) {
-                flush(&mut pending, state, ctx, &mut out).await;
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
                 match commands::handle(&args, state, ctx).await {
                     Outcome::Reply(reply) => resp::encode(&reply, state.protocol, &mut out),
                     Outcome::Close(reply) => {
@@ -127,13 +131,13 @@ async fn run(
                     pending.slots.push(Slot::Batched);
                     pending.batch.push(cmd);
                     if pending.batch.len() >= MAX_BATCH_COMMANDS {
-                        flush(&mut pending, state, ctx, &mut out).await;
+                        flush(&mut pending, state, ctx, stream, &mut out).await?;
                     }
                 }
                 Err(e) => pending.slots.push(Slot::Ready(e.to_reply())),
             }
         }
-        flush(&mut pending, state, ctx, &mut out).await;
+        flush(&mut pending, state, ctx, stream, &mut out).await?;
         stream.write_all(&out).await?;
         out.clear();
         if close {
@@ -143,16 +147,23 @@ async fn run(
 }
 
 /// Run the pending batch and encode every pending reply in order.
+/// Replies already encoded are written before waiting on consensus, so a long pipeline gets its
+/// first answers while later batches are still in flight.
 async fn flush(
     pending: &mut Pending,
     state: &ClientState,
     ctx: &ServerContext,
+    stream: &mut TcpStream,
     out: &mut BytesMut,
-) {
+) -> std::io::Result<()> {
     if pending.slots.is_empty() {
-        return;
+        return Ok(());
     }
     let batch = std::mem::take(&mut pending.batch);
+    if !batch.is_empty() && !out.is_empty() {
+        stream.write_all(out).await?;
+        out.clear();
+    }
     let replies = if batch.is_empty() {
         Vec::new()
     } else if (state.readonly || ctx.config.unsafe_stale_reads)
@@ -162,7 +173,10 @@ async fn flush(
             .view()
             .query(crate::raft::wall_clock_ms(), &batch)
     } else {
-        ctx.consensus.execute(batch).await
+        let timer = crate::metrics::BatchTimer::start(&batch);
+        let replies = ctx.consensus.execute(batch).await;
+        timer.finish();
+        replies
     };
     let mut replies = replies.into_iter();
     for slot in pending.slots.drain(..) {
@@ -174,4 +188,5 @@ async fn flush(
         };
         resp::encode(&reply, state.protocol, out);
     }
+    Ok(())
 }

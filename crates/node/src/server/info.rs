@@ -4,7 +4,10 @@
 //! section has one `field:value` per line so scripts can read it: `raft_node_id`, `raft_role`
 //! (`leader|follower|candidate|learner`), `raft_term`, `raft_leader_id`, `raft_leader_addr`
 //! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
-//! `raft_learners` (comma-separated ids), plus log and snapshot sizes.
+//! `raft_learners` (comma-separated ids), plus log and snapshot sizes, the Raft-log fsync latency
+//! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
+//! durable; `raft_log_fsync_count` flushes measured) and `raft_removed` (1 once this node learned
+//! it was removed from the cluster).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -173,5 +176,11 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         join(&learners),
         ctx.consensus.log_disk_bytes(),
         ctx.consensus.view().snapshot_disk_bytes(),
+    );
+    let (p50, p99, count) = crate::metrics::fsync_percentiles_us();
+    let _ = write!(
+        out,
+        "raft_log_fsync_p50_us:{p50}\r\nraft_log_fsync_p99_us:{p99}\r\nraft_log_fsync_count:{count}\r\nraft_removed:{}\r\n",
+        u8::from(ctx.removed.load(Ordering::Relaxed))
     );
 }

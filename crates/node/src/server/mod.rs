@@ -10,11 +10,12 @@
 //! (after its error reply), or `QUIT`. Beyond `max_clients` connections a new client gets
 //! `-ERR max number of clients reached` and is closed.
 
+pub mod backup;
 pub mod commands;
 pub mod connection;
 pub mod info;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +42,9 @@ pub struct ServerContext {
     pub total_commands: AtomicU64,
     /// Next client id (CLIENT ID).
     pub next_client_id: AtomicU64,
+    /// Set once this node learns it was removed from the cluster (see [`crate::removal`]);
+    /// from then on every command but INFO is refused.
+    pub removed: AtomicBool,
 }
 
 impl ServerContext {
@@ -66,7 +70,14 @@ impl ServerContext {
             total_connections: AtomicU64::new(0),
             total_commands: AtomicU64::new(0),
             next_client_id: AtomicU64::new(1),
+            removed: AtomicBool::new(false),
         })
+    }
+
+    /// The error to answer `command` with if this node was removed from the cluster.
+    pub fn refusal(&self, command: &[u8]) -> Option<resp::Reply> {
+        (self.removed.load(Ordering::Relaxed) && !command.eq_ignore_ascii_case(b"INFO"))
+            .then(|| resp::Reply::error(crate::removal::REMOVED_ERROR))
     }
 }
 

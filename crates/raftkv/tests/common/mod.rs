@@ -15,6 +15,16 @@ use std::time::{Duration, Instant};
 use node::client::RespClient;
 use resp::Reply;
 
+/// Raft timing for tests: faster than the defaults, still well above the heartbeat.
+pub const TEST_TIMING: [&str; 6] = [
+    "--heartbeat-interval-ms",
+    "50",
+    "--election-timeout-ms-min",
+    "300",
+    "--election-timeout-ms-max",
+    "600",
+];
+
 /// Default deadline for cluster-wide conditions.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -48,16 +58,12 @@ fn spawn(
         .args(["--node-id", &id.to_string()])
         .arg("--data-dir")
         .arg(data_dir)
-        .args(["--listen", listen, "--peer-listen", peer])
-        .args([
-            "--heartbeat-interval-ms",
-            "50",
-            "--election-timeout-ms-min",
-            "300",
-            "--election-timeout-ms-max",
-            "600",
-        ])
-        .args(extra)
+        .args(["--listen", listen, "--peer-listen", peer]);
+    // Fast elections keep tests short, unless the test chose its own timing.
+    if !extra.iter().any(|f| f.starts_with("--election-timeout")) {
+        cmd.args(TEST_TIMING);
+    }
+    cmd.args(extra)
         .env("RUST_LOG", "info,openraft=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -131,7 +137,9 @@ impl Cluster {
                 peer,
                 log,
                 child: Some(child),
-                extra: extra.clone(),
+                // Restarts reuse every flag, --bootstrap/--join included: a node with state
+                // ignores them.
+                extra: flags,
             });
             if id == 1 {
                 cluster.wait_leader_among(&[1]).await;
@@ -297,4 +305,83 @@ impl Drop for Cluster {
 /// Shorthand for a bulk reply.
 pub fn bulk(s: &str) -> Reply {
     Reply::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+}
+
+/// Helpers for the operations tests (membership CLI, status, HTTP, snapshots).
+impl Cluster {
+    /// Start node `id` (the next free id) with no `--bootstrap`/`--join`: it waits to be added.
+    pub fn spawn_empty(&mut self, id: u64, extra: &[&str]) {
+        assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
+        let data_dir = self.dir.path().join(format!("node{id}"));
+        let log = self.dir.path().join(format!("node{id}.log"));
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, client, peer) =
+            spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &extra);
+        self.nodes.push(TestNode {
+            id,
+            data_dir,
+            client,
+            peer,
+            log,
+            child: Some(child),
+            extra,
+        });
+    }
+
+    /// Start node `id` (the next free id) on `data_dir` with exactly `extra` flags.
+    pub fn spawn_on(&mut self, id: u64, data_dir: &Path, extra: &[&str]) {
+        assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
+        let log = self.dir.path().join(format!("node{id}.log"));
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, client, peer) = spawn(id, data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &extra);
+        self.nodes.push(TestNode {
+            id,
+            data_dir: data_dir.to_path_buf(),
+            client,
+            peer,
+            log,
+            child: Some(child),
+            extra,
+        });
+    }
+
+    /// Wait for a log line of node `id` containing `marker` and return its `field=` value.
+    pub fn log_field(&self, id: u64, marker: &str, field: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = std::fs::read_to_string(&self.node(id).log).unwrap_or_default();
+            let found = log.lines().filter(|l| l.contains(marker)).find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(&format!("{field}=")))
+                    .map(|s| s.to_string())
+            });
+            if let Some(v) = found {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} never logged {marker:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// True while node `id`'s process runs.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.node(id).child.is_some()
+    }
+}
+
+/// Run the `raftkv` binary with `args`; returns (exit success, stdout, stderr).
+pub fn raftkv(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run raftkv");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,202 @@
+//! Process metrics: what `/metrics` exports and what `INFO` reports about latency.
+//!
+//! Recording goes through the `metrics` facade; when `--metrics-listen` is set, [`install`]
+//! puts a Prometheus recorder (`metrics-exporter-prometheus`) behind it, and `/metrics` renders
+//! it. Without a recorder the `metrics` macros are no-ops, so the hot paths pay nothing.
+//!
+//! The Raft-log fsync latency is also kept in an [`hdrhistogram`] (microseconds, cumulative since
+//! the process started) because `INFO raft` reports its p50 and p99 whether or not Prometheus is
+//! on. These statistics are process-wide: one process runs one node.
+//!
+//! Gauges that describe state rather than events (keys, apply lag, term, RSS) are set at scrape
+//! time by [`refresh_gauges`], so they are never stale and cost nothing between scrapes.
+//!
+//! Exported names (all prefixed `raftkv_`):
+//! - `leader_changes_total` (counter): times this node saw the leader change (including to none);
+//! - `proposals_committed_total`, `proposals_failed_total` (counters): client writes proposed
+//!   by this node as leader, by outcome;
+//! - `raft_log_fsync_seconds` (histogram): from a log append to its durable-flush callback;
+//! - `peer_rtt_seconds{peer}` (histogram): round trip of Raft RPCs to each peer;
+//! - `command_duration_seconds{cmd}` (histogram): time from dispatch to reply of each data
+//!   command (commands of one pipelined batch share the batch's time);
+//! - `keys`, `apply_lag_entries`, `term`, `commit_index`, `applied_index`, `is_leader`,
+//!   `raft_log_disk_bytes`, `snapshot_disk_bytes`, `resident_memory_bytes` (gauges).
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use openraft::ServerState;
+
+use crate::raft::Consensus;
+
+/// Histogram buckets for latencies, in seconds (50 µs .. 10 s).
+const LATENCY_BUCKETS_S: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 10.0,
+];
+/// Largest fsync latency the INFO histogram tracks, in microseconds (larger values saturate).
+const FSYNC_MAX_US: u64 = 60_000_000;
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+static FSYNC_US: OnceLock<Mutex<Histogram<u64>>> = OnceLock::new();
+
+fn fsync_hist() -> &'static Mutex<Histogram<u64>> {
+    FSYNC_US.get_or_init(|| {
+        Mutex::new(Histogram::new_with_bounds(1, FSYNC_MAX_US, 2).expect("valid histogram bounds"))
+    })
+}
+
+/// Install the Prometheus recorder (once per process) and return its handle.
+pub fn install() -> Result<PrometheusHandle, String> {
+    if let Some(h) = PROMETHEUS.get() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS_S)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    Ok(PROMETHEUS.get_or_init(|| handle).clone())
+}
+
+/// Record one Raft-log flush: `elapsed` from the append to its durable callback.
+pub fn record_fsync(elapsed: Duration) {
+    metrics::histogram!("raftkv_raft_log_fsync_seconds").record(elapsed.as_secs_f64());
+    let us = (elapsed.as_micros() as u64).clamp(1, FSYNC_MAX_US);
+    if let Ok(mut h) = fsync_hist().lock() {
+        let _ = h.record(us);
+    }
+}
+
+/// Raft-log fsync latency since start: (p50 µs, p99 µs, count). Zeros before the first flush.
+pub fn fsync_percentiles_us() -> (u64, u64, u64) {
+    fsync_hist()
+        .lock()
+        .map(|h| percentiles(&h))
+        .unwrap_or((0, 0, 0))
+}
+
+/// (p50, p99, count) of `h`; zeros when it is empty.
+fn percentiles(h: &Histogram<u64>) -> (u64, u64, u64) {
+    if h.is_empty() {
+        return (0, 0, 0);
+    }
+    (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len())
+}
+
+/// Record one Raft RPC round trip to `peer`.
+pub fn record_peer_rtt(peer: u64, elapsed: Duration) {
+    metrics::histogram!("raftkv_peer_rtt_seconds", "peer" => peer.to_string())
+        .record(elapsed.as_secs_f64());
+}
+
+/// Record the outcome of one client write proposed by this node.
+pub fn record_proposal(committed: bool) {
+    if committed {
+        metrics::counter!("raftkv_proposals_committed_total").increment(1);
+    } else {
+        metrics::counter!("raftkv_proposals_failed_total").increment(1);
+    }
+}
+
+/// Times one batch of data commands; [`BatchTimer::finish`] records it once per command.
+pub struct BatchTimer {
+    names: Vec<&'static str>,
+    started: Instant,
+}
+
+impl BatchTimer {
+    /// Start timing `batch`.
+    pub fn start(batch: &[kv::Command]) -> BatchTimer {
+        BatchTimer {
+            names: batch.iter().map(|c| c.name()).collect(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Record the elapsed time for every command of the batch.
+    pub fn finish(self) {
+        let secs = self.started.elapsed().as_secs_f64();
+        for name in self.names {
+            metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name).record(secs);
+        }
+    }
+}
+
+/// Count leader changes as this node sees them, until the task is aborted.
+pub async fn watch_leader(consensus: std::sync::Arc<Consensus>) {
+    let mut last = consensus.metrics().current_leader;
+    loop {
+        consensus.wait_metrics_change(Duration::from_secs(1)).await;
+        let now = consensus.metrics().current_leader;
+        if now != last {
+            metrics::counter!("raftkv_leader_changes_total").increment(1);
+            last = now;
+        }
+    }
+}
+
+/// Resident set size of this process, in bytes (from `/proc/self/statm`, 4 KiB pages).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    parse_statm_rss_pages(&statm).map(|pages| pages * 4096)
+}
+
+/// The resident page count: the second field of `/proc/self/statm`.
+fn parse_statm_rss_pages(statm: &str) -> Option<u64> {
+    statm.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Set the state gauges from the node's current state (called at scrape time).
+pub fn refresh_gauges(consensus: &Consensus) {
+    let m = consensus.metrics();
+    let stats = consensus.view().stats(crate::raft::wall_clock_ms());
+    let applied = m.last_applied.map(|l| l.index()).unwrap_or(0);
+    let committed = m.local_committed.map(|l| l.index()).unwrap_or(0);
+    metrics::gauge!("raftkv_keys").set(stats.keys as f64);
+    metrics::gauge!("raftkv_apply_lag_entries").set(committed.saturating_sub(applied) as f64);
+    metrics::gauge!("raftkv_term").set(m.current_term as f64);
+    metrics::gauge!("raftkv_commit_index").set(committed as f64);
+    metrics::gauge!("raftkv_applied_index").set(applied as f64);
+    metrics::gauge!("raftkv_is_leader").set(f64::from(u8::from(m.state == ServerState::Leader)));
+    metrics::gauge!("raftkv_raft_log_disk_bytes").set(consensus.log_disk_bytes() as f64);
+    metrics::gauge!("raftkv_snapshot_disk_bytes")
+        .set(consensus.view().snapshot_disk_bytes() as f64);
+    if let Some(rss) = resident_memory_bytes() {
+        metrics::gauge!("raftkv_resident_memory_bytes").set(rss as f64);
+    }
+}
+
+/// Render the Prometheus text exposition (after refreshing the gauges).
+pub fn render(handle: &PrometheusHandle, consensus: &Consensus) -> String {
+    refresh_gauges(consensus);
+    handle.run_upkeep();
+    handle.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statm_second_field_is_rss_pages() {
+        assert_eq!(parse_statm_rss_pages("1000 250 30 4 0 100 0\n"), Some(250));
+        assert_eq!(parse_statm_rss_pages("1000"), None);
+        assert_eq!(parse_statm_rss_pages("a b"), None);
+    }
+
+    #[test]
+    fn percentiles_of_a_histogram() {
+        let mut h = Histogram::new_with_bounds(1, FSYNC_MAX_US, 2).unwrap();
+        assert_eq!(percentiles(&h), (0, 0, 0));
+        for ms in 1..=100u64 {
+            h.record(ms * 1000).unwrap();
+        }
+        let (p50, p99, n) = percentiles(&h);
+        assert_eq!(n, 100);
+        assert!((40_000..=60_000).contains(&p50), "p50 {p50}");
+        assert!(p99 >= 90_000, "p99 {p99}");
+    }
+}

@@ -1,0 +1,231 @@
+//! `raftkv snapshot`: back up a live cluster to a file, and inspect such a file.
+//!
+//! - `save <file> [--endpoint host:port]`: finds the leader through the endpoint (`INFO raft`),
+//!   asks it for a consistent snapshot (`RAFTKV SNAPSHOT BEGIN`: taken after a linearizable read
+//!   barrier, so it holds every write acknowledged before the command), downloads it in 1 MiB
+//!   chunks into `<file>.part` with a progress bar on a terminal, checks the CRC32 of the whole
+//!   file against the leader's, verifies every internal checksum, and renames it to `<file>`.
+//!   Refuses to overwrite an existing file.
+//! - `status <file>`: prints the metadata (snapshot id, last included log index and log id,
+//!   membership, key count, size) after verifying every checksum; exits 1 if any fails.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use node::client::RespClient;
+use node::raft::snapshot_file;
+use resp::Reply;
+
+/// Bytes asked for per `RAFTKV SNAPSHOT READ`.
+const CHUNK_BYTES: u64 = 1024 * 1024;
+/// Deadline of one admin call (BEGIN includes writing the snapshot on the leader).
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Flags of `raftkv snapshot`.
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    command: SnapshotCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum SnapshotCommand {
+    /// Stream a consistent snapshot of a live cluster into a file.
+    Save {
+        /// The file to create.
+        file: PathBuf,
+        /// Client address (host:port) of any member; the snapshot is taken on the leader.
+        #[arg(long, default_value = crate::member::DEFAULT_ENDPOINT)]
+        endpoint: String,
+    },
+    /// Show a snapshot file's metadata and verify every checksum.
+    Status {
+        /// The snapshot file.
+        file: PathBuf,
+    },
+}
+
+/// Run `raftkv snapshot ...`.
+pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
+    match args.command {
+        SnapshotCommand::Save { file, endpoint } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(save(&file, &endpoint))
+        }
+        SnapshotCommand::Status { file } => {
+            print!("{}", describe(&file)?);
+            Ok(())
+        }
+    }
+}
+
+async fn info_field(c: &mut RespClient, name: &str) -> anyhow::Result<String> {
+    match c.call(&["INFO", "raft"]).await? {
+        Reply::Bulk(b) => Ok(String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .unwrap_or("")
+            .trim()
+            .to_string()),
+        other => bail!("unexpected INFO reply {other:?}"),
+    }
+}
+
+async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
+    if file.exists() {
+        bail!("{} already exists; not overwriting it", file.display());
+    }
+    let started = Instant::now();
+    let mut c = RespClient::connect(endpoint, CALL_TIMEOUT)
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))?;
+    if info_field(&mut c, "raft_role").await? != "leader" {
+        let leader = info_field(&mut c, "raft_leader_addr").await?;
+        if leader.is_empty() {
+            bail!("{endpoint} knows no leader; try again once the cluster has one");
+        }
+        c = RespClient::connect(&leader, CALL_TIMEOUT)
+            .await
+            .with_context(|| format!("cannot reach the leader at {leader}"))?;
+    }
+    let (id, size, crc, index) = match c.call(&["RAFTKV", "SNAPSHOT", "BEGIN"]).await? {
+        Reply::Array(f) => match f.as_slice() {
+            [Reply::Bulk(id), Reply::Integer(size), Reply::Integer(crc), Reply::Integer(index)] => {
+                (
+                    String::from_utf8_lossy(id).into_owned(),
+                    *size as u64,
+                    *crc as u32,
+                    *index as u64,
+                )
+            }
+            _ => bail!("unexpected reply to RAFTKV SNAPSHOT BEGIN: {f:?}"),
+        },
+        Reply::Error(e) => bail!("{e}"),
+        other => bail!("unexpected reply to RAFTKV SNAPSHOT BEGIN: {other:?}"),
+    };
+    let part = file.with_extension("part");
+    let result = download(&mut c, &id, size, crc, &part).await;
+    let _ = c.call(&["RAFTKV", "SNAPSHOT", "END", &id]).await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    snapshot_file::read_file(&part).with_context(|| format!("verifying {}", part.display()))?;
+    std::fs::rename(&part, file)?;
+    println!(
+        "saved {} ({size} bytes, last index {index}, crc32 {crc:08x}) in {:.2}s",
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn download(
+    c: &mut RespClient,
+    id: &str,
+    size: u64,
+    crc: u32,
+    part: &Path,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create_new(part).with_context(|| format!("creating {}", part.display()))?,
+    );
+    let mut hasher = crc32fast::Hasher::new();
+    let show = std::io::stderr().is_terminal();
+    let mut offset = 0u64;
+    while offset < size {
+        let (o, n) = (offset.to_string(), CHUNK_BYTES.to_string());
+        let chunk = match c.call(&["RAFTKV", "SNAPSHOT", "READ", id, &o, &n]).await? {
+            Reply::Bulk(b) => b,
+            Reply::Error(e) => bail!("{e}"),
+            other => bail!("unexpected reply to RAFTKV SNAPSHOT READ: {other:?}"),
+        };
+        if chunk.is_empty() {
+            bail!("the snapshot ended at byte {offset} of {size}");
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
+        offset += chunk.len() as u64;
+        if show {
+            eprint!("\r{}", progress_bar(offset, size, 40));
+        }
+    }
+    if show {
+        eprintln!();
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let got = hasher.finalize();
+    if got != crc {
+        bail!("checksum mismatch: the leader sent crc32 {crc:08x}, received {got:08x}");
+    }
+    Ok(())
+}
+
+/// `[#####.....]  50% 5/10 bytes`-style progress line.
+pub fn progress_bar(done: u64, total: u64, width: usize) -> String {
+    let frac = if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    };
+    let filled = ((frac * width as f64) as usize).min(width);
+    format!(
+        "[{}{}] {:3.0}% {}/{}",
+        "#".repeat(filled),
+        ".".repeat(width - filled),
+        frac * 100.0,
+        crate::status::human_bytes(done),
+        crate::status::human_bytes(total)
+    )
+}
+
+/// Verify a snapshot file and describe it.
+pub fn describe(file: &Path) -> anyhow::Result<String> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    let (header, store) = snapshot_file::read_file(file).context("checksum verification failed")?;
+    let (_, crc) = node::raft::file_crc32(file)?;
+    let last = header.meta.last_log_id;
+    let membership = header.meta.last_membership.membership();
+    let voters: Vec<u64> = membership.voter_ids().collect();
+    let mut members = String::new();
+    for (id, addr) in membership.nodes() {
+        let role = if voters.contains(id) {
+            "voter"
+        } else {
+            "learner"
+        };
+        members.push_str(&format!(
+            "  {id}  peer {}  client {}  {role}\n",
+            addr.peer_addr, addr.client_addr
+        ));
+    }
+    Ok(format!(
+        "file: {}\nsize: {size} bytes\ncrc32: {crc:08x}\nsnapshot id: {}\nlast index: {}\nlast log id: {}\nkeys: {}\nmembers:\n{members}checksums: ok\n",
+        file.display(),
+        header.id,
+        last.map(|l| l.index()).unwrap_or(0),
+        last.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+        store.stats(store.clock_ms()).keys,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bar_fills() {
+        assert_eq!(progress_bar(0, 100, 4), "[....]   0% 0B/100B");
+        assert_eq!(progress_bar(50, 100, 4), "[##..]  50% 50B/100B");
+        assert_eq!(progress_bar(100, 100, 4), "[####] 100% 100B/100B");
+        assert_eq!(progress_bar(0, 0, 2), "[##] 100% 0B/0B");
+    }
+}

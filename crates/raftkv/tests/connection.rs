@@ -1,0 +1,138 @@
+//! Connection-level commands and failure replies on real processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{bulk, Cluster};
+use resp::Reply;
+
+fn simple(s: &str) -> Reply {
+    Reply::Simple(s.into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_commands_answer_like_redis() {
+    let cluster = Cluster::start(1).await;
+    let mut c = cluster.client(1).await;
+    assert_eq!(c.call(&["PING"]).await.unwrap(), simple("PONG"));
+    assert_eq!(c.call(&["ping", "hi"]).await.unwrap(), bulk("hi"));
+    assert_eq!(c.call(&["ECHO", "x y"]).await.unwrap(), bulk("x y"));
+    assert_eq!(c.call(&["SELECT", "0"]).await.unwrap(), Reply::ok());
+    assert_eq!(
+        c.call(&["SELECT", "1"]).await.unwrap(),
+        Reply::error("ERR DB index is out of range")
+    );
+    assert_eq!(
+        c.call(&["SELECT", "x"]).await.unwrap(),
+        Reply::error("ERR value is not an integer or out of range")
+    );
+    assert_eq!(c.call(&["CLIENT", "GETNAME"]).await.unwrap(), Reply::Null);
+    assert_eq!(
+        c.call(&["CLIENT", "SETNAME", "worker-1"]).await.unwrap(),
+        Reply::ok()
+    );
+    assert_eq!(
+        c.call(&["CLIENT", "GETNAME"]).await.unwrap(),
+        bulk("worker-1")
+    );
+    assert!(matches!(c.call(&["CLIENT", "ID"]).await.unwrap(), Reply::Integer(id) if id > 0));
+    assert_eq!(
+        c.call(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"])
+            .await
+            .unwrap(),
+        Reply::ok()
+    );
+    assert_eq!(
+        c.call(&["CLIENT", "SETNAME", "a b"]).await.unwrap(),
+        Reply::error("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "save"]).await.unwrap(),
+        Reply::Array(vec![bulk("save"), bulk("")])
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "APPEND*"]).await.unwrap(),
+        Reply::Array(vec![bulk("appendonly"), bulk("no")])
+    );
+    assert!(matches!(c.call(&["COMMAND", "COUNT"]).await.unwrap(), Reply::Integer(n) if n > 50));
+    assert_eq!(
+        c.call(&["COMMAND", "DOCS"]).await.unwrap(),
+        Reply::Array(vec![])
+    );
+    match c.call(&["HELLO", "2"]).await.unwrap() {
+        Reply::Array(fields) => {
+            assert_eq!(fields[0], bulk("server"));
+            assert_eq!(fields[1], bulk("redis"));
+            assert!(fields.contains(&bulk("proto")));
+        }
+        other => panic!("HELLO 2 must answer a flat array, got {other:?}"),
+    }
+    assert_eq!(
+        c.call(&["HELLO", "4"]).await.unwrap(),
+        Reply::error("NOPROTO sorry, this protocol version is not supported.")
+    );
+    assert_eq!(
+        c.call(&["NOSUCH", "a", "b"]).await.unwrap(),
+        Reply::error("ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' ")
+    );
+    assert_eq!(
+        c.call(&["GET"]).await.unwrap(),
+        Reply::error("ERR wrong number of arguments for 'get' command")
+    );
+    // A command error never closes the connection; QUIT does, after +OK.
+    assert_eq!(c.call(&["PING"]).await.unwrap(), simple("PONG"));
+    assert_eq!(c.call(&["QUIT"]).await.unwrap(), Reply::ok());
+    assert!(
+        c.call(&["PING"]).await.is_err(),
+        "the server closes after QUIT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_error_is_answered_then_the_connection_closes() {
+    let cluster = Cluster::start(1).await;
+    let mut c = cluster.client(1).await;
+    c.send_raw(b"*1\r\n$abc\r\n").await.unwrap();
+    assert_eq!(
+        c.read_reply().await.unwrap(),
+        Reply::error("ERR Protocol error: invalid bulk length")
+    );
+    assert!(
+        c.read_reply().await.is_err(),
+        "closed after a protocol error"
+    );
+    // The node is fine.
+    assert_eq!(cluster.call(1, &["PING"]).await, simple("PONG"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_quorum_requests_fail_with_clusterdown_and_the_connection_stays_open() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let survivor = (1..=3).find(|&i| i != leader).unwrap();
+    let mut c = cluster.client(survivor).await;
+    assert_eq!(c.call(&["SET", "k", "v"]).await.unwrap(), Reply::ok());
+    for id in (1..=3).filter(|&i| i != survivor) {
+        cluster.kill(id);
+    }
+    let started = Instant::now();
+    for cmd in [&["SET", "k", "w"][..], &["GET", "k"][..]] {
+        match c.call(cmd).await.unwrap() {
+            Reply::Error(e) => assert!(
+                e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN"),
+                "{cmd:?} without quorum: {e}"
+            ),
+            other => panic!("{cmd:?} without quorum answered {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "requests must fail after a bounded wait"
+    );
+    assert_eq!(
+        c.call(&["PING"]).await.unwrap(),
+        simple("PONG"),
+        "the connection stays usable"
+    );
+}

@@ -1,0 +1,236 @@
+//! Operations end to end: `raftkv member`, `raftkv status`, the HTTP endpoints, and leadership
+//! hand-off on SIGTERM, on real processes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{bulk, raftkv, Cluster, WAIT};
+use resp::Reply;
+
+/// Poll `check` until it returns true, or panic with `what` after [`WAIT`].
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_cli_grows_and_shrinks_the_cluster_and_a_removed_node_refuses_service() {
+    let mut cluster = Cluster::start(3).await;
+    assert_eq!(cluster.call(1, &["SET", "k", "v"]).await, Reply::ok());
+    cluster.spawn_empty(4, &[]);
+    let n1 = cluster.node(1).client.clone();
+    let n4 = (cluster.node(4).peer.clone(), cluster.node(4).client.clone());
+    let (ok, out, err) = raftkv(&["member", "add", "4", &n4.0, &n4.1, "--endpoint", &n1]);
+    assert!(ok, "member add failed: {out} {err}");
+    cluster.wait_voters(&[1, 2, 3, 4]).await;
+    assert_eq!(cluster.call(4, &["GET", "k"]).await, bulk("v"));
+
+    let (ok, list, err) = raftkv(&["member", "list", "--endpoint", &n1]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 5, "{list}");
+    assert!(lines[0].starts_with("ID"));
+    assert!(lines[4].starts_with("4 ") && lines[4].contains(&n4.1) && lines[4].contains("voter"));
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with('*')).count(),
+        1,
+        "{list}"
+    );
+
+    // Remove a follower (not the leader, so the client through node 1 is never cut off).
+    let leader = cluster.wait_leader_among(&[1, 2, 3, 4]).await;
+    let victim = [2, 3, 4].into_iter().find(|id| *id != leader).unwrap();
+    let (ok, out, err) = raftkv(&["member", "remove", &victim.to_string(), "--endpoint", &n1]);
+    assert!(ok, "member remove failed: {out} {err}");
+    let rest: Vec<u64> = [1, 2, 3, 4].into_iter().filter(|i| *i != victim).collect();
+    cluster.wait_voters(&rest).await;
+    let (_, list, _) = raftkv(&["member", "list", "--endpoint", &n1]);
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(!list.lines().any(|l| l.starts_with(&format!("{victim} "))));
+
+    // The removed node learns it and refuses every command but INFO.
+    let c = &cluster;
+    wait_until("the removed node to refuse service", || async move {
+        matches!(c.call(victim, &["GET", "k"]).await,
+            Reply::Error(e) if e == "ERR this node was removed from the cluster")
+    })
+    .await;
+    assert_eq!(
+        cluster.call(victim, &["SET", "x", "1"]).await,
+        Reply::error("ERR this node was removed from the cluster")
+    );
+    let info = cluster.info(victim).await.expect("INFO still answers");
+    assert_eq!(info.get("raft_removed").map(String::as_str), Some("1"));
+    // The rest of the cluster still serves.
+    assert_eq!(cluster.call(rest[1], &["SET", "k", "w"]).await, Reply::ok());
+    assert_eq!(cluster.call(rest[2], &["GET", "k"]).await, bulk("w"));
+    // A change the cluster refuses is an error exit with the node's reason.
+    let (ok, _, err) = raftkv(&["member", "promote", "99", "--endpoint", &n1]);
+    assert!(!ok && err.contains("not a member"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_every_node_and_marks_a_killed_one_unreachable() {
+    let mut cluster = Cluster::start(3).await;
+    for i in 0..10 {
+        let key = format!("k{i}");
+        assert_eq!(cluster.call(1, &["SET", &key, "v"]).await, Reply::ok());
+    }
+    let endpoints = cluster
+        .nodes
+        .iter()
+        .map(|n| n.client.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    // Every node applies the writes (followers may lag for a moment).
+    let c = &cluster;
+    wait_until("all nodes to hold 10 keys", || async move {
+        let mut all = true;
+        for id in 1..=3 {
+            all &= c
+                .info(id)
+                .await
+                .and_then(|i| i.get("db0").cloned())
+                .is_some_and(|v| v.starts_with("keys=10,"));
+        }
+        all
+    })
+    .await;
+    let (ok, out, err) = raftkv(&["status", "--endpoints", &endpoints]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" leader ")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" follower ")).count(),
+        2,
+        "{out}"
+    );
+
+    cluster.kill(3);
+    let (ok, out, err) = raftkv(&["status", "--endpoints", &endpoints, "--output", "json"]);
+    assert!(ok, "status must not fail for one dead node: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let nodes = v.as_array().expect("array");
+    assert_eq!(nodes.len(), 3);
+    for n in &nodes[..2] {
+        assert_eq!(n["reachable"], true, "{n}");
+        assert_eq!(n["keys"], 10, "{n}");
+        assert!(n["commit_index"].as_u64().unwrap() >= 10, "{n}");
+        assert!(n["log_bytes"].as_u64().unwrap() > 0, "{n}");
+        assert!(n["fsync_p99_us"].as_u64().unwrap() > 0, "{n}");
+    }
+    assert_eq!(nodes[2]["reachable"], false);
+    assert_eq!(nodes[2]["endpoint"], cluster.node(3).client.as_str());
+    let (_, table, _) = raftkv(&["status", "--endpoints", &endpoints]);
+    assert!(
+        table.lines().nth(3).unwrap().contains("unreachable"),
+        "{table}"
+    );
+}
+
+/// One HTTP/1.1 request; returns (status code, body).
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read http");
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
+    (code, body.unwrap_or_default())
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
+    let mut cluster = Cluster::start_with(3, &["--metrics-listen", "127.0.0.1:0"]).await;
+    let addr = cluster.log_field(1, "metrics endpoint ready", "http");
+    assert_eq!(get(&addr, "/livez").0, 200);
+    wait_until("readyz 200", || {
+        let addr = addr.clone();
+        async move { get(&addr, "/readyz").0 == 200 }
+    })
+    .await;
+    for i in 0..5 {
+        let key = format!("k{i}");
+        assert_eq!(cluster.call(1, &["SET", &key, "v"]).await, Reply::ok());
+    }
+    assert_eq!(cluster.call(1, &["GET", "k1"]).await, bulk("v"));
+    let (code, metrics) = get(&addr, "/metrics");
+    assert_eq!(code, 200);
+    for want in [
+        "raftkv_keys 5",
+        "raftkv_resident_memory_bytes ",
+        "raftkv_apply_lag_entries ",
+        "raftkv_command_duration_seconds_bucket{cmd=\"set\"",
+        "raftkv_command_duration_seconds_bucket{cmd=\"get\"",
+        "raftkv_peer_rtt_seconds_bucket{peer=",
+        "raftkv_leader_changes_total",
+    ] {
+        assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
+    }
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    if leader == 1 {
+        assert!(metrics.contains("raftkv_proposals_committed_total"));
+        assert!(metrics.contains("raftkv_raft_log_fsync_seconds_bucket"));
+    }
+    // Bad requests are answered, never crash the endpoint.
+    assert_eq!(http(&addr, "garbage\r\n\r\n").0, 400);
+    assert_eq!(get(&addr, "/nope").0, 404);
+    assert_eq!(http(&addr, "POST /livez HTTP/1.1\r\n\r\n").0, 405);
+    assert_eq!(
+        http(
+            &addr,
+            &format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000))
+        )
+        .0,
+        400
+    );
+    assert_eq!(get(&addr, "/livez").0, 200);
+
+    // Without a quorum, node 1 cannot serve a linearizable read: not ready, but still live.
+    cluster.kill(2);
+    cluster.kill(3);
+    wait_until("readyz 503", || {
+        let addr = addr.clone();
+        async move { get(&addr, "/readyz").0 == 503 }
+    })
+    .await;
+    assert_eq!(get(&addr, "/livez").0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_the_leader_hands_over_leadership_and_exits_zero() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    assert_eq!(cluster.call(leader, &["SET", "k", "v"]).await, Reply::ok());
+    let status = cluster.signal_and_wait(leader, nix::sys::signal::Signal::SIGTERM);
+    assert!(status.success(), "exit status {status:?}");
+    let log = std::fs::read_to_string(&cluster.node(leader).log).unwrap();
+    assert!(log.contains("leadership transferred"), "{log}");
+    let rest: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
+    let new_leader = cluster.wait_leader_among(&rest).await;
+    assert_ne!(new_leader, leader);
+    assert_eq!(cluster.call(rest[0], &["GET", "k"]).await, bulk("v"));
+}
