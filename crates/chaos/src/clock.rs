@@ -27,6 +27,7 @@ pub const STROBE_MAX: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 pub struct Clocks {
     dir: PathBuf,
+    slots: usize,
     strobes: HashMap<usize, (Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
@@ -49,6 +50,7 @@ impl Clocks {
         std::fs::create_dir_all(dir)?;
         let clocks = Clocks {
             dir: dir.to_path_buf(),
+            slots,
             strobes: HashMap::new(),
         };
         for slot in 0..slots {
@@ -97,14 +99,14 @@ impl Clocks {
     }
 
     /// Stops every strobe and sets every slot's clock right.
-    pub async fn reset_all(&mut self, slots: usize) -> io::Result<()> {
+    pub async fn reset_all(&mut self) -> io::Result<()> {
         let running: Vec<usize> = self.strobes.keys().copied().collect();
         for slot in running {
             if let Some(handle) = self.stop_strobe(slot) {
                 let _ = handle.await;
             }
         }
-        for slot in 0..slots {
+        for slot in 0..self.slots {
             write_offset(&self.file(slot), 0)?;
         }
         Ok(())
@@ -127,14 +129,8 @@ mod tests {
     fn files_start_at_zero_and_change() {
         let dir = tempfile::tempdir().unwrap();
         let clocks = Clocks::new(dir.path(), 2).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(clocks.file(1)).unwrap(),
-            "+0.000\n"
-        );
+        assert_eq!(std::fs::read_to_string(clocks.file(1)).unwrap(), "+0.000\n");
         clocks.set(1, -2500).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(clocks.file(1)).unwrap(),
-            "-2.500\n"
-        );
+        assert_eq!(std::fs::read_to_string(clocks.file(1)).unwrap(), "-2.500\n");
     }
 }

@@ -37,10 +37,15 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const FORM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two polls of a condition.
 pub const POLL: Duration = Duration::from_millis(100);
+/// Pause between two rounds of [`Cluster::reconcile`].
+pub const RECONCILE_PAUSE: Duration = Duration::from_millis(500);
 /// Leader heartbeat passed to every node, in milliseconds.
 pub const HEARTBEAT_MS: u64 = 100;
 /// Election timeout bounds passed to every node, in milliseconds.
 pub const ELECTION_TIMEOUT_MS: (u64, u64) = (500, 1000);
+/// Applied entries between snapshots, passed to every node: far below the default so that every
+/// run builds snapshots, purges logs and sends snapshots to restarted and re-added nodes.
+pub const SNAPSHOT_THRESHOLD: u64 = 5_000;
 
 /// How to start nodes.
 #[derive(Clone, Debug)]
@@ -149,7 +154,11 @@ impl Cluster {
             ELECTION_TIMEOUT_MS.0.to_string(),
             "--election-timeout-ms-max".to_string(),
             ELECTION_TIMEOUT_MS.1.to_string(),
+            "--snapshot-threshold".to_string(),
+            SNAPSHOT_THRESHOLD.to_string(),
         ];
+        // Test-only hook, harmless with fsync on: SIGUSR1 simulates a power cut.
+        extra.push("--unsafe-power-loss-signal".to_string());
         extra.extend(self.opts.unsafe_flags.iter().cloned());
         NodeSpec {
             id,
@@ -279,9 +288,9 @@ impl Cluster {
         if let Some(l) = self.leader().await.filter(|l| !avoid.contains(l)) {
             return Some(l);
         }
-        self.members().into_iter().find(|s| {
-            !avoid.contains(s) && self.nodes[*s].as_ref().is_some_and(|n| n.is_running())
-        })
+        self.members()
+            .into_iter()
+            .find(|s| !avoid.contains(s) && self.nodes[*s].as_ref().is_some_and(|n| n.is_running()))
     }
 
     /// `kill -9` these slots' nodes.
@@ -293,18 +302,23 @@ impl Cluster {
         }
     }
 
-    /// Simulated power loss (SIGUSR1) of these slots' nodes.
+    /// Simulated power loss (SIGUSR1) of these slots' nodes, all at the same moment.
     pub fn power_loss(&mut self, slots: &[usize]) {
+        let mut cut = Vec::new();
         for &s in slots {
             if let Some(n) = self.nodes[s].as_mut() {
-                if n.is_running() {
-                    let status = n.power_loss();
-                    self.events.log(format!(
-                        "power loss of {}: exit status {status:?}",
-                        self.describe(s)
-                    ));
+                if n.cut_power() {
+                    cut.push(s);
                 }
             }
+        }
+        for s in cut {
+            let status = self.nodes[s].as_mut().and_then(|n| n.wait_exit());
+            let status = status.map_or("none (killed after the bound)".to_string(), |st| {
+                st.to_string()
+            });
+            self.events
+                .log(format!("power loss of {}: {status}", self.describe(s)));
         }
     }
 
@@ -423,7 +437,9 @@ impl Cluster {
                     t.elapsed().as_secs_f64()
                 ));
             }
-            None => self.events.log(format!("MEMBER ADD {id}: no member to ask")),
+            None => self
+                .events
+                .log(format!("MEMBER ADD {id}: no member to ask")),
         }
     }
 
@@ -501,7 +517,7 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return Err(problem);
             }
-            tokio::time::sleep(POLL * 5).await;
+            tokio::time::sleep(RECONCILE_PAUSE).await;
         }
     }
 

@@ -2,9 +2,9 @@
 //!
 //! Every fault start and end, every target resolved, every membership change and its answer, and
 //! every surprise (a node that exited on its own, an admin call that failed) goes here, to
-//! `events.log` in the report and to stderr. Next to the history's operation times (which count
-//! from the same start, give or take the few milliseconds before the clients begin) it tells
-//! what the cluster was going through when an operation misbehaved.
+//! `events.log` in the report and to stderr. The runner creates the history's recorder right
+//! after this log, so an operation's `call_ns` and an event's time count from the same moment:
+//! side by side they tell what the cluster was going through when an operation misbehaved.
 
 use std::fs::File;
 use std::io::Write;

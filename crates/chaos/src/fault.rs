@@ -13,7 +13,6 @@
 //! cluster is whole again.
 
 use std::fmt;
-use std::str::FromStr;
 
 /// Which member nodes a fault hits, resolved when it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +87,10 @@ impl PartitionKind {
 pub enum Fault {
     /// `kill -9` the target at the start; restart it at the end.
     Kill(Target),
-    /// Simulated power loss of every node (SIGUSR1 with `--unsafe-no-fsync`: unsynced WAL bytes
-    /// are dropped and the node exits); restart them at the end.
+    /// Simulated power loss of every member at once: SIGUSR1 makes a node (started with
+    /// `--unsafe-power-loss-signal`) drop every WAL byte not yet fsynced and exit; restart them
+    /// at the end. With fsync on nothing acknowledged may be lost; with `--unsafe-no-fsync`
+    /// everything since the start is.
     PowerLoss,
     /// SIGSTOP the target at the start; SIGCONT at the end.
     Pause(Target),
@@ -168,66 +169,5 @@ impl fmt::Display for Fault {
             } => write!(f, "{} +{delta_ms}ms every {period_ms}ms", self.name()),
             _ => f.write_str(&self.name()),
         }
-    }
-}
-
-/// Which family of faults a run draws from (`--faults`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultSet {
-    /// Every family below (and power loss when `--unsafe-no-fsync` is on).
-    Mixed,
-    /// `kill -9` and restart: one node, a minority, the leader, all nodes.
-    Kill,
-    /// SIGSTOP/SIGCONT: the leader, a minority.
-    Pause,
-    /// Partitions: isolate the leader, halves, ring, one-way.
-    Partition,
-    /// Wall-clock jumps and strobes on one node.
-    Clock,
-    /// Remove and re-add, grow and shrink, with and without partitions.
-    Membership,
-    /// Only simulated power loss of all nodes (self-test of `--unsafe-no-fsync`).
-    PowerLoss,
-}
-
-impl FaultSet {
-    /// The name as given on the command line.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FaultSet::Mixed => "mixed",
-            FaultSet::Kill => "kill",
-            FaultSet::Pause => "pause",
-            FaultSet::Partition => "partition",
-            FaultSet::Clock => "clock",
-            FaultSet::Membership => "membership",
-            FaultSet::PowerLoss => "powerloss",
-        }
-    }
-}
-
-impl FromStr for FaultSet {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "mixed" => FaultSet::Mixed,
-            "kill" => FaultSet::Kill,
-            "pause" => FaultSet::Pause,
-            "partition" => FaultSet::Partition,
-            "clock" => FaultSet::Clock,
-            "membership" => FaultSet::Membership,
-            "powerloss" => FaultSet::PowerLoss,
-            _ => {
-                return Err(format!(
-                    "unknown fault set {s:?} (mixed, kill, pause, partition, clock, membership, powerloss)"
-                ))
-            }
-        })
-    }
-}
-
-impl fmt::Display for FaultSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }

@@ -38,7 +38,7 @@
 //!
 //! # Map
 //!
-//! [`run`] drives one run; [`schedule`] and [`fault`] plan it; [`nemesis`] applies faults to the
+//! [`mod@run`] drives one run; [`schedule`], [`fault_set`] and [`fault`] plan it; [`nemesis`] applies faults to the
 //! [`cluster`] of [`process`]es on the [`net`]work, with [`partition`] rules and [`clock`]
 //! offsets; [`client`]s run the [`workload`] over [`keys`] and feed [`stats`] and the
 //! recorder; [`report`], [`events`] and [`summary`] write it all down.
@@ -49,6 +49,7 @@ pub mod clock;
 pub mod cluster;
 pub mod events;
 pub mod fault;
+pub mod fault_set;
 pub mod keys;
 pub mod nemesis;
 pub mod net;
@@ -63,7 +64,8 @@ pub mod stats;
 pub mod summary;
 pub mod workload;
 
-pub use crate::fault::{Fault, FaultSet, PartitionKind, Target};
+pub use crate::fault::{Fault, PartitionKind, Target};
+pub use crate::fault_set::FaultSet;
 pub use crate::run::{run, RunOptions};
 pub use crate::schedule::{Episode, Schedule, ScheduleParams};
 pub use crate::selftest::SelftestOptions;

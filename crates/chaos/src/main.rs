@@ -37,10 +37,10 @@ enum Cmd {
         /// register or append.
         #[arg(long, default_value = "register")]
         workload: Workload,
-        /// mixed, kill, pause, partition, clock, membership, or powerloss (self-test only).
+        /// mixed, kill, pause, partition, clock, membership, or powerloss.
         #[arg(long, default_value = "mixed")]
         faults: FaultSet,
-        /// Self-test: start nodes with --unsafe-no-fsync (mixed faults then include power loss).
+        /// Self-test: start nodes with --unsafe-no-fsync (power loss then loses acknowledged writes).
         #[arg(long)]
         unsafe_no_fsync: bool,
         /// Self-test: start nodes with --unsafe-stale-reads.

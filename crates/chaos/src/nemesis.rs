@@ -9,7 +9,7 @@
 //! [`Cluster::reconcile`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::cluster::Cluster;
 use crate::events::EventLog;
@@ -55,8 +55,8 @@ pub enum Active {
 #[derive(Debug)]
 pub struct Nemesis {
     events: Arc<EventLog>,
-    /// Faults injected, per fault type.
-    pub injected: BTreeMap<String, u64>,
+    /// Faults injected, per fault type (shared, so an abandoned run can still report them).
+    injected: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl Nemesis {
@@ -64,8 +64,13 @@ impl Nemesis {
     pub fn new(events: Arc<EventLog>) -> Nemesis {
         Nemesis {
             events,
-            injected: BTreeMap::new(),
+            injected: Arc::default(),
         }
+    }
+
+    /// A handle on the counts of faults injected, per fault type.
+    pub fn injected(&self) -> Arc<Mutex<BTreeMap<String, u64>>> {
+        self.injected.clone()
     }
 
     async fn resolve(&self, cluster: &Cluster, target: Target) -> Vec<usize> {
@@ -104,8 +109,7 @@ impl Nemesis {
         let grudge = self.grudge(cluster, kind).await;
         match cluster.partition(&grudge) {
             Ok(()) => {
-                self.events
-                    .log(format!("{}: slot {grudge}", kind.name()));
+                self.events.log(format!("{}: slot {grudge}", kind.name()));
                 true
             }
             Err(e) => {
@@ -125,7 +129,12 @@ impl Nemesis {
 
     /// Starts `fault`; returns what its end must undo.
     pub async fn begin(&mut self, cluster: &mut Cluster, fault: &Fault) -> Active {
-        *self.injected.entry(fault.name()).or_default() += 1;
+        *self
+            .injected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(fault.name())
+            .or_default() += 1;
         self.events.log(format!("BEGIN {fault}"));
         match *fault {
             Fault::Kill(target) => {
@@ -166,7 +175,8 @@ impl Nemesis {
                 };
                 for &s in &slots {
                     if let Err(e) = clocks.set(s, offset_ms) {
-                        self.events.log(format!("cannot set clock of slot {s}: {e}"));
+                        self.events
+                            .log(format!("cannot set clock of slot {s}: {e}"));
                     }
                 }
                 self.events.log(format!(
@@ -224,7 +234,8 @@ impl Nemesis {
                 let size = cluster.members().len();
                 let free = cluster.free_slots();
                 for &slot in free.iter().take(GROW_BY) {
-                    self.events.log(format!("growing: adding a node in slot {slot}"));
+                    self.events
+                        .log(format!("growing: adding a node in slot {slot}"));
                     cluster.add(slot).await;
                 }
                 Active::Shrink {
@@ -248,7 +259,7 @@ impl Nemesis {
             Active::Heal => self.heal(cluster),
             Active::ClockReset => {
                 if let Some(clocks) = cluster.clocks.as_mut() {
-                    if let Err(e) = clocks.reset_all(cluster.slots()).await {
+                    if let Err(e) = clocks.reset_all().await {
                         self.events.log(format!("cannot reset clocks: {e}"));
                     }
                 }
@@ -273,8 +284,10 @@ impl Nemesis {
                 let members = cluster.shuffled_members(pick);
                 let excess = members.len().saturating_sub(size);
                 for &slot in members.iter().take(excess) {
-                    self.events
-                        .log(format!("shrinking: removing {}", cluster.describe_all(&[slot])));
+                    self.events.log(format!(
+                        "shrinking: removing {}",
+                        cluster.describe_all(&[slot])
+                    ));
                     cluster.remove(slot).await;
                 }
             }

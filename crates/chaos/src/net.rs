@@ -147,7 +147,11 @@ impl Network {
                 None,
             )?;
             let cidr = format!("{}/{SUBNET_BITS}", self.addr(slot));
-            run_cmd("ip", &["-n", &ns, "addr", "add", &cidr, "dev", "eth0"], None)?;
+            run_cmd(
+                "ip",
+                &["-n", &ns, "addr", "add", &cidr, "dev", "eth0"],
+                None,
+            )?;
             run_cmd("ip", &["-n", &ns, "link", "set", "eth0", "up"], None)?;
         }
         Ok(())

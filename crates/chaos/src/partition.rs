@@ -196,7 +196,10 @@ mod tests {
             for r in 0..n {
                 let heard: BTreeSet<usize> = (0..n).filter(|&s| g.hears(r, s)).collect();
                 assert_eq!(heard.len(), n / 2 + 1, "n={n}: node {r} hears {heard:?}");
-                assert!(seen.insert(heard), "n={n}: two nodes hear the same majority");
+                assert!(
+                    seen.insert(heard),
+                    "n={n}: two nodes hear the same majority"
+                );
             }
         }
         // Three nodes 0 -> 1 -> 2 -> 0: each hears only itself and its predecessor.
@@ -227,7 +230,9 @@ mod tests {
             g.nft_script(0, addr),
             "flush ruleset\ntable inet raftkv_chaos {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    ip saddr { 10.77.0.11, 10.77.0.12 } drop\n  }\n}\n"
         );
-        assert!(g.nft_script(1, addr).contains("ip saddr { 10.77.0.10 } drop"));
+        assert!(g
+            .nft_script(1, addr)
+            .contains("ip saddr { 10.77.0.10 } drop"));
         // A node that drops nothing only gets a flush, and so does a healed network.
         assert_eq!(
             Grudge::one_way(0, &[0, 1], true).nft_script(1, addr),

@@ -29,6 +29,8 @@ use crate::net::{CLIENT_PORT, PEER_PORT};
 
 /// Path of libfaketime's preload library (Debian's `libfaketime` package).
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// Where libfaketime keeps its per-process shared memory.
+pub const FAKETIME_SHM_DIR: &str = "/dev/shm";
 /// How long a node may take to exit after SIGKILL, SIGUSR1 (power loss) or SIGTERM.
 pub const EXIT_WAIT: Duration = Duration::from_secs(10);
 
@@ -124,8 +126,7 @@ impl NodeProcess {
                 .arg(format!("FAKETIME_TIMESTAMP_FILE={}", file.display()))
                 .arg("FAKETIME_NO_CACHE=1")
                 .arg("FAKETIME_DONT_FAKE_MONOTONIC=1")
-                .arg("DONT_FAKE_MONOTONIC=1")
-                .arg("FAKETIME_DISABLE_SHM=1");
+                .arg("DONT_FAKE_MONOTONIC=1");
         }
         cmd.arg("RUST_LOG=info,openraft=warn")
             .arg(&s.binary)
@@ -168,9 +169,12 @@ impl NodeProcess {
 
     /// If the process has exited on its own since the last look, its exit status.
     pub fn check_exit(&mut self) -> Option<ExitStatus> {
-        let status = self.child.as_mut()?.try_wait().ok()??;
+        let child = self.child.as_mut()?;
+        let status = child.try_wait().ok()??;
+        let pid = child.id();
         self.child = None;
         self.paused = false;
+        self.forget_faketime_shm(pid);
         Some(status)
     }
 
@@ -189,16 +193,32 @@ impl NodeProcess {
         let mut child = self.child.take()?;
         self.paused = false;
         let deadline = Instant::now() + EXIT_WAIT;
-        loop {
+        let status = loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
+                break Some(status);
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return None;
+                break None;
             }
             std::thread::sleep(Duration::from_millis(10));
+        };
+        self.forget_faketime_shm(child.id());
+        status
+    }
+
+    /// libfaketime keeps a shared-memory segment and a semaphore per process, named after its
+    /// pid, and removes them only on a clean exit; a killed node leaves them behind, and a later
+    /// process that gets the same pid would then fail to start. Remove them once it is reaped.
+    fn forget_faketime_shm(&self, pid: u32) {
+        if self.spec.faketime_file.is_some() {
+            for name in [
+                format!("faketime_shm_{pid}"),
+                format!("sem.faketime_sem_{pid}"),
+            ] {
+                let _ = std::fs::remove_file(std::path::Path::new(FAKETIME_SHM_DIR).join(name));
+            }
         }
     }
 
@@ -209,17 +229,19 @@ impl NodeProcess {
         }
     }
 
-    /// Simulated power loss: SIGUSR1 (the node drops unsynced WAL bytes and exits), and reap.
-    /// Returns the exit status, if it exited within [`EXIT_WAIT`].
-    pub fn power_loss(&mut self) -> Option<ExitStatus> {
+    /// Simulated power loss: SIGUSR1 (the node drops unsynced WAL bytes and exits). Does not
+    /// wait; see [`NodeProcess::wait_exit`]. False if not running.
+    pub fn cut_power(&mut self) -> bool {
         if self.paused {
             self.resume();
         }
-        if self.signal(Signal::SIGUSR1) {
-            self.reap()
-        } else {
-            None
-        }
+        self.signal(Signal::SIGUSR1)
+    }
+
+    /// Waits (bounded) for the process to exit after a signal; SIGKILLs it past
+    /// [`EXIT_WAIT`]. Returns its exit status if it exited in time.
+    pub fn wait_exit(&mut self) -> Option<ExitStatus> {
+        self.reap()
     }
 
     /// SIGTERM (after SIGCONT if paused), and reap; SIGKILL past [`EXIT_WAIT`].
@@ -252,6 +274,7 @@ impl Drop for NodeProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.forget_faketime_shm(child.id());
         }
     }
 }

@@ -97,7 +97,9 @@ impl ReportDir {
 
     /// The log of node `id` in `slot`.
     pub fn node_log(&self, slot: usize, id: u64) -> PathBuf {
-        self.root.join("nodes").join(format!("slot{slot}-n{id}.log"))
+        self.root
+            .join("nodes")
+            .join(format!("slot{slot}-n{id}.log"))
     }
 
     /// The data directory of node `id` in `slot`.

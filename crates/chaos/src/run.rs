@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use check::{CheckOptions, Command, History, Outcome, Recorder, Verdict};
 
+use crate::admin;
 use crate::client::{Client, OP_TIMEOUT};
 use crate::cluster::{Cluster, ClusterOptions, SPARE_SLOTS};
 use crate::events::EventLog;
+use crate::fault_set::FaultSet;
 use crate::keys::KeyPool;
 use crate::nemesis::Nemesis;
 use crate::net::{cleanup_stale, Network};
@@ -40,7 +42,6 @@ use crate::schedule::{Schedule, ScheduleParams};
 use crate::stats::{OpStats, Phase};
 use crate::summary::Summary;
 use crate::workload::{classify, Workload};
-use crate::{admin, fault::FaultSet};
 
 /// Fault-free client time before the first fault.
 pub const WARMUP: Duration = Duration::from_secs(10);
@@ -66,6 +67,10 @@ pub const CHECK_TIME_LIMIT: Duration = Duration::from_secs(300);
 pub const CHECK_MEMO_BYTES: usize = 2 << 30;
 /// Most initial nodes.
 pub const MAX_NODES: usize = 9;
+/// Most clients per node slot.
+pub const MAX_CLIENTS_PER_NODE: usize = 16;
+/// Worker threads of the suite's runtime (clients, admin calls, the nemesis).
+pub const WORKER_THREADS: usize = 4;
 /// Client ids from here on are final reads (plus the slot).
 pub const FINAL_READ_CLIENT: u64 = 10_000;
 /// Client ids from here on are recovery probes (plus the slot).
@@ -116,7 +121,6 @@ impl RunOptions {
         ScheduleParams {
             seed: self.seed,
             faults: self.faults,
-            power_loss: self.unsafe_no_fsync,
             window_start: WARMUP,
             window_end: self.duration.saturating_sub(AFTER_HEAL),
         }
@@ -129,11 +133,8 @@ impl RunOptions {
         if self.duration < MIN_DURATION || self.duration > MAX_DURATION {
             bail!("--duration must be {MIN_DURATION:?} to {MAX_DURATION:?}");
         }
-        if self.faults == FaultSet::PowerLoss && !self.unsafe_no_fsync {
-            bail!("--faults powerloss is the self-test of --unsafe-no-fsync; pass that flag too");
-        }
-        if !(1..=16).contains(&self.clients_per_node) {
-            bail!("--clients-per-node must be 1 to 16");
+        if !(1..=MAX_CLIENTS_PER_NODE).contains(&self.clients_per_node) {
+            bail!("--clients-per-node must be 1 to {MAX_CLIENTS_PER_NODE}");
         }
         if !self.binary.is_file() {
             bail!(
@@ -154,8 +155,9 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Summary> {
     }
     let schedule = Schedule::generate(&opts.schedule_params());
     for tool in ["ip", "nft"] {
-        crate::net::run_cmd("sh", &["-c", &format!("command -v {tool}")], None)
-            .with_context(|| format!("{tool} is not installed (apt-get install iproute2 nftables)"))?;
+        crate::net::run_cmd("sh", &["-c", &format!("command -v {tool}")], None).with_context(
+            || format!("{tool} is not installed (apt-get install iproute2 nftables)"),
+        )?;
     }
     if schedule.needs_faketime() && !std::path::Path::new(LIBFAKETIME).exists() {
         bail!("clock faults need {LIBFAKETIME} (apt-get install faketime)");
@@ -191,7 +193,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Summary> {
     let net = Network::create(opts.nodes + SPARE_SLOTS)?;
     net.enter_hub()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
+        .worker_threads(WORKER_THREADS)
         .enable_all()
         .build()?;
     let events = Arc::new(EventLog::create(&report.events(), !opts.quiet)?);
@@ -203,6 +205,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Summary> {
         faketime: schedule.needs_faketime(),
     };
     let cluster = Cluster::new(net, cluster_opts, report.clone(), events.clone())?;
+    let nemesis = Nemesis::new(events.clone());
+    let injected = nemesis.injected();
     let run = Run {
         opts: opts.clone(),
         schedule,
@@ -210,23 +214,24 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Summary> {
         events: events.clone(),
         recorder: recorder.clone(),
         stats: stats.clone(),
-        nemesis: Nemesis::new(events.clone()),
+        nemesis,
         problems: Vec::new(),
     };
     let outcome = runtime.block_on(async move {
         tokio::select! {
             r = run.go(cluster) => r,
-            _ = interrupted() => Err((anyhow::anyhow!("interrupted"), BTreeMap::new())),
+            _ = interrupted() => Err(anyhow::anyhow!("interrupted")),
         }
     });
     // Every node is gone and every namespace deleted once the run's future is dropped.
     runtime.shutdown_timeout(Duration::from_secs(1));
     let summary = match outcome {
         Ok(summary) => summary,
-        Err((e, injected)) => {
+        Err(e) => {
             events.log(format!("run abandoned: {e:#}"));
             let history = recorder.history();
             let _ = history.save(&report.history());
+            let injected = injected.lock().unwrap_or_else(|p| p.into_inner()).clone();
             summarize(
                 opts,
                 &history,
@@ -315,8 +320,6 @@ struct Run {
     problems: Vec<String>,
 }
 
-type RunError = (anyhow::Error, BTreeMap<String, u64>);
-
 impl Run {
     /// Sleeps until `at`, looking for nodes that exited on their own meanwhile.
     async fn wait_until(&self, cluster: &mut Cluster, at: Instant) {
@@ -327,11 +330,8 @@ impl Run {
         }
     }
 
-    async fn go(mut self, mut cluster: Cluster) -> Result<Summary, RunError> {
-        let fail = |e: anyhow::Error, n: &Nemesis| (e, n.injected.clone());
-        if let Err(e) = cluster.start_initial(self.opts.nodes).await {
-            return Err(fail(e, &self.nemesis));
-        }
+    async fn go(mut self, mut cluster: Cluster) -> anyhow::Result<Summary> {
+        cluster.start_initial(self.opts.nodes).await?;
 
         // Clients: a few per slot, every slot (spare slots refuse until a node runs there).
         let pool = Arc::new(Mutex::new(KeyPool::new(self.opts.workload)));
@@ -364,8 +364,7 @@ impl Run {
         self.wait_until(&mut cluster, t0 + WARMUP).await;
         self.stats.set_phase(Phase::Faults);
         let (ok, _, _) = self.stats.in_phase(Phase::Warmup);
-        self.events
-            .log(format!("warm-up done: {ok} ok operations"));
+        self.events.log(format!("warm-up done: {ok} ok operations"));
         let window_end = t0 + self.opts.schedule_params().window_end;
         for episode in self.schedule.episodes.clone() {
             let start = (t0 + episode.start).max(Instant::now());
@@ -391,10 +390,11 @@ impl Run {
         let healed_at = Instant::now();
         self.events.log("HEAL everything");
         if let Err(e) = cluster.net().heal() {
-            self.problems.push(format!("cannot heal the network: {e:#}"));
+            self.problems
+                .push(format!("cannot heal the network: {e:#}"));
         }
         if let Some(clocks) = cluster.clocks.as_mut() {
-            let _ = clocks.reset_all(cluster.slots()).await;
+            let _ = clocks.reset_all().await;
         }
         cluster.resume_all();
         cluster.restart_members().await;
@@ -428,14 +428,23 @@ impl Run {
             }
         }
         self.stats.set_phase(Phase::Final);
-        let keys = pool.lock().unwrap_or_else(|p| p.into_inner()).used().to_vec();
+        let keys = pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .used()
+            .to_vec();
         self.final_reads(&cluster, &keys).await;
         cluster.check_exits();
         cluster.stop_all();
         for exit in &cluster.unexpected_exits {
             self.problems.push(format!("crash: {exit}"));
         }
-        let injected = self.nemesis.injected.clone();
+        let injected = self
+            .nemesis
+            .injected()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         drop(cluster);
         self.events.log("every node stopped, network deleted");
         Ok(self.conclude(injected).await)
@@ -451,9 +460,9 @@ impl Run {
                 attempt += 1;
                 let value = format!("p{slot}-{attempt}");
                 let command = Command::Set(value.clone());
-                let pending = self
-                    .recorder
-                    .begin(PROBE_CLIENT + slot as u64, key.clone(), command.clone());
+                let pending =
+                    self.recorder
+                        .begin(PROBE_CLIENT + slot as u64, key.clone(), command.clone());
                 let outcome = match admin::call(&addr, &["SET", &key, &value], OP_TIMEOUT).await {
                     Ok(reply) => classify(&command, reply).0,
                     Err(e) => Outcome::info(e),
@@ -482,7 +491,9 @@ impl Run {
         keys.extend((0..cluster.slots()).map(|s| format!("probe-s{s}")));
         for slot in cluster.members() {
             let addr = cluster.client_addr(slot);
-            let mut conn = node::client::RespClient::connect(&addr, OP_TIMEOUT).await.ok();
+            let mut conn = node::client::RespClient::connect(&addr, OP_TIMEOUT)
+                .await
+                .ok();
             for key in &keys {
                 let Some(c) = conn.as_mut() else { break };
                 let pending =
@@ -497,8 +508,10 @@ impl Run {
                 }
             }
         }
-        self.events
-            .log(format!("final reads of {} keys through every member", keys.len()));
+        self.events.log(format!(
+            "final reads of {} keys through every member",
+            keys.len()
+        ));
     }
 
     /// Guards, check, report files; returns the summary.

@@ -15,7 +15,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::fault::{Fault, FaultSet, PartitionKind, Target};
+use crate::fault::{Fault, PartitionKind, Target};
+use crate::fault_set::FaultSet;
 use crate::rng::Rng;
 
 /// Shortest quiet time before an episode.
@@ -26,14 +27,22 @@ pub const GAP_MAX: Duration = Duration::from_secs(8);
 pub const HOLD_MIN: Duration = Duration::from_secs(3);
 /// Longest time a fault is held.
 pub const HOLD_MAX: Duration = Duration::from_secs(12);
+/// Smallest wall-clock jump, in milliseconds.
+pub const CLOCK_JUMP_MIN_MS: u64 = 100;
+/// Largest "small" wall-clock jump, in milliseconds (half the jumps are small).
+pub const SMALL_CLOCK_JUMP_MAX_MS: u64 = 60_000;
 /// Largest wall-clock jump, in milliseconds (a day, either way).
-pub const CLOCK_JUMP_MAX_MS: i64 = 86_400_000;
+pub const CLOCK_JUMP_MAX_MS: u64 = 86_400_000;
+/// Smallest strobe amplitude, in milliseconds.
+pub const STROBE_DELTA_MIN_MS: u64 = 10;
 /// Largest strobe amplitude, in milliseconds.
 pub const STROBE_DELTA_MAX_MS: u64 = 10_000;
 /// Shortest time between strobe flips, in milliseconds.
 pub const STROBE_PERIOD_MIN_MS: u64 = 20;
 /// Longest time between strobe flips, in milliseconds.
 pub const STROBE_PERIOD_MAX_MS: u64 = 500;
+/// Percent of remove-and-re-add faults that remove the leader (the rest: a random member).
+pub const READD_LEADER_PERCENT: u64 = 30;
 /// Percent of membership faults that run under a partition.
 pub const MEMBERSHIP_PARTITIONED_PERCENT: u64 = 40;
 /// Most episodes in one schedule (a bound on very long runs).
@@ -46,8 +55,6 @@ pub struct ScheduleParams {
     pub seed: u64,
     /// Faults to draw from.
     pub faults: FaultSet,
-    /// Include simulated power loss in mixed runs (only meaningful with `--unsafe-no-fsync`).
-    pub power_loss: bool,
     /// Earliest start of the first fault, from the start of the run.
     pub window_start: Duration,
     /// Every fault must have ended by then.
@@ -77,12 +84,13 @@ type Family = fn(&mut Rng, &ScheduleParams) -> Fault;
 
 fn kill(rng: &mut Rng, _: &ScheduleParams) -> Fault {
     let pick = rng.next_u64();
-    Fault::Kill(match rng.below(4) {
-        0 => Target::One { pick },
-        1 => Target::Minority { pick },
-        2 => Target::Leader,
-        _ => Target::All,
-    })
+    match rng.below(5) {
+        0 => Fault::Kill(Target::One { pick }),
+        1 => Fault::Kill(Target::Minority { pick }),
+        2 => Fault::Kill(Target::Leader),
+        3 => Fault::Kill(Target::All),
+        _ => Fault::PowerLoss,
+    }
 }
 
 fn pause(rng: &mut Rng, _: &ScheduleParams) -> Fault {
@@ -120,11 +128,11 @@ fn clock(rng: &mut Rng, _: &ScheduleParams) -> Fault {
     if rng.percent(50) {
         // Half small jumps (within a minute), half large ones (up to a day).
         let max = if rng.percent(50) {
-            60_000
+            SMALL_CLOCK_JUMP_MAX_MS
         } else {
             CLOCK_JUMP_MAX_MS
         };
-        let magnitude = rng.between(100, max as u64) as i64;
+        let magnitude = rng.between(CLOCK_JUMP_MIN_MS, max) as i64;
         let offset_ms = if rng.percent(50) {
             magnitude
         } else {
@@ -134,7 +142,7 @@ fn clock(rng: &mut Rng, _: &ScheduleParams) -> Fault {
     } else {
         Fault::ClockStrobe {
             target,
-            delta_ms: rng.between(10, STROBE_DELTA_MAX_MS),
+            delta_ms: rng.between(STROBE_DELTA_MIN_MS, STROBE_DELTA_MAX_MS),
             period_ms: rng.between(STROBE_PERIOD_MIN_MS, STROBE_PERIOD_MAX_MS),
         }
     }
@@ -146,7 +154,7 @@ fn membership(rng: &mut Rng, _: &ScheduleParams) -> Fault {
         .percent(MEMBERSHIP_PARTITIONED_PERCENT)
         .then(|| partition_kind(rng));
     if rng.percent(50) {
-        let target = if rng.percent(30) {
+        let target = if rng.percent(READD_LEADER_PERCENT) {
             Target::Leader
         } else {
             Target::One { pick }
@@ -163,13 +171,7 @@ fn power_loss(_: &mut Rng, _: &ScheduleParams) -> Fault {
 
 fn families(params: &ScheduleParams) -> Vec<Family> {
     match params.faults {
-        FaultSet::Mixed => {
-            let mut all: Vec<Family> = vec![kill, pause, partition, clock, membership];
-            if params.power_loss {
-                all.push(power_loss);
-            }
-            all
-        }
+        FaultSet::Mixed => vec![kill, pause, partition, clock, membership],
         FaultSet::Kill => vec![kill],
         FaultSet::Pause => vec![pause],
         FaultSet::Partition => vec![partition],
@@ -236,7 +238,6 @@ mod tests {
         ScheduleParams {
             seed,
             faults,
-            power_loss: false,
             window_start: Duration::from_secs(10),
             window_end: Duration::from_secs(170),
         }
@@ -297,7 +298,7 @@ mod tests {
                 "no {prefix} fault in 20 mixed schedules: {names:?}"
             );
         }
-        assert!(!names.contains("power-loss"));
+        assert!(names.contains("power-loss"));
     }
 
     #[test]

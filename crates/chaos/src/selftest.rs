@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::fault::FaultSet;
+use crate::fault_set::FaultSet;
 use crate::summary::RunResult;
 use crate::workload::Workload;
 

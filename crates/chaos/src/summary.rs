@@ -198,7 +198,8 @@ mod tests {
     #[test]
     fn problems_fail_and_violations_win() {
         let mut s = summary();
-        s.problems.push("guard: only 3 ok operations before the first fault".into());
+        s.problems
+            .push("guard: only 3 ok operations before the first fault".into());
         assert_eq!(s.result(), RunResult::Fail);
         assert_eq!(s.result().exit_code(), 2);
         assert!(s.to_string().starts_with("FAIL "));

@@ -123,11 +123,12 @@ pub fn classify(command: &Command, reply: Reply) -> (Outcome, bool) {
     }
     let value = match (command, reply) {
         (Command::Get | Command::GetSet(_), Reply::Null) => Some(Value::Nil),
-        (Command::Get | Command::GetSet(_), Reply::Bulk(b)) => match String::from_utf8(b.to_vec())
-        {
-            Ok(s) => Some(Value::Str(s)),
-            Err(_) => None,
-        },
+        (Command::Get | Command::GetSet(_), Reply::Bulk(b)) => {
+            match String::from_utf8(b.to_vec()) {
+                Ok(s) => Some(Value::Str(s)),
+                Err(_) => None,
+            }
+        }
         (Command::Set(_), Reply::Simple(s)) if s == "OK" => Some(Value::Nil),
         (Command::Del | Command::Incr | Command::Append(_), Reply::Integer(n)) => {
             Some(Value::Int(n))
