@@ -141,7 +141,7 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
         "touch" => Command::Touch { keys: rest() },
         "mget" => Command::MGet { keys: rest() },
         "mset" | "msetnx" => {
-            if args.len() % 2 == 0 {
+            if args.len().is_multiple_of(2) {
                 return Err(Error::WrongArity(name));
             }
             let pairs = args[1..]

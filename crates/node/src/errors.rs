@@ -58,3 +58,10 @@ pub fn wrong_arity(cmd: &str) -> Reply {
         cmd.to_lowercase()
     ))
 }
+
+/// A command too large to replicate as one log entry.
+pub fn command_too_large(bytes: usize, max: usize) -> Reply {
+    Reply::error(format!(
+        "ERR command of {bytes} bytes exceeds the largest replicated entry ({max} bytes)"
+    ))
+}

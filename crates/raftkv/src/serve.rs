@@ -33,8 +33,8 @@ pub struct ServeArgs {
     #[arg(long, env = "RAFTKV_PEER_ADVERTISE")]
     peer_advertise: Option<String>,
     /// Start a new single-node cluster (ignored if the data dir has state).
-    #[arg(long, env = "RAFTKV_BOOTSTRAP")]
-    bootstrap: bool,
+    #[arg(long, env = "RAFTKV_BOOTSTRAP", num_args = 0..=1, default_missing_value = "true")]
+    bootstrap: Option<bool>,
     /// Join an existing cluster through any member's client address (ignored if the data dir has state).
     #[arg(long, env = "RAFTKV_JOIN", conflicts_with = "bootstrap")]
     join: Option<String>,
@@ -57,14 +57,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
     max_clients: Option<usize>,
     /// UNSAFE: never fsync the Raft log (acknowledged writes can be lost on power failure). Tests and benchmarks only.
-    #[arg(long, env = "RAFTKV_UNSAFE_NO_FSYNC")]
-    unsafe_no_fsync: bool,
+    #[arg(long, env = "RAFTKV_UNSAFE_NO_FSYNC", num_args = 0..=1, default_missing_value = "true")]
+    unsafe_no_fsync: Option<bool>,
     /// UNSAFE: serve reads from the local state machine without a read barrier (may be stale). Fault-suite self-test only.
-    #[arg(long, env = "RAFTKV_UNSAFE_STALE_READS")]
-    unsafe_stale_reads: bool,
+    #[arg(long, env = "RAFTKV_UNSAFE_STALE_READS", num_args = 0..=1, default_missing_value = "true")]
+    unsafe_stale_reads: Option<bool>,
     /// UNSAFE, test-only: on SIGUSR1 drop every WAL byte not yet fsynced and exit (simulated power cut). Implied by --unsafe-no-fsync.
-    #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL")]
-    unsafe_power_loss_signal: bool,
+    #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL", num_args = 0..=1, default_missing_value = "true")]
+    unsafe_power_loss_signal: Option<bool>,
     /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
     #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
     metrics_listen: Option<String>,
@@ -94,6 +94,13 @@ impl ServeArgs {
             snapshot_threshold,
             max_clients
         );
+        // Booleans too: `--unsafe-no-fsync=false` turns off what the file turned on.
+        set!(
+            bootstrap,
+            unsafe_no_fsync,
+            unsafe_stale_reads,
+            unsafe_power_loss_signal
+        );
         if self.advertise.is_some() {
             c.advertise = self.advertise;
         }
@@ -106,10 +113,6 @@ impl ServeArgs {
         if self.join.is_some() {
             c.join = self.join;
         }
-        c.bootstrap |= self.bootstrap;
-        c.unsafe_no_fsync |= self.unsafe_no_fsync;
-        c.unsafe_stale_reads |= self.unsafe_stale_reads;
-        c.unsafe_power_loss_signal |= self.unsafe_power_loss_signal;
         c.validate()?;
         Ok(c)
     }
@@ -193,6 +196,21 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:7100", "the flag wins over the file");
         assert_eq!(c.snapshot_threshold, 5, "from the file");
         assert_eq!(c.peer_listen, node::config::DEFAULT_PEER_LISTEN, "default");
+    }
+
+    #[test]
+    fn a_flag_can_turn_off_a_boolean_the_file_turned_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("raftkv.toml");
+        std::fs::write(&file, "unsafe_no_fsync = true\n").unwrap();
+        let path = file.to_str().unwrap();
+        let on = Wrapper::try_parse_from(["serve", "--config", path]).unwrap();
+        assert!(on.args.into_config().unwrap().unsafe_no_fsync);
+        let off = Wrapper::try_parse_from(["serve", "--config", path, "--unsafe-no-fsync=false"])
+            .unwrap();
+        assert!(!off.args.into_config().unwrap().unsafe_no_fsync);
+        let bare = Wrapper::try_parse_from(["serve", "--unsafe-no-fsync"]).unwrap();
+        assert!(bare.args.into_config().unwrap().unsafe_no_fsync);
     }
 
     #[test]

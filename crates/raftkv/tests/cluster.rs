@@ -219,3 +219,47 @@ async fn a_node_behind_the_compacted_log_catches_up_through_a_snapshot() {
         "a node with state resumes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_values_replicate_and_oversized_commands_are_refused() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let lagging = (1..=3).find(|&i| i != leader).unwrap();
+    let mut c = cluster.client(leader).await;
+    let big = "x".repeat(7 * 1024 * 1024);
+    // One command larger than a log entry may be: refused, and the cluster goes on.
+    match c
+        .call(&["MSET", "a", &big, "b", &big, "c", &big])
+        .await
+        .unwrap()
+    {
+        Reply::Error(e) => assert!(e.contains("exceeds the largest replicated entry"), "{e}"),
+        other => panic!("oversized MSET answered {other:?}"),
+    }
+    assert_eq!(c.call(&["SET", "small", "1"]).await.unwrap(), Reply::ok());
+
+    // 40 MiB of pipelined 1 MiB values: split into several entries; a follower that missed them
+    // catches up although they do not fit in one message.
+    cluster.kill(lagging);
+    let mb = "y".repeat(1024 * 1024);
+    let mut buf = bytes::BytesMut::new();
+    for i in 0..40 {
+        node::client::encode_command(&["SET", &format!("big{i}"), &mb], &mut buf);
+    }
+    c.send_raw(&buf).await.unwrap();
+    for _ in 0..40 {
+        assert_eq!(c.read_reply().await.unwrap(), Reply::ok());
+    }
+    cluster.restart(lagging);
+    let mut f = cluster.client(lagging).await;
+    f.call(&["READONLY"]).await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while f.call(&["STRLEN", "big39"]).await.unwrap() != Reply::Integer(1024 * 1024) {
+        assert!(
+            Instant::now() < deadline,
+            "the follower never caught up with the large values"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(f.call(&["GET", "small"]).await.unwrap(), bulk("1"));
+}

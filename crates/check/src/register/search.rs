@@ -192,7 +192,7 @@ impl Search<'_> {
         let mut steps: u64 = 0;
         while self.events.next[0] != 0 {
             steps += 1;
-            if steps % CHECK_EVERY == 0 {
+            if steps.is_multiple_of(CHECK_EVERY) {
                 if let Some(out) = self.over_limits(limits) {
                     return out;
                 }

@@ -224,7 +224,7 @@ pub fn mutate(history: &History, which: usize, val: u8) -> History {
         Command::Get if current.ends_with(',') => {
             // An append read: drop the last token or repeat the first.
             let mut tokens: Vec<&str> = current.split_terminator(',').collect();
-            if val % 2 == 0 {
+            if val.is_multiple_of(2) {
                 tokens.pop();
             } else if let Some(t) = tokens.first().copied() {
                 tokens.push(t);

@@ -63,6 +63,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long adding a node may take (the learner must first catch up).
 pub const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Most bytes of client arguments in one log entry (one command, or one pipelined batch). Every
+/// entry must fit in one peer frame together with the others of its AppendEntries request.
+pub const MAX_ENTRY_BYTES: usize = 16 * 1024 * 1024;
+/// Most entries in one AppendEntries request (openraft's `max_payload_entries`).
+pub const MAX_APPEND_ENTRIES: u64 = 16;
+
 /// Most log entries kept behind a snapshot (fewer when the snapshot threshold is smaller).
 pub const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 /// Most keys one expiry entry deletes.
@@ -173,6 +179,8 @@ impl Consensus {
             election_timeout_min: opts.election_timeout_ms_min,
             election_timeout_max: opts.election_timeout_ms_max,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
+            // Bounded so an AppendEntries request always fits in one peer frame.
+            max_payload_entries: MAX_APPEND_ENTRIES,
             // Keep some log behind each snapshot so briefly lagging followers catch up from the
             // log, not a full snapshot; never more than a snapshot's worth.
             max_in_snapshot_log_to_keep: opts.snapshot_threshold.min(LOG_KEPT_BEHIND_SNAPSHOT),

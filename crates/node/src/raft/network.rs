@@ -13,8 +13,11 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
+use openraft::raft::StreamAppendResult;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
@@ -23,7 +26,7 @@ use openraft::RaftNetworkV2;
 
 use super::peers::Peers;
 use super::state_machine::SnapshotData;
-use super::types::{NodeAddr, NodeId, TypeConfig, Vote};
+use super::types::{LogId, NodeAddr, NodeId, TypeConfig, Vote};
 use crate::transport::message::{PeerRequest, PeerResponse, SnapshotChunk};
 use crate::transport::PeerClient;
 
@@ -108,8 +111,86 @@ impl Network {
     }
 }
 
+/// Most AppendEntries requests in flight to one follower on the replication stream.
+pub const APPEND_PIPELINE_DEPTH: usize = 8;
+/// Deadline for the answer to one pipelined AppendEntries (at least openraft's soft TTL). Large
+/// requests behind others on a busy follower take a while; a dead follower is noticed by the
+/// heartbeats, which run on their own connection.
+pub const APPEND_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+type AppendResult = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
+
+/// One sent AppendEntries: the log range it covers and where its answer arrives.
+type InFlight = (
+    Option<LogId>,
+    Option<LogId>,
+    tokio::sync::oneshot::Receiver<PeerResponse>,
+);
+
 impl RaftNetworkV2<TypeConfig> for Network {
     type SnapshotData = SnapshotData;
+
+    /// Pipelined replication: requests are sent as they come, without waiting for earlier
+    /// answers (up to [`APPEND_PIPELINE_DEPTH`] in flight); the follower's peer server handles
+    /// them in order on this one connection, and answers are yielded in order. The stream ends
+    /// after the first conflict, rejection, partial success or transport error, as openraft
+    /// requires.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, AppendResult>, RPCError<TypeConfig>>>
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        let client = self.client.clone();
+        let timeout = option.soft_ttl().max(APPEND_ANSWER_TIMEOUT);
+        Box::pin(async move {
+            let (tx, rx) =
+                tokio::sync::mpsc::channel::<io::Result<InFlight>>(APPEND_PIPELINE_DEPTH);
+            tokio::spawn(async move {
+                let mut input = input;
+                while let Some(req) = input.next().await {
+                    let prev = req.prev_log_id;
+                    let last = req.entries.last().map(|e| e.log_id).or(prev);
+                    let sent = client
+                        .send(PeerRequest::Append(req))
+                        .await
+                        .map(|answer| (prev, last, answer));
+                    let failed = sent.is_err();
+                    if tx.send(sent).await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let answers = futures_util::stream::unfold(Some(rx), move |state| async move {
+                let mut rx = state?;
+                let (prev, last, answer) = match rx.recv().await? {
+                    Ok(in_flight) => in_flight,
+                    Err(e) => return Some((Err(rpc_error(e)), None)),
+                };
+                let resp = match tokio::time::timeout(timeout, answer).await {
+                    Ok(Ok(PeerResponse::Append(resp))) => resp,
+                    Ok(Ok(other)) => return Some((Err(unexpected(other)), None)),
+                    Ok(Err(_)) => {
+                        let e = io::Error::new(io::ErrorKind::ConnectionReset, "connection lost");
+                        return Some((Err(rpc_error(e)), None));
+                    }
+                    Err(_) => {
+                        let e =
+                            io::Error::new(io::ErrorKind::TimedOut, "no answer to AppendEntries");
+                        return Some((Err(rpc_error(e)), None));
+                    }
+                };
+                let partial =
+                    matches!(&resp, AppendEntriesResponse::PartialSuccess(l) if *l != last);
+                let result = resp.into_stream_result(prev, last);
+                let go_on = result.is_ok() && !partial;
+                Some((Ok(result), go_on.then_some(rx)))
+            });
+            Ok(Box::pin(answers) as BoxStream<'s, AppendResult>)
+        })
+    }
 
     async fn append_entries(
         &mut self,

@@ -12,6 +12,8 @@ use tracing::Instrument;
 
 use super::commands::{self, Outcome};
 use super::ServerContext;
+use crate::errors;
+use crate::raft::MAX_ENTRY_BYTES;
 
 /// Most data commands gathered into one batch (one Raft entry).
 pub const MAX_BATCH_COMMANDS: usize = 1024;
@@ -47,6 +49,13 @@ enum Slot {
 struct Pending {
     slots: Vec<Slot>,
     batch: Vec<kv::Command>,
+    /// Estimated log-entry bytes of `batch`.
+    batch_bytes: usize,
+}
+
+/// Estimated bytes a command takes in a log entry: its arguments plus a little framing each.
+fn entry_bytes(args: &[bytes::Bytes]) -> usize {
+    args.iter().map(|a| a.len() + 16).sum()
 }
 
 /// Serve one client until it disconnects, sends QUIT, or sends malformed RESP.
@@ -126,10 +135,23 @@ async fn run(
                 }
                 continue;
             }
+            // Every command must fit in one log entry; a batch ends before it would overflow one.
+            let size = entry_bytes(&args);
+            if size > MAX_ENTRY_BYTES {
+                pending.slots.push(Slot::Ready(errors::command_too_large(
+                    size,
+                    MAX_ENTRY_BYTES,
+                )));
+                continue;
+            }
+            if pending.batch_bytes + size > MAX_ENTRY_BYTES {
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
+            }
             match kv::Command::parse(&args) {
                 Ok(cmd) => {
                     pending.slots.push(Slot::Batched);
                     pending.batch.push(cmd);
+                    pending.batch_bytes += size;
                     if pending.batch.len() >= MAX_BATCH_COMMANDS {
                         flush(&mut pending, state, ctx, stream, &mut out).await?;
                     }
@@ -160,6 +182,7 @@ async fn flush(
         return Ok(());
     }
     let batch = std::mem::take(&mut pending.batch);
+    pending.batch_bytes = 0;
     if !batch.is_empty() && !out.is_empty() {
         stream.write_all(out).await?;
         out.clear();

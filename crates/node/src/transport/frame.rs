@@ -11,8 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Largest frame body accepted, in bytes (a snapshot chunk or a batch of log entries).
-pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// Largest frame body accepted, in bytes: room for a full AppendEntries request (the most
+/// entries per request times the largest entry) plus encoding overhead. Snapshot chunks and
+/// forwarded batches are far smaller.
+pub const MAX_FRAME_BYTES: usize =
+    crate::raft::MAX_APPEND_ENTRIES as usize * crate::raft::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
 /// Bumped whenever a peer message changes shape.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// First bytes a dialing peer sends: magic plus protocol version.
