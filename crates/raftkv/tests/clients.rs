@@ -108,3 +108,38 @@ async fn redis_crate_resp2_and_resp3() {
         assert_eq!((a.as_deref(), b), (Some("value"), None));
     }
 }
+
+/// redis-py connects with HELLO 3 (RESP3) and runs pipelines as MULTI/EXEC by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_py_over_resp3_and_resp2() {
+    let cluster = Cluster::start(3).await;
+    let script = r#"
+import sys, redis
+host, port = sys.argv[1].rsplit(":", 1)
+for proto in (3, 2):
+    r = redis.Redis(host=host, port=int(port), protocol=proto, decode_responses=True)
+    assert r.ping()
+    assert r.set("py", "hello", ex=100)
+    assert r.get("py") == "hello" and r.get("missing") is None
+    assert 99 <= r.ttl("py") <= 100
+    p = r.pipeline()  # transactional: MULTI ... EXEC
+    p.set("a", 1).incr("a").get("a")
+    assert p.execute() == [True, 2, "2"], proto
+    try:
+        r.incr("py")
+        raise SystemExit("INCR on a string must fail")
+    except redis.ResponseError as e:
+        assert "not an integer" in str(e)
+print("ok")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &cluster.nodes[1].client])
+        .output()
+        .expect("python3 with the redis package must be installed (scripts/test installs it)");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "redis-py failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

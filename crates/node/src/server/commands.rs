@@ -68,6 +68,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.name = None;
             state.protocol = Protocol::Resp2;
             state.readonly = false;
+            state.transaction = None;
             Reply::Simple("RESET".into())
         }
         "SELECT" if args.len() == 2 => match resp::parse_i64(&args[1]) {

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::commands::{self, Outcome};
+use super::transaction::{self, Transaction};
 use super::ServerContext;
 use crate::errors;
 use crate::raft::MAX_ENTRY_BYTES;
@@ -36,6 +37,8 @@ pub struct ClientState {
     pub readonly: bool,
     /// The client's address.
     pub addr: SocketAddr,
+    /// Commands queued since MULTI, if a transaction is open.
+    pub transaction: Option<Transaction>,
 }
 
 /// A reply slot: either ready, or the reply of the next batched command.
@@ -54,7 +57,7 @@ struct Pending {
 }
 
 /// Estimated bytes a command takes in a log entry: its arguments plus a little framing each.
-fn entry_bytes(args: &[bytes::Bytes]) -> usize {
+pub fn entry_bytes(args: &[bytes::Bytes]) -> usize {
     args.iter().map(|a| a.len() + 16).sum()
 }
 
@@ -76,6 +79,7 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerConte
         protocol: Protocol::Resp2,
         readonly: false,
         addr,
+        transaction: None,
     };
     if let Err(e) = run(&mut stream, &mut state, &ctx).instrument(span).await {
         tracing::debug!(id, error = %e, "client connection ended");
@@ -121,6 +125,16 @@ async fn run(
             ctx.total_commands.fetch_add(1, Ordering::Relaxed);
             if let Some(refusal) = ctx.refusal(&args[0]) {
                 pending.slots.push(Slot::Ready(refusal));
+                continue;
+            }
+            if transaction::is_transaction_command(&args[0]) {
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
+                let reply = transaction::handle(&args, state, ctx).await;
+                resp::encode(&reply, state.protocol, &mut out);
+                continue;
+            }
+            if let Some(t) = state.transaction.as_mut() {
+                pending.slots.push(Slot::Ready(t.queue(&args)));
                 continue;
             }
             if commands::is_connection_command(&args[0]) {

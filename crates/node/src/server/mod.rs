@@ -14,6 +14,7 @@ pub mod backup;
 pub mod commands;
 pub mod connection;
 pub mod info;
+pub mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
