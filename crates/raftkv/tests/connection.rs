@@ -142,9 +142,15 @@ async fn multi_exec_runs_the_queue_as_one_unit() {
     let cluster = Cluster::start(3).await;
     let mut c = cluster.client(2).await;
     let queued = Reply::Simple("QUEUED".into());
-    assert_eq!(c.call(&["EXEC"]).await.unwrap(), Reply::error("ERR EXEC without MULTI"));
+    assert_eq!(
+        c.call(&["EXEC"]).await.unwrap(),
+        Reply::error("ERR EXEC without MULTI")
+    );
     assert_eq!(c.call(&["MULTI"]).await.unwrap(), Reply::ok());
-    assert_eq!(c.call(&["MULTI"]).await.unwrap(), Reply::error("ERR MULTI calls can not be nested"));
+    assert_eq!(
+        c.call(&["MULTI"]).await.unwrap(),
+        Reply::error("ERR MULTI calls can not be nested")
+    );
     assert_eq!(c.call(&["SET", "t", "1"]).await.unwrap(), queued);
     assert_eq!(c.call(&["INCR", "t"]).await.unwrap(), queued);
     assert_eq!(c.call(&["GET", "t"]).await.unwrap(), queued);
@@ -160,9 +166,17 @@ async fn multi_exec_runs_the_queue_as_one_unit() {
         c.call(&["EXEC"]).await.unwrap(),
         Reply::error("EXECABORT Transaction discarded because of previous errors.")
     );
-    assert_eq!(c.call(&["GET", "t"]).await.unwrap(), bulk("2"), "nothing of the aborted transaction ran");
+    assert_eq!(
+        c.call(&["GET", "t"]).await.unwrap(),
+        bulk("2"),
+        "nothing of the aborted transaction ran"
+    );
     assert_eq!(c.call(&["MULTI"]).await.unwrap(), Reply::ok());
     assert_eq!(c.call(&["DEL", "t"]).await.unwrap(), queued);
     assert_eq!(c.call(&["DISCARD"]).await.unwrap(), Reply::ok());
-    assert_eq!(cluster.call(3, &["GET", "t"]).await, bulk("2"), "a discarded transaction never runs");
+    assert_eq!(
+        cluster.call(3, &["GET", "t"]).await,
+        bulk("2"),
+        "a discarded transaction never runs"
+    );
 }

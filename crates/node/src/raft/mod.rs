@@ -460,6 +460,13 @@ impl Consensus {
         let is_member = |id: NodeId| membership.get_node(&id).is_some();
         let not_member =
             |id: NodeId| ConsensusError::Membership(format!("node {id} is not a member"));
+        let apply = |members: ChangeMembers<NodeId, NodeAddr>| async move {
+            self.raft
+                .change_membership(members, false)
+                .await
+                .map(|_| ())
+                .map_err(map_err)
+        };
         match change {
             MemberChange::Add { id, addr, learner } => {
                 if let Some(existing) = membership.get_node(&id) {
@@ -480,10 +487,7 @@ impl Consensus {
                         .map_err(map_err)?;
                 }
                 if !learner {
-                    self.raft
-                        .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-                        .await
-                        .map_err(map_err)?;
+                    apply(ChangeMembers::AddVoterIds(BTreeSet::from([id]))).await?;
                 }
             }
             MemberChange::Promote { id } => {
@@ -491,10 +495,7 @@ impl Consensus {
                     return Err(not_member(id));
                 }
                 if !is_voter(id) {
-                    self.raft
-                        .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-                        .await
-                        .map_err(map_err)?;
+                    apply(ChangeMembers::AddVoterIds(BTreeSet::from([id]))).await?;
                 }
             }
             MemberChange::Remove { id } => {
@@ -517,16 +518,11 @@ impl Consensus {
                     }
                     return Err(ConsensusError::NotLeader { leader: None });
                 }
+                let ids = BTreeSet::from([id]);
                 if is_voter(id) {
-                    self.raft
-                        .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
-                        .await
-                        .map_err(map_err)?;
+                    apply(ChangeMembers::RemoveVoters(ids)).await?;
                 } else {
-                    self.raft
-                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
-                        .await
-                        .map_err(map_err)?;
+                    apply(ChangeMembers::RemoveNodes(ids)).await?;
                 }
             }
             MemberChange::TransferLeader { id } => {
