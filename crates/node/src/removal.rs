@@ -5,7 +5,8 @@
 //! membership (which still lists it) and simply stops hearing from anyone. So every
 //! [`CHECK_INTERVAL`] a non-leader node that is (or was) a member asks the other members of its
 //! membership for `INFO raft`, believed leader first. It concludes it was removed only when a
-//! node that reports itself `raft_role:leader`, in a term at least this node's own, lists
+//! node that reports itself `raft_role:leader`, in a term at least that of the latest leader
+//! this node knows of (the one that proposed its membership, or one it followed since), lists
 //! neither this node's id among its voters nor among its learners. Node ids are never reused,
 //! and a node being added is not yet a member in its own view, so neither case misfires; a
 //! leader from an older term (a stale, partitioned one) is ignored.
@@ -62,7 +63,8 @@ pub fn parse_peer_view(info: &str) -> PeerView {
     v
 }
 
-/// True if `peer` proves that node `me`, at term `my_term`, is no longer a member.
+/// True if `peer` proves that node `me`, which last knew of a leader in `my_term`, is no longer
+/// a member.
 pub fn proves_removed(peer: &PeerView, me: u64, my_term: u64) -> bool {
     peer.role == "leader" && peer.term >= my_term && !peer.members.contains(&me)
 }
@@ -80,10 +82,17 @@ async fn ask(addr: &str) -> Option<PeerView> {
 pub async fn watch(ctx: Arc<ServerContext>) {
     let consensus = ctx.consensus.clone();
     let me = consensus.node_id();
+    // Not this node's current term: a removed node hears from no one, times out and campaigns,
+    // so its own term climbs past the real leader's.
+    let mut leader_term = 0;
     loop {
         tokio::time::sleep(CHECK_INTERVAL).await;
         let m = consensus.metrics();
         let view = consensus.membership_view();
+        leader_term = leader_term.max(view.term);
+        if m.current_leader.is_some() {
+            leader_term = leader_term.max(m.current_term);
+        }
         if m.state == ServerState::Leader || !view.contains(me) {
             // A leader is a member by definition; a node absent from its own membership was
             // never added (still joining) or not yet initialized.
@@ -100,7 +109,7 @@ pub async fn watch(ctx: Arc<ServerContext>) {
             let Some(peer) = ask(&addr).await else {
                 continue;
             };
-            if proves_removed(&peer, me, m.current_term) {
+            if proves_removed(&peer, me, leader_term) {
                 tracing::error!(
                     node_id = me,
                     leader_addr = %addr,

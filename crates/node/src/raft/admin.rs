@@ -14,6 +14,8 @@ use super::Consensus;
 /// A membership as this node knows it, in plain data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MembershipView {
+    /// Term of the leader that proposed this membership (0 for none).
+    pub term: u64,
     /// Voter ids.
     pub voters: Vec<NodeId>,
     /// Every member (voters and learners) with its addresses.
@@ -39,6 +41,12 @@ impl Consensus {
         let m = self.metrics();
         let membership = m.membership_config.membership();
         MembershipView {
+            term: m
+                .membership_config
+                .log_id()
+                .as_ref()
+                .map(|l| l.committed_leader_id().term)
+                .unwrap_or(0),
             voters: membership.voter_ids().collect(),
             nodes: membership
                 .nodes()

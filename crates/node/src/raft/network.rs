@@ -124,6 +124,7 @@ type AppendResult = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>
 type InFlight = (
     Option<LogId>,
     Option<LogId>,
+    std::time::Instant,
     tokio::sync::oneshot::Receiver<PeerResponse>,
 );
 
@@ -144,6 +145,7 @@ impl RaftNetworkV2<TypeConfig> for Network {
         S: futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
     {
         let client = self.client.clone();
+        let target = self.target;
         let timeout = option.soft_ttl().max(APPEND_ANSWER_TIMEOUT);
         Box::pin(async move {
             let (tx, rx) =
@@ -153,10 +155,11 @@ impl RaftNetworkV2<TypeConfig> for Network {
                 while let Some(req) = input.next().await {
                     let prev = req.prev_log_id;
                     let last = req.entries.last().map(|e| e.log_id).or(prev);
+                    let sent_at = std::time::Instant::now();
                     let sent = client
                         .send(PeerRequest::Append(req))
                         .await
-                        .map(|answer| (prev, last, answer));
+                        .map(|answer| (prev, last, sent_at, answer));
                     let failed = sent.is_err();
                     if tx.send(sent).await.is_err() || failed {
                         break;
@@ -165,12 +168,15 @@ impl RaftNetworkV2<TypeConfig> for Network {
             });
             let answers = futures_util::stream::unfold(Some(rx), move |state| async move {
                 let mut rx = state?;
-                let (prev, last, answer) = match rx.recv().await? {
+                let (prev, last, sent_at, answer) = match rx.recv().await? {
                     Ok(in_flight) => in_flight,
                     Err(e) => return Some((Err(rpc_error(e)), None)),
                 };
                 let resp = match tokio::time::timeout(timeout, answer).await {
-                    Ok(Ok(PeerResponse::Append(resp))) => resp,
+                    Ok(Ok(PeerResponse::Append(resp))) => {
+                        crate::metrics::record_peer_rtt(target, sent_at.elapsed());
+                        resp
+                    }
                     Ok(Ok(other)) => return Some((Err(unexpected(other)), None)),
                     Ok(Err(_)) => {
                         let e = io::Error::new(io::ErrorKind::ConnectionReset, "connection lost");
