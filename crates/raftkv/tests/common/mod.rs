@@ -110,6 +110,24 @@ impl Cluster {
         Self::start_with(n, &[]).await
     }
 
+    /// Start node `id` on port 0 in its own data dir under the cluster's temp dir. Restarts reuse
+    /// every flag, --bootstrap/--join included: a node with state ignores them.
+    fn launch(&mut self, id: u64, flags: Vec<String>) {
+        let data_dir = self.dir.path().join(format!("node{id}"));
+        let log = self.dir.path().join(format!("node{id}.log"));
+        let (child, client, peer) =
+            spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &flags);
+        self.nodes.push(TestNode {
+            id,
+            data_dir,
+            client,
+            peer,
+            log,
+            child: Some(child),
+            extra: flags,
+        });
+    }
+
     /// Same, with extra `serve` flags for every node.
     pub async fn start_with(n: u64, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -119,8 +137,6 @@ impl Cluster {
         };
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for id in 1..=n {
-            let data_dir = cluster.dir.path().join(format!("node{id}"));
-            let log = cluster.dir.path().join(format!("node{id}.log"));
             let mut flags = extra.clone();
             if id == 1 {
                 flags.push("--bootstrap".into());
@@ -128,19 +144,7 @@ impl Cluster {
                 flags.push("--join".into());
                 flags.push(cluster.nodes[0].client.clone());
             }
-            let (child, client, peer) =
-                spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &flags);
-            cluster.nodes.push(TestNode {
-                id,
-                data_dir,
-                client,
-                peer,
-                log,
-                child: Some(child),
-                // Restarts reuse every flag, --bootstrap/--join included: a node with state
-                // ignores them.
-                extra: flags,
-            });
+            cluster.launch(id, flags);
             if id == 1 {
                 cluster.wait_leader_among(&[1]).await;
             }
@@ -312,20 +316,7 @@ impl Cluster {
     /// Start node `id` (the next free id) with no `--bootstrap`/`--join`: it waits to be added.
     pub fn spawn_empty(&mut self, id: u64, extra: &[&str]) {
         assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
-        let data_dir = self.dir.path().join(format!("node{id}"));
-        let log = self.dir.path().join(format!("node{id}.log"));
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, client, peer) =
-            spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &extra);
-        self.nodes.push(TestNode {
-            id,
-            data_dir,
-            client,
-            peer,
-            log,
-            child: Some(child),
-            extra,
-        });
+        self.launch(id, extra.iter().map(|s| s.to_string()).collect());
     }
 
     /// Start node `id` (the next free id) on `data_dir` with exactly `extra` flags.
