@@ -39,7 +39,10 @@ async fn frame_echo_server() -> String {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let (mut r, mut w) = stream.into_split();
-                frame::read_hello(&mut r).await.unwrap();
+                let hello = frame::read_hello(&mut r).await.unwrap();
+                frame::write_hello_answer(&mut w, hello.to, frame::HelloAnswer::Accepted)
+                    .await
+                    .unwrap();
                 let mut buf = Vec::new();
                 while let Ok(Some(env)) =
                     frame::read::<Envelope<PeerRequest>, _>(&mut r, &mut buf).await
@@ -117,8 +120,10 @@ async fn transport_round_trips_and_pipelining() {
     let codec = started.elapsed() / CALLS as u32;
 
     let client = Arc::new(PeerClient::new(
+        frame::Hello { from: 1, to: 2 },
         frame_echo_server().await,
         Arc::new(TcpTransport),
+        Arc::default(),
     ));
     client
         .call(message(), Duration::from_secs(5))

@@ -106,6 +106,48 @@ async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
     assert_eq!(c.call(&["GET", "before"]).await.unwrap(), bulk("1"));
 }
 
+/// Regression (fault suite, append seed 2): a new node started on a dead member's peer address
+/// answered the leader's appends for that member from its empty log, and openraft panicked the
+/// leader ("follower log reversion"). Connections now name the node they are meant for, and the
+/// new node refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_on_a_dead_members_address_is_not_mistaken_for_it() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let gone = follower_of(leader, 3);
+    for i in 0..20 {
+        let key = format!("before{i}");
+        assert_eq!(cluster.call(leader, &["SET", &key, "x"]).await, Reply::ok());
+    }
+    cluster.kill(gone);
+    let peer = cluster.node(gone).peer.clone();
+    cluster.spawn_empty_at(4, &peer);
+
+    // The leader keeps replicating to `gone`'s address, which node 4 now holds.
+    let stranger_log = cluster.node(4).log.clone();
+    let deadline = Instant::now() + WAIT;
+    let mut i = 0;
+    while !std::fs::read_to_string(&stranger_log)
+        .unwrap_or_default()
+        .contains("peer connection refused")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node 4 never refused a connection"
+        );
+        let key = format!("after{i}");
+        assert_eq!(cluster.call(leader, &["SET", &key, "y"]).await, Reply::ok());
+        i += 1;
+    }
+    for j in 0..20 {
+        let key = format!("more{j}");
+        assert_eq!(cluster.call(leader, &["SET", &key, "z"]).await, Reply::ok());
+    }
+    // Raft on the leader is alive (a panicked Raft core fails every write above) and still leads.
+    let info = cluster.info(leader).await.expect("leader answers INFO");
+    assert_eq!(info["raft_role"], "leader", "{info:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttl_expiry_is_the_same_on_every_node() {
     let cluster = Cluster::start(3).await;

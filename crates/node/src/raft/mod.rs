@@ -25,6 +25,7 @@
 //! outcome is unknown and the client is told so (`-ERR ... outcome unknown`), never `OK`.
 
 mod admin;
+mod faults;
 pub use admin::{file_crc32, Export, MembershipView};
 pub mod log_store;
 pub mod network;
@@ -172,7 +173,7 @@ impl Consensus {
         let log = LogStore::open(&opts.data_dir.join("raft-log"), opts.fsync)?;
         let sm = StateMachine::open(opts.data_dir.join("snapshots"))?;
         let view = sm.view();
-        let peers = Peers::new(transport);
+        let peers = Peers::new(opts.node_id, transport);
         let config = openraft::Config {
             cluster_name: "raftkv".to_string(),
             heartbeat_interval: opts.heartbeat_interval_ms,
@@ -364,7 +365,7 @@ impl Consensus {
         let Some(addr) = self.member_addr(leader) else {
             return Ok(None);
         };
-        let client = self.peers.client(&addr.peer_addr, "forward");
+        let client = self.peers.client(leader, &addr.peer_addr, "forward");
         match client
             .call(
                 PeerRequest::Forward(Forward::Commands(cmds.to_vec())),
@@ -412,7 +413,7 @@ impl Consensus {
                 Ok(()) => return Ok(()),
                 Err(ConsensusError::NotLeader { leader: Some(l) }) if l != self.node_id => {
                     if let Some(leader_addr) = self.member_addr(l) {
-                        let client = self.peers.client(&leader_addr.peer_addr, "forward");
+                        let client = self.peers.client(l, &leader_addr.peer_addr, "forward");
                         let req = PeerRequest::Forward(Forward::Members(change.clone()));
                         match client.call(req, ADD_NODE_TIMEOUT).await {
                             Ok(PeerResponse::Forwarded(ForwardReply::Replies(r))) => {

@@ -54,21 +54,21 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> Network {
         Network {
             target,
-            client: self.peers.client(&node.peer_addr, "raft"),
+            client: self.peers.client(target, &node.peer_addr, "raft"),
         }
     }
 
     async fn new_heartbeat_client(&mut self, target: NodeId, node: &NodeAddr) -> Network {
         Network {
             target,
-            client: self.peers.client(&node.peer_addr, "heartbeat"),
+            client: self.peers.client(target, &node.peer_addr, "heartbeat"),
         }
     }
 
     async fn new_snapshot_client(&mut self, target: NodeId, node: &NodeAddr) -> Network {
         Network {
             target,
-            client: self.peers.client(&node.peer_addr, "snapshot"),
+            client: self.peers.client(target, &node.peer_addr, "snapshot"),
         }
     }
 }

@@ -1,39 +1,59 @@
-//! The pool of peer clients, one per (peer address, purpose).
+//! The pool of peer clients, one per (peer node, address, purpose).
 //!
 //! Raft replication, heartbeats, snapshots and forwarded client commands each get their own
 //! connection to a peer, so a large snapshot or a burst of forwarded commands never delays a
-//! heartbeat behind it.
+//! heartbeat behind it. A client is keyed by the node id as well as the address: every
+//! connection names the node it means to reach, so a node that takes over a removed node's
+//! address is never mistaken for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::transport::{PeerClient, Transport};
+use super::types::NodeId;
+use crate::transport::frame::Hello;
+use crate::transport::{LinkFaults, PeerClient, Transport};
 
-/// Clients by (peer address, purpose).
-type ClientMap = HashMap<(String, &'static str), Arc<PeerClient>>;
+/// Clients by (peer node, peer address, purpose).
+type ClientMap = HashMap<(NodeId, String, &'static str), Arc<PeerClient>>;
 
 /// Shared pool of [`PeerClient`]s. Cheap to clone.
 #[derive(Clone)]
 pub struct Peers {
+    me: NodeId,
     transport: Arc<dyn Transport>,
+    faults: Arc<LinkFaults>,
     clients: Arc<Mutex<ClientMap>>,
 }
 
 impl Peers {
-    /// An empty pool dialing through `transport`.
-    pub fn new(transport: Arc<dyn Transport>) -> Peers {
+    /// An empty pool for node `me`, dialing through `transport`.
+    pub fn new(me: NodeId, transport: Arc<dyn Transport>) -> Peers {
         Peers {
+            me,
             transport,
+            faults: Arc::default(),
             clients: Arc::default(),
         }
     }
 
-    /// The client for `addr` used for `purpose` (created on first use).
-    pub fn client(&self, addr: &str, purpose: &'static str) -> Arc<PeerClient> {
+    /// The client for node `to` at `addr`, used for `purpose` (created on first use).
+    pub fn client(&self, to: NodeId, addr: &str, purpose: &'static str) -> Arc<PeerClient> {
         let mut clients = self.clients.lock().expect("peers lock poisoned");
         clients
-            .entry((addr.to_string(), purpose))
-            .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string(), self.transport.clone())))
+            .entry((to, addr.to_string(), purpose))
+            .or_insert_with(|| {
+                Arc::new(PeerClient::new(
+                    Hello { from: self.me, to },
+                    addr.to_string(),
+                    self.transport.clone(),
+                    self.faults.clone(),
+                ))
+            })
             .clone()
+    }
+
+    /// The test-only link faults shared by every client and the peer server.
+    pub fn faults(&self) -> &Arc<LinkFaults> {
+        &self.faults
     }
 }

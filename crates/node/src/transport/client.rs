@@ -14,9 +14,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::frame;
+use super::frame::{self, Hello, HelloAnswer};
 use super::message::{Envelope, PeerRequest, PeerResponse};
-use super::Transport;
+use super::{LinkFaults, Transport};
 
 /// Deadline for establishing a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -32,20 +32,30 @@ struct Connection {
     broken: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// A client for one peer address. Cheap to share behind an `Arc`.
+/// A client for one node at one peer address. Cheap to share behind an `Arc`.
 pub struct PeerClient {
+    hello: Hello,
     addr: String,
     transport: Arc<dyn Transport>,
+    faults: Arc<LinkFaults>,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     next_id: AtomicU64,
 }
 
 impl PeerClient {
-    /// A client for `addr`; it does not dial until the first call.
-    pub fn new(addr: String, transport: Arc<dyn Transport>) -> PeerClient {
+    /// A client from node `hello.from` to node `hello.to` at `addr`; it does not dial until the
+    /// first call. Calls fail at once while `faults` cuts the link.
+    pub fn new(
+        hello: Hello,
+        addr: String,
+        transport: Arc<dyn Transport>,
+        faults: Arc<LinkFaults>,
+    ) -> PeerClient {
         PeerClient {
+            hello,
             addr,
             transport,
+            faults,
             conn: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
         }
@@ -81,6 +91,9 @@ impl PeerClient {
 
     /// Queue `req` on the connection (dialing if needed) and return where its answer will come.
     pub async fn send(&self, req: PeerRequest) -> io::Result<oneshot::Receiver<PeerResponse>> {
+        if self.faults.is_cut(self.hello.to) {
+            return Err(self.refused("the link is cut by fault injection"));
+        }
         let conn = self.connection().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut buf = Vec::new();
@@ -104,6 +117,14 @@ impl PeerClient {
         Ok(rx)
     }
 
+    /// An error that openraft treats as an unreachable node (it backs off before retrying).
+    fn refused(&self, why: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            format!("node {} at {}: {why}", self.hello.to, self.addr),
+        )
+    }
+
     async fn connection(&self) -> io::Result<Arc<Connection>> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
@@ -121,7 +142,22 @@ impl PeerClient {
                         format!("connect to {} timed out", self.addr),
                     )
                 })??;
-        frame::write_hello(&mut w).await?;
+        frame::write_hello(&mut w, self.hello).await?;
+        let answer = tokio::time::timeout(CONNECT_TIMEOUT, frame::read_hello_answer(&mut r))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no hello answer from {} in time", self.addr),
+                )
+            })??;
+        match answer {
+            HelloAnswer::Accepted => {}
+            HelloAnswer::WrongNode(id) => {
+                return Err(self.refused(&format!("the address now belongs to node {id}")))
+            }
+            HelloAnswer::Cut => return Err(self.refused("the link is cut by fault injection")),
+        }
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_QUEUED_REQUESTS);
         let pending: Pending = Arc::default();
         let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -4,6 +4,13 @@
 //! Frames larger than [`MAX_FRAME_BYTES`] are refused on both ends, so a corrupt or hostile
 //! length can never make a node allocate unbounded memory. Postcard is not self-describing, so
 //! both ends must run the same message definitions; [`PROTOCOL_VERSION`] is exchanged first.
+//!
+//! The dialer then names itself and the node it means to reach ([`Hello`]), and waits for the
+//! listener's [`HelloAnswer`] before sending any request. A node therefore never answers Raft
+//! messages meant for another node: when a removed node's address is reused by a new node, the
+//! leader's messages for the old id are refused at connect instead of being answered from the
+//! new node's empty log (which openraft would take for a follower whose log went backwards, and
+//! panic).
 
 use std::io;
 
@@ -11,14 +18,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::raft::types::NodeId;
+
 /// Largest frame body accepted, in bytes: room for a full AppendEntries request (the most
 /// entries per request times the largest entry) plus encoding overhead. Snapshot chunks and
 /// forwarded batches are far smaller.
 pub const MAX_FRAME_BYTES: usize =
     crate::raft::MAX_APPEND_ENTRIES as usize * crate::raft::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
 /// Bumped whenever a peer message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
-/// First bytes a dialing peer sends: magic plus protocol version.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// First bytes a dialing peer sends, followed by the protocol version and a [`Hello`].
 pub const HELLO_MAGIC: &[u8; 4] = b"RKVP";
 
 /// Encode `value` as one frame into `out`.
@@ -64,30 +73,93 @@ pub async fn read<T: DeserializeOwned, R: AsyncRead + Unpin>(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// Send the connection preamble.
-pub async fn write_hello<W: AsyncWrite + Unpin>(w: &mut W) -> io::Result<()> {
-    let mut hello = [0u8; 8];
-    hello[..4].copy_from_slice(HELLO_MAGIC);
-    hello[4..].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
-    w.write_all(&hello).await
+/// What a dialing peer says first: who it is and which node it means to reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The dialing node's id.
+    pub from: NodeId,
+    /// The node the dialer believes listens at this address.
+    pub to: NodeId,
+}
+
+/// The listener's answer to a [`Hello`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelloAnswer {
+    /// The listener is `hello.to`; requests may follow.
+    Accepted,
+    /// The listener is another node (the address now belongs to someone else).
+    WrongNode(NodeId),
+    /// Links between the two nodes are cut by test-only fault injection.
+    Cut,
+}
+
+const ANSWER_ACCEPTED: u8 = 0;
+const ANSWER_WRONG_NODE: u8 = 1;
+const ANSWER_CUT: u8 = 2;
+
+/// Send the connection preamble: magic, protocol version, then `hello`.
+pub async fn write_hello<W: AsyncWrite + Unpin>(w: &mut W, hello: Hello) -> io::Result<()> {
+    let mut buf = [0u8; 24];
+    buf[..4].copy_from_slice(HELLO_MAGIC);
+    buf[4..8].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    buf[8..16].copy_from_slice(&hello.from.to_le_bytes());
+    buf[16..].copy_from_slice(&hello.to.to_le_bytes());
+    w.write_all(&buf).await
 }
 
 /// Read and check the connection preamble.
-pub async fn read_hello<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<()> {
-    let mut hello = [0u8; 8];
-    r.read_exact(&mut hello).await?;
-    if &hello[..4] != HELLO_MAGIC {
+pub async fn read_hello<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Hello> {
+    let mut buf = [0u8; 24];
+    r.read_exact(&mut buf[..8]).await?;
+    if &buf[..4] != HELLO_MAGIC {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "not a raftkv peer connection",
         ));
     }
-    let version = u32::from_le_bytes(hello[4..].try_into().expect("4 bytes"));
+    let version = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
     if version != PROTOCOL_VERSION {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("peer protocol version {version}, this node speaks {PROTOCOL_VERSION}"),
         ));
     }
-    Ok(())
+    r.read_exact(&mut buf[8..]).await?;
+    Ok(Hello {
+        from: u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes")),
+        to: u64::from_le_bytes(buf[16..].try_into().expect("8 bytes")),
+    })
+}
+
+/// Send the listener's answer to a hello; `me` is the listener's id.
+pub async fn write_hello_answer<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    me: NodeId,
+    answer: HelloAnswer,
+) -> io::Result<()> {
+    let code = match answer {
+        HelloAnswer::Accepted => ANSWER_ACCEPTED,
+        HelloAnswer::WrongNode(_) => ANSWER_WRONG_NODE,
+        HelloAnswer::Cut => ANSWER_CUT,
+    };
+    let mut buf = [0u8; 9];
+    buf[0] = code;
+    buf[1..].copy_from_slice(&me.to_le_bytes());
+    w.write_all(&buf).await
+}
+
+/// Read the listener's answer to our hello.
+pub async fn read_hello_answer<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<HelloAnswer> {
+    let mut buf = [0u8; 9];
+    r.read_exact(&mut buf).await?;
+    let id = u64::from_le_bytes(buf[1..].try_into().expect("8 bytes"));
+    match buf[0] {
+        ANSWER_ACCEPTED => Ok(HelloAnswer::Accepted),
+        ANSWER_WRONG_NODE => Ok(HelloAnswer::WrongNode(id)),
+        ANSWER_CUT => Ok(HelloAnswer::Cut),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unknown hello answer {other}"),
+        )),
+    }
 }

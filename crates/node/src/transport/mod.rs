@@ -8,10 +8,15 @@
 //! order per connection, runs forwarded client commands concurrently, and reassembles streamed
 //! snapshots into a file before installing them.
 //!
+//! Every connection starts with a hello naming the dialer and the node it means to reach; the
+//! listener refuses a connection meant for another node id (see [`frame`]), so Raft messages
+//! always reach the node they were addressed to, even after an address is reused.
+//!
 //! How bytes move is behind the [`Transport`] trait, so the same node code can run over a
 //! simulated network later; [`TcpTransport`] is the real one.
 
 pub mod client;
+pub mod faults;
 pub mod frame;
 pub mod message;
 pub mod server;
@@ -22,6 +27,7 @@ use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use client::PeerClient;
+pub use faults::LinkFaults;
 pub use server::PeerServer;
 
 /// A connected byte stream's read half.

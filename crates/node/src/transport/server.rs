@@ -1,5 +1,8 @@
 //! The peer listener: accepts connections from other nodes and answers their requests.
 //!
+//! A connection starts with the dialer's hello; one meant for another node id (or from a node
+//! whose link is cut by test-only fault injection) is answered with a refusal and closed.
+//!
 //! Per connection, Raft RPCs are handled one at a time in arrival order (Raft messages from
 //! one sender must not overtake each other), while forwarded client commands are spawned and
 //! answered as they finish, so a slow command never holds up replication. Answers go through
@@ -18,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::frame;
+use super::frame::{self, HelloAnswer};
 use super::message::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 use crate::raft::Consensus;
 
@@ -63,7 +66,25 @@ async fn serve_connection(
     consensus: Arc<Consensus>,
 ) -> io::Result<()> {
     let (mut r, mut w) = stream.into_split();
-    frame::read_hello(&mut r).await?;
+    let hello = frame::read_hello(&mut r).await?;
+    let me = consensus.node_id();
+    let answer = if hello.to != me {
+        HelloAnswer::WrongNode(me)
+    } else if consensus.link_faults().is_cut(hello.from) {
+        HelloAnswer::Cut
+    } else {
+        HelloAnswer::Accepted
+    };
+    frame::write_hello_answer(&mut w, me, answer).await?;
+    if answer != HelloAnswer::Accepted {
+        tracing::info!(
+            from = hello.from,
+            to = hello.to,
+            ?answer,
+            "peer connection refused"
+        );
+        return Ok(());
+    }
     let (tx, mut rx) = mpsc::channel::<Envelope<PeerResponse>>(MAX_QUEUED_ANSWERS);
     let writer = tokio::spawn(async move {
         let mut buf = Vec::new();
@@ -85,6 +106,9 @@ async fn serve_connection(
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
+        if consensus.link_faults().is_cut(hello.from) {
+            break Ok(());
+        }
         let id = env.id;
         match env.body {
             PeerRequest::Forward(fwd) => {

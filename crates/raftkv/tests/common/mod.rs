@@ -376,3 +376,24 @@ pub fn raftkv(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Helpers for address-reuse tests.
+impl Cluster {
+    /// Start node `id` (the next free id) with no `--bootstrap`/`--join`, its peer listener on
+    /// `peer` (e.g. a killed node's old peer address).
+    pub fn spawn_empty_at(&mut self, id: u64, peer: &str) {
+        assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
+        let data_dir = self.dir.path().join(format!("node{id}"));
+        let log = self.dir.path().join(format!("node{id}.log"));
+        let (child, client, peer) = spawn(id, &data_dir, &log, "127.0.0.1:0", peer, &[]);
+        self.nodes.push(TestNode {
+            id,
+            data_dir,
+            client,
+            peer,
+            log,
+            child: Some(child),
+            extra: Vec::new(),
+        });
+    }
+}
