@@ -24,6 +24,54 @@ pub const DEFAULT_ELECTION_TIMEOUT_MS_MAX: u64 = 1000;
 pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 100_000;
 /// Default most simultaneous client connections.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+/// Default leader lease, as a fraction of `election_timeout_ms_min` (numerator, denominator):
+/// half of it, so 250 ms with the default timeouts.
+pub const DEFAULT_READ_LEASE_FRACTION: (u64, u64) = (1, 2);
+/// Default clock-drift margin subtracted from the election timeout when validating the lease,
+/// as a fraction of `election_timeout_ms_min`: a fifth, so 100 ms with the default timeouts.
+pub const DEFAULT_READ_LEASE_MARGIN_FRACTION: (u64, u64) = (1, 5);
+
+/// How the leader confirms it still leads before answering a linearizable read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadPolicy {
+    /// Serve from the leader lease while it is valid (no round trip); fall back to a ReadIndex
+    /// round when it is not. Assumes bounded clock drift (see docs/reads.md).
+    #[default]
+    Lease,
+    /// Confirm leadership with a quorum (one heartbeat round) for every read batch.
+    ReadIndex,
+}
+
+impl ReadPolicy {
+    /// The name used in flags, the config file and `INFO`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadPolicy::Lease => "lease",
+            ReadPolicy::ReadIndex => "readindex",
+        }
+    }
+}
+
+impl std::fmt::Display for ReadPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReadPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "lease" => Ok(ReadPolicy::Lease),
+            "readindex" => Ok(ReadPolicy::ReadIndex),
+            _ => Err(format!(
+                "unknown read policy {s:?}: expected lease or readindex"
+            )),
+        }
+    }
+}
 
 /// Everything `raftkv serve` needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +105,18 @@ pub struct Config {
     pub snapshot_threshold: u64,
     /// Most simultaneous client connections; more are refused with an error.
     pub max_clients: usize,
+    /// How the leader confirms leadership before a linearizable read (`lease` or `readindex`).
+    pub read_policy: ReadPolicy,
+    /// Leader lease for lease reads, in milliseconds; default: half of `election_timeout_ms_min`.
+    /// Must be shorter than `election_timeout_ms_min` minus `read_lease_margin_ms`.
+    pub read_lease_ms: Option<u64>,
+    /// Allowance for clock drift between nodes over one lease, in milliseconds; default: a fifth
+    /// of `election_timeout_ms_min`.
+    pub read_lease_margin_ms: Option<u64>,
+    /// Run a pre-vote round before an election, so a node that cannot win (one that was
+    /// partitioned) never raises the term and disrupts a healthy leader. Turn off only for tests
+    /// and diagnosis.
+    pub pre_vote: bool,
     /// Do not fsync the Raft log. UNSAFE: acknowledged writes can be lost on power failure.
     pub unsafe_no_fsync: bool,
     /// Serve every read from this node's state machine with no read barrier, on any node.
@@ -67,6 +127,9 @@ pub struct Config {
     pub unsafe_power_loss_signal: bool,
     /// HTTP listen address (`host:port`) for `/livez`, `/readyz` and `/metrics`; off when unset.
     pub metrics_listen: Option<String>,
+    /// Accept `RAFTKV FAULT ISOLATE|HEAL`, which cut and restore this node's peer links.
+    /// Test-only: a client could partition the cluster.
+    pub unsafe_fault_injection: bool,
 }
 
 impl Default for Config {
@@ -86,10 +149,15 @@ impl Default for Config {
             election_timeout_ms_max: DEFAULT_ELECTION_TIMEOUT_MS_MAX,
             snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             max_clients: DEFAULT_MAX_CLIENTS,
+            read_policy: ReadPolicy::Lease,
+            read_lease_ms: None,
+            read_lease_margin_ms: None,
+            pre_vote: true,
             unsafe_no_fsync: false,
             unsafe_stale_reads: false,
             unsafe_power_loss_signal: false,
             metrics_listen: None,
+            unsafe_fault_injection: false,
         }
     }
 }
@@ -141,6 +209,20 @@ impl Config {
         self.peer_advertise.as_deref().unwrap_or(&self.peer_listen)
     }
 
+    /// The leader lease in effect, in milliseconds (`read_lease_ms` or its default).
+    pub fn lease_ms(&self) -> u64 {
+        let (num, den) = DEFAULT_READ_LEASE_FRACTION;
+        self.read_lease_ms
+            .unwrap_or((self.election_timeout_ms_min * num / den).max(1))
+    }
+
+    /// The clock-drift margin in effect, in milliseconds (`read_lease_margin_ms` or its default).
+    pub fn lease_margin_ms(&self) -> u64 {
+        let (num, den) = DEFAULT_READ_LEASE_MARGIN_FRACTION;
+        self.read_lease_margin_ms
+            .unwrap_or((self.election_timeout_ms_min * num / den).max(1))
+    }
+
     /// Check ranges and relations between settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
@@ -158,6 +240,19 @@ impl Config {
         }
         if self.election_timeout_ms_max <= self.election_timeout_ms_min {
             return bad("election_timeout_ms_max must exceed election_timeout_ms_min".into());
+        }
+        let (lease, margin) = (self.lease_ms(), self.lease_margin_ms());
+        if lease == 0 {
+            return bad("read_lease_ms must be at least 1".into());
+        }
+        if margin == 0 {
+            return bad("read_lease_margin_ms must be at least 1 (clocks drift)".into());
+        }
+        if lease.saturating_add(margin) >= self.election_timeout_ms_min {
+            return bad(format!(
+                "read_lease_ms ({lease}) must be shorter than election_timeout_ms_min ({}) minus read_lease_margin_ms ({margin}): otherwise a new leader could be elected while the old one still serves lease reads",
+                self.election_timeout_ms_min
+            ));
         }
         if self.snapshot_threshold == 0 {
             return bad("snapshot_threshold must be at least 1".into());
@@ -242,6 +337,46 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("host:port"));
+    }
+
+    #[test]
+    fn the_lease_must_fit_inside_the_election_timeout_with_its_margin() {
+        let c = Config::default();
+        assert_eq!((c.lease_ms(), c.lease_margin_ms()), (250, 100));
+        // Defaults scale with the election timeout, so any valid timeout has a valid lease.
+        let fast = Config {
+            heartbeat_interval_ms: 10,
+            election_timeout_ms_min: 30,
+            election_timeout_ms_max: 60,
+            ..Config::default()
+        };
+        fast.validate().unwrap();
+        let long = Config {
+            read_lease_ms: Some(400),
+            ..Config::default()
+        };
+        let err = long.validate().unwrap_err().to_string();
+        assert!(err.contains("read_lease_ms (400) must be shorter"), "{err}");
+        let no_margin = Config {
+            read_lease_margin_ms: Some(0),
+            ..Config::default()
+        };
+        assert!(no_margin.validate().is_err());
+        let edge = Config {
+            read_lease_ms: Some(399),
+            ..Config::default()
+        };
+        edge.validate().unwrap();
+        assert_eq!("readindex".parse::<ReadPolicy>(), Ok(ReadPolicy::ReadIndex));
+        assert!("stale".parse::<ReadPolicy>().is_err());
+        let file: Config = toml::from_str("read_policy = \"readindex\"\n").unwrap();
+        assert_eq!(file.read_policy, ReadPolicy::ReadIndex);
+    }
+
+    #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped: Config = toml::from_str(include_str!("../../../config/raftkv.toml")).unwrap();
+        assert_eq!(shipped, Config::default());
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub fn consensus(e: &ConsensusError) -> Reply {
         ConsensusError::Membership(why) => {
             Reply::error(format!("ERR membership change refused: {why}"))
         }
+        ConsensusError::Behind { index, waited } => Reply::error(format!(
+            "TRYAGAIN this node has not applied up to the read index {index} within {waited:?}, try again"
+        )),
     }
 }
 

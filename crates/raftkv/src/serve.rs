@@ -56,6 +56,21 @@ pub struct ServeArgs {
     /// Most simultaneous client connections [default: 10000].
     #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
     max_clients: Option<usize>,
+    /// How the leader confirms it leads before a linearizable read: lease or readindex [default: lease].
+    #[arg(long, env = "RAFTKV_READ_POLICY")]
+    read_policy: Option<node::config::ReadPolicy>,
+    /// Leader lease in milliseconds [default: half of --election-timeout-ms-min].
+    #[arg(long, env = "RAFTKV_READ_LEASE_MS")]
+    read_lease_ms: Option<u64>,
+    /// Clock-drift margin in milliseconds; the lease must be shorter than the minimum election timeout minus this [default: a fifth of --election-timeout-ms-min].
+    #[arg(long, env = "RAFTKV_READ_LEASE_MARGIN_MS")]
+    read_lease_margin_ms: Option<u64>,
+    /// Pre-vote before elections [default: true]. `--pre-vote=false` is for tests and diagnosis only.
+    #[arg(long, env = "RAFTKV_PRE_VOTE", num_args = 0..=1, default_missing_value = "true")]
+    pre_vote: Option<bool>,
+    /// UNSAFE, test-only: accept RAFTKV FAULT ISOLATE|HEAL, which cut this node's peer links.
+    #[arg(long, env = "RAFTKV_UNSAFE_FAULT_INJECTION", num_args = 0..=1, default_missing_value = "true")]
+    unsafe_fault_injection: Option<bool>,
     /// UNSAFE: never fsync the Raft log (acknowledged writes can be lost on power failure). Tests and benchmarks only.
     #[arg(long, env = "RAFTKV_UNSAFE_NO_FSYNC", num_args = 0..=1, default_missing_value = "true")]
     unsafe_no_fsync: Option<bool>,
@@ -92,15 +107,24 @@ impl ServeArgs {
             election_timeout_ms_min,
             election_timeout_ms_max,
             snapshot_threshold,
-            max_clients
+            max_clients,
+            read_policy
         );
         // Booleans too: `--unsafe-no-fsync=false` turns off what the file turned on.
         set!(
             bootstrap,
             unsafe_no_fsync,
             unsafe_stale_reads,
-            unsafe_power_loss_signal
+            unsafe_power_loss_signal,
+            pre_vote,
+            unsafe_fault_injection
         );
+        if self.read_lease_ms.is_some() {
+            c.read_lease_ms = self.read_lease_ms;
+        }
+        if self.read_lease_margin_ms.is_some() {
+            c.read_lease_margin_ms = self.read_lease_margin_ms;
+        }
         if self.advertise.is_some() {
             c.advertise = self.advertise;
         }
@@ -211,6 +235,26 @@ mod tests {
         assert!(!off.args.into_config().unwrap().unsafe_no_fsync);
         let bare = Wrapper::try_parse_from(["serve", "--unsafe-no-fsync"]).unwrap();
         assert!(bare.args.into_config().unwrap().unsafe_no_fsync);
+    }
+
+    #[test]
+    fn read_flags_are_parsed_and_a_lease_too_long_for_the_timeout_is_refused() {
+        let w = Wrapper::try_parse_from([
+            "serve",
+            "--read-policy",
+            "readindex",
+            "--pre-vote=false",
+            "--unsafe-fault-injection",
+        ])
+        .unwrap();
+        let c = w.args.into_config().unwrap();
+        assert_eq!(c.read_policy, node::config::ReadPolicy::ReadIndex);
+        assert!(!c.pre_vote);
+        assert!(c.unsafe_fault_injection);
+        assert!(Wrapper::try_parse_from(["serve", "--read-policy", "stale"]).is_err());
+        let w = Wrapper::try_parse_from(["serve", "--read-lease-ms", "450"]).unwrap();
+        let err = w.args.into_config().unwrap_err().to_string();
+        assert!(err.contains("read_lease_ms (450)"), "{err}");
     }
 
     #[test]

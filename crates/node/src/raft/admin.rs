@@ -1,6 +1,7 @@
-//! Operational facade methods: readiness, leadership hand-off at shutdown, membership views for
-//! removal detection, and metrics hooks. Kept apart from the request path in `raft/mod.rs`;
-//! like it, this is the only code here that touches openraft.
+//! Operational facade methods: readiness, leadership hand-off (at shutdown, and before the
+//! leader removes itself from the cluster), membership views for removal detection, and
+//! metrics hooks. Kept apart from the request path in `raft/mod.rs`; like it, this is the only
+//! code here that touches openraft.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -72,23 +73,35 @@ impl Consensus {
     }
 
     /// If this node leads and other voters exist, ask the most up-to-date of them to take over
-    /// and wait up to `wait` for another node to lead. Returns the new leader, if any.
+    /// and wait up to `wait` for another node to lead. Returns the new leader, if any. Used at
+    /// shutdown.
     pub async fn hand_off_leadership(&self, wait: Duration) -> Option<NodeId> {
+        self.hand_over("shutting down as leader", wait).await
+    }
+
+    /// The voter best placed to take over from this leader: the one whose replicated log
+    /// reaches furthest, so a voter that is down or lagging (its match index stalls) is never
+    /// picked before an up-to-date one. None unless this node leads and another voter exists.
+    fn successor(&self) -> Option<NodeId> {
         let m = self.metrics();
         if m.state != ServerState::Leader {
             return None;
         }
         let matched = m.replication.clone().unwrap_or_default();
-        let target = m
-            .membership_config
+        m.membership_config
             .membership()
             .voter_ids()
             .filter(|v| *v != self.node_id)
-            .max_by_key(|v| matched.get(v).cloned().flatten().map(|l| l.index()))?;
-        tracing::info!(
-            to = target,
-            "shutting down as leader: transferring leadership"
-        );
+            .max_by_key(|v| matched.get(v).cloned().flatten().map(|l| l.index()))
+    }
+
+    /// Hand leadership to [`Self::successor`] (logging `why`) and wait up to `wait` for
+    /// another node to lead. Returns the new leader, if any. openraft's leader stops proposing
+    /// and heartbeating once asked, so even if the successor fails to take over, the other
+    /// voters elect a leader after an election timeout.
+    pub(super) async fn hand_over(&self, why: &str, wait: Duration) -> Option<NodeId> {
+        let target = self.successor()?;
+        tracing::info!(to = target, "{why}: transferring leadership");
         if let Err(e) = self.raft.trigger().transfer_leader(target).await {
             tracing::warn!(error = %e, "leadership transfer failed");
             return None;
@@ -164,7 +177,7 @@ impl Consensus {
     /// read barrier, from an O(1) clone of the applied state, so it holds every write
     /// acknowledged before the call.
     pub async fn export_snapshot(&self) -> Result<Export, String> {
-        match self.read(&[]).await {
+        match self.leader_read(&[]).await {
             Ok(_) => {}
             Err(super::ConsensusError::NotLeader { leader }) => {
                 return Err(format!(

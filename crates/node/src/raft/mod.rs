@@ -14,10 +14,16 @@
 //! to [`ROUTE_DEADLINE`]; then it fails with `-CLUSTERDOWN` if this node sees no leader at all
 //! and `-TRYAGAIN` otherwise. A command error from the state machine is a normal reply.
 //!
+//! # Reads
+//! A batch of reads only never goes through the log: the leader answers it from its lease or
+//! after a ReadIndex round, a follower after getting a read index from the leader, a `READONLY`
+//! connection locally. See [`reads`] for the rules and why they are linearizable.
+//!
 //! # Time
 //! The leader stamps each write with its wall clock ([`wall_clock_ms`]) when it proposes it; the
-//! state machine applies it at that time on every replica. Reads are evaluated at
-//! `max(leader wall clock, latest applied leader time)`.
+//! state machine applies it at that time on every replica. Reads are evaluated at the leader's
+//! time: its wall clock on the leader, the time in the leader's read-index answer on a follower,
+//! and [`leader_clock`]'s estimate for local reads; never earlier than the latest applied stamp.
 //!
 //! # Outcomes
 //! A write is acknowledged only after it is committed and applied. If leadership changes after
@@ -27,10 +33,12 @@
 mod admin;
 mod faults;
 pub use admin::{file_crc32, Export, MembershipView};
+pub mod leader_clock;
 pub mod log_store;
 pub mod network;
 pub mod peers;
 pub mod power_loss;
+pub mod reads;
 pub mod snapshot_file;
 pub mod state_machine;
 pub mod types;
@@ -44,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
-use openraft::{ChangeMembers, ReadPolicy, ServerState};
+use openraft::{ChangeMembers, ServerState};
 use resp::Reply;
 
 use crate::errors;
@@ -122,6 +130,14 @@ pub struct RaftOptions {
     pub election_timeout_ms_max: u64,
     /// Build a snapshot (and purge the log behind it) after this many applied entries.
     pub snapshot_threshold: u64,
+    /// Read policy, leader lease and its clock-drift margin.
+    pub read_policy: crate::config::ReadPolicy,
+    /// Leader lease, in milliseconds (shorter than the minimum election timeout minus the margin).
+    pub read_lease_ms: u64,
+    /// Clock-drift margin of the lease, in milliseconds.
+    pub read_lease_margin_ms: u64,
+    /// Run a pre-vote round before each election.
+    pub pre_vote: bool,
 }
 
 /// Why a command could not be run here.
@@ -145,6 +161,14 @@ pub enum ConsensusError {
     /// A membership change was refused.
     #[error("{0}")]
     Membership(String),
+    /// This node did not apply up to a read index in time (it lags the leader).
+    #[error("not applied up to read index {index} within {waited:?}")]
+    Behind {
+        /// The read index.
+        index: u64,
+        /// How long it waited.
+        waited: Duration,
+    },
 }
 
 /// The node's consensus facade. Shared behind an `Arc`.
@@ -154,6 +178,7 @@ pub struct Consensus {
     log: LogStore,
     peers: Peers,
     node_id: NodeId,
+    reads: reads::Reads,
 }
 
 /// Milliseconds since the Unix epoch by this machine's wall clock.
@@ -191,6 +216,11 @@ impl Consensus {
             // cluster acknowledged (the commit record is not fsynced): a stale read after a
             // power cut, caught by tests/durability.rs.
             enable_leader_restore: Some(false),
+            // A node that cannot win (it was partitioned, or its log is behind) asks first and
+            // never raises the term, so its return does not depose a healthy leader. openraft's
+            // handler grants a pre-vote only when it would grant the vote and has not heard from
+            // a live leader within its lease (`election_timeout_max`).
+            enable_pre_vote: Some(opts.pre_vote),
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(io::Error::other)?);
@@ -203,12 +233,20 @@ impl Consensus {
         )
         .await
         .map_err(io::Error::other)?;
+        let reads = reads::Reads::new(reads::ReadOptions {
+            policy: opts.read_policy,
+            lease: Duration::from_millis(opts.read_lease_ms),
+            margin: Duration::from_millis(opts.read_lease_margin_ms),
+            vote_lease: Duration::from_millis(opts.election_timeout_ms_max),
+        });
+        tokio::spawn(reads::watch_leadership(reads.gate.clone(), raft.metrics()));
         Ok(Arc::new(Consensus {
             raft,
             view,
             log,
             peers,
             node_id: opts.node_id,
+            reads,
         }))
     }
 
@@ -271,7 +309,12 @@ impl Consensus {
                 ConsensusError::NotLeader {
                     leader: Some(leader),
                 } if leader != self.node_id => {
-                    match self.forward(leader, &cmds).await {
+                    let routed = if writes {
+                        self.forward(leader, &cmds).await
+                    } else {
+                        self.follower_read(leader, &cmds).await
+                    };
+                    match routed {
                         Ok(Some(replies)) => return replies,
                         Ok(None) => {} // the hint was stale; wait for news below
                         Err(e) if writes && e.kind() != io::ErrorKind::ConnectionRefused => {
@@ -285,7 +328,8 @@ impl Consensus {
                 ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => {}
                 e @ (ConsensusError::OutcomeUnknown(_)
                 | ConsensusError::Stopped(_)
-                | ConsensusError::Membership(_)) => return fail(errors::consensus(&e)),
+                | ConsensusError::Membership(_)
+                | ConsensusError::Behind { .. }) => return fail(errors::consensus(&e)),
             }
             if Instant::now() >= deadline {
                 return fail(errors::unavailable(self.metrics().current_leader.is_some()));
@@ -295,12 +339,12 @@ impl Consensus {
     }
 
     /// Run a batch only if this node leads: through the log if any command writes, otherwise
-    /// behind a read barrier.
+    /// after confirming leadership (lease or ReadIndex, see [`reads`]).
     pub async fn execute_local(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
         if cmds.iter().any(|c| c.is_write()) {
             self.write(cmds.to_vec()).await
         } else {
-            self.read(cmds).await
+            self.leader_read(cmds).await
         }
     }
 
@@ -330,28 +374,6 @@ impl Consensus {
                 ))
             }
             Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(e.to_string())),
-            Ok(Err(RaftError::Fatal(f))) => Err(ConsensusError::Stopped(f.to_string())),
-        }
-    }
-
-    async fn read(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
-        use openraft::error::LinearizableReadError;
-        match tokio::time::timeout(
-            WRITE_TIMEOUT,
-            self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
-        )
-        .await
-        {
-            Err(_) => Err(ConsensusError::NoQuorum),
-            Ok(Ok(_)) => Ok(self.view.query(wall_clock_ms(), cmds)),
-            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
-                Err(ConsensusError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)))) => {
-                Err(ConsensusError::NoQuorum)
-            }
             Ok(Err(RaftError::Fatal(f))) => Err(ConsensusError::Stopped(f.to_string())),
         }
     }
@@ -509,15 +531,11 @@ impl Consensus {
                     ));
                 }
                 if id == self.node_id {
-                    // Hand leadership to another voter first; the caller retries on the new leader.
-                    if let Some(to) = membership.voter_ids().find(|v| *v != id) {
-                        self.raft
-                            .trigger()
-                            .transfer_leader(to)
-                            .await
-                            .map_err(|e| ConsensusError::Stopped(e.to_string()))?;
-                    }
-                    return Err(ConsensusError::NotLeader { leader: None });
+                    // Hand leadership to the most up-to-date other voter first and wait for a
+                    // new leader; the caller then retries there.
+                    let wait = 2 * self.election_timeout_max();
+                    let leader = self.hand_over("removing the leader", wait).await;
+                    return Err(ConsensusError::NotLeader { leader });
                 }
                 let ids = BTreeSet::from([id]);
                 if is_voter(id) {
@@ -553,16 +571,25 @@ impl Consensus {
                 .append_entries(r)
                 .await
                 .map_or_else(|e| fatal(&e), PeerResponse::Append),
-            PeerRequest::Vote(r) => self
-                .raft
-                .vote(r)
-                .await
-                .map_or_else(|e| fatal(&e), PeerResponse::Vote),
-            PeerRequest::PreVote(r) => self
-                .raft
-                .pre_vote(r)
-                .await
-                .map_or_else(|e| fatal(&e), PeerResponse::Vote),
+            PeerRequest::Vote(r) => match self.refuse_vote_after_restart(&r) {
+                Some(refusal) => PeerResponse::Vote(refusal),
+                None => self
+                    .raft
+                    .vote(r)
+                    .await
+                    .map_or_else(|e| fatal(&e), PeerResponse::Vote),
+            },
+            // openraft's pre-vote handler is a real one: it grants only if it would grant the
+            // vote (log at least as recent, vote not lower) and no live leader's lease holds
+            // (neither a follower's lease from a recent heartbeat nor a leader's quorum lease).
+            PeerRequest::PreVote(r) => match self.refuse_vote_after_restart(&r) {
+                Some(refusal) => PeerResponse::Vote(refusal),
+                None => self
+                    .raft
+                    .pre_vote(r)
+                    .await
+                    .map_or_else(|e| fatal(&e), PeerResponse::Vote),
+            },
             PeerRequest::TransferLeader(r) => self
                 .raft
                 .handle_transfer_leader(r)
@@ -588,6 +615,19 @@ impl Consensus {
                     }
                 }
             }
+            PeerRequest::Forward(Forward::ReadIndex) => match self.serve_read_index().await {
+                Ok((index, leader_now_ms)) => PeerResponse::Forwarded(ForwardReply::ReadIndex {
+                    index,
+                    leader_now_ms,
+                }),
+                Err(ConsensusError::NotLeader { leader }) => {
+                    PeerResponse::Forwarded(ForwardReply::NotLeader { leader })
+                }
+                Err(ConsensusError::NoQuorum) => {
+                    PeerResponse::Forwarded(ForwardReply::NotLeader { leader: None })
+                }
+                Err(e) => PeerResponse::Error(e.to_string()),
+            },
             PeerRequest::Forward(Forward::Members(change)) => {
                 match self.change_members_local(change).await {
                     Ok(()) => PeerResponse::Forwarded(ForwardReply::Replies(vec![Reply::ok()])),

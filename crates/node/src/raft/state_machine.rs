@@ -20,6 +20,7 @@ use futures_util::TryStreamExt;
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
+use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 
@@ -40,6 +41,8 @@ pub struct Shared {
     applied: RwLock<Applied>,
     current_snapshot: RwLock<Option<(SnapshotHeader, PathBuf)>>,
     snapshots: SnapshotDir,
+    /// The newest applied leader stamp and when it was applied (see [`LeaderClock`]).
+    leader_clock: LeaderClock,
 }
 
 /// A read-only view of the applied state for the client read path.
@@ -56,6 +59,24 @@ impl StateView {
         cmds.iter()
             .map(|cmd| applied.store.query(now, cmd))
             .collect()
+    }
+
+    /// The leader's time as this node estimates it: the newest applied entry's stamp plus the
+    /// monotonic time since it was applied, never less than the store clock. Used for reads
+    /// that get no time from the leader, so this machine's wall clock never judges a TTL.
+    pub fn leader_now_ms(&self) -> u64 {
+        let clock = self
+            .shared
+            .applied
+            .read()
+            .expect("state lock poisoned")
+            .store
+            .clock_ms();
+        let estimate = self
+            .shared
+            .leader_clock
+            .estimate_ms(std::time::Instant::now());
+        estimate.unwrap_or(0).max(clock)
     }
 
     /// Key statistics of the local store at `now_ms`.
@@ -104,6 +125,7 @@ impl StateMachine {
             applied: RwLock::new(applied),
             current_snapshot: RwLock::new(current),
             snapshots,
+            leader_clock: LeaderClock::default(),
         });
         Ok(StateMachine { shared })
     }
@@ -223,11 +245,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 applied.last_applied = Some(entry.log_id);
                 match entry.payload {
                     EntryPayload::Blank => Vec::new(),
-                    EntryPayload::Normal(ref c) => c
-                        .cmds
-                        .iter()
-                        .map(|cmd| applied.store.apply(c.now_ms, cmd))
-                        .collect(),
+                    EntryPayload::Normal(ref c) => {
+                        self.shared
+                            .leader_clock
+                            .observe(c.now_ms, std::time::Instant::now());
+                        c.cmds
+                            .iter()
+                            .map(|cmd| applied.store.apply(c.now_ms, cmd))
+                            .collect()
+                    }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
                         Vec::new()

@@ -1,7 +1,8 @@
 //! Connection-level commands: answered by the node that receives them, never forwarded.
 //!
 //! PING ECHO HELLO QUIT RESET SELECT AUTH CLIENT COMMAND CONFIG INFO READONLY READWRITE, and the
-//! admin family `RAFTKV MEMBER ...` (see docs/operations.md).
+//! admin family `RAFTKV MEMBER ...` (see docs/operations.md) and, only with
+//! `--unsafe-fault-injection`, the test-only `RAFTKV FAULT ISOLATE <id>... | HEAL`.
 //! Texts follow Redis 7 exactly where clients depend on them (HELLO's map, CONFIG GET's pairs,
 //! error prefixes). Data commands go to `kv` instead.
 
@@ -333,7 +334,38 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
             Reply::Array(rows)
         }
         (Some("SNAPSHOT"), _) => super::backup::handle(args, ctx).await,
+        (Some("FAULT"), _) => fault(args, ctx),
         (Some("MEMBER"), _) | (None, _) => wrong_arity("raftkv"),
         (Some(_), _) => unknown_subcommand("raftkv", &args[1]),
+    }
+}
+
+/// Test-only link faults: `RAFTKV FAULT ISOLATE <node-id> [<node-id> ...]` stops this node
+/// talking to those nodes both ways; `RAFTKV FAULT HEAL` restores every link. Refused unless the
+/// node runs with `--unsafe-fault-injection`.
+fn fault(args: &[Bytes], ctx: &ServerContext) -> Reply {
+    if !ctx.config.unsafe_fault_injection {
+        return Reply::error(
+            "ERR fault injection is disabled (start with --unsafe-fault-injection)",
+        );
+    }
+    match args.get(2).map(|a| upper(a)).as_deref() {
+        Some("ISOLATE") if args.len() >= 4 => {
+            let mut ids = Vec::with_capacity(args.len() - 3);
+            for a in &args[3..] {
+                match resp::parse_u64(a) {
+                    Some(id) => ids.push(id),
+                    None => return Reply::error("ERR node id must be a non-negative integer"),
+                }
+            }
+            ctx.consensus.isolate(&ids);
+            Reply::ok()
+        }
+        Some("HEAL") if args.len() == 3 => {
+            ctx.consensus.heal();
+            Reply::ok()
+        }
+        Some("ISOLATE" | "HEAL") | None => wrong_arity("raftkv|fault"),
+        Some(_) => unknown_subcommand("raftkv fault", &args[2]),
     }
 }

@@ -206,9 +206,7 @@ async fn flush(
     } else if (state.readonly || ctx.config.unsafe_stale_reads)
         && !batch.iter().any(|c| c.is_write())
     {
-        ctx.consensus
-            .view()
-            .query(crate::raft::wall_clock_ms(), &batch)
+        ctx.consensus.local_read(&batch)
     } else {
         let timer = crate::metrics::BatchTimer::start(&batch);
         let replies = ctx.consensus.execute(batch).await;

@@ -8,6 +8,13 @@
 //! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
 //! durable; `raft_log_fsync_count` flushes measured) and `raft_removed` (1 once this node learned
 //! it was removed from the cluster).
+//!
+//! The `reads` section: `read_policy` (`lease|readindex`), `read_lease_ms`,
+//! `read_lease_margin_ms`, `read_lease_valid` (1 while this node, as leader, would answer a read
+//! from its lease), `raft_pre_vote`, and commands answered per read path since start:
+//! `reads_lease`, `reads_readindex` (leader, after a quorum round), `reads_follower_readindex`
+//! (this node as follower, after the leader's read index) and `reads_local` (`READONLY`, no
+//! check).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -26,6 +33,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "replication",
     "keyspace",
     "raft",
+    "reads",
 ];
 
 /// Render the requested sections (`default`/`all`/`everything` or names) as INFO text.
@@ -59,6 +67,7 @@ pub fn render(args: &[Bytes], _state: &ClientState, ctx: &ServerContext) -> Stri
             "replication" => replication(&mut out, ctx),
             "keyspace" => keyspace(&mut out, ctx),
             "raft" => raft(&mut out, ctx),
+            "reads" => reads(&mut out, ctx),
             _ => {}
         }
     }
@@ -129,7 +138,7 @@ fn replication(out: &mut String, ctx: &ServerContext) {
 }
 
 fn keyspace(out: &mut String, ctx: &ServerContext) {
-    let s = ctx.consensus.view().stats(crate::raft::wall_clock_ms());
+    let s = ctx.consensus.view().stats(ctx.consensus.local_now_ms());
     out.push_str("# Keyspace\r\n");
     if s.keys > 0 {
         let _ = write!(
@@ -182,5 +191,22 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         out,
         "raft_log_fsync_p50_us:{p50}\r\nraft_log_fsync_p99_us:{p99}\r\nraft_log_fsync_count:{count}\r\nraft_removed:{}\r\n",
         u8::from(ctx.removed.load(Ordering::Relaxed))
+    );
+}
+
+fn reads(out: &mut String, ctx: &ServerContext) {
+    let r = ctx.consensus.read_stats();
+    let _ = write!(
+        out,
+        "# Reads\r\nread_policy:{}\r\nread_lease_ms:{}\r\nread_lease_margin_ms:{}\r\nread_lease_valid:{}\r\nraft_pre_vote:{}\r\nreads_lease:{}\r\nreads_readindex:{}\r\nreads_follower_readindex:{}\r\nreads_local:{}\r\n",
+        r.policy,
+        r.lease_ms,
+        r.margin_ms,
+        u8::from(r.lease_valid),
+        u8::from(ctx.config.pre_vote),
+        r.lease,
+        r.read_index,
+        r.follower_read_index,
+        r.local,
     );
 }

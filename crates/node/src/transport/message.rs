@@ -56,6 +56,9 @@ pub enum Forward {
     Commands(Vec<kv::Command>),
     /// A membership change, run by the leader.
     Members(crate::raft::MemberChange),
+    /// A follower read: the leader confirms it leads (lease or ReadIndex round, per its read
+    /// policy) and answers with the index the follower must apply before it reads locally.
+    ReadIndex,
 }
 
 /// The answer to a [`PeerRequest`].
@@ -86,6 +89,15 @@ pub enum ForwardReply {
     NotLeader {
         /// Who the receiver thinks leads, if anyone.
         leader: Option<NodeId>,
+    },
+    /// Answer to `Forward::ReadIndex`: the leader's leadership was confirmed after the request
+    /// arrived.
+    ReadIndex {
+        /// Log index the follower must have applied before answering the read.
+        index: u64,
+        /// The leader's time when it confirmed (ms since the Unix epoch): the follower judges
+        /// TTLs at this time, not by its own wall clock.
+        leader_now_ms: u64,
     },
 }
 

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,7 +55,21 @@ fn spawn(
     peer: &str,
     extra: &[String],
 ) -> (Child, String, String) {
+    spawn_env(id, data_dir, log, listen, peer, extra, &[])
+}
+
+/// [`spawn`] with extra environment variables for the process (e.g. libfaketime's).
+fn spawn_env(
+    id: u64,
+    data_dir: &Path,
+    log: &Path,
+    listen: &str,
+    peer: &str,
+    extra: &[String],
+    env: &[(String, String)],
+) -> (Child, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_raftkv"));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.arg("serve")
         .args(["--node-id", &id.to_string()])
         .arg("--data-dir")
@@ -248,8 +264,14 @@ impl Cluster {
         }
     }
 
-    /// Wait until node 1..n all see `ids` as the voters.
+    /// Wait until nodes `ids` all see `ids` as the voters.
     pub async fn wait_voters(&self, ids: &[u64]) {
+        self.wait_voters_on(ids, ids).await
+    }
+
+    /// Wait until every node of `on` sees exactly `ids` as the voters (for when some voters
+    /// are down).
+    pub async fn wait_voters_on(&self, on: &[u64], ids: &[u64]) {
         let want = ids
             .iter()
             .map(|i| i.to_string())
@@ -258,7 +280,7 @@ impl Cluster {
         let deadline = Instant::now() + WAIT;
         loop {
             let mut ok = true;
-            for &id in ids {
+            for &id in on {
                 let v = self
                     .info(id)
                     .await
@@ -395,5 +417,118 @@ impl Cluster {
             child: Some(child),
             extra: Vec::new(),
         });
+    }
+}
+
+/// Per-node flags and environment for [`Cluster::start_each`].
+#[derive(Clone, Debug, Default)]
+pub struct NodeSetup {
+    /// Extra `serve` flags (besides ids, addresses, `--bootstrap`/`--join`).
+    pub flags: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+/// Helpers for clusters whose nodes differ (flags, environment such as a skewed clock).
+impl Cluster {
+    /// Start an `n`-node cluster where node `id` gets `setup(id)`: node 1 bootstraps, the others
+    /// join through it. A restart keeps the flags but not the environment.
+    pub async fn start_each(n: u64, setup: impl Fn(u64) -> NodeSetup) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cluster = Cluster {
+            dir,
+            nodes: Vec::new(),
+        };
+        for id in 1..=n {
+            let NodeSetup { mut flags, env } = setup(id);
+            if id == 1 {
+                flags.push("--bootstrap".into());
+            } else {
+                flags.push("--join".into());
+                flags.push(cluster.nodes[0].client.clone());
+            }
+            let data_dir = cluster.dir.path().join(format!("node{id}"));
+            let log = cluster.dir.path().join(format!("node{id}.log"));
+            let (child, client, peer) = spawn_env(
+                id,
+                &data_dir,
+                &log,
+                "127.0.0.1:0",
+                "127.0.0.1:0",
+                &flags,
+                &env,
+            );
+            cluster.nodes.push(TestNode {
+                id,
+                data_dir,
+                client,
+                peer,
+                log,
+                child: Some(child),
+                extra: flags,
+            });
+            if id == 1 {
+                cluster.wait_leader_among(&[1]).await;
+            }
+        }
+        let all: Vec<u64> = (1..=n).collect();
+        cluster.wait_voters(&all).await;
+        cluster
+    }
+}
+
+/// Poll `check` until it returns true, or panic with `what` after [`WAIT`].
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Helpers for the membership and crash tests.
+impl Cluster {
+    /// Client addresses of nodes `ids`.
+    pub fn client_addrs(&self, ids: &[u64]) -> Vec<String> {
+        ids.iter().map(|&id| self.node(id).client.clone()).collect()
+    }
+
+    /// `kill -9` every node of `ids` at once (all signals sent before waiting for any exit).
+    pub fn kill_all(&mut self, ids: &[u64]) {
+        let mut children: Vec<Child> = ids
+            .iter()
+            .filter_map(|&id| self.nodes[(id - 1) as usize].child.take())
+            .collect();
+        for child in &mut children {
+            let _ = child.kill();
+        }
+        for child in &mut children {
+            let _ = child.wait();
+        }
+    }
+
+    /// Wait until every node of `ids` says `leader` leads (and `leader` says it is leader).
+    pub async fn wait_leader_is(&self, ids: &[u64], leader: u64) {
+        wait_until(
+            &format!("node {leader} to lead, as seen by {ids:?}"),
+            || async move {
+                let mut all = true;
+                for &id in ids {
+                    let info = self.info(id).await;
+                    let seen = info.as_ref().and_then(|i| i.get("raft_leader_id"));
+                    all &= seen.map(String::as_str) == Some(leader.to_string().as_str());
+                    if id == leader {
+                        let role = info.as_ref().and_then(|i| i.get("raft_role"));
+                        all &= role.map(String::as_str) == Some("leader");
+                    }
+                }
+                all
+            },
+        )
+        .await;
     }
 }
