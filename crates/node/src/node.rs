@@ -1,9 +1,10 @@
 //! One `raftkv serve` process: listeners, consensus, background tasks, and shutdown.
 //!
 //! Start-up order: validate the config; bind both listeners (so `:0` ports resolve before
-//! anything is published); open storage and start Raft; serve peers; then, only if the data dir
-//! held no state, bootstrap or join; then serve clients and run the expiry ticker. A node that
-//! finds state in its data dir resumes from it and ignores `--bootstrap`/`--join`.
+//! anything is published); finish a pending restore (`raftkv snapshot restore`); open storage and
+//! start Raft; serve peers; then, only if the data dir held no state, bootstrap or join; then
+//! serve clients and run the expiry ticker. A node that finds state in its data dir (a restored
+//! one included) resumes from it and ignores `--bootstrap`/`--join`.
 //!
 //! Shutdown (first SIGTERM/SIGINT): if this node leads and other voters exist, transfer
 //! leadership to the most up-to-date voter and wait (at most twice the election timeout) for it
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::client::RespClient;
 use crate::config::Config;
+use crate::raft::snapshot_file::restore;
 use crate::raft::types::NodeAddr;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
@@ -82,6 +84,12 @@ impl Node {
         if config.unsafe_stale_reads {
             tracing::warn!("--unsafe-stale-reads: reads skip the read barrier and CAN RETURN STALE DATA. Use for testing the fault suite only.");
         }
+        if config.unsafe_fault_injection {
+            tracing::warn!("--unsafe-fault-injection: any client can cut this node's peer links with RAFTKV FAULT. Use for tests only.");
+        }
+        if !config.pre_vote {
+            tracing::warn!("--pre-vote=false: a node returning from a partition can depose a healthy leader. Use for tests and diagnosis only.");
+        }
         tracing::info!(config = ?config, "effective configuration");
 
         let opts = RaftOptions {
@@ -92,17 +100,23 @@ impl Node {
             election_timeout_ms_min: config.election_timeout_ms_min,
             election_timeout_ms_max: config.election_timeout_ms_max,
             snapshot_threshold: config.snapshot_threshold,
+            read_policy: config.read_policy,
+            read_lease_ms: config.lease_ms(),
+            read_lease_margin_ms: config.lease_margin_ms(),
+            pre_vote: config.pre_vote,
         };
+        let me = NodeAddr {
+            peer_addr: config.peer_addr().to_string(),
+            client_addr: config.client_addr().to_string(),
+        };
+        // A data dir made by `raftkv snapshot restore` becomes a one-node cluster of this node.
+        restore::finish_pending(&config.data_dir, config.node_id, &me)?;
         let consensus = Consensus::start(&opts, Arc::new(TcpTransport)).await?;
         let mut tasks = vec![tokio::spawn(PeerServer::run(
             peer_listener,
             consensus.clone(),
         ))];
 
-        let me = NodeAddr {
-            peer_addr: config.peer_addr().to_string(),
-            client_addr: config.client_addr().to_string(),
-        };
         if consensus.is_initialized().await {
             if config.bootstrap || config.join.is_some() {
                 tracing::info!("data dir has state: resuming, ignoring --bootstrap/--join");

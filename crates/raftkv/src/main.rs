@@ -4,7 +4,8 @@
 //! - `raftkv local`: start a local cluster of separate `serve` processes on loopback;
 //! - `raftkv member`: list and change the membership;
 //! - `raftkv status`: one line per node (role, term, indexes, keys, disk, fsync latency);
-//! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file.
+//! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file,
+//!   restore a backup into a new data dir (a new one-node cluster).
 
 mod local;
 mod member;
@@ -32,7 +33,7 @@ enum Command {
     Member(member::MemberArgs),
     /// Show every node's role, term, indexes, keys, disk use and fsync latency.
     Status(status::StatusArgs),
-    /// Back up a live cluster to a file, or inspect a backup.
+    /// Back up a live cluster to a file, inspect a backup, or restore one into a new data dir.
     Snapshot(snapshot::SnapshotArgs),
 }
 

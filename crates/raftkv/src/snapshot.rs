@@ -1,4 +1,4 @@
-//! `raftkv snapshot`: back up a live cluster to a file, and inspect such a file.
+//! `raftkv snapshot`: back up a live cluster to a file, inspect such a file, restore from it.
 //!
 //! - `save <file> [--endpoint host:port]`: finds the leader through the endpoint (`INFO raft`),
 //!   asks it for a consistent snapshot (`RAFTKV SNAPSHOT BEGIN`: taken after a linearizable read
@@ -8,6 +8,10 @@
 //!   Refuses to overwrite an existing file.
 //! - `status <file>`: prints the metadata (snapshot id, last included log index and log id,
 //!   membership, key count, size) after verifying every checksum; exits 1 if any fails.
+//! - `restore <file> --data-dir <dir> --node-id <id>`: verifies every checksum, refuses a data
+//!   dir that holds anything, and prepares the dir so that `raftkv serve --node-id <id>
+//!   --data-dir <dir>` starts a new one-node cluster holding exactly the backed-up data (see
+//!   `node::raft::snapshot_file::restore`).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -46,6 +50,19 @@ enum SnapshotCommand {
         /// The snapshot file.
         file: PathBuf,
     },
+    /// Make a new data dir from a backup; `raftkv serve` on it starts a new one-node cluster
+    /// holding the backed-up data, which other nodes can then join.
+    Restore {
+        /// The backup file (from `raftkv snapshot save`).
+        file: PathBuf,
+        /// The data dir to create; it must not exist or be empty.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Id of the node that will serve from it (pass the same `--node-id` to `serve`). Use
+        /// an id never used in the old cluster, if any of its nodes may come back.
+        #[arg(long)]
+        node_id: u64,
+    },
 }
 
 /// Run `raftkv snapshot ...`.
@@ -61,7 +78,30 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             print!("{}", describe(&file)?);
             Ok(())
         }
+        SnapshotCommand::Restore {
+            file,
+            data_dir,
+            node_id,
+        } => restore(&file, &data_dir, node_id),
     }
+}
+
+fn restore(file: &Path, data_dir: &Path, node_id: u64) -> anyhow::Result<()> {
+    let summary = node::raft::snapshot_file::restore::prepare(file, data_dir, node_id)
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    println!(
+        "restored {} (snapshot {}, last index {}, {} keys) into {} for node {node_id}\n\
+         start it with: raftkv serve --node-id {node_id} --data-dir {} --listen HOST:PORT \
+         --peer-listen HOST:PORT\n\
+         it starts as a one-node cluster; add nodes with `raftkv serve ... --join`",
+        file.display(),
+        summary.snapshot_id,
+        summary.last_index,
+        summary.keys,
+        data_dir.display(),
+        data_dir.display(),
+    );
+    Ok(())
 }
 
 async fn info_field(c: &mut RespClient, name: &str) -> anyhow::Result<String> {

@@ -13,8 +13,11 @@
 //! - records reach the disk in the order they were written, so a truncation or purge is durable
 //!   no later than the next append that depends on it.
 //!
-//! On open, `raft-log` replays every chunk: a torn last record is cut off; a checksum failure
-//! anywhere else fails the open, and the node refuses to start with the error.
+//! On open, `raft-log` replays every chunk. Its own torn-tail recovery is off, because it also
+//! silently drops committed records when a length field in the last chunk is damaged; instead a
+//! failed open goes to `wal_check`, which cuts off a genuinely torn last record (then the open
+//! is retried) and turns any other damage into an error naming the chunk file and byte offset,
+//! so the node refuses to start.
 //!
 //! The `RaftLog` sits behind a `std::sync::RwLock`. No fsync happens under that lock: writers
 //! only encode into an in-memory buffer, and the flush worker thread does the I/O.
@@ -30,6 +33,8 @@ use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
 use raft_log::api::raft_log_writer::RaftLogWriter;
 use raft_log::RaftLog;
+
+mod wal_check;
 
 use super::power_loss::{self, DurableMark};
 use super::types::{Entry, LogId, TypeConfig, Vote};
@@ -53,22 +58,38 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Open (or create) the WAL in `dir`. Fails on a corrupt record before the tail.
+    /// Open (or create) the WAL in `dir`. A torn last record is cut off; any other damaged
+    /// record fails the open with an error naming the chunk file and byte offset.
     pub fn open(dir: &Path, fsync: bool) -> io::Result<LogStore> {
+        Self::open_with_chunk_size(dir, fsync, WAL_CHUNK_MAX_BYTES)
+    }
+
+    /// [`LogStore::open`] with chunk files of at most about `chunk_max_bytes` (tests use small
+    /// chunks to get several).
+    pub fn open_with_chunk_size(
+        dir: &Path,
+        fsync: bool,
+        chunk_max_bytes: usize,
+    ) -> io::Result<LogStore> {
         std::fs::create_dir_all(dir)?;
         power_loss::apply_pending(dir)?;
-        let durable = DurableMark::at_open(dir)?;
         let mut config = raft_log::Config::new(dir.display().to_string());
-        config.wal.chunk_max_size = Some(WAL_CHUNK_MAX_BYTES);
-        config.wal.truncate_incomplete_record = Some(true);
+        config.wal.chunk_max_size = Some(chunk_max_bytes);
+        // A torn tail is handled by `wal_check`, which can tell it from corruption.
+        config.wal.truncate_incomplete_record = Some(false);
         config.log_cache_max_items = Some(WAL_CACHE_MAX_ITEMS);
         config.log_cache_capacity = Some(WAL_CACHE_MAX_BYTES);
-        let wal = RaftLog::open(Arc::new(config)).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot open the Raft log in {}: {e}", dir.display()),
-            )
-        })?;
+        let config = Arc::new(config);
+        wal_check::check_last_chunk_start(dir, &config)?;
+        let mut durable = DurableMark::at_open(dir)?;
+        let wal = match RaftLog::open(config.clone()) {
+            Ok(wal) => wal,
+            Err(open_err) => {
+                wal_check::repair_after_failed_open(dir, &config, open_err)?;
+                durable = DurableMark::at_open(dir)?;
+                RaftLog::open(config).map_err(|e| wal_check::open_error(dir, e))?
+            }
+        };
         Ok(LogStore {
             wal: Arc::new(RwLock::new(wal)),
             fsync,

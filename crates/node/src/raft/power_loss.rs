@@ -34,7 +34,7 @@ fn marker_path(wal_dir: &Path) -> PathBuf {
 }
 
 /// Chunk files of the WAL with their global start offsets, in order.
-fn chunks(wal_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn chunks(wal_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(wal_dir)? {
         let path = entry?.path();

@@ -8,7 +8,12 @@
 //!
 //! A file is written under a temporary name, fsynced, then renamed into place and the directory
 //! fsynced, so a crash never leaves a half-written file under a final name. Reading verifies
-//! every checksum; any mismatch is an error naming the file, never partial state.
+//! every checksum; any mismatch is an error naming the file and the byte offset in it of the
+//! damaged part, never partial state. A node whose newest snapshot is damaged refuses to start:
+//! older snapshots are deleted once a newer one is in place and the log behind a snapshot is
+//! purged, so there is nothing correct to fall back to.
+
+pub mod restore;
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -123,8 +128,12 @@ impl SnapshotDir {
             if !path.to_string_lossy().ends_with(SUFFIX) {
                 continue;
             }
-            let header = read_header(&mut BufReader::new(File::open(&path)?))
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let header = read_header(&mut BufReader::new(File::open(&path)?)).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("corrupt snapshot file {}: {e}", path.display()),
+                )
+            })?;
             let newer = match &best {
                 None => true,
                 Some((b, _)) => header.meta.last_log_id > b.meta.last_log_id,
@@ -169,43 +178,96 @@ pub fn write_header<W: Write>(w: &mut W, header: &SnapshotHeader) -> io::Result<
     Ok(())
 }
 
+/// Byte offset of the metadata block in a snapshot file (after the magic and its length).
+const META_OFFSET: u64 = 12;
+
+/// `read_exact`, with running out of data reported as a truncation at `offset`.
+fn read_field<R: Read>(r: &mut R, buf: &mut [u8], offset: u64, what: &str) -> io::Result<()> {
+    r.read_exact(buf).map_err(|e| {
+        let msg = if e.kind() == io::ErrorKind::UnexpectedEof {
+            format!("snapshot file truncated inside the {what} at byte offset {offset}")
+        } else {
+            format!("reading the {what} at byte offset {offset}: {e}")
+        };
+        io::Error::new(e.kind(), msg)
+    })
+}
+
 /// Read and verify the magic and metadata block, leaving `r` at the start of the kv state.
 pub fn read_header<R: Read>(r: &mut R) -> io::Result<SnapshotHeader> {
+    read_header_len(r).map(|(header, _)| header)
+}
+
+/// [`read_header`], also returning the header's length in bytes (the file offset of the kv
+/// state).
+fn read_header_len<R: Read>(r: &mut R) -> io::Result<(SnapshotHeader, u64)> {
     let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
     let mut magic = [0u8; 8];
-    r.read_exact(&mut magic)?;
+    read_field(r, &mut magic, 0, "magic")?;
     if &magic != MAGIC {
-        return Err(invalid(format!("not a raftkv snapshot (magic {magic:?})")));
+        return Err(invalid(format!(
+            "not a raftkv snapshot (magic {magic:?} at byte offset 0)"
+        )));
     }
     let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
+    read_field(r, &mut len, 8, "metadata length")?;
     let len = u32::from_le_bytes(len);
     if len > MAX_META_BYTES {
         return Err(invalid(format!(
-            "snapshot metadata length {len} exceeds {MAX_META_BYTES}"
+            "snapshot metadata length {len} at byte offset 8 exceeds {MAX_META_BYTES}"
         )));
     }
     let mut bytes = vec![0u8; len as usize];
-    r.read_exact(&mut bytes)?;
+    read_field(r, &mut bytes, META_OFFSET, "metadata")?;
+    let crc_offset = META_OFFSET + u64::from(len);
     let mut crc = [0u8; 4];
-    r.read_exact(&mut crc)?;
+    read_field(r, &mut crc, crc_offset, "metadata checksum")?;
     if crc32fast::hash(&bytes) != u32::from_le_bytes(crc) {
-        return Err(invalid(
-            "snapshot metadata checksum mismatch at byte offset 12".into(),
-        ));
+        return Err(invalid(format!(
+            "snapshot metadata checksum mismatch at byte offset {META_OFFSET}"
+        )));
     }
-    postcard::from_bytes(&bytes).map_err(|e| invalid(format!("snapshot metadata: {e}")))
+    let header = postcard::from_bytes(&bytes).map_err(|e| {
+        invalid(format!(
+            "snapshot metadata at byte offset {META_OFFSET}: {e}"
+        ))
+    })?;
+    Ok((header, crc_offset + 4))
 }
 
-/// Read a whole snapshot file: metadata and kv state, every checksum verified.
+/// Where in the kv state stream a kv snapshot error is.
+fn kv_error_offset(e: &kv::SnapshotError) -> u64 {
+    use kv::SnapshotError as E;
+    match e {
+        E::Io { offset, .. }
+        | E::Truncated { offset, .. }
+        | E::UnsupportedVersion { offset, .. }
+        | E::Checksum { offset, .. }
+        | E::Malformed { offset, .. }
+        | E::TrailingData { offset } => *offset,
+        E::BadMagic => 0,
+    }
+}
+
+/// Read a whole snapshot file: metadata and kv state, every checksum verified. Errors name the
+/// file and the byte offset in it of the damaged part.
 pub fn read_file(path: &Path) -> io::Result<(SnapshotHeader, kv::Store)> {
     let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let header = read_header(&mut r)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let (header, kv_start) = read_header_len(&mut r).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("corrupt snapshot file {}: {e}", path.display()),
+        )
+    })?;
     let store = kv::Store::read_snapshot(&mut r).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{}: {e}", path.display()),
+            format!(
+                "corrupt snapshot file {} at byte offset {}: {e} (offsets in the kv state count \
+                 from byte {kv_start} of the file)",
+                path.display(),
+                kv_start + kv_error_offset(&e),
+            ),
         )
     })?;
     Ok((header, store))

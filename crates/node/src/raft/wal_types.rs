@@ -5,6 +5,12 @@
 //! followed by its postcard encoding. `raft-log` frames and checksums every record (CRC32), so a
 //! torn or corrupt record is detected by the WAL, not here; a record that passes the checksum but
 //! does not decode is reported as `InvalidData`.
+//!
+//! Every length prefix is bounded per type before anything is read, and a value is read without
+//! allocating its claimed length up front: a damaged length field fails fast (`InvalidData` when
+//! over the bound, `UnexpectedEof` when the data ends first) instead of allocating up to the bound.
+//! The WAL check in `log_store` relies on that when it probes every byte offset of a damaged
+//! chunk for an intact record.
 
 use std::io::{self, Read, Write};
 
@@ -17,6 +23,12 @@ use super::types::{LogId, TypeConfig, Vote};
 
 /// The most bytes one WAL value may take (a log entry is far smaller; see kv's limits).
 const MAX_WAL_VALUE_BYTES: u32 = 256 * 1024 * 1024;
+/// The most bytes an encoded log id or vote may take (a few varints: far fewer in practice).
+const MAX_WAL_ID_BYTES: u32 = 1024;
+/// The most bytes the WAL's (unused) user data slot may take.
+const MAX_WAL_USER_DATA_BYTES: u32 = 64 * 1024;
+/// Initial buffer for reading a value; larger values grow it as their bytes actually arrive.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 fn encode_postcard<T: Serialize, W: Write>(value: &T, mut w: W) -> io::Result<usize> {
     let bytes = postcard::to_allocvec(value).map_err(io::Error::other)?;
@@ -26,23 +38,29 @@ fn encode_postcard<T: Serialize, W: Write>(value: &T, mut w: W) -> io::Result<us
     Ok(4 + bytes.len())
 }
 
-fn decode_postcard<T: DeserializeOwned, R: Read>(mut r: R) -> io::Result<T> {
+fn decode_postcard<T: DeserializeOwned, R: Read>(mut r: R, max_len: u32) -> io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
     let len = u32::from_le_bytes(len);
-    if len > MAX_WAL_VALUE_BYTES {
+    if len > max_len {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("WAL value length {len} exceeds {MAX_WAL_VALUE_BYTES}"),
+            format!("WAL value length {len} exceeds {max_len}"),
         ));
     }
-    let mut buf = vec![0u8; len as usize];
-    r.read_exact(&mut buf)?;
+    let mut buf = Vec::with_capacity((len as usize).min(READ_CHUNK_BYTES));
+    r.take(u64::from(len)).read_to_end(&mut buf)?;
+    if buf.len() != len as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("WAL value of {len} bytes ends after {} bytes", buf.len()),
+        ));
+    }
     postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 macro_rules! postcard_codec {
-    ($name:ident) => {
+    ($name:ident, $max_len:expr) => {
         impl Encode for $name {
             fn encode<W: Write>(&self, w: W) -> io::Result<usize> {
                 encode_postcard(&self.0, w)
@@ -50,7 +68,7 @@ macro_rules! postcard_codec {
         }
         impl Decode for $name {
             fn decode<R: Read>(r: R) -> io::Result<Self> {
-                decode_postcard(r).map($name)
+                decode_postcard(r, $max_len).map($name)
             }
         }
     };
@@ -59,22 +77,22 @@ macro_rules! postcard_codec {
 /// A log id as stored in the WAL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WalLogId(pub LogId);
-postcard_codec!(WalLogId);
+postcard_codec!(WalLogId, MAX_WAL_ID_BYTES);
 
 /// An entry payload as stored in the WAL.
 #[derive(Clone, Debug)]
 pub struct WalPayload(pub openraft::alias::EntryPayloadOf<TypeConfig>);
-postcard_codec!(WalPayload);
+postcard_codec!(WalPayload, MAX_WAL_VALUE_BYTES);
 
 /// A vote as stored in the WAL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd)]
 pub struct WalVote(pub Vote);
-postcard_codec!(WalVote);
+postcard_codec!(WalVote, MAX_WAL_ID_BYTES);
 
 /// Unused user data slot of the WAL (kept so the format can grow).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalUserData(pub Vec<u8>);
-postcard_codec!(WalUserData);
+postcard_codec!(WalUserData, MAX_WAL_USER_DATA_BYTES);
 
 /// What to do when a batch of WAL records is durable.
 pub struct WalCallback {
