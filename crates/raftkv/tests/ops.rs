@@ -4,23 +4,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bulk, raftkv, Cluster, WAIT};
+use common::{bulk, raftkv, wait_until, Cluster};
 use resp::Reply;
-
-/// Poll `check` until it returns true, or panic with `what` after [`WAIT`].
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_cli_grows_and_shrinks_the_cluster_and_a_removed_node_refuses_service() {

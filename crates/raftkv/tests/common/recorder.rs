@@ -1,0 +1,294 @@
+//! Recording writers, and the check that every acknowledged write survived.
+//!
+//! [`Recorder`] runs [`Recorder::start`]'s writer tasks against a list of nodes while a test
+//! breaks the cluster (kills, power cuts, membership changes). Every write is a `SET` of a key
+//! no other write uses (`<prefix>:<writer>:<sequence>`) to a value naming it, one at a time per
+//! connection. A write answered `+OK` is *acknowledged*: it must be present, with its value, on
+//! every node afterwards. Any other outcome (an error reply, a timeout, a closed connection) is
+//! *indeterminate*: the write may or may not have been applied, so it is not checked, except
+//! that a write refused with `-CLUSTERDOWN` or `-TRYAGAIN` must *not* have been applied (the
+//! node promises a retry is safe). After a failure a writer moves on to the next node in the
+//! list, so writes keep flowing while some nodes are down or no longer members.
+//!
+//! [`missing_on`] checks one node: first a linearizable `MGET` through it (what the cluster
+//! answers), then `READONLY` `MGET`s of its own state until it has caught up (what the node
+//! itself holds). [`assert_all_present`] runs it on every listed node and fails with the
+//! missing keys, or with refused writes that were applied.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use node::client::RespClient;
+use resp::Reply;
+use tokio::task::JoinHandle;
+
+use super::{Cluster, WAIT};
+
+/// Deadline of one client call; longer than the server's own write and routing deadlines, so
+/// the server's answer (or error) normally arrives first.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Pause after a failed write or connect before the next attempt, so a writer facing only
+/// dead nodes does not spin.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// Keys per `MGET` when verifying.
+const MGET_KEYS: usize = 500;
+/// Pause between polls of a condition.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What the writers did.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Acknowledged writes: (key, value).
+    pub acked: Vec<(String, String)>,
+    /// Writes with an unknown outcome (error reply, timeout, broken connection).
+    pub indeterminate: usize,
+    /// Keys of writes refused with `-CLUSTERDOWN` or `-TRYAGAIN`: never applied.
+    pub refused: Vec<String>,
+}
+
+/// Writer tasks recording which writes were acknowledged.
+pub struct Recorder {
+    stop: Arc<AtomicBool>,
+    targets: Arc<RwLock<Vec<String>>>,
+    acked: Arc<AtomicUsize>,
+    tasks: Vec<JoinHandle<History>>,
+}
+
+impl Recorder {
+    /// Start `writers` tasks writing keys under `prefix` through the client addresses
+    /// `targets`; writer `w` starts on `targets[w % len]`.
+    pub fn start(targets: Vec<String>, writers: usize, prefix: &str) -> Recorder {
+        assert!(!targets.is_empty(), "writers need a node to write to");
+        let recorder = Recorder {
+            stop: Arc::new(AtomicBool::new(false)),
+            targets: Arc::new(RwLock::new(targets)),
+            acked: Arc::new(AtomicUsize::new(0)),
+            tasks: Vec::new(),
+        };
+        let tasks = (0..writers)
+            .map(|w| {
+                tokio::spawn(write_loop(
+                    w,
+                    prefix.to_string(),
+                    recorder.targets.clone(),
+                    recorder.stop.clone(),
+                    recorder.acked.clone(),
+                ))
+            })
+            .collect();
+        Recorder { tasks, ..recorder }
+    }
+
+    /// Write through these client addresses from the next connection on.
+    pub fn set_targets(&self, targets: Vec<String>) {
+        assert!(!targets.is_empty(), "writers need a node to write to");
+        *self.targets.write().expect("targets lock") = targets;
+    }
+
+    /// Acknowledged writes so far.
+    pub fn acked(&self) -> usize {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Wait until `more` writes beyond those acknowledged now are acknowledged: the cluster is
+    /// serving writes. Panics after [`WAIT`].
+    pub async fn wait_progress(&self, more: usize) {
+        let start = self.acked();
+        let deadline = Instant::now() + WAIT;
+        while self.acked() < start + more {
+            assert!(
+                Instant::now() < deadline,
+                "writers stalled: {} of {more} more writes acknowledged in {WAIT:?}",
+                self.acked() - start
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Stop the writers and return what they did.
+    pub async fn stop(self) -> History {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut all = History::default();
+        for task in self.tasks {
+            let h = task.await.expect("writer task");
+            all.acked.extend(h.acked);
+            all.indeterminate += h.indeterminate;
+            all.refused.extend(h.refused);
+        }
+        all
+    }
+}
+
+/// One writer: `SET <prefix>:<w>:<seq> v<w>:<seq>` until stopped, moving to the next target
+/// after any failure.
+async fn write_loop(
+    w: usize,
+    prefix: String,
+    targets: Arc<RwLock<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    acked_count: Arc<AtomicUsize>,
+) -> History {
+    let mut history = History::default();
+    let mut next = w;
+    let mut conn: Option<RespClient> = None;
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => {
+                let addr = {
+                    let t = targets.read().expect("targets lock");
+                    t[next % t.len()].clone()
+                };
+                match RespClient::connect(&addr, CALL_TIMEOUT).await {
+                    Ok(c) => c,
+                    Err(_) => {
+                        next += 1;
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        let key = format!("{prefix}:{w}:{seq}");
+        let value = format!("v{w}:{seq}");
+        seq += 1;
+        match c.call(&["SET", &key, &value]).await {
+            Ok(reply) if reply == Reply::ok() => {
+                history.acked.push((key, value));
+                acked_count.fetch_add(1, Ordering::Relaxed);
+                conn = Some(c);
+            }
+            Ok(Reply::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN") => {
+                history.refused.push(key);
+                next += 1;
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            _ => {
+                history.indeterminate += 1;
+                next += 1;
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+    history
+}
+
+/// Acknowledged keys that node `id` does not hold with their value: first through a
+/// linearizable read (if that already misses keys, they are lost, and those are returned),
+/// then in the node's own state, polled until it has caught up. Each phase gives up at
+/// `deadline` from its start: a node that cannot answer a linearizable read by then counts
+/// every key as missing.
+pub async fn missing_on(
+    cluster: &Cluster,
+    id: u64,
+    acked: &[(String, String)],
+    deadline: Duration,
+) -> Vec<String> {
+    let addr = cluster.node(id).client.clone();
+    let until = Instant::now() + deadline;
+    let lost = loop {
+        if let Some(missing) = read_missing(&addr, acked, false).await {
+            break missing;
+        }
+        if Instant::now() >= until {
+            return acked.iter().map(|(k, _)| k.clone()).collect();
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    if !lost.is_empty() {
+        return lost;
+    }
+    let until = Instant::now() + deadline;
+    loop {
+        let missing = read_missing(&addr, acked, true).await;
+        match missing {
+            Some(m) if m.is_empty() => return m,
+            Some(m) if Instant::now() >= until => return m,
+            None if Instant::now() >= until => {
+                return acked.iter().map(|(k, _)| k.clone()).collect()
+            }
+            _ => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// One pass of `MGET`s over `acked` on `addr` (local reads if `local`): the keys missing or
+/// with another value, or None if the node did not answer every `MGET` with an array.
+async fn read_missing(addr: &str, acked: &[(String, String)], local: bool) -> Option<Vec<String>> {
+    let values = mget(addr, acked.iter().map(|(k, _)| k.as_str()), local).await?;
+    let missing = acked
+        .iter()
+        .zip(values)
+        .filter(|((_, v), got)| *got != super::bulk(v))
+        .map(|((k, _), _)| k.clone())
+        .collect();
+    Some(missing)
+}
+
+/// The values of `keys` on `addr` (local reads if `local`), in `MGET`s of [`MGET_KEYS`], or
+/// None if the node did not answer every one with an array of the right length.
+async fn mget<'a>(
+    addr: &str,
+    keys: impl Iterator<Item = &'a str>,
+    local: bool,
+) -> Option<Vec<Reply>> {
+    let mut c = RespClient::connect(addr, CALL_TIMEOUT).await.ok()?;
+    if local && c.call(&["READONLY"]).await.ok()? != Reply::ok() {
+        return None;
+    }
+    let keys: Vec<&str> = keys.collect();
+    let mut values = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(MGET_KEYS) {
+        let mut args = vec!["MGET"];
+        args.extend(chunk);
+        match c.call(&args).await.ok()? {
+            Reply::Array(v) if v.len() == chunk.len() => values.extend(v),
+            _ => return None,
+        }
+    }
+    Some(values)
+}
+
+/// Assert that every node in `ids` holds every acknowledged write of `history`.
+pub async fn assert_all_present(cluster: &Cluster, ids: &[u64], history: &History) {
+    assert!(!history.acked.is_empty(), "no write was acknowledged");
+    let mut report = Vec::new();
+    for &id in ids {
+        let missing = missing_on(cluster, id, &history.acked, WAIT).await;
+        if !missing.is_empty() {
+            report.push(format!(
+                "node {id}: {} of {} acknowledged writes missing, e.g. {:?}",
+                missing.len(),
+                history.acked.len(),
+                &missing[..missing.len().min(10)]
+            ));
+        }
+    }
+    if let Some(&first) = ids.first() {
+        let addr = cluster.node(first).client.clone();
+        let values = mget(&addr, history.refused.iter().map(String::as_str), false)
+            .await
+            .expect("a linearizable MGET of the refused keys");
+        let applied: Vec<&String> = history
+            .refused
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| *v != Reply::Null)
+            .map(|(k, _)| k)
+            .collect();
+        if !applied.is_empty() {
+            report.push(format!(
+                "{} writes refused with -CLUSTERDOWN/-TRYAGAIN were applied, e.g. {:?}",
+                applied.len(),
+                &applied[..applied.len().min(10)]
+            ));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "lost acknowledged writes or applied refused ones:\n{}",
+        report.join("\n")
+    );
+}
