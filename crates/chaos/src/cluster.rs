@@ -237,12 +237,25 @@ impl Cluster {
         }
     }
 
-    /// The slot of the node that leads, as the running members report it (the self-declared
+    /// The slot of the member that leads, as the running members report it (the self-declared
     /// leader of the highest term, else the leader most members name).
     pub async fn leader(&self) -> Option<usize> {
+        let slot = self.leader_among(&self.members()).await?;
+        self.members.contains(&slot).then_some(slot)
+    }
+
+    /// The slot of the node that leads, asking every running node, members and nodes whose
+    /// removal has not taken yet alike: such a node may still be a voter, and even the leader,
+    /// and admin commands must reach whoever leads.
+    async fn acting_leader(&self) -> Option<usize> {
+        self.leader_among(&(0..self.slots()).collect::<Vec<_>>())
+            .await
+    }
+
+    async fn leader_among(&self, slots: &[usize]) -> Option<usize> {
         let mut best: Option<(u64, u64)> = None;
         let mut named: BTreeMap<u64, usize> = BTreeMap::new();
-        for slot in self.members() {
+        for &slot in slots {
             let Some(node) = &self.nodes[slot] else {
                 continue;
             };
@@ -265,7 +278,7 @@ impl Cluster {
                 .max_by_key(|&(_, votes)| votes)
                 .map(|(id, _)| id)
         })?;
-        self.slot_of(id).filter(|s| self.members.contains(s))
+        self.slot_of(id).filter(|s| slots.contains(s))
     }
 
     /// The members shuffled with `pick`: the same pick and members give the same order.
@@ -285,7 +298,7 @@ impl Cluster {
     /// A running member to send admin commands to: the leader if known, else the first running
     /// member not in `avoid`.
     async fn contact(&self, avoid: &[usize]) -> Option<usize> {
-        if let Some(l) = self.leader().await.filter(|l| !avoid.contains(l)) {
+        if let Some(l) = self.acting_leader().await.filter(|l| !avoid.contains(l)) {
             return Some(l);
         }
         self.members()
@@ -375,12 +388,14 @@ impl Cluster {
         self.net.apply(grudge)
     }
 
-    /// Removes the node in `slot` from the cluster and stops it. The removal's answer is
-    /// logged; the slot is no longer an intended member either way.
+    /// Removes the node in `slot` from the cluster, and stops it once the removal is
+    /// acknowledged. The slot is no longer an intended member either way. A node whose removal
+    /// failed (or timed out) keeps running: it may still be a voter, and stopping it would take
+    /// away a vote the cluster may need; [`Cluster::reconcile`] removes and stops it later.
     pub async fn remove(&mut self, slot: usize) {
         let Some(id) = self.id_of(slot) else { return };
         self.members.remove(&slot);
-        match self.contact(&[slot]).await {
+        let removed = match self.contact(&[slot]).await {
             Some(via) => {
                 let t = Instant::now();
                 let answer = admin::member_remove(&self.client_addr(via), id).await;
@@ -390,16 +405,31 @@ impl Cluster {
                     answer.as_ref().map_or_else(|e| e.clone(), |_| "OK".into()),
                     t.elapsed().as_secs_f64()
                 ));
+                answer.is_ok()
             }
-            None => self
-                .events
-                .log(format!("MEMBER REMOVE {id}: no member to ask")),
+            None => {
+                self.events
+                    .log(format!("MEMBER REMOVE {id}: no member to ask"));
+                false
+            }
+        };
+        if removed {
+            self.stop_leftover(slot);
+        } else {
+            self.events.log(format!(
+                "{} keeps running until its removal takes",
+                self.describe(slot)
+            ));
         }
-        if let Some(n) = self.nodes[slot].as_mut() {
+    }
+
+    /// Stops the node in a slot that is no longer an intended member.
+    fn stop_leftover(&mut self, slot: usize) {
+        if let Some(n) = self.nodes[slot].as_mut().filter(|n| n.is_running()) {
             n.stop();
+            self.events
+                .log(format!("stopped removed node {}", self.describe(slot)));
         }
-        self.events
-            .log(format!("stopped removed node {}", self.describe(slot)));
     }
 
     /// Starts a new node (new id, empty data directory) in the free `slot` and adds it with
@@ -443,10 +473,11 @@ impl Cluster {
         }
     }
 
-    /// Slots that hold no intended member.
+    /// Slots that hold no intended member and no running node.
     pub fn free_slots(&self) -> Vec<usize> {
         (0..self.slots())
             .filter(|s| !self.members.contains(s))
+            .filter(|s| self.nodes[*s].as_ref().is_none_or(|n| !n.is_running()))
             .collect()
     }
 
@@ -473,7 +504,7 @@ impl Cluster {
                 .into_iter()
                 .filter_map(|s| self.id_of(s))
                 .collect();
-            let leader = self.leader().await;
+            let leader = self.acting_leader().await;
             let info = match leader {
                 Some(l) => admin::raft_info(&self.client_addr(l)).await.ok(),
                 None => None,
@@ -484,6 +515,12 @@ impl Cluster {
                     let present: BTreeSet<u64> =
                         voters.iter().chain(&info.learners).copied().collect();
                     if voters == want && info.learners.is_empty() {
+                        let leftovers: Vec<usize> = (0..self.slots())
+                            .filter(|s| !self.members.contains(s))
+                            .collect();
+                        for slot in leftovers {
+                            self.stop_leftover(slot);
+                        }
                         return Ok(());
                     }
                     let via = self.client_addr(l);

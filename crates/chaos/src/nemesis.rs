@@ -269,9 +269,15 @@ impl Nemesis {
                 if partitioned {
                     self.heal(cluster);
                 }
-                self.events
-                    .log(format!("re-adding a new node in slot {slot}"));
-                cluster.add(slot).await;
+                if cluster.free_slots().contains(&slot) {
+                    self.events
+                        .log(format!("re-adding a new node in slot {slot}"));
+                    cluster.add(slot).await;
+                } else {
+                    self.events.log(format!(
+                        "not re-adding in slot {slot}: its node is still running"
+                    ));
+                }
             }
             Active::Shrink {
                 size,

@@ -9,12 +9,16 @@
 //! this node knows of (the one that proposed its membership, or one it followed since), lists
 //! neither this node's id among its voters nor among its learners. Node ids are never reused,
 //! and a node being added is not yet a member in its own view, so neither case misfires; a
-//! leader from an older term (a stale, partitioned one) is ignored.
+//! leader from an older term (a stale, partitioned one) is ignored. Only a node whose own
+//! *committed* membership lists it checks at all: a node whose addition was appended but never
+//! committed (a later leader's log does without it) was never a member, and a later `MEMBER ADD`
+//! must still work for it.
 //!
 //! Once removed, the flag in [`ServerContext::removed`] makes the client listener answer every
 //! command except `INFO` with [`REMOVED_ERROR`]. The process keeps running (so an operator sees
-//! the reason instead of a refused connection) until it is stopped; its data dir must not be
-//! reused for a node that rejoins (use a new id and an empty dir).
+//! the reason instead of a refused connection) until it is stopped. If a leader adds the same id
+//! back, the node sees a newer membership that lists it and serves again; still, a node that
+//! rejoins should get a new id and an empty dir.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +27,7 @@ use std::time::Duration;
 use openraft::ServerState;
 
 use crate::client::RespClient;
+use crate::raft::types::LogId;
 use crate::server::ServerContext;
 
 /// How often a follower checks whether it is still a member.
@@ -78,13 +83,16 @@ async fn ask(addr: &str) -> Option<PeerView> {
     }
 }
 
-/// Watch for this node's removal until the task is aborted; sets `ctx.removed` when proven.
+/// Watch for this node's removal until the task is aborted; sets `ctx.removed` when proven,
+/// and clears it if the node is later added back (a newer membership lists it again).
 pub async fn watch(ctx: Arc<ServerContext>) {
     let consensus = ctx.consensus.clone();
     let me = consensus.node_id();
     // Not this node's current term: a removed node hears from no one, times out and campaigns,
     // so its own term climbs past the real leader's.
     let mut leader_term = 0;
+    // The membership this node held when it concluded it was removed.
+    let mut verdict: Option<Option<LogId>> = None;
     loop {
         tokio::time::sleep(CHECK_INTERVAL).await;
         let m = consensus.metrics();
@@ -93,7 +101,23 @@ pub async fn watch(ctx: Arc<ServerContext>) {
         if m.current_leader.is_some() {
             leader_term = leader_term.max(m.current_term);
         }
-        if m.state == ServerState::Leader || !view.contains(me) {
+        let membership_id = *m.membership_config.log_id();
+        if let Some(held) = &verdict {
+            if *held != membership_id && view.contains(me) && m.current_leader.is_some() {
+                tracing::warn!(node_id = me, "this node was added back to the cluster");
+                ctx.removed.store(false, Ordering::Relaxed);
+                verdict = None;
+            }
+            continue;
+        }
+        // Only a node whose membership was committed can have been removed: one whose addition
+        // never committed (a new leader's log did without it) is not a member yet, not removed.
+        let committed_member = m
+            .committed_membership_config
+            .membership()
+            .get_node(&me)
+            .is_some();
+        if m.state == ServerState::Leader || !view.contains(me) || !committed_member {
             // A leader is a member by definition; a node absent from its own membership was
             // never added (still joining) or not yet initialized.
             continue;
@@ -116,7 +140,8 @@ pub async fn watch(ctx: Arc<ServerContext>) {
                     "this node was removed from the cluster; refusing client commands"
                 );
                 ctx.removed.store(true, Ordering::Relaxed);
-                return;
+                verdict = Some(membership_id);
+                break;
             }
             if peer.role == "leader" {
                 break; // the current leader lists this node: still a member

@@ -5,6 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{bulk, Cluster, WAIT};
+use node::client::RespClient;
 use resp::Reply;
 
 fn follower_of(leader: u64, n: u64) -> u64 {
@@ -146,6 +147,81 @@ async fn a_new_node_on_a_dead_members_address_is_not_mistaken_for_it() {
     // Raft on the leader is alive (a panicked Raft core fails every write above) and still leads.
     let info = cluster.info(leader).await.expect("leader answers INFO");
     assert_eq!(info["raft_role"], "leader", "{info:?}");
+}
+
+/// Regression (fault suite, append seed 2): a node whose addition as a learner was appended but
+/// never committed (the leader died; the next leader's log does without it) concluded it had
+/// been *removed*, and refused service for good, even after it was added again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_addition_rolled_back_can_be_added_again() {
+    const FAULTS: &str = "--unsafe-fault-injection";
+    let mut cluster = Cluster::start_with(3, &[FAULTS]).await;
+    let old = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let rest: Vec<u64> = (1..=3).filter(|&i| i != old).collect();
+    assert_eq!(cluster.call(old, &["SET", "k", "v"]).await, Reply::ok());
+    // Cut the leader off from the other voters (both directions).
+    let (a, b) = (rest[0].to_string(), rest[1].to_string());
+    let isolate_old = ["RAFTKV", "FAULT", "ISOLATE", &a, &b];
+    assert_eq!(cluster.call(old, &isolate_old).await, Reply::ok());
+    let old_id = old.to_string();
+    for &id in &rest {
+        let isolate = ["RAFTKV", "FAULT", "ISOLATE", &old_id];
+        assert_eq!(cluster.call(id, &isolate).await, Reply::ok());
+    }
+    cluster.spawn_empty(4, &[FAULTS]);
+    let (peer4, client4) = (cluster.node(4).peer.clone(), cluster.node(4).client.clone());
+    // The old leader appends the learner change and replicates it to node 4 only, so it cannot
+    // commit it; the call stays pending.
+    let via = cluster.node(old).client.clone();
+    let (p, c) = (peer4.clone(), client4.clone());
+    let pending = tokio::spawn(async move {
+        let mut conn = RespClient::connect(&via, Duration::from_secs(2)).await?;
+        conn.call(&["RAFTKV", "MEMBER", "ADD", "4", &p, &c]).await
+    });
+    let deadline = Instant::now() + WAIT;
+    while cluster
+        .info(4)
+        .await
+        .and_then(|i| i.get("raft_learners").cloned())
+        .as_deref()
+        != Some("4")
+    {
+        assert!(Instant::now() < deadline, "node 4 never saw itself added");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.kill(old);
+    pending.abort();
+    let new = cluster.wait_leader_among(&rest).await;
+    let info = cluster
+        .info(new)
+        .await
+        .expect("the new leader answers INFO");
+    assert_eq!(
+        info["raft_learners"], "",
+        "the addition must have rolled back"
+    );
+    // Node 4 checks its membership every 2 s (removal::CHECK_INTERVAL); give it a few checks.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let info = cluster.info(4).await.expect("node 4 answers INFO");
+        assert_eq!(info["raft_removed"], "0", "node 4 was never a member");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        cluster
+            .call(new, &["RAFTKV", "MEMBER", "ADD", "4", &peer4, &client4])
+            .await,
+        Reply::ok()
+    );
+    let deadline = Instant::now() + WAIT;
+    let mut c = cluster.client(4).await;
+    loop {
+        match c.call(&["GET", "k"]).await.expect("call") {
+            r if r == bulk("v") => break,
+            r => assert!(Instant::now() < deadline, "node 4 never served: {r:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
