@@ -127,15 +127,11 @@ impl BatchTimer {
 
 /// Count leader changes as this node sees them, until the task is aborted.
 pub async fn watch_leader(consensus: std::sync::Arc<Consensus>) {
-    let mut last = consensus.metrics().current_leader;
-    loop {
-        consensus.wait_metrics_change(Duration::from_secs(1)).await;
-        let now = consensus.metrics().current_leader;
-        if now != last {
+    consensus
+        .for_each_leader_change(|_| {
             metrics::counter!("raftkv_leader_changes_total").increment(1);
-            last = now;
-        }
-    }
+        })
+        .await;
 }
 
 /// Resident set size of this process, in bytes (from `/proc/self/statm`, 4 KiB pages).

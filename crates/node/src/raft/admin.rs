@@ -37,6 +37,21 @@ impl Consensus {
         let _ = tokio::time::timeout(max, rx.changed()).await;
     }
 
+    /// The leader as this node knows it, each time it changes (including to none), until Raft
+    /// stops. Cheap: it watches openraft's server metrics, which change only with the vote,
+    /// role, leader or membership, not with every append and apply.
+    pub async fn for_each_leader_change(&self, mut f: impl FnMut(Option<NodeId>)) {
+        let mut rx = self.raft.server_metrics();
+        let mut last = rx.borrow_watched().current_leader;
+        while rx.changed().await.is_ok() {
+            let now = rx.borrow_watched().current_leader;
+            if now != last {
+                f(now);
+                last = now;
+            }
+        }
+    }
+
     /// The membership this node currently uses.
     pub fn membership_view(&self) -> MembershipView {
         let m = self.metrics();

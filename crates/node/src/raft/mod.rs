@@ -239,7 +239,10 @@ impl Consensus {
             margin: Duration::from_millis(opts.read_lease_margin_ms),
             vote_lease: Duration::from_millis(opts.election_timeout_ms_max),
         });
-        tokio::spawn(reads::watch_leadership(reads.gate.clone(), raft.metrics()));
+        tokio::spawn(reads::watch_leadership(
+            reads.gate.clone(),
+            raft.server_metrics(),
+        ));
         Ok(Arc::new(Consensus {
             raft,
             view,

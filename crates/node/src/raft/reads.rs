@@ -43,7 +43,7 @@ use openraft::ServerState;
 use resp::Reply;
 use tokio::time::Instant;
 
-use super::types::{NodeId, RaftMetrics, TypeConfig};
+use super::types::{NodeId, RaftMetrics, RaftServerMetrics, TypeConfig};
 use super::{wall_clock_ms, Consensus, ConsensusError, FORWARD_TIMEOUT, WRITE_TIMEOUT};
 use crate::config::ReadPolicy;
 use crate::errors;
@@ -203,13 +203,18 @@ fn leading_term(m: &RaftMetrics) -> Option<u64> {
     (m.state == ServerState::Leader).then_some(m.current_term)
 }
 
-/// Keep `gate` informed of this node's leadership until Raft stops.
+/// Keep `gate` informed of this node's leadership until Raft stops. Watches openraft's server
+/// metrics, which change only with the vote, role, leader or membership (the full metrics
+/// change with every append and apply).
 pub(super) async fn watch_leadership(
     gate: Arc<LeaseGate>,
-    mut rx: openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftMetrics>,
+    mut rx: openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftServerMetrics>,
 ) {
     loop {
-        let term = leading_term(&rx.borrow_watched());
+        let term = {
+            let m = rx.borrow_watched();
+            (m.state == ServerState::Leader).then_some(m.vote.leader_id().term)
+        };
         gate.observe(term, Instant::now());
         if rx.changed().await.is_err() {
             return;

@@ -77,3 +77,5 @@ pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
 pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
 /// Raft metrics.
 pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;
+/// openraft's server metrics: vote, role, leader and membership only.
+pub type RaftServerMetrics = openraft::metrics::RaftServerMetrics<TypeConfig>;
