@@ -211,6 +211,21 @@ async fn an_isolated_old_leader_never_serves_the_old_value() {
     assert!(seen
         .iter()
         .any(|(sent, r)| *sent < acked && *r == Some(bulk("old"))));
+    // Check-quorum, as an operator sees it: no quorum has acknowledged the cut-off leader for
+    // longer than the election timeout (600 ms in tests), so it accepts no writes.
+    let info = cluster
+        .info(old)
+        .await
+        .expect("the old leader answers INFO");
+    let age: u64 = info["raft_quorum_ack_age_ms"]
+        .parse()
+        .expect("a leader reports the age");
+    assert!(age > 600, "quorum ack age {age} ms on the cut-off leader");
+    assert!(
+        matches!(cluster.call(old, &["SET", "x", "lost"]).await,
+            Reply::Error(e) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN")),
+        "a cut-off leader must refuse writes"
+    );
 
     heal(&cluster, 3).await;
     cluster.wait_leader_among(&[1, 2, 3]).await;

@@ -6,8 +6,10 @@
 //! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
 //! `raft_learners` (comma-separated ids), plus log and snapshot sizes, the Raft-log fsync latency
 //! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
-//! durable; `raft_log_fsync_count` flushes measured) and `raft_removed` (1 once this node learned
-//! it was removed from the cluster).
+//! durable; `raft_log_fsync_count` flushes measured), `raft_removed` (1 once this node learned
+//! it was removed from the cluster) and `raft_quorum_ack_age_ms` (on a leader: how long ago a
+//! quorum last acknowledged it; past `election_timeout_max` it accepts no writes, see
+//! docs/reads.md; empty on other nodes).
 //!
 //! The `reads` section: `read_policy` (`lease|readindex`), `read_lease_ms`,
 //! `read_lease_margin_ms`, `read_lease_valid` (1 while this node, as leader, would answer a read
@@ -189,8 +191,12 @@ fn raft(out: &mut String, ctx: &ServerContext) {
     let (p50, p99, count) = crate::metrics::fsync_percentiles_us();
     let _ = write!(
         out,
-        "raft_log_fsync_p50_us:{p50}\r\nraft_log_fsync_p99_us:{p99}\r\nraft_log_fsync_count:{count}\r\nraft_removed:{}\r\n",
-        u8::from(ctx.removed.load(Ordering::Relaxed))
+        "raft_log_fsync_p50_us:{p50}\r\nraft_log_fsync_p99_us:{p99}\r\nraft_log_fsync_count:{count}\r\nraft_removed:{}\r\nraft_quorum_ack_age_ms:{}\r\n",
+        u8::from(ctx.removed.load(Ordering::Relaxed)),
+        m.last_quorum_acked
+            .as_ref()
+            .map(|at| openraft::Instant::elapsed(&**at).as_millis().to_string())
+            .unwrap_or_default(),
     );
 }
 
