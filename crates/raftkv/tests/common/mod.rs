@@ -129,10 +129,14 @@ impl Cluster {
     /// Start node `id` on port 0 in its own data dir under the cluster's temp dir. Restarts reuse
     /// every flag, --bootstrap/--join included: a node with state ignores them.
     fn launch(&mut self, id: u64, flags: Vec<String>) {
+        self.launch_at(id, "127.0.0.1:0", flags);
+    }
+
+    /// [`Self::launch`] with the peer listener on `peer`.
+    fn launch_at(&mut self, id: u64, peer: &str, flags: Vec<String>) {
         let data_dir = self.dir.path().join(format!("node{id}"));
         let log = self.dir.path().join(format!("node{id}.log"));
-        let (child, client, peer) =
-            spawn(id, &data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &flags);
+        let (child, client, peer) = spawn(id, &data_dir, &log, "127.0.0.1:0", peer, &flags);
         self.nodes.push(TestNode {
             id,
             data_dir,
@@ -405,18 +409,7 @@ impl Cluster {
     /// `peer` (e.g. a killed node's old peer address).
     pub fn spawn_empty_at(&mut self, id: u64, peer: &str) {
         assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
-        let data_dir = self.dir.path().join(format!("node{id}"));
-        let log = self.dir.path().join(format!("node{id}.log"));
-        let (child, client, peer) = spawn(id, &data_dir, &log, "127.0.0.1:0", peer, &[]);
-        self.nodes.push(TestNode {
-            id,
-            data_dir,
-            client,
-            peer,
-            log,
-            child: Some(child),
-            extra: Vec::new(),
-        });
+        self.launch_at(id, peer, Vec::new());
     }
 }
 
