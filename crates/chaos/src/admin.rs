@@ -16,51 +16,7 @@ pub const MEMBER_ADD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deadline of `RAFTKV MEMBER REMOVE` (a membership change through joint consensus).
 pub const MEMBER_REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The fields of `INFO raft` the suite uses.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RaftInfo {
-    /// `raft_node_id`.
-    pub node_id: u64,
-    /// `raft_role`: leader, follower, candidate or learner.
-    pub role: String,
-    /// `raft_term`.
-    pub term: u64,
-    /// `raft_leader_id`, if a leader is known.
-    pub leader_id: Option<u64>,
-    /// `raft_commit_index`.
-    pub commit_index: u64,
-    /// `raft_applied_index`.
-    pub applied_index: u64,
-    /// `raft_voters`.
-    pub voters: Vec<u64>,
-    /// `raft_learners`.
-    pub learners: Vec<u64>,
-}
-
-impl RaftInfo {
-    /// Parses the `field:value` lines of `INFO raft`.
-    pub fn parse(text: &str) -> RaftInfo {
-        let mut info = RaftInfo::default();
-        let ids = |v: &str| -> Vec<u64> { v.split(',').filter_map(|x| x.parse().ok()).collect() };
-        for line in text.lines() {
-            let Some((k, v)) = line.trim().split_once(':') else {
-                continue;
-            };
-            match k {
-                "raft_node_id" => info.node_id = v.parse().unwrap_or(0),
-                "raft_role" => info.role = v.to_string(),
-                "raft_term" => info.term = v.parse().unwrap_or(0),
-                "raft_leader_id" => info.leader_id = v.parse().ok(),
-                "raft_commit_index" => info.commit_index = v.parse().unwrap_or(0),
-                "raft_applied_index" => info.applied_index = v.parse().unwrap_or(0),
-                "raft_voters" => info.voters = ids(v),
-                "raft_learners" => info.learners = ids(v),
-                _ => {}
-            }
-        }
-        info
-    }
-}
+pub use node::client::RaftInfo;
 
 /// Sends one command on a fresh connection; the reply, or why there is none.
 pub async fn call(addr: &str, args: &[&str], timeout: Duration) -> Result<Reply, String> {
@@ -118,23 +74,4 @@ pub async fn member_remove(addr: &str, id: u64) -> Result<(), String> {
         MEMBER_REMOVE_TIMEOUT,
     )
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_info_raft() {
-        let text = "# Raft\r\nraft_node_id:2\r\nraft_role:follower\r\nraft_term:7\r\nraft_leader_id:1\r\nraft_leader_addr:10.77.0.10:6379\r\nraft_commit_index:40\r\nraft_applied_index:39\r\nraft_voters:1,2,3\r\nraft_learners:\r\n";
-        let info = RaftInfo::parse(text);
-        assert_eq!(info.node_id, 2);
-        assert_eq!(info.role, "follower");
-        assert_eq!(info.term, 7);
-        assert_eq!(info.leader_id, Some(1));
-        assert_eq!(info.commit_index, 40);
-        assert_eq!(info.voters, vec![1, 2, 3]);
-        assert!(info.learners.is_empty());
-        assert_eq!(RaftInfo::parse("raft_leader_id:\r\n").leader_id, None);
-    }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use openraft::ServerState;
 
-use crate::client::RespClient;
+use crate::client::{RaftInfo, RespClient};
 use crate::raft::types::LogId;
 use crate::server::ServerContext;
 
@@ -37,48 +37,17 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 /// The error every client command gets once this node was removed.
 pub const REMOVED_ERROR: &str = "ERR this node was removed from the cluster";
 
-/// What one peer said about the cluster, from its `INFO raft`.
-#[derive(Debug, Default, PartialEq)]
-pub struct PeerView {
-    /// `raft_role`.
-    pub role: String,
-    /// `raft_term`.
-    pub term: u64,
-    /// `raft_voters` and `raft_learners`, together.
-    pub members: Vec<u64>,
+/// True if `peer` (a node's `INFO raft`) proves that node `me`, which last knew of a leader in
+/// `my_term`, is no longer a member.
+pub fn proves_removed(peer: &RaftInfo, me: u64, my_term: u64) -> bool {
+    peer.role == "leader" && peer.term >= my_term && !peer.lists(me)
 }
 
-/// Parse the fields [`PeerView`] needs from `INFO raft` text.
-pub fn parse_peer_view(info: &str) -> PeerView {
-    let mut v = PeerView::default();
-    for line in info.lines() {
-        let Some((k, val)) = line.split_once(':') else {
-            continue;
-        };
-        let val = val.trim();
-        match k {
-            "raft_role" => v.role = val.to_string(),
-            "raft_term" => v.term = val.parse().unwrap_or(0),
-            "raft_voters" | "raft_learners" => v
-                .members
-                .extend(val.split(',').filter_map(|s| s.parse::<u64>().ok())),
-            _ => {}
-        }
-    }
-    v
-}
-
-/// True if `peer` proves that node `me`, which last knew of a leader in `my_term`, is no longer
-/// a member.
-pub fn proves_removed(peer: &PeerView, me: u64, my_term: u64) -> bool {
-    peer.role == "leader" && peer.term >= my_term && !peer.members.contains(&me)
-}
-
-async fn ask(addr: &str) -> Option<PeerView> {
+async fn ask(addr: &str) -> Option<RaftInfo> {
     let mut c = RespClient::connect(addr, ASK_TIMEOUT).await.ok()?;
     match c.call(&["INFO", "raft"]).await.ok()? {
-        resp::Reply::Bulk(b) => Some(parse_peer_view(&String::from_utf8_lossy(&b))),
-        resp::Reply::Verbatim(s) => Some(parse_peer_view(&s)),
+        resp::Reply::Bulk(b) => Some(RaftInfo::parse(&String::from_utf8_lossy(&b))),
+        resp::Reply::Verbatim(s) => Some(RaftInfo::parse(&s)),
         _ => None,
     }
 }
@@ -157,27 +126,14 @@ mod tests {
     const INFO: &str = "# Raft\r\nraft_node_id:1\r\nraft_role:leader\r\nraft_term:7\r\nraft_voters:1,3\r\nraft_learners:4\r\n";
 
     #[test]
-    fn parses_info_raft() {
-        let v = parse_peer_view(INFO);
-        assert_eq!(
-            v,
-            PeerView {
-                role: "leader".into(),
-                term: 7,
-                members: vec![1, 3, 4]
-            }
-        );
-    }
-
-    #[test]
     fn only_a_current_leader_without_me_proves_removal() {
-        let v = parse_peer_view(INFO);
+        let v = RaftInfo::parse(INFO);
         assert!(proves_removed(&v, 2, 7));
         assert!(proves_removed(&v, 2, 6));
         assert!(!proves_removed(&v, 2, 8), "a stale leader proves nothing");
         assert!(!proves_removed(&v, 3, 7), "a voter is a member");
         assert!(!proves_removed(&v, 4, 7), "a learner is a member");
-        let follower = PeerView {
+        let follower = RaftInfo {
             role: "follower".into(),
             ..v
         };

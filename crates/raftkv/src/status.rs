@@ -8,11 +8,10 @@
 //! FSYNC-P99` (sizes in human units, fsync in milliseconds). `--output json` prints an array of
 //! objects with the fields of [`NodeStatus`] (sizes in bytes, fsync in microseconds).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use node::client::RespClient;
+use node::client::{info_fields, RaftInfo, RespClient};
 use resp::Reply;
 use serde_json::json;
 
@@ -68,28 +67,26 @@ pub struct NodeStatus {
 
 /// Parse `INFO` text into a [`NodeStatus`].
 pub fn parse_info(info: &str) -> NodeStatus {
-    let fields: HashMap<&str, &str> = info
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k, v.trim()))
-        .collect();
+    let fields = info_fields(info);
+    let raft = RaftInfo::from_fields(&fields);
     let num = |k: &str| fields.get(k).and_then(|v| v.parse().ok()).unwrap_or(0u64);
     let keys = fields
         .get("db0")
         .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("keys=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let mut role = fields.get("raft_role").unwrap_or(&"").to_string();
-    if fields.get("raft_removed") == Some(&"1") {
-        role = "removed".into();
-    }
+    let role = if raft.removed {
+        "removed".to_string()
+    } else {
+        raft.role
+    };
     NodeStatus {
-        id: num("raft_node_id"),
+        id: raft.node_id,
         role,
-        term: num("raft_term"),
-        leader: fields.get("raft_leader_id").and_then(|v| v.parse().ok()),
-        commit_index: num("raft_commit_index"),
-        applied_index: num("raft_applied_index"),
+        term: raft.term,
+        leader: raft.leader_id,
+        commit_index: raft.commit_index,
+        applied_index: raft.applied_index,
         keys,
         log_bytes: num("raft_log_disk_bytes"),
         snapshot_bytes: num("raft_snapshot_disk_bytes"),

@@ -231,13 +231,7 @@ impl Cluster {
             .await
             .ok()?;
         match c.call(&["INFO", "all"]).await.ok()? {
-            Reply::Bulk(b) => Some(
-                String::from_utf8_lossy(&b)
-                    .lines()
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-                    .collect(),
-            ),
+            Reply::Bulk(b) => Some(node::client::info_fields(&String::from_utf8_lossy(&b))),
             _ => None,
         }
     }
