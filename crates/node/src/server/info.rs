@@ -4,7 +4,8 @@
 //! section has one `field:value` per line so scripts can read it: `raft_node_id`, `raft_role`
 //! (`leader|follower|candidate|learner`), `raft_term`, `raft_leader_id`, `raft_leader_addr`
 //! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
-//! `raft_learners` (comma-separated ids), plus log and snapshot sizes, the Raft-log fsync latency
+//! `raft_learners` (comma-separated ids), `raft_purged_index` (the log is purged up to here),
+//! plus log and snapshot sizes, the Raft-log fsync latency
 //! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
 //! durable; `raft_log_fsync_count` flushes measured), `raft_removed` (1 once this node learned
 //! it was removed from the cluster) and `raft_quorum_ack_age_ms` (on a leader: how long ago a
@@ -175,7 +176,7 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         .unwrap_or_default();
     let _ = write!(
         out,
-        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\n",
+        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\n",
         m.id,
         m.current_term,
         m.current_leader.map(|l| l.to_string()).unwrap_or_default(),
@@ -183,6 +184,7 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         m.last_applied.map(|l| l.index()).unwrap_or(0),
         m.last_log_index.unwrap_or(0),
         m.snapshot.map(|l| l.index()).unwrap_or(0),
+        m.purged.map(|l| l.index()).unwrap_or(0),
         join(&voters),
         join(&learners),
         ctx.consensus.log_disk_bytes(),
