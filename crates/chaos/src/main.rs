@@ -1,11 +1,9 @@
 //! `raftkv-chaos`: fault runs on real raftkv clusters. See the crate docs and
 //! docs/fault-testing.md.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use chaos::{FaultSet, RunOptions, SelftestOptions, Workload};
+use chaos::{RunOptions, SelftestOptions};
 use clap::{Parser, Subcommand};
 
 /// Exit code for bad options and set-up failures (not root, missing tools).
@@ -24,41 +22,7 @@ struct Cli {
 enum Cmd {
     /// One run: start a cluster, run clients, inject faults, heal, check. Exit code 0 pass,
     /// 1 linearizability violation, 2 other failure, 3 set-up error.
-    Run {
-        /// Initial cluster size (spare slots for growing are added).
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
-        /// Seed of the fault schedule and the clients [default: from the clock, printed].
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Client time: 10 s warm-up, faults, 10 s after healing (e.g. 180s, 3m).
-        #[arg(long, default_value = "180s", value_parser = parse_duration)]
-        duration: Duration,
-        /// register or append.
-        #[arg(long, default_value = "register")]
-        workload: Workload,
-        /// mixed, kill, pause, partition, clock, membership, or powerloss.
-        #[arg(long, default_value = "mixed")]
-        faults: FaultSet,
-        /// Self-test: start nodes with --unsafe-no-fsync (power loss then loses acknowledged writes).
-        #[arg(long)]
-        unsafe_no_fsync: bool,
-        /// Self-test: start nodes with --unsafe-stale-reads.
-        #[arg(long)]
-        unsafe_stale_reads: bool,
-        /// Report directory (must not hold a report yet).
-        #[arg(long)]
-        report_dir: PathBuf,
-        /// The raftkv binary.
-        #[arg(long, default_value = "target/release/raftkv")]
-        binary: PathBuf,
-        /// Recording clients per node slot.
-        #[arg(long, default_value_t = 2)]
-        clients_per_node: usize,
-        /// Do not echo events on stderr.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Run(RunOptions),
     /// Delete namespaces (and kill their processes) left by runs that died.
     Cleanup {
         /// Also those of runs that are still going.
@@ -66,93 +30,21 @@ enum Cmd {
         all: bool,
     },
     /// Prove the suite catches raftkv's unsafe test switches; exit 0 only if every one is caught.
-    Selftest {
-        /// The raftkv binary.
-        #[arg(long, default_value = "target/release/raftkv")]
-        binary: PathBuf,
-        /// Parent directory of the runs' reports.
-        #[arg(long)]
-        report_dir: PathBuf,
-        /// Seed of the first run of each case.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Most runs per case.
-        #[arg(long, default_value_t = chaos::selftest::DEFAULT_RUNS)]
-        runs: u32,
-        /// Duration of each run.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
-        duration: Duration,
-        /// Nodes per run.
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
-    },
-}
-
-/// `90`, `90s`, `3m`, `1h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (e.g. 90s, 3m)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("bad duration unit in {s:?} (s, m or h)")),
-    };
-    Ok(Duration::from_secs(secs))
+    Selftest(SelftestOptions),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Cmd::Run {
-            nodes,
-            seed,
-            duration,
-            workload,
-            faults,
-            unsafe_no_fsync,
-            unsafe_stale_reads,
-            report_dir,
-            binary,
-            clients_per_node,
-            quiet,
-        } => {
-            let seed = seed.unwrap_or_else(|| {
-                let s = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                eprintln!("raftkv-chaos: seed {s}");
-                s
-            });
-            let opts = RunOptions {
-                nodes,
-                seed,
-                duration,
-                workload,
-                faults,
-                unsafe_no_fsync,
-                unsafe_stale_reads,
-                report_dir,
-                binary,
-                clients_per_node,
-                quiet,
-            };
-            match chaos::run(&opts) {
-                Ok(summary) => {
-                    println!("{summary}");
-                    ExitCode::from(summary.result().exit_code() as u8)
-                }
-                Err(e) => {
-                    eprintln!("raftkv-chaos: {e:#}");
-                    ExitCode::from(EXIT_SETUP)
-                }
+        Cmd::Run(opts) => match chaos::run(&opts) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::from(summary.result().exit_code() as u8)
             }
-        }
+            Err(e) => {
+                eprintln!("raftkv-chaos: {e:#}");
+                ExitCode::from(EXIT_SETUP)
+            }
+        },
         Cmd::Cleanup { all } => match chaos::net::cleanup_stale(all) {
             Ok(deleted) => {
                 for ns in &deleted {
@@ -166,39 +58,22 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_SETUP)
             }
         },
-        Cmd::Selftest {
-            binary,
-            report_dir,
-            seed,
-            runs,
-            duration,
-            nodes,
-        } => {
-            let opts = SelftestOptions {
-                binary,
-                report_dir,
-                seed,
-                runs,
-                duration,
-                nodes,
-            };
-            match chaos::selftest::selftest(&opts) {
-                Ok((lines, all_caught)) => {
-                    for line in lines {
-                        println!("{line}");
-                    }
-                    if all_caught {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
+        Cmd::Selftest(opts) => match chaos::selftest::selftest(&opts) {
+            Ok((lines, all_caught)) => {
+                for line in lines {
+                    println!("{line}");
                 }
-                Err(e) => {
-                    eprintln!("raftkv-chaos selftest: {e:#}");
-                    ExitCode::from(EXIT_SETUP)
+                if all_caught {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
                 }
             }
-        }
+            Err(e) => {
+                eprintln!("raftkv-chaos selftest: {e:#}");
+                ExitCode::from(EXIT_SETUP)
+            }
+        },
     }
 }
 
@@ -207,12 +82,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("180s"), Ok(Duration::from_secs(180)));
-        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("3x").is_err());
-        assert!(parse_duration("s").is_err());
+    fn the_flags_ci_uses_parse() {
+        let cli = Cli::try_parse_from([
+            "raftkv-chaos",
+            "run",
+            "--nodes",
+            "3",
+            "--seed",
+            "2",
+            "--duration",
+            "150s",
+            "--workload",
+            "append",
+            "--faults",
+            "mixed",
+            "--quiet",
+            "--report-dir",
+            "/tmp/r",
+            "--binary",
+            "target/debug/raftkv",
+        ])
+        .expect("run flags");
+        let Cmd::Run(run) = cli.command else {
+            panic!("not a run")
+        };
+        assert_eq!((run.nodes, run.seed, run.duration.as_secs()), (3, 2, 150));
+        assert!(run.quiet && !run.unsafe_no_fsync && run.clients_per_node == 2);
+        let cli = Cli::try_parse_from([
+            "raftkv-chaos",
+            "selftest",
+            "--report-dir",
+            "/tmp/s",
+            "--duration",
+            "40s",
+            "--binary",
+            "target/debug/raftkv",
+        ])
+        .expect("selftest flags");
+        let Cmd::Selftest(st) = cli.command else {
+            panic!("not a selftest")
+        };
+        assert_eq!((st.duration.as_secs(), st.seed, st.nodes), (40, 1, 3));
+        assert!(Cli::try_parse_from([
+            "raftkv-chaos",
+            "run",
+            "--report-dir",
+            "r",
+            "--duration",
+            "3x"
+        ])
+        .is_err());
     }
 }

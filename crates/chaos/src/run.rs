@@ -78,30 +78,43 @@ pub const PROBE_CLIENT: u64 = 20_000;
 /// How often the runner looks for nodes that exited on their own while waiting.
 pub const EXIT_POLL: Duration = Duration::from_millis(500);
 
-/// Everything `raftkv-chaos run` needs.
-#[derive(Clone, Debug)]
+/// Everything `raftkv-chaos run` needs; also its command-line flags.
+#[derive(Clone, Debug, clap::Args)]
 pub struct RunOptions {
-    /// Initial cluster size.
+    /// Initial cluster size (spare slots for growing are added).
+    #[arg(long, default_value_t = 3)]
     pub nodes: usize,
-    /// The seed of the schedule and of the clients' choices.
+    /// Seed of the fault schedule and the clients [default: from the clock; the summary
+    /// prints it].
+    #[arg(long, default_value_t = crate::seed_from_clock(), hide_default_value = true)]
     pub seed: u64,
-    /// Client time: warm-up, faults, after-heal (healing and checking come on top).
+    /// Client time: 10 s warm-up, faults, 10 s after healing (e.g. 180s, 3m); healing and
+    /// checking come on top.
+    #[arg(long, default_value = "180s", value_parser = crate::parse_duration)]
     pub duration: Duration,
-    /// The workload.
+    /// register or append.
+    #[arg(long, default_value = "register")]
     pub workload: Workload,
-    /// The faults.
+    /// mixed, kill, pause, partition, clock, membership, or powerloss.
+    #[arg(long, default_value = "mixed")]
     pub faults: FaultSet,
-    /// Start nodes with `--unsafe-no-fsync` (self-test).
+    /// Self-test: start nodes with --unsafe-no-fsync (power loss then loses acknowledged writes).
+    #[arg(long)]
     pub unsafe_no_fsync: bool,
-    /// Start nodes with `--unsafe-stale-reads` (self-test).
+    /// Self-test: start nodes with --unsafe-stale-reads.
+    #[arg(long)]
     pub unsafe_stale_reads: bool,
-    /// Where the report goes.
+    /// Report directory (must not hold a report yet).
+    #[arg(long)]
     pub report_dir: PathBuf,
-    /// The `raftkv` binary.
+    /// The raftkv binary.
+    #[arg(long, default_value = "target/release/raftkv")]
     pub binary: PathBuf,
-    /// Clients per node slot.
+    /// Recording clients per node slot.
+    #[arg(long, default_value_t = 2)]
     pub clients_per_node: usize,
     /// Do not echo events on stderr.
+    #[arg(long)]
     pub quiet: bool,
 }
 

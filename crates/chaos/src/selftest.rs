@@ -59,20 +59,26 @@ pub const CASES: [Case; 2] = [
     },
 ];
 
-/// Settings of `raftkv-chaos selftest`.
-#[derive(Clone, Debug)]
+/// Settings of `raftkv-chaos selftest`; also its command-line flags.
+#[derive(Clone, Debug, clap::Args)]
 pub struct SelftestOptions {
-    /// The `raftkv` binary.
+    /// The raftkv binary.
+    #[arg(long, default_value = "target/release/raftkv")]
     pub binary: PathBuf,
-    /// Parent of every run's report directory.
+    /// Parent directory of the runs' reports.
+    #[arg(long)]
     pub report_dir: PathBuf,
-    /// Seed of the first run (later runs add one).
+    /// Seed of the first run of each case (later runs add one).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Most runs per case.
+    #[arg(long, default_value_t = DEFAULT_RUNS)]
     pub runs: u32,
     /// Duration of each run.
+    #[arg(long, default_value = "60s", value_parser = crate::parse_duration)]
     pub duration: Duration,
     /// Nodes per run.
+    #[arg(long, default_value_t = 3)]
     pub nodes: usize,
 }
 
