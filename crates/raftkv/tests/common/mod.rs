@@ -126,17 +126,24 @@ impl Cluster {
         Self::start_with(n, &[]).await
     }
 
-    /// Start node `id` on port 0 in its own data dir under the cluster's temp dir. Restarts reuse
-    /// every flag, --bootstrap/--join included: a node with state ignores them.
-    fn launch(&mut self, id: u64, flags: Vec<String>) {
-        self.launch_at(id, "127.0.0.1:0", flags);
+    /// The data dir node `id` gets by default, under the cluster's temp dir.
+    fn default_data_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("node{id}"))
     }
 
-    /// [`Self::launch`] with the peer listener on `peer`.
-    fn launch_at(&mut self, id: u64, peer: &str, flags: Vec<String>) {
-        let data_dir = self.dir.path().join(format!("node{id}"));
+    /// Start node `id` on `data_dir`, clients on port 0 and peers on `peer`. Restarts reuse
+    /// every flag, --bootstrap/--join included (a node with state ignores them), but not `env`.
+    fn launch(
+        &mut self,
+        id: u64,
+        data_dir: PathBuf,
+        peer: &str,
+        flags: Vec<String>,
+        env: &[(String, String)],
+    ) {
         let log = self.dir.path().join(format!("node{id}.log"));
-        let (child, client, peer) = spawn(id, &data_dir, &log, "127.0.0.1:0", peer, &flags);
+        let (child, client, peer) =
+            spawn_env(id, &data_dir, &log, "127.0.0.1:0", peer, &flags, env);
         self.nodes.push(TestNode {
             id,
             data_dir,
@@ -150,28 +157,12 @@ impl Cluster {
 
     /// Same, with extra `serve` flags for every node.
     pub async fn start_with(n: u64, extra: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut cluster = Cluster {
-            dir,
-            nodes: Vec::new(),
-        };
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        for id in 1..=n {
-            let mut flags = extra.clone();
-            if id == 1 {
-                flags.push("--bootstrap".into());
-            } else {
-                flags.push("--join".into());
-                flags.push(cluster.nodes[0].client.clone());
-            }
-            cluster.launch(id, flags);
-            if id == 1 {
-                cluster.wait_leader_among(&[1]).await;
-            }
-        }
-        let all: Vec<u64> = (1..=n).collect();
-        cluster.wait_voters(&all).await;
-        cluster
+        let flags: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start_each(n, |_| NodeSetup {
+            flags: flags.clone(),
+            env: Vec::new(),
+        })
+        .await
     }
 
     pub fn node(&self, id: u64) -> &TestNode {
@@ -336,24 +327,15 @@ impl Cluster {
     /// Start node `id` (the next free id) with no `--bootstrap`/`--join`: it waits to be added.
     pub fn spawn_empty(&mut self, id: u64, extra: &[&str]) {
         assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
-        self.launch(id, extra.iter().map(|s| s.to_string()).collect());
+        let flags = extra.iter().map(|s| s.to_string()).collect();
+        self.launch(id, self.default_data_dir(id), "127.0.0.1:0", flags, &[]);
     }
 
     /// Start node `id` (the next free id) on `data_dir` with exactly `extra` flags.
     pub fn spawn_on(&mut self, id: u64, data_dir: &Path, extra: &[&str]) {
         assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
-        let log = self.dir.path().join(format!("node{id}.log"));
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, client, peer) = spawn(id, data_dir, &log, "127.0.0.1:0", "127.0.0.1:0", &extra);
-        self.nodes.push(TestNode {
-            id,
-            data_dir: data_dir.to_path_buf(),
-            client,
-            peer,
-            log,
-            child: Some(child),
-            extra,
-        });
+        let flags = extra.iter().map(|s| s.to_string()).collect();
+        self.launch(id, data_dir.to_path_buf(), "127.0.0.1:0", flags, &[]);
     }
 
     /// Wait for a log line of node `id` containing `marker` and return its `field=` value.
@@ -403,7 +385,7 @@ impl Cluster {
     /// `peer` (e.g. a killed node's old peer address).
     pub fn spawn_empty_at(&mut self, id: u64, peer: &str) {
         assert_eq!(id as usize, self.nodes.len() + 1, "ids are consecutive");
-        self.launch_at(id, peer, Vec::new());
+        self.launch(id, self.default_data_dir(id), peer, Vec::new(), &[]);
     }
 }
 
@@ -434,26 +416,8 @@ impl Cluster {
                 flags.push("--join".into());
                 flags.push(cluster.nodes[0].client.clone());
             }
-            let data_dir = cluster.dir.path().join(format!("node{id}"));
-            let log = cluster.dir.path().join(format!("node{id}.log"));
-            let (child, client, peer) = spawn_env(
-                id,
-                &data_dir,
-                &log,
-                "127.0.0.1:0",
-                "127.0.0.1:0",
-                &flags,
-                &env,
-            );
-            cluster.nodes.push(TestNode {
-                id,
-                data_dir,
-                client,
-                peer,
-                log,
-                child: Some(child),
-                extra: flags,
-            });
+            let data_dir = cluster.default_data_dir(id);
+            cluster.launch(id, data_dir, "127.0.0.1:0", flags, &env);
             if id == 1 {
                 cluster.wait_leader_among(&[1]).await;
             }
