@@ -42,12 +42,17 @@ impl Consensus {
     /// role, leader or membership, not with every append and apply.
     pub async fn for_each_leader_change(&self, mut f: impl FnMut(Option<NodeId>)) {
         let mut rx = self.raft.server_metrics();
-        let mut last = rx.borrow_watched().current_leader;
-        while rx.changed().await.is_ok() {
+        // A process starts knowing no leader, so a leader elected before this task first ran
+        // counts as a change too.
+        let mut last = None;
+        loop {
             let now = rx.borrow_watched().current_leader;
             if now != last {
                 f(now);
                 last = now;
+            }
+            if rx.changed().await.is_err() {
+                return;
             }
         }
     }
