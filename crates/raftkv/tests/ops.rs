@@ -145,6 +145,14 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     (code, body.unwrap_or_default())
 }
 
+/// The value of the unlabelled counter `name` in a Prometheus text export.
+fn counter(metrics: &str, name: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn get(addr: &str, path: &str) -> (u16, String) {
     http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
 }
@@ -177,17 +185,19 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
         assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
     }
     // Node 1 saw at least one leader, even if it was elected before the watcher started.
-    let leader_changes = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("raftkv_leader_changes_total "))
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let leader_changes = counter(&metrics, "raftkv_leader_changes_total");
     assert!(
         leader_changes >= Some(1),
         "leader changes {leader_changes:?} in:\n{metrics}"
     );
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
     if leader == 1 {
-        assert!(metrics.contains("raftkv_proposals_committed_total"));
+        // Every counter is listed from the start, so check the count, not the name.
+        let committed = counter(&metrics, "raftkv_proposals_committed_total");
+        assert!(
+            committed >= Some(5),
+            "committed {committed:?} in:\n{metrics}"
+        );
         assert!(metrics.contains("raftkv_raft_log_fsync_seconds_bucket"));
     }
     // Bad requests are answered, never crash the endpoint.
