@@ -77,6 +77,9 @@ pub enum Error {
     /// EXPIRE and friends got both GT and LT.
     #[error("ERR GT and LT options at the same time are not compatible")]
     GtAndLt,
+    /// A command for one type met a key holding another.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
     /// [`crate::Store::query`] was given a command that changes state; the field is its name.
     #[error("ERR '{0}' may change state and must be applied through the log, not queried")]
     NotReadOnly(&'static str),

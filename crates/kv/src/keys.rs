@@ -37,13 +37,11 @@ pub(crate) fn exists(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
     Reply::Integer(count as i64)
 }
 
-/// `TYPE key`: `string` or `none`.
+/// `TYPE key`: `string`, `hash`, `list`, `set`, `zset`, or `none`.
 pub(crate) fn type_of(ks: &Keyspace, now: u64, key: &Bytes) -> Reply {
-    let name = if ks.live(key, now).is_some() {
-        "string"
-    } else {
-        "none"
-    };
+    let name = ks
+        .live(key, now)
+        .map_or("none", |entry| entry.value.type_name());
     Reply::Simple(name.to_string())
 }
 

@@ -25,6 +25,8 @@
 //! node write a snapshot from a clone while the original keeps applying.
 
 use crate::hash::key_hash;
+use crate::value::Value;
+use crate::Error;
 use bytes::Bytes;
 use imbl::{OrdMap, OrdSet};
 
@@ -59,7 +61,7 @@ impl Slot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// The value.
-    pub(crate) value: Bytes,
+    pub(crate) value: Value,
     /// Deadline in milliseconds since the Unix epoch; the key is expired when the store's clock
     /// reaches it. `None`: the key never expires.
     pub(crate) deadline_ms: Option<u64>,
@@ -116,8 +118,24 @@ impl Keyspace {
         Some(old)
     }
 
+    /// The string under `key` if it is live: None if absent, WRONGTYPE if it holds another type.
+    pub(crate) fn live_str(&self, key: &Bytes, now_ms: u64) -> Result<Option<&Bytes>, Error> {
+        self.live(key, now_ms)
+            .map(|entry| entry.value.as_str())
+            .transpose()
+    }
+
+    /// The live entry for `key`, mutably; only its value may be changed through it (the deadline
+    /// index must stay in step, so deadlines change through [`Keyspace::set_deadline`]).
+    pub(crate) fn live_value_mut(&mut self, key: &Bytes, now_ms: u64) -> Option<&mut Value> {
+        self.entries
+            .get_mut(&Slot::of(key))
+            .filter(|entry| entry.is_live(now_ms))
+            .map(|entry| &mut entry.value)
+    }
+
     /// Replaces the value of a stored key, keeping its deadline. Does nothing if it is absent.
-    pub(crate) fn set_value(&mut self, key: &Bytes, value: Bytes) {
+    pub(crate) fn set_value(&mut self, key: &Bytes, value: Value) {
         if let Some(entry) = self.entries.get_mut(&Slot::of(key)) {
             entry.value = value;
         }

@@ -45,6 +45,7 @@ pub mod snapshot;
 mod store;
 mod strings;
 mod ttl;
+mod value;
 
 pub use command::Command;
 pub use error::Error;

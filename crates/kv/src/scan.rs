@@ -47,8 +47,6 @@ pub(crate) fn scan(
 ) -> Reply {
     let budget = count.clamp(1, MAX_SCAN_COUNT);
     let pattern = pattern.map(|pattern| Pattern::new(pattern));
-    // Every value is a string, so a TYPE filter either keeps everything or nothing.
-    let type_ok = type_name.is_none_or(|name| name.eq_ignore_ascii_case(b"string"));
     let mut last_hash = None;
     let mut next_cursor = 0;
     let mut keys = Vec::new();
@@ -58,6 +56,9 @@ pub(crate) fn scan(
             break;
         }
         last_hash = Some(slot.hash);
+        let type_ok = type_name.is_none_or(|name| {
+            name.eq_ignore_ascii_case(entry.value.type_name().as_bytes())
+        });
         let wanted =
             entry.is_live(now) && type_ok && pattern.as_ref().is_none_or(|p| p.matches(&slot.key));
         if wanted {

@@ -8,23 +8,26 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! All integers are little-endian. Offsets are from the start of the snapshot.
 //!
 //! ```text
-//! header   (28 bytes)
+//! header   (36 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 1
+//!   8   version    u32 2
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
-//!   24  crc32      u32 CRC-32 (IEEE) of bytes 0..24
+//!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
+//!   32  crc32      u32 CRC-32 (IEEE) of bytes 0..32
 //! chunk    (zero or more; 13 bytes + payload)
 //!   0   tag        u8  'C'
 //!   1   entries    u32 number of entries in the payload, at least 1
 //!   5   length     u32 payload length in bytes, at most MAX_SNAPSHOT_CHUNK_BYTES
 //!   9   payload    entries back to back, each postcard-encoded as
-//!                  (key: bytes, value: bytes, deadline_ms: Option<u64>)
+//!                  (key: bytes, deadline_ms: Option<u64>, value: Value, more: bool)
+//!                  Value = Str(bytes) | Hash([(field, value)]) | List([item])
+//!                        | Set([member]) | ZSet([(member, score: f64)])
 //!   ..  crc32      u32 CRC-32 of the tag, entries, length and payload
 //! trailer  (21 bytes)
 //!   0   tag        u8  'E'
@@ -33,6 +36,19 @@
 //!   17  crc32      u32 CRC-32 of every byte of the snapshot before this field
 //! end of stream: any byte after the trailer is an error
 //! ```
+//!
+//! An aggregate is written in pieces of about [`SNAPSHOT_CHUNK_TARGET_BYTES`] each, so a set of
+//! a million members never needs one huge entry: every piece but the last has `more = true`,
+//! and the next entry must then be the same key, with the same deadline and type, whose
+//! elements are added to it. Hash fields, set members and sorted-set members may not repeat,
+//! scores may not be NaN, and an aggregate may not be empty.
+//!
+//! # Version 1 (read, never written)
+//!
+//! Version 1, written before the aggregate types existed, has a 28-byte header without
+//! `rand_seq` (bytes 24..28 are the header CRC-32) and entries `(key: bytes, value: bytes,
+//! deadline_ms: Option<u64>)`, all strings. The reader still loads it, with `rand_seq` 0;
+//! `tests/compat.rs` checks this against a file written by that code.
 //!
 //! Entries appear in keyspace order, `(key_hash(key), key)` strictly increasing; the reader
 //! checks the order, which also rules out duplicate keys. Expired entries not yet reclaimed are
@@ -56,10 +72,14 @@ use crate::limits::SNAPSHOT_CHUNK_TARGET_BYTES;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
-/// The format version this code writes and reads.
-const VERSION: u32 = 1;
-/// Header length in bytes.
-const HEADER_LEN: usize = 28;
+/// The format version this code writes.
+const VERSION: u32 = 2;
+/// The strings-only format version this code still reads.
+const VERSION_1: u32 = 1;
+/// Header length in bytes (version 2).
+const HEADER_LEN: usize = 36;
+/// Header length in bytes (version 1).
+const HEADER_LEN_V1: usize = 28;
 /// Chunk tag.
 const CHUNK_TAG: u8 = b'C';
 /// Chunk header length (tag, entries, length) in bytes.
@@ -67,20 +87,71 @@ const CHUNK_HEADER_LEN: usize = 9;
 /// Trailer tag.
 const TRAILER_TAG: u8 = b'E';
 
-/// One entry as written: borrowed from the store.
+/// One entry (or piece of an aggregate) as written: borrowed from the store.
 #[derive(serde::Serialize)]
 struct EntryOut<'a> {
     /// The key.
     key: &'a bytes::Bytes,
-    /// The value.
-    value: &'a bytes::Bytes,
     /// The deadline in milliseconds since the Unix epoch, if any.
     deadline_ms: Option<u64>,
+    /// The value, or a piece of it.
+    value: ValueOut<'a>,
+    /// True if the next entry continues this key's value.
+    more: bool,
 }
 
-/// One entry as read: borrowed from the chunk payload.
+/// A value or a piece of an aggregate, as written.
+#[derive(serde::Serialize)]
+enum ValueOut<'a> {
+    /// A string.
+    Str(&'a bytes::Bytes),
+    /// Hash fields and values.
+    Hash(Vec<(&'a bytes::Bytes, &'a bytes::Bytes)>),
+    /// List items, in order.
+    List(Vec<&'a bytes::Bytes>),
+    /// Set members.
+    Set(Vec<&'a bytes::Bytes>),
+    /// Sorted-set members and scores.
+    ZSet(Vec<(&'a bytes::Bytes, f64)>),
+}
+
+/// One entry as read (version 2): borrowed from the chunk payload.
 #[derive(serde::Deserialize)]
 struct EntryIn<'a> {
+    /// The key.
+    #[serde(borrow)]
+    key: &'a [u8],
+    /// The deadline in milliseconds since the Unix epoch, if any.
+    deadline_ms: Option<u64>,
+    /// The value, or a piece of it.
+    #[serde(borrow)]
+    value: ValueIn<'a>,
+    /// True if the next entry continues this key's value.
+    more: bool,
+}
+
+/// A value or a piece of an aggregate, as read.
+#[derive(serde::Deserialize)]
+enum ValueIn<'a> {
+    /// A string.
+    Str(&'a [u8]),
+    /// Hash fields and values.
+    #[serde(borrow)]
+    Hash(Vec<(&'a [u8], &'a [u8])>),
+    /// List items, in order.
+    #[serde(borrow)]
+    List(Vec<&'a [u8]>),
+    /// Set members.
+    #[serde(borrow)]
+    Set(Vec<&'a [u8]>),
+    /// Sorted-set members and scores.
+    #[serde(borrow)]
+    ZSet(Vec<(&'a [u8], f64)>),
+}
+
+/// One entry as read (version 1, strings only): borrowed from the chunk payload.
+#[derive(serde::Deserialize)]
+struct EntryInV1<'a> {
     /// The key.
     #[serde(borrow)]
     key: &'a [u8],

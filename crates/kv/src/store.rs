@@ -51,6 +51,9 @@ pub struct Store {
     pub(crate) keyspace: Keyspace,
     /// The greatest `now_ms` applied so far, in milliseconds since the Unix epoch.
     pub(crate) clock_ms: u64,
+    /// How many commands have drawn random numbers so far; with the clock, the seed of the
+    /// next draw (see [`crate::random`]).
+    pub(crate) rand_seq: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -131,10 +134,10 @@ impl Store {
 /// Executes a read-only command; a write command is [`Error::NotReadOnly`].
 fn read(ks: &Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
     Ok(match cmd {
-        Command::Get { key } => strings::get(ks, now, key),
+        Command::Get { key } => strings::get(ks, now, key)?,
         Command::MGet { keys } => strings::mget(ks, now, keys),
-        Command::StrLen { key } => strings::strlen(ks, now, key),
-        Command::GetRange { key, start, end } => strings::getrange(ks, now, key, *start, *end),
+        Command::StrLen { key } => strings::strlen(ks, now, key)?,
+        Command::GetRange { key, start, end } => strings::getrange(ks, now, key, *start, *end)?,
         Command::Exists { keys } | Command::Touch { keys } => keys::exists(ks, now, keys),
         Command::Type { key } => keys::type_of(ks, now, key),
         Command::Keys { pattern } => keys::keys(ks, now, pattern),
@@ -181,8 +184,8 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
             let ttl = SetTtl::Expire(crate::Expiry::Px(*millis));
             strings::set_as(ks, now, "psetex", key, value, always, false, ttl)?
         }
-        Command::GetSet { key, value } => strings::getset(ks, now, key, value),
-        Command::GetDel { key } => strings::getdel(ks, now, key),
+        Command::GetSet { key, value } => strings::getset(ks, now, key, value)?,
+        Command::GetDel { key } => strings::getdel(ks, now, key)?,
         Command::GetEx { key, ttl } => strings::getex(ks, now, key, *ttl)?,
         Command::Del { keys } | Command::Unlink { keys } => keys::del(ks, now, keys),
         Command::MSet { pairs } => strings::mset(ks, now, pairs),

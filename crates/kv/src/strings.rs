@@ -17,14 +17,15 @@ use crate::limits::MAX_VALUE_BYTES;
 use crate::numbers::format_float;
 use crate::options::{GetExTtl, SetCondition, SetTtl};
 use crate::ttl::is_past;
+use crate::value::Value;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
 use resp::Reply;
 use resp::{parse_f64, parse_i64};
 
-/// A bulk reply with the live value of `key`, or nil.
-fn value_reply(entry: Option<&Entry>) -> Reply {
-    entry.map_or(Reply::Null, |entry| Reply::Bulk(entry.value.clone()))
+/// A bulk reply with a string value, or nil.
+fn value_reply(value: Option<&Bytes>) -> Reply {
+    value.map_or(Reply::Null, |value| Reply::Bulk(value.clone()))
 }
 
 /// Stores `value` under `key` with `deadline` (a deadline already past deletes the key).
@@ -35,6 +36,7 @@ fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<
         }
         _ => {
             let deadline_ms = deadline.map(|d| d as u64);
+            let value = Value::Str(value);
             ks.insert(key.clone(), Entry { value, deadline_ms });
         }
     }
@@ -43,15 +45,15 @@ fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<
 /// Replaces the value of `key`, keeping its deadline if it is live, else creating it.
 fn modify(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes) {
     if ks.live(key, now).is_some() {
-        ks.set_value(key, value);
+        ks.set_value(key, Value::Str(value));
     } else {
         put(ks, now, key, value, None);
     }
 }
 
 /// `GET key`.
-pub(crate) fn get(ks: &Keyspace, now: u64, key: &Bytes) -> Reply {
-    value_reply(ks.live(key, now))
+pub(crate) fn get(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Reply, Error> {
+    Ok(value_reply(ks.live_str(key, now)?))
 }
 
 /// `SET key value ...`: OK, or nil when NX/XX prevents it; with GET, the old value either way.
@@ -90,7 +92,7 @@ pub(crate) fn set_as(
     }
     let old = ks.live(key, now).cloned();
     let reply = if get {
-        value_reply(old.as_ref())
+        value_reply(old.as_ref().map(|old| old.value.as_str()).transpose()?)
     } else {
         Reply::ok()
     };
@@ -120,17 +122,22 @@ pub(crate) fn setnx(ks: &mut Keyspace, now: u64, key: &Bytes, value: &Bytes) -> 
 }
 
 /// `GETSET key value`: the old value (or nil); the new value has no TTL.
-pub(crate) fn getset(ks: &mut Keyspace, now: u64, key: &Bytes, value: &Bytes) -> Reply {
-    let reply = value_reply(ks.live(key, now));
+pub(crate) fn getset(
+    ks: &mut Keyspace,
+    now: u64,
+    key: &Bytes,
+    value: &Bytes,
+) -> Result<Reply, Error> {
+    let reply = value_reply(ks.live_str(key, now)?);
     put(ks, now, key, value.clone(), None);
-    reply
+    Ok(reply)
 }
 
 /// `GETDEL key`: the value (or nil), and the key is gone.
-pub(crate) fn getdel(ks: &mut Keyspace, now: u64, key: &Bytes) -> Reply {
-    let reply = value_reply(ks.live(key, now));
+pub(crate) fn getdel(ks: &mut Keyspace, now: u64, key: &Bytes) -> Result<Reply, Error> {
+    let reply = value_reply(ks.live_str(key, now)?);
     ks.remove(key);
-    reply
+    Ok(reply)
 }
 
 /// `GETEX key [option]`: the value (or nil), changing the TTL as asked.
@@ -140,10 +147,10 @@ pub(crate) fn getex(
     key: &Bytes,
     ttl: GetExTtl,
 ) -> Result<Reply, Error> {
-    let Some(entry) = ks.live(key, now) else {
+    let Some(value) = ks.live_str(key, now)? else {
         return Ok(Reply::Null);
     };
-    let reply = Reply::Bulk(entry.value.clone());
+    let reply = Reply::Bulk(value.clone());
     match ttl {
         GetExTtl::Keep => {}
         GetExTtl::Persist => ks.set_deadline(key, None),
@@ -160,9 +167,13 @@ pub(crate) fn getex(
     Ok(reply)
 }
 
-/// `MGET key...`: one value or nil per key.
+/// `MGET key...`: one value or nil per key (nil for a key of another type, as in Redis).
 pub(crate) fn mget(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
-    Reply::Array(keys.iter().map(|key| get(ks, now, key)).collect())
+    Reply::Array(
+        keys.iter()
+            .map(|key| value_reply(ks.live_str(key, now).ok().flatten()))
+            .collect(),
+    )
 }
 
 /// `MSET key value ...`: OK; every key loses its TTL.
@@ -189,8 +200,8 @@ pub(crate) fn incr_by(
     key: &Bytes,
     delta: i64,
 ) -> Result<Reply, Error> {
-    let current = match ks.live(key, now) {
-        Some(entry) => parse_i64(&entry.value).ok_or(Error::NotInteger)?,
+    let current = match ks.live_str(key, now)? {
+        Some(value) => parse_i64(value).ok_or(Error::NotInteger)?,
         None => 0,
     };
     let new = current.checked_add(delta).ok_or(Error::IncrOverflow)?;
@@ -205,8 +216,8 @@ pub(crate) fn incr_by_float(
     key: &Bytes,
     delta: f64,
 ) -> Result<Reply, Error> {
-    let current = match ks.live(key, now) {
-        Some(entry) => parse_f64(&entry.value).ok_or(Error::NotFloat)?,
+    let current = match ks.live_str(key, now)? {
+        Some(value) => parse_f64(value).ok_or(Error::NotFloat)?,
         None => 0.0,
     };
     if delta.is_nan() {
@@ -228,37 +239,40 @@ pub(crate) fn append(
     key: &Bytes,
     value: &Bytes,
 ) -> Result<Reply, Error> {
-    let Some(entry) = ks.live(key, now) else {
+    let Some(old) = ks.live_str(key, now)? else {
         put(ks, now, key, value.clone(), None);
         return Ok(Reply::Integer(value.len() as i64));
     };
-    let total = entry.value.len() + value.len();
+    let total = old.len() + value.len();
     if total > MAX_VALUE_BYTES {
         return Err(Error::ValueTooLarge);
     }
     let mut joined = BytesMut::with_capacity(total);
-    joined.extend_from_slice(&entry.value);
+    joined.extend_from_slice(old);
     joined.extend_from_slice(value);
-    ks.set_value(key, joined.freeze());
+    ks.set_value(key, Value::Str(joined.freeze()));
     Ok(Reply::Integer(total as i64))
 }
 
 /// `STRLEN key`: the value's length, 0 if absent.
-pub(crate) fn strlen(ks: &Keyspace, now: u64, key: &Bytes) -> Reply {
-    Reply::Integer(
-        ks.live(key, now)
-            .map_or(0, |entry| entry.value.len() as i64),
-    )
+pub(crate) fn strlen(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Reply, Error> {
+    let len = ks.live_str(key, now)?.map_or(0, |value| value.len());
+    Ok(Reply::Integer(len as i64))
 }
 
 /// `GETRANGE key start end`: the inclusive byte range, negative indexes from the end; empty
 /// if absent or out of range.
-pub(crate) fn getrange(ks: &Keyspace, now: u64, key: &Bytes, start: i64, end: i64) -> Reply {
-    let empty = Reply::Bulk(Bytes::new());
-    let Some(entry) = ks.live(key, now) else {
+pub(crate) fn getrange(
+    ks: &Keyspace,
+    now: u64,
+    key: &Bytes,
+    start: i64,
+    end: i64,
+) -> Result<Reply, Error> {
+    let empty = Ok(Reply::Bulk(Bytes::new()));
+    let Some(value) = ks.live_str(key, now)? else {
         return empty;
     };
-    let value = &entry.value;
     let len = value.len() as i64;
     if start < 0 && end < 0 && start > end {
         return empty;
@@ -268,7 +282,7 @@ pub(crate) fn getrange(ks: &Keyspace, now: u64, key: &Bytes, start: i64, end: i6
     if start > end || len == 0 {
         return empty;
     }
-    Reply::Bulk(value.slice(start as usize..=end as usize))
+    Ok(Reply::Bulk(value.slice(start as usize..=end as usize)))
 }
 
 /// `SETRANGE key offset value`: the new length; the value is zero-padded up to `offset`.
@@ -279,7 +293,7 @@ pub(crate) fn setrange(
     offset: u64,
     value: &Bytes,
 ) -> Result<Reply, Error> {
-    let old = ks.live(key, now).map(|entry| entry.value.clone());
+    let old = ks.live_str(key, now)?.cloned();
     if value.is_empty() {
         return Ok(Reply::Integer(old.map_or(0, |old| old.len() as i64)));
     }

@@ -172,7 +172,7 @@ impl StoreRunner {
                 output,
                 "{} = {}{deadline}",
                 show_bytes(&key),
-                show_bytes(&value)
+                String::from_utf8_lossy(&value)
             )?;
         }
         if output.is_empty() {
@@ -182,23 +182,62 @@ impl StoreRunner {
     }
 }
 
-/// Decodes the entries of a snapshot (format in kv's `snapshot` module docs).
+/// Decodes the entries of a snapshot (format version 2 in kv's `snapshot` module docs),
+/// joining an aggregate's pieces and showing it as text.
 fn decode_entries(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
+    #[derive(serde::Deserialize)]
+    enum ValueIn {
+        Str(Vec<u8>),
+        Hash(Vec<(Vec<u8>, Vec<u8>)>),
+        List(Vec<Vec<u8>>),
+        Set(Vec<Vec<u8>>),
+        ZSet(Vec<(Vec<u8>, f64)>),
+    }
     #[derive(serde::Deserialize)]
     struct EntryIn {
         key: Vec<u8>,
-        value: Vec<u8>,
         deadline_ms: Option<u64>,
+        value: ValueIn,
+        more: bool,
     }
-    let mut entries = Vec::new();
-    let mut pos = 28;
+    let mut entries: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = Vec::new();
+    let mut continued = false;
+    let mut pos = 36;
     while bytes[pos] == b'C' {
         let count = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().unwrap());
         let len = u32::from_le_bytes(bytes[pos + 5..pos + 9].try_into().unwrap()) as usize;
         let mut payload = &bytes[pos + 9..pos + 9 + len];
         for _ in 0..count {
             let (entry, rest) = postcard::take_from_bytes::<EntryIn>(payload).unwrap();
-            entries.push((entry.key, entry.value, entry.deadline_ms));
+            let (kind, parts): (&str, Vec<String>) = match entry.value {
+                ValueIn::Str(s) => ("", vec![show_bytes(&s)]),
+                ValueIn::Hash(h) => (
+                    "hash",
+                    h.iter()
+                        .map(|(f, v)| format!("{}={}", show_bytes(f), show_bytes(v)))
+                        .collect(),
+                ),
+                ValueIn::List(l) => ("list", l.iter().map(|i| show_bytes(i)).collect()),
+                ValueIn::Set(s) => ("set", s.iter().map(|m| show_bytes(m)).collect()),
+                ValueIn::ZSet(z) => (
+                    "zset",
+                    z.iter()
+                        .map(|(m, s)| format!("{}:{s}", show_bytes(m)))
+                        .collect(),
+                ),
+            };
+            let text = if kind.is_empty() {
+                parts.join("")
+            } else {
+                format!("{kind}[{}]", parts.join(" "))
+            };
+            if continued {
+                let last = entries.last_mut().unwrap();
+                last.1 = format!("{}+{text}", String::from_utf8_lossy(&last.1)).into_bytes();
+            } else {
+                entries.push((entry.key, text.into_bytes(), entry.deadline_ms));
+            }
+            continued = entry.more;
             payload = rest;
         }
         pos += 9 + len + 4;

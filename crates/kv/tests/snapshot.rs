@@ -50,7 +50,7 @@ fn big_store(n: usize) -> Store {
 fn empty_store_round_trips() {
     let store = Store::new();
     let bytes = snapshot(&store);
-    assert_eq!(bytes.len(), 28 + 21, "header and trailer only");
+    assert_eq!(bytes.len(), 36 + 21, "header and trailer only");
     assert_eq!(Store::read_snapshot(&mut bytes.as_slice()).unwrap(), store);
 }
 
@@ -114,12 +114,12 @@ fn errors_name_the_part_and_offset() {
     ));
 
     let mut bad = bytes.clone();
-    bad[8] = 2;
+    bad[8] = 3;
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(matches!(
         err,
         SnapshotError::UnsupportedVersion {
-            version: 2,
+            version: 3,
             offset: 8
         }
     ));
@@ -130,19 +130,19 @@ fn errors_name_the_part_and_offset() {
     assert!(matches!(&err, SnapshotError::Checksum { what, offset: 0, .. } if what == "header"));
 
     let mut bad = bytes.clone();
-    bad[40] ^= 1; // inside the first chunk's payload
+    bad[48] ^= 1; // inside the first chunk's payload
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
-    assert!(matches!(&err, SnapshotError::Checksum { what, offset: 28, .. } if what == "chunk 0"));
+    assert!(matches!(&err, SnapshotError::Checksum { what, offset: 36, .. } if what == "chunk 0"));
     assert!(
-        err.to_string().contains("chunk 0 at byte offset 28"),
+        err.to_string().contains("chunk 0 at byte offset 36"),
         "{err}"
     );
 
     let mut bad = bytes.clone();
-    bad[28] = b'Z';
+    bad[36] = b'Z';
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(
-        matches!(err, SnapshotError::Malformed { offset: 28, .. }),
+        matches!(err, SnapshotError::Malformed { offset: 36, .. }),
         "{err}"
     );
 
@@ -243,9 +243,9 @@ proptest! {
     /// Arbitrary bytes never panic the reader.
     #[test]
     fn garbage_never_panics(mut bytes in prop::collection::vec(any::<u8>(), 0..200), valid in any::<bool>()) {
-        if valid && bytes.len() >= 28 {
+        if valid && bytes.len() >= 36 {
             let header = snapshot(&Store::new());
-            bytes[..28].copy_from_slice(&header[..28]);
+            bytes[..36].copy_from_slice(&header[..36]);
         }
         let _ = Store::read_snapshot(&mut bytes.as_slice());
     }

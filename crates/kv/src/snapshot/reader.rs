@@ -6,10 +6,12 @@
 //! returned only once the trailer and the end of the stream have checked out.
 
 use super::{
-    EntryIn, SnapshotError, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, TRAILER_TAG, VERSION,
+    EntryIn, EntryInV1, SnapshotError, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN,
+    HEADER_LEN_V1, MAGIC, TRAILER_TAG, VERSION, VERSION_1,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
+use crate::value::{Value, ZSet};
 use crate::Store;
 use bytes::Bytes;
 use std::io::{self, Read};
@@ -104,10 +106,14 @@ struct Loader {
     keyspace: Keyspace,
     /// The last slot loaded, to check the order.
     last: Option<Slot>,
-    /// Entries loaded so far.
+    /// Entries (pieces included) loaded so far.
     entries: u64,
     /// Chunks loaded so far.
     chunks: u64,
+    /// The format version being read.
+    version: u32,
+    /// An aggregate whose next piece is still to come.
+    pending: Option<(Bytes, Entry)>,
 }
 
 impl Loader {
@@ -149,10 +155,24 @@ impl Loader {
         let mut rest = &payload[..];
         for _ in 0..count {
             let offset = payload_start + (len - rest.len()) as u64;
-            let (entry, tail) = postcard::take_from_bytes::<EntryIn<'_>>(rest)
-                .map_err(|e| malformed(offset, format!("undecodable entry: {e}")))?;
-            rest = tail;
-            self.entry(entry, offset)?;
+            let undecodable = |e: postcard::Error| malformed(offset, format!("undecodable entry: {e}"));
+            if self.version == VERSION_1 {
+                let (entry, tail) =
+                    postcard::take_from_bytes::<EntryInV1<'_>>(rest).map_err(undecodable)?;
+                rest = tail;
+                let piece = EntryIn {
+                    key: entry.key,
+                    deadline_ms: entry.deadline_ms,
+                    value: ValueIn::Str(entry.value),
+                    more: false,
+                };
+                self.entry(piece, offset)?;
+            } else {
+                let (entry, tail) =
+                    postcard::take_from_bytes::<EntryIn<'_>>(rest).map_err(undecodable)?;
+                rest = tail;
+                self.entry(entry, offset)?;
+            }
         }
         if !rest.is_empty() {
             let offset = payload_start + (len - rest.len()) as u64;
@@ -165,26 +185,98 @@ impl Loader {
         Ok(())
     }
 
-    /// Checks and stores one entry found at `offset`.
+    /// Checks and stores one entry (or piece of an aggregate) found at `offset`.
     fn entry(&mut self, entry: EntryIn<'_>, offset: u64) -> Result<(), SnapshotError> {
         if entry.key.len() > MAX_KEY_BYTES {
             return Err(malformed(offset, "key exceeds the size limit"));
         }
-        if entry.value.len() > MAX_VALUE_BYTES {
-            return Err(malformed(offset, "value exceeds the size limit"));
+        let (key, mut stored) = match self.pending.take() {
+            Some((key, stored)) => {
+                if key != entry.key || stored.deadline_ms != entry.deadline_ms {
+                    return Err(malformed(offset, "an aggregate's pieces do not match"));
+                }
+                (key, stored)
+            }
+            None => {
+                let key = Bytes::copy_from_slice(entry.key);
+                let slot = Slot::of(&key);
+                if self.last.as_ref().is_some_and(|last| *last >= slot) {
+                    return Err(malformed(offset, "entry out of order or duplicated"));
+                }
+                self.last = Some(slot);
+                let value = match &entry.value {
+                    ValueIn::Str(_) => Value::Str(Bytes::new()),
+                    ValueIn::Hash(_) => Value::Hash(Default::default()),
+                    ValueIn::List(_) => Value::List(Default::default()),
+                    ValueIn::Set(_) => Value::Set(Default::default()),
+                    ValueIn::ZSet(_) => Value::ZSet(ZSet::default()),
+                };
+                let deadline_ms = entry.deadline_ms;
+                (key, Entry { value, deadline_ms })
+            }
+        };
+        add_piece(&mut stored.value, entry.value).map_err(|reason| malformed(offset, reason))?;
+        if entry.more {
+            if matches!(stored.value, Value::Str(_)) {
+                return Err(malformed(offset, "a string continued in another entry"));
+            }
+            self.pending = Some((key, stored));
+        } else {
+            if stored.value.len() == 0 {
+                return Err(malformed(offset, "an empty aggregate"));
+            }
+            self.keyspace.insert(key, stored);
         }
-        let key = Bytes::copy_from_slice(entry.key);
-        let slot = Slot::of(&key);
-        if self.last.as_ref().is_some_and(|last| *last >= slot) {
-            return Err(malformed(offset, "entry out of order or duplicated"));
-        }
-        let value = Bytes::copy_from_slice(entry.value);
-        let deadline_ms = entry.deadline_ms;
-        self.keyspace.insert(key, Entry { value, deadline_ms });
-        self.last = Some(slot);
         self.entries += 1;
         Ok(())
     }
+}
+
+/// An element of an aggregate, checked against the value size limit.
+fn element(bytes: &[u8]) -> Result<Bytes, &'static str> {
+    if bytes.len() > MAX_VALUE_BYTES {
+        return Err("value exceeds the size limit");
+    }
+    Ok(Bytes::copy_from_slice(bytes))
+}
+
+/// Adds one piece to the value being built; the piece must be of the same type.
+fn add_piece(value: &mut Value, piece: ValueIn<'_>) -> Result<(), &'static str> {
+    const DUPLICATE: &str = "an aggregate repeats an element";
+    match (value, piece) {
+        (Value::Str(s), ValueIn::Str(bytes)) => *s = element(bytes)?,
+        (Value::Hash(h), ValueIn::Hash(pairs)) => {
+            for (field, v) in pairs {
+                if h.insert(element(field)?, element(v)?).is_some() {
+                    return Err(DUPLICATE);
+                }
+            }
+        }
+        (Value::List(l), ValueIn::List(items)) => {
+            for item in items {
+                l.push_back(element(item)?);
+            }
+        }
+        (Value::Set(set), ValueIn::Set(members)) => {
+            for member in members {
+                if set.insert(element(member)?).is_some() {
+                    return Err(DUPLICATE);
+                }
+            }
+        }
+        (Value::ZSet(z), ValueIn::ZSet(members)) => {
+            for (member, score) in members {
+                if score.is_nan() {
+                    return Err("a NaN score");
+                }
+                if z.insert(element(member)?, score).is_some() {
+                    return Err(DUPLICATE);
+                }
+            }
+        }
+        _ => return Err("an aggregate's pieces have different types"),
+    }
+    Ok(())
 }
 
 impl Store {
@@ -198,16 +290,21 @@ impl Store {
             offset: 0,
             crc: crc32fast::Hasher::new(),
         };
-        let header: [u8; HEADER_LEN] = r.array("header")?;
+        let mut header = [0u8; HEADER_LEN];
+        r.fill(&mut header[..12], "header")?;
         if header[0..8] != MAGIC {
             return Err(SnapshotError::BadMagic);
         }
         let version = u32_at(&header[8..12]);
-        if version != VERSION {
-            return Err(SnapshotError::UnsupportedVersion { version, offset: 8 });
-        }
-        let stored = u32_at(&header[24..28]);
-        let computed = crc32fast::hash(&header[..24]);
+        let header_len = match version {
+            VERSION => HEADER_LEN,
+            VERSION_1 => HEADER_LEN_V1,
+            _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
+        };
+        let header = &mut header[..header_len];
+        r.fill(&mut header[12..], "header")?;
+        let stored = u32_at(&header[header_len - 4..]);
+        let computed = crc32fast::hash(&header[..header_len - 4]);
         if stored != computed {
             return Err(SnapshotError::Checksum {
                 what: "header".to_string(),
@@ -220,12 +317,19 @@ impl Store {
             return Err(malformed(12, "unknown flags"));
         }
         let clock_ms = u64_at(&header[16..24]);
+        let rand_seq = if version == VERSION {
+            u64_at(&header[24..32])
+        } else {
+            0
+        };
 
         let mut loader = Loader {
             keyspace: Keyspace::default(),
             last: None,
             entries: 0,
             chunks: 0,
+            version,
+            pending: None,
         };
         loop {
             let start = r.offset;
@@ -236,6 +340,9 @@ impl Store {
             }
         }
         let trailer_start = r.offset - 1;
+        if loader.pending.is_some() {
+            return Err(malformed(trailer_start, "an aggregate's last piece is missing"));
+        }
         let counts: [u8; 16] = r.array("trailer")?;
         if u64_at(&counts[0..8]) != loader.entries {
             return Err(malformed(
@@ -266,6 +373,7 @@ impl Store {
         Ok(Store {
             keyspace: loader.keyspace,
             clock_ms,
+            rand_seq,
         })
     }
 }

@@ -6,11 +6,14 @@
 //! byte on its way to the sink for the trailer's whole-stream CRC-32.
 
 use super::{
-    EntryOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, SNAPSHOT_CHUNK_TARGET_BYTES,
+    EntryOut, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, SNAPSHOT_CHUNK_TARGET_BYTES,
     TRAILER_TAG, VERSION,
 };
+use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
+use crate::value::Value;
 use crate::Store;
+use bytes::Bytes;
 use std::io::{self, Write};
 
 /// A writer that checksums everything written through it.
@@ -92,6 +95,7 @@ impl Store {
         header.extend_from_slice(&VERSION.to_le_bytes());
         header.extend_from_slice(&0u32.to_le_bytes());
         header.extend_from_slice(&self.clock_ms.to_le_bytes());
+        header.extend_from_slice(&self.rand_seq.to_le_bytes());
         let header_crc = crc32fast::hash(&header);
         header.extend_from_slice(&header_crc.to_le_bytes());
         debug_assert_eq!(header.len(), HEADER_LEN);
@@ -99,23 +103,23 @@ impl Store {
 
         let (mut entries, mut chunks) = (0u64, 0u64);
         let mut chunk = Chunk::new();
+        let mut stored = 0u64;
         for (slot, entry) in self.keyspace.iter() {
-            chunk.push(&EntryOut {
-                key: &slot.key,
-                value: &entry.value,
-                deadline_ms: entry.deadline_ms,
-            })?;
-            entries += 1;
-            if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
-                chunk.flush(&mut out)?;
-                chunks += 1;
+            stored += 1;
+            for piece in pieces(&slot.key, entry) {
+                chunk.push(&piece)?;
+                entries += 1;
+                if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
+                    chunk.flush(&mut out)?;
+                    chunks += 1;
+                }
             }
         }
         if chunk.entries > 0 {
             chunk.flush(&mut out)?;
             chunks += 1;
         }
-        assert_eq!(entries, self.keyspace.len() as u64);
+        assert_eq!(stored, self.keyspace.len() as u64);
 
         let mut trailer = Vec::with_capacity(17);
         trailer.push(TRAILER_TAG);
@@ -126,4 +130,59 @@ impl Store {
         out.put(&total_crc.to_le_bytes())?;
         out.inner.flush()
     }
+}
+
+/// Splits an aggregate's elements into runs of about [`SNAPSHOT_CHUNK_TARGET_BYTES`] each
+/// (at least one element per run), measuring an element with `size`.
+fn runs<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut runs = Vec::new();
+    let mut run = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        bytes += size(&item) + 8;
+        run.push(item);
+        if bytes >= SNAPSHOT_CHUNK_TARGET_BYTES {
+            runs.push(std::mem::take(&mut run));
+            bytes = 0;
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// The entries that encode one stored key: one for a string, one or more pieces for an
+/// aggregate (every piece but the last has `more = true`).
+fn pieces<'a>(key: &'a Bytes, entry: &'a Entry) -> Vec<EntryOut<'a>> {
+    let values: Vec<ValueOut<'a>> = match &entry.value {
+        Value::Str(s) => vec![ValueOut::Str(s)],
+        Value::Hash(h) => runs(h.iter(), |(f, v)| f.len() + v.len())
+            .into_iter()
+            .map(ValueOut::Hash)
+            .collect(),
+        Value::List(l) => runs(l.iter(), |item| item.len())
+            .into_iter()
+            .map(ValueOut::List)
+            .collect(),
+        Value::Set(s) => runs(s.iter(), |member| member.len())
+            .into_iter()
+            .map(ValueOut::Set)
+            .collect(),
+        Value::ZSet(z) => runs(z.iter(), |(member, _)| member.len())
+            .into_iter()
+            .map(ValueOut::ZSet)
+            .collect(),
+    };
+    let last = values.len().saturating_sub(1);
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| EntryOut {
+            key,
+            deadline_ms: entry.deadline_ms,
+            value,
+            more: i < last,
+        })
+        .collect()
 }

@@ -1,0 +1,153 @@
+//! The value stored under a key: a string or one of the aggregate types.
+//!
+//! Every aggregate lives in a persistent collection from [`imbl`], so cloning a [`Value`] (and
+//! with it the whole store, for a snapshot) is O(1) and a change copies only a path of the tree.
+//!
+//! # Invariants
+//!
+//! - An aggregate is never empty: the command that removes its last element deletes the key
+//!   (Redis's rule, which EXISTS, TYPE and DBSIZE make visible).
+//! - A sorted set's two indexes (member → score, and (score, member) in order) always hold the
+//!   same pairs, and no score is NaN.
+//!
+//! # Order
+//!
+//! Hash fields and set members are kept in byte order, so HGETALL, HKEYS, SMEMBERS and their
+//! SCAN cursors are the same on every replica. Redis promises no order for them (small ones come
+//! out in insertion order, large ones in hash-table order); clients may not rely on either.
+
+use crate::Error;
+use bytes::Bytes;
+use imbl::{OrdMap, OrdSet, Vector};
+
+/// A sorted-set score: an `f64` that is never NaN, ordered totally (`-0.0 == 0.0`, as Redis
+/// compares them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Score(pub(crate) f64);
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Score) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Score) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Score) -> std::cmp::Ordering {
+        self.0
+            .partial_cmp(&other.0)
+            .expect("a NaN score reached a sorted set")
+    }
+}
+
+/// A sorted set: each member once with its score, ordered by (score, member).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ZSet {
+    /// Member → score.
+    pub(crate) scores: OrdMap<Bytes, Score>,
+    /// (score, member) in ascending order.
+    pub(crate) order: OrdSet<(Score, Bytes)>,
+}
+
+impl ZSet {
+    /// Number of members.
+    pub(crate) fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Adds or moves `member` to `score`; returns the previous score.
+    pub(crate) fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        let old = self.scores.insert(member.clone(), Score(score));
+        if let Some(old) = old {
+            self.order.remove(&(old, member.clone()));
+        }
+        self.order.insert((Score(score), member));
+        old.map(|s| s.0)
+    }
+
+    /// Removes `member`; returns its score.
+    pub(crate) fn remove(&mut self, member: &Bytes) -> Option<f64> {
+        let old = self.scores.remove(member)?;
+        self.order.remove(&(old, member.clone()));
+        Some(old.0)
+    }
+
+    /// The score of `member`.
+    pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).map(|s| s.0)
+    }
+
+    /// Members in (score, member) order.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + '_ {
+        self.order.iter().map(|(score, member)| (member, score.0))
+    }
+}
+
+/// What a key holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// A binary-safe string.
+    Str(Bytes),
+    /// A hash: field → value, never empty.
+    Hash(OrdMap<Bytes, Bytes>),
+    /// A list, never empty.
+    List(Vector<Bytes>),
+    /// A set of members, never empty.
+    Set(OrdSet<Bytes>),
+    /// A sorted set, never empty.
+    ZSet(ZSet),
+}
+
+impl Value {
+    /// The name TYPE answers (`string`, `hash`, `list`, `set`, `zset`).
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The string, or WRONGTYPE.
+    pub(crate) fn as_str(&self) -> Result<&Bytes, Error> {
+        match self {
+            Value::Str(s) => Ok(s),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The number of elements of an aggregate (1 for a string), for limits and OBJECT.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::Hash(h) => h.len(),
+            Value::List(l) => l.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    /// The name OBJECT ENCODING answers. The representation is the same whatever the size, so
+    /// these are fixed names: `embstr`/`int`/`raw` for strings as Redis reports them, and the
+    /// large encodings for aggregates (`hashtable`, `quicklist`, `hashtable`, `skiplist`).
+    pub(crate) fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) if s.len() <= 20 && resp::parse_i64(s).is_some() => "int",
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+            Value::Hash(_) => "hashtable",
+            Value::List(_) => "quicklist",
+            Value::Set(_) => "hashtable",
+            Value::ZSet(_) => "skiplist",
+        }
+    }
+}
