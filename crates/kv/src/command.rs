@@ -15,6 +15,7 @@
 //! happen when the command is applied. Applying re-checks sizes too, so a command built by hand
 //! cannot get past the limits.
 
+use crate::ops::Op;
 use crate::options::{ExpireFlags, ExpireKind, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -245,12 +246,24 @@ pub enum Command {
         /// Most keys to delete in this one entry.
         max_keys: u32,
     },
+    /// A command on a hash, list or set, or a key command added with them (RANDOMKEY, OBJECT,
+    /// COPY): the operation and the client's arguments after the name, checked by
+    /// [`Command::parse`] and parsed again when applied (see [`Op`]).
+    Aggregate {
+        /// Which command.
+        op: Op,
+        /// The arguments after the command name.
+        args: Vec<Bytes>,
+    },
 }
 
 impl Command {
     /// True if the command may change state, so it must go through the Raft log. Reads (GET,
     /// MGET, EXISTS, TTL, SCAN, ...) are false and may be answered with [`crate::Store::query`].
     pub fn is_write(&self) -> bool {
+        if let Command::Aggregate { op, .. } = self {
+            return op.is_write();
+        }
         !matches!(
             self,
             Command::Get { .. }
@@ -304,6 +317,7 @@ impl Command {
             Command::FlushDb => "flushdb",
             Command::FlushAll => "flushall",
             Command::ExpireDue { .. } => "expiredue",
+            Command::Aggregate { op, .. } => op.name(),
         }
     }
 
@@ -344,6 +358,7 @@ impl Command {
             | Command::FlushDb
             | Command::FlushAll
             | Command::ExpireDue { .. } => Vec::new(),
+            Command::Aggregate { op, args } => op.keys(args),
         }
     }
 
@@ -361,6 +376,7 @@ impl Command {
             Command::MSet { pairs } | Command::MSetNx { pairs } => {
                 pairs.iter().map(|(_, value)| value).collect()
             }
+            Command::Aggregate { args, .. } => args.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -379,7 +395,12 @@ impl Command {
 
     /// Checks the size limits of [`crate::limits`] on keys, patterns and given values.
     pub(crate) fn check_sizes(&self) -> Result<(), crate::Error> {
-        use crate::limits::{MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_VALUE_BYTES};
+        use crate::limits::{MAX_ARGUMENTS, MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_VALUE_BYTES};
+        if let Command::Aggregate { args, .. } = self {
+            if args.len() >= MAX_ARGUMENTS {
+                return Err(crate::Error::TooManyArguments);
+            }
+        }
         if self.keys().iter().any(|key| key.len() > MAX_KEY_BYTES) {
             return Err(crate::Error::KeyTooLarge);
         }

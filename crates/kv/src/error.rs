@@ -9,7 +9,9 @@
 //! Errors are values, not panics: a command error never changes state, never closes the
 //! connection, and replicas produce the same error for the same log entry.
 
-use crate::limits::{MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_VALUE_BYTES};
+use crate::limits::{
+    MAX_ARGUMENTS, MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_REPLY_ELEMENTS, MAX_VALUE_BYTES,
+};
 use resp::Reply;
 
 /// A command failed; the variant says why and `Display` gives Redis's text.
@@ -46,6 +48,9 @@ pub enum Error {
     /// INCRBYFLOAT would store NaN or an infinity.
     #[error("ERR increment would produce NaN or Infinity")]
     NanOrInfinity,
+    /// HINCRBYFLOAT was given an infinite increment.
+    #[error("ERR value is NaN or Infinity")]
+    NanOrInfinityArgument,
     /// A TTL is zero, negative or out of range; the field is the lower-case command name.
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpireTime(&'static str),
@@ -80,6 +85,67 @@ pub enum Error {
     /// A command for one type met a key holding another.
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
+    /// HINCRBY on a field whose value is not an integer.
+    #[error("ERR hash value is not an integer")]
+    HashNotInteger,
+    /// HINCRBYFLOAT on a field whose value is not a float.
+    #[error("ERR hash value is not a float")]
+    HashNotFloat,
+    /// A count that must be positive (LPOP, SPOP, ...) is not.
+    #[error("ERR value is out of range, must be positive")]
+    NotPositive,
+    /// A number outside the range the command accepts.
+    #[error("ERR value is out of range")]
+    OutOfRange,
+    /// LSET past the end of the list.
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
+    /// LMPOP, SINTERCARD and friends with a numkeys that is not positive.
+    #[error("ERR numkeys should be greater than 0")]
+    NumKeysNotPositive,
+    /// A numkeys larger than the arguments that follow it.
+    #[error("ERR Number of keys can't be greater than number of args")]
+    NumKeysTooMany,
+    /// LMPOP's COUNT is not positive.
+    #[error("ERR count should be greater than 0")]
+    CountNotPositive,
+    /// LPOS with RANK 0.
+    #[error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")]
+    RankZero,
+    /// LPOS with a negative COUNT.
+    #[error("ERR COUNT can't be negative")]
+    CountNegative,
+    /// LPOS with a negative MAXLEN.
+    #[error("ERR MAXLEN can't be negative")]
+    MaxLenNegative,
+    /// SINTERCARD with a negative LIMIT.
+    #[error("ERR LIMIT can't be negative")]
+    LimitNegative,
+    /// An unknown subcommand (OBJECT ...).
+    #[error("ERR unknown subcommand '{sub}'. Try {command} HELP.")]
+    UnknownSubcommand {
+        /// The subcommand as given.
+        sub: String,
+        /// The command, upper case.
+        command: &'static str,
+    },
+    /// OBJECT FREQ: there is no LFU policy.
+    #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    NoLfuPolicy,
+    /// COPY to a database other than 0.
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    /// COPY of a key onto itself.
+    #[error("ERR source and destination objects are the same")]
+    SameObject,
+    /// A reply would hold more than [`MAX_REPLY_ELEMENTS`] elements.
+    #[error(
+        "ERR reply would exceed {MAX_REPLY_ELEMENTS} elements; ask for a smaller range or COUNT"
+    )]
+    ReplyTooLarge,
+    /// A command has more than [`MAX_ARGUMENTS`] arguments.
+    #[error("ERR too many arguments: at most {MAX_ARGUMENTS} per command")]
+    TooManyArguments,
     /// [`crate::Store::query`] was given a command that changes state; the field is its name.
     #[error("ERR '{0}' may change state and must be applied through the log, not queried")]
     NotReadOnly(&'static str),

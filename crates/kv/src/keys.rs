@@ -104,3 +104,103 @@ pub(crate) fn flush(ks: &mut Keyspace) -> Reply {
     ks.clear();
     Reply::ok()
 }
+
+/// `RANDOMKEY`: a live key drawn from the replicated generator, or nil. Costs O(keys): the
+/// keyspace is walked to the drawn position.
+pub(crate) fn random_key(ks: &Keyspace, now: u64, rng: &mut crate::random::Rng) -> Reply {
+    let live = live_count(ks, now);
+    if live == 0 {
+        return Reply::Null;
+    }
+    let n = rng.below(live);
+    ks.iter()
+        .filter(|(_, entry)| entry.is_live(now))
+        .nth(n)
+        .map_or(Reply::Null, |(slot, _)| Reply::Bulk(slot.key.clone()))
+}
+
+/// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP [key]`. Encodings are fixed names per type (see
+/// [`crate::value::Value::encoding`]); there is no LRU or LFU clock, so IDLETIME is always 0
+/// and FREQ is refused as Redis refuses it without an LFU policy.
+pub(crate) fn object(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let sub = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    if sub == "help" {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Print this help.",
+        ];
+        return Ok(Reply::Array(
+            lines.iter().map(|l| Reply::Simple(l.to_string())).collect(),
+        ));
+    }
+    let arity_name = match sub.as_str() {
+        "encoding" => "object|encoding",
+        "refcount" => "object|refcount",
+        "idletime" => "object|idletime",
+        "freq" => "object|freq",
+        _ => {
+            return Err(Error::UnknownSubcommand {
+                sub: String::from_utf8_lossy(&args[0]).into_owned(),
+                command: "OBJECT",
+            })
+        }
+    };
+    if args.len() != 2 {
+        return Err(Error::WrongArity(arity_name));
+    }
+    let Some(entry) = ks.live(&args[1], now) else {
+        return Ok(Reply::Null);
+    };
+    Ok(match sub.as_str() {
+        "encoding" => Reply::Bulk(Bytes::from_static(entry.value.encoding().as_bytes())),
+        "refcount" => Reply::Integer(1),
+        "idletime" => Reply::Integer(0),
+        _ => return Err(Error::NoLfuPolicy),
+    })
+}
+
+/// `COPY source destination [DB 0] [REPLACE]`: 1 if copied (value and deadline), 0 if the
+/// source is missing or the destination exists without REPLACE. There is one database, so only
+/// `DB 0` is accepted.
+pub(crate) fn copy(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let (src, dst) = (&args[0], &args[1]);
+    let mut replace = false;
+    let mut i = 2;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"replace") {
+            replace = true;
+            i += 1;
+        } else if args[i].eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
+            let db = crate::aggregate::int(&args[i + 1])?;
+            if db != 0 {
+                return Err(Error::DbIndexOutOfRange);
+            }
+            i += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    if src == dst {
+        return Err(Error::SameObject);
+    }
+    let Some(entry) = ks.live(src, now).cloned() else {
+        return Ok(Reply::Integer(0));
+    };
+    if ks.live(dst, now).is_some() && !replace {
+        return Ok(Reply::Integer(0));
+    }
+    ks.insert(dst.clone(), entry);
+    Ok(Reply::Integer(1))
+}

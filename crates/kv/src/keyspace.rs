@@ -125,15 +125,6 @@ impl Keyspace {
             .transpose()
     }
 
-    /// The live entry for `key`, mutably; only its value may be changed through it (the deadline
-    /// index must stay in step, so deadlines change through [`Keyspace::set_deadline`]).
-    pub(crate) fn live_value_mut(&mut self, key: &Bytes, now_ms: u64) -> Option<&mut Value> {
-        self.entries
-            .get_mut(&Slot::of(key))
-            .filter(|entry| entry.is_live(now_ms))
-            .map(|entry| &mut entry.value)
-    }
-
     /// Replaces the value of a stored key, keeping its deadline. Does nothing if it is absent.
     pub(crate) fn set_value(&mut self, key: &Bytes, value: Value) {
         if let Some(entry) = self.entries.get_mut(&Slot::of(key)) {

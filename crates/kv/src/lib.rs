@@ -30,17 +30,23 @@
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
 
+mod aggregate;
 mod command;
 mod error;
 mod glob;
 mod hash;
+mod hashes;
 mod keys;
 mod keyspace;
 pub mod limits;
+mod lists;
 mod numbers;
+mod ops;
 mod options;
 mod parse;
+mod random;
 mod scan;
+mod sets;
 pub mod snapshot;
 mod store;
 mod strings;
@@ -49,6 +55,7 @@ mod value;
 
 pub use command::Command;
 pub use error::Error;
+pub use ops::Op;
 pub use options::{
     ExpireFlags, ExpireKind, Expiry, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind,
 };

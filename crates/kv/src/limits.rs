@@ -32,6 +32,23 @@ pub const MAX_PATTERN_BYTES: usize = 1024;
 /// 512 MiB `proto-max-bulk-len`.
 pub const MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
 
+/// Most elements one reply may hold (1 million).
+///
+/// LRANGE 0 -1 of a huge list, HGETALL of a huge hash or SMEMBERS of a huge set would build the
+/// whole reply in memory on the node and in the client. A command whose reply would exceed this
+/// many elements (a hash's field and value count as two) is refused with
+/// `ERR reply would exceed 1000000 elements; ask for a smaller range or COUNT`, before any
+/// state changes (so SPOP and LPOP with a huge count pop nothing); HSCAN, SSCAN and ranges
+/// iterate such values in pieces.
+pub const MAX_REPLY_ELEMENTS: usize = 1_000_000;
+
+/// Most arguments one command may carry, its name included (1 million).
+///
+/// HSET, SADD, RPUSH and friends with this many elements already make a log entry of tens of
+/// megabytes at the least; more is refused with `ERR too many arguments: at most 1000000 per
+/// command` when parsed, before anything is proposed.
+pub const MAX_ARGUMENTS: usize = 1_000_000;
+
 /// Default COUNT of SCAN when the client gives none, as in Redis.
 pub const DEFAULT_SCAN_COUNT: u64 = 10;
 
@@ -48,10 +65,11 @@ pub const MAX_SCAN_COUNT: u64 = 100_000;
 /// around this size plus one entry.
 pub const SNAPSHOT_CHUNK_TARGET_BYTES: usize = 64 * 1024;
 
-/// Largest payload of one snapshot chunk the reader accepts, in bytes (16 MiB).
+/// Largest payload of one snapshot chunk the reader accepts, in bytes (32 MiB).
 ///
 /// A chunk holds at least one entry, so it must admit the largest entry (one maximal key plus
-/// one maximal value plus a few bytes of framing) on top of the target size. A larger length
+/// one maximal value, or a hash field and its value, both maximal, plus a few bytes of framing)
+/// on top of the target size. A larger length
 /// field can only come from corruption, and rejecting it keeps a corrupt length from making the
 /// reader allocate gigabytes.
-pub const MAX_SNAPSHOT_CHUNK_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_SNAPSHOT_CHUNK_BYTES: usize = 32 * 1024 * 1024;

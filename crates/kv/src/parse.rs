@@ -68,9 +68,62 @@ pub const COMMANDS: &[(&str, i32)] = &[
     ("dbsize", 1),
     ("flushdb", -1),
     ("flushall", -1),
+    ("hset", -4),
+    ("hsetnx", 4),
+    ("hget", 3),
+    ("hmget", -3),
+    ("hmset", -4),
+    ("hdel", -3),
+    ("hexists", 3),
+    ("hlen", 2),
+    ("hstrlen", 3),
+    ("hkeys", 2),
+    ("hvals", 2),
+    ("hgetall", 2),
+    ("hincrby", 4),
+    ("hincrbyfloat", 4),
+    ("hrandfield", -2),
+    ("hscan", -3),
+    ("lpush", -3),
+    ("rpush", -3),
+    ("lpushx", -3),
+    ("rpushx", -3),
+    ("lpop", -2),
+    ("rpop", -2),
+    ("llen", 2),
+    ("lrange", 4),
+    ("lindex", 3),
+    ("lset", 4),
+    ("linsert", 5),
+    ("lrem", 4),
+    ("ltrim", 4),
+    ("lpos", -3),
+    ("lmove", 5),
+    ("rpoplpush", 3),
+    ("lmpop", -4),
+    ("sadd", -3),
+    ("srem", -3),
+    ("sismember", 3),
+    ("smismember", -3),
+    ("smembers", 2),
+    ("scard", 2),
+    ("spop", -2),
+    ("srandmember", -2),
+    ("smove", 4),
+    ("sinter", -2),
+    ("sintercard", -3),
+    ("sinterstore", -3),
+    ("sunion", -2),
+    ("sunionstore", -3),
+    ("sdiff", -2),
+    ("sdiffstore", -3),
+    ("sscan", -3),
+    ("randomkey", 1),
+    ("object", -2),
+    ("copy", -3),
 ];
 
-/// The table entry for a lower-case command name.
+/// The table entry for a lower-case command name (names are at most 16 bytes).
 fn arity(name: &str) -> Option<(&'static str, i32)> {
     COMMANDS.iter().find(|(n, _)| *n == name).copied()
 }
@@ -92,6 +145,9 @@ impl Command {
         let arity = i64::from(arity);
         if (arity > 0 && count != arity) || (arity < 0 && count < -arity) {
             return Err(Error::WrongArity(name));
+        }
+        if args.len() > crate::limits::MAX_ARGUMENTS {
+            return Err(Error::TooManyArguments);
         }
         let command = parse_known(name, args)?;
         command.check_sizes()?;
@@ -217,7 +273,19 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
                 _ => Command::FlushAll,
             }
         }
-        _ => return Err(Error::unknown_command(args)),
+        _ => match crate::ops::Op::from_name(name) {
+            Some(op) => {
+                // Size limits first: the check runs the command on an empty keyspace.
+                let command = Command::Aggregate {
+                    op,
+                    args: args[1..].to_vec(),
+                };
+                command.check_sizes()?;
+                op.check(&args[1..])?;
+                command
+            }
+            None => return Err(Error::unknown_command(args)),
+        },
     })
 }
 

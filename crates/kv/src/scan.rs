@@ -56,9 +56,8 @@ pub(crate) fn scan(
             break;
         }
         last_hash = Some(slot.hash);
-        let type_ok = type_name.is_none_or(|name| {
-            name.eq_ignore_ascii_case(entry.value.type_name().as_bytes())
-        });
+        let type_ok = type_name
+            .is_none_or(|name| name.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
         let wanted =
             entry.is_live(now) && type_ok && pattern.as_ref().is_none_or(|p| p.matches(&slot.key));
         if wanted {

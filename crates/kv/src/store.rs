@@ -27,6 +27,7 @@
 use crate::command::Command;
 use crate::keyspace::Keyspace;
 use crate::options::{SetCondition, SetTtl};
+use crate::random::Rng;
 use crate::{keys, scan, strings, ttl, Error};
 use resp::Reply;
 
@@ -79,7 +80,13 @@ impl Store {
         self.clock_ms = self.clock_ms.max(now_ms);
         let now = self.clock_ms;
         let result = cmd.check_sizes().and_then(|()| {
-            if cmd.is_write() {
+            if let Command::Aggregate { op, args } = cmd {
+                let mut rng = Rng::new(now, self.rand_seq);
+                if op.is_random() {
+                    self.rand_seq += 1;
+                }
+                op.write(&mut self.keyspace, now, args, &mut rng)
+            } else if cmd.is_write() {
                 write(&mut self.keyspace, now, cmd)
             } else {
                 read(&self.keyspace, now, cmd)
@@ -156,6 +163,7 @@ fn read(ks: &Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
             *count,
             type_name.as_ref(),
         ),
+        Command::Aggregate { op, args } => op.read(ks, now, args)?,
         _ => return Err(Error::NotReadOnly(cmd.name())),
     })
 }
@@ -217,6 +225,7 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         | Command::Keys { .. }
         | Command::DbSize
         | Command::Ttl { .. }
-        | Command::Scan { .. } => read(ks, now, cmd)?,
+        | Command::Scan { .. }
+        | Command::Aggregate { .. } => read(ks, now, cmd)?,
     })
 }

@@ -23,7 +23,11 @@ fn read(store: &Store, args: &[&str]) -> Reply {
 #[test]
 fn version_1_snapshot_still_loads() {
     let bytes = fixture("snapshot-v1.bin");
-    assert_eq!(&bytes[8..12], &1u32.to_le_bytes(), "the fixture is version 1");
+    assert_eq!(
+        &bytes[8..12],
+        &1u32.to_le_bytes(),
+        "the fixture is version 1"
+    );
     let store = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
     assert_eq!(store.clock_ms(), 1_700_000_000_100);
     let bulk = |s: &str| Reply::Bulk(Bytes::from(s.to_string()));
@@ -34,9 +38,16 @@ fn version_1_snapshot_still_loads() {
         Reply::Bulk(Bytes::from_static(b"\0\xc3\xbf\r\n"))
     );
     assert_eq!(read(&store, &["GET", "counter"]), bulk("42"));
-    assert_eq!(read(&store, &["TYPE", "counter"]), Reply::Simple("string".into()));
+    assert_eq!(
+        read(&store, &["TYPE", "counter"]),
+        Reply::Simple("string".into())
+    );
     assert_eq!(read(&store, &["PTTL", "ttl"]), Reply::Integer(3_599_900));
-    assert_eq!(read(&store, &["GET", "gone"]), Reply::Null, "expired stays expired");
+    assert_eq!(
+        read(&store, &["GET", "gone"]),
+        Reply::Null,
+        "expired stays expired"
+    );
     assert_eq!(read(&store, &["GET", "key:199"]), bulk(&"x".repeat(199)));
     // 206 stored entries, the expired one among them.
     assert_eq!(store.stats(store.clock_ms()).keys, 206);

@@ -316,6 +316,12 @@ fn show(reply: &Reply) -> String {
             let items: Vec<String> = items.iter().map(show).collect();
             format!("[{}]", items.join(", "))
         }
+        // As RESP2 sends them, which is what the scripts compare with Redis.
+        Reply::Map(pairs) => {
+            let items: Vec<String> = pairs.iter().flat_map(|(k, v)| [show(k), show(v)]).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Reply::Double(d) => show_bytes(resp::format_double(*d).as_bytes()),
         other => format!("{other:?}"),
     }
 }

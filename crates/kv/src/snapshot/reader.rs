@@ -155,7 +155,8 @@ impl Loader {
         let mut rest = &payload[..];
         for _ in 0..count {
             let offset = payload_start + (len - rest.len()) as u64;
-            let undecodable = |e: postcard::Error| malformed(offset, format!("undecodable entry: {e}"));
+            let undecodable =
+                |e: postcard::Error| malformed(offset, format!("undecodable entry: {e}"));
             if self.version == VERSION_1 {
                 let (entry, tail) =
                     postcard::take_from_bytes::<EntryInV1<'_>>(rest).map_err(undecodable)?;
@@ -341,7 +342,10 @@ impl Store {
         }
         let trailer_start = r.offset - 1;
         if loader.pending.is_some() {
-            return Err(malformed(trailer_start, "an aggregate's last piece is missing"));
+            return Err(malformed(
+                trailer_start,
+                "an aggregate's last piece is missing",
+            ));
         }
         let counts: [u8; 16] = r.array("trailer")?;
         if u64_at(&counts[0..8]) != loader.entries {

@@ -6,8 +6,8 @@
 //! byte on its way to the sink for the trailer's whole-stream CRC-32.
 
 use super::{
-    EntryOut, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC, SNAPSHOT_CHUNK_TARGET_BYTES,
-    TRAILER_TAG, VERSION,
+    EntryOut, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC,
+    SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
 };
 use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
