@@ -75,7 +75,7 @@ pub(crate) fn write(
     let key = &args[0];
     match op {
         Op::HSet | Op::HMSet => {
-            if args.len() % 2 == 0 {
+            if args.len().is_multiple_of(2) {
                 return Err(Error::WrongArity(op.name()));
             }
             let added = aggregate::update::<Hash, _>(ks, now, key, true, |h| {
@@ -139,7 +139,7 @@ pub(crate) fn write(
                 h.insert(args[1].clone(), text.clone());
                 Ok(text)
             })?;
-            Ok(new.map_or(Reply::Null, |t| Reply::Bulk(t)))
+            Ok(new.map_or(Reply::Null, Reply::Bulk))
         }
         Op::HRandField => hrandfield(ks, now, args, rng),
         _ => read(op, ks, now, args),

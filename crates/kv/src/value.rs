@@ -72,18 +72,6 @@ impl ZSet {
         old.map(|s| s.0)
     }
 
-    /// Removes `member`; returns its score.
-    pub(crate) fn remove(&mut self, member: &Bytes) -> Option<f64> {
-        let old = self.scores.remove(member)?;
-        self.order.remove(&(old, member.clone()));
-        Some(old.0)
-    }
-
-    /// The score of `member`.
-    pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).map(|s| s.0)
-    }
-
     /// Members in (score, member) order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + '_ {
         self.order.iter().map(|(score, member)| (member, score.0))
