@@ -253,6 +253,20 @@ impl Cluster {
         }
     }
 
+    /// The term node `id` leads in; fails unless its own INFO says it is the leader. A test reads it
+    /// before and after a fail-over: a higher term under a leader that says so shows an election.
+    pub async fn leader_term(&self, id: u64) -> u64 {
+        let info = self.info(id).await.expect("the leader answers INFO");
+        assert_eq!(info["raft_role"], "leader", "node {id}: {info:?}");
+        info["raft_term"].parse().expect("raft_term is a number")
+    }
+
+    /// Node `id`'s last log index: tests count the entries a request took.
+    pub async fn last_log_index(&self, id: u64) -> u64 {
+        let info = self.info(id).await.expect("the node answers INFO");
+        info["raft_last_log_index"].parse().expect("a number")
+    }
+
     /// Wait until nodes `ids` all see `ids` as the voters.
     pub async fn wait_voters(&self, ids: &[u64]) {
         self.wait_voters_on(ids, ids).await
