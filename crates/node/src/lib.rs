@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod config;
+pub mod counters;
 pub mod errors;
 pub mod http;
 pub mod metrics;

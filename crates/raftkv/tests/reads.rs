@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{bulk, Cluster, NodeSetup, WAIT};
+use common::{bulk, wait_until, Cluster, NodeSetup, WAIT};
 use resp::Reply;
 
 /// Slower Raft timing for the lease tests: lease 1000 ms, margin 400 ms, so a new leader waits
@@ -31,7 +31,7 @@ fn field(info: &HashMap<String, String>, name: &str) -> u64 {
 }
 
 async fn counter(cluster: &Cluster, id: u64, name: &str) -> u64 {
-    field(&cluster.info(id).await.expect("INFO"), name)
+    cluster.count(id, name).await
 }
 
 /// Wait until INFO of node `id` has `name:value`.
@@ -254,9 +254,14 @@ async fn rejoin_after_partition(pre_vote: &str) -> (u64, u64, u64, u64) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     } else {
-        // Nothing observable should happen: give the node several election timeouts (600 ms
-        // each at most) to try, then check it did not raise its term.
-        tokio::time::sleep(Duration::from_millis(3000)).await;
+        // The node tries pre-votes (one per peer per round) but must not raise its term: wait
+        // for three rounds.
+        let sent = counter(&cluster, lonely, "raft_pre_votes_sent").await;
+        let c = &cluster;
+        wait_until("three pre-vote rounds", || async move {
+            counter(c, lonely, "raft_pre_votes_sent").await >= sent + 6
+        })
+        .await;
         assert_eq!(counter(&cluster, lonely, "raft_term").await, term);
     }
     heal(&cluster, 3).await;

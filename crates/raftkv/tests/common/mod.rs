@@ -261,6 +261,15 @@ impl Cluster {
         info["raft_term"].parse().expect("raft_term is a number")
     }
 
+    /// A numeric `INFO` field of node `id` (a counter, an index); fails if it is missing, so a
+    /// renamed field fails the test instead of reading as 0.
+    pub async fn count(&self, id: u64, field: &str) -> u64 {
+        let info = self.info(id).await.expect("the node answers INFO");
+        info.get(field)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("node {id}: no number {field} in INFO: {info:?}"))
+    }
+
     /// Node `id`'s last log index: tests count the entries a request took.
     pub async fn last_log_index(&self, id: u64) -> u64 {
         let info = self.info(id).await.expect("the node answers INFO");
