@@ -14,6 +14,7 @@ pub mod config;
 pub mod counters;
 pub mod errors;
 pub mod http;
+pub mod launch;
 pub mod metrics;
 pub mod node;
 pub mod raft;

@@ -161,7 +161,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let node = node::node::Node::start(config)
             .await
             .context("cannot start the node")?;
-        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "raftkv node ready");
+        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "{}", node::launch::READY_MARKER);
         node.run_until(shutdown_signal()).await;
         Ok(())
     })

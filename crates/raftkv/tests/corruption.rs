@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use common::{bulk, Cluster, WAIT};
@@ -58,10 +58,16 @@ fn flip_middle(path: &Path) -> (Vec<u8>, usize) {
 
 /// Run `raftkv serve` on `data_dir`, which must fail to start; returns its stderr.
 fn serve_must_fail(data_dir: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raftkv"))
-        .args(["serve", "--node-id", "1", "--data-dir"])
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"])
+    let launch = node::launch::Launch {
+        id: 1,
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        peer_listen: "127.0.0.1:0".into(),
+        flags: Vec::new(),
+        env: Vec::new(),
+    };
+    let mut child = launch
+        .command(Path::new(env!("CARGO_BIN_EXE_raftkv")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

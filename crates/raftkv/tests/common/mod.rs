@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use node::client::RespClient;
+use node::launch::{ready_addrs, Launch};
 use resp::Reply;
 
 /// Raft timing for tests: faster than the defaults, still well above the heartbeat.
@@ -38,7 +39,8 @@ pub struct TestNode {
     pub peer: String,
     pub log: PathBuf,
     child: Option<Child>,
-    extra: Vec<String>,
+    /// How it was started; a restart reuses it on the addresses it bound.
+    launch: Launch,
 }
 
 /// A cluster of node processes sharing one temp dir.
@@ -47,41 +49,23 @@ pub struct Cluster {
     pub nodes: Vec<TestNode>,
 }
 
-fn spawn(
-    id: u64,
-    data_dir: &Path,
-    log: &Path,
-    listen: &str,
-    peer: &str,
-    extra: &[String],
-) -> (Child, String, String) {
-    spawn_env(id, data_dir, log, listen, peer, extra, &[])
-}
-
-/// [`spawn`] with extra environment variables for the process (e.g. libfaketime's).
-fn spawn_env(
-    id: u64,
-    data_dir: &Path,
-    log: &Path,
-    listen: &str,
-    peer: &str,
-    extra: &[String],
-    env: &[(String, String)],
-) -> (Child, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_raftkv"));
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.arg("serve")
-        .args(["--node-id", &id.to_string()])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", listen, "--peer-listen", peer]);
+/// Start the node `launch` describes, its log appended to `log`; waits for its ready line and
+/// returns the process with its bound client and peer addresses.
+fn spawn(launch: &Launch, log: &Path) -> (Child, String, String) {
+    let id = launch.id;
+    let mut launch = launch.clone();
     // Fast elections keep tests short, unless the test chose its own timing.
-    if !extra.iter().any(|f| f.starts_with("--election-timeout")) {
-        cmd.args(TEST_TIMING);
+    if !launch
+        .flags
+        .iter()
+        .any(|f| f.starts_with("--election-timeout"))
+    {
+        launch
+            .flags
+            .extend(TEST_TIMING.iter().map(|s| s.to_string()));
     }
-    cmd.args(extra)
-        .env("RUST_LOG", "info,openraft=warn")
-        .stdin(Stdio::null())
+    let mut cmd = launch.command(Path::new(env!("CARGO_BIN_EXE_raftkv")));
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn raftkv serve");
@@ -99,14 +83,8 @@ fn spawn_env(
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(file, "{line}");
-            if !sent && line.contains("raftkv node ready") {
-                let field = |name: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                };
-                let _ = tx.send((field("client"), field("peer")));
+            if let Some(addrs) = ready_addrs(&line).filter(|_| !sent) {
+                let _ = tx.send(addrs);
                 sent = true;
             }
         }
@@ -132,7 +110,7 @@ impl Cluster {
     }
 
     /// Start node `id` on `data_dir`, clients on port 0 and peers on `peer`. Restarts reuse
-    /// every flag, --bootstrap/--join included (a node with state ignores them), but not `env`.
+    /// every flag, --bootstrap/--join included (a node with state ignores them), and `env`.
     fn launch(
         &mut self,
         id: u64,
@@ -142,8 +120,17 @@ impl Cluster {
         env: &[(String, String)],
     ) {
         let log = self.dir.path().join(format!("node{id}.log"));
-        let (child, client, peer) =
-            spawn_env(id, &data_dir, &log, "127.0.0.1:0", peer, &flags, env);
+        let mut launch = Launch {
+            id,
+            data_dir: data_dir.clone(),
+            listen: "127.0.0.1:0".into(),
+            peer_listen: peer.into(),
+            flags,
+            env: env.to_vec(),
+        };
+        let (child, client, peer) = spawn(&launch, &log);
+        launch.listen = client.clone();
+        launch.peer_listen = peer.clone();
         self.nodes.push(TestNode {
             id,
             data_dir,
@@ -151,7 +138,7 @@ impl Cluster {
             peer,
             log,
             child: Some(child),
-            extra: flags,
+            launch,
         });
     }
 
@@ -205,14 +192,7 @@ impl Cluster {
     pub fn restart(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
         assert!(node.child.is_none(), "node {id} is still running");
-        let (child, _, _) = spawn(
-            id,
-            &node.data_dir,
-            &node.log,
-            &node.client,
-            &node.peer,
-            &node.extra,
-        );
+        let (child, _, _) = spawn(&node.launch, &node.log);
         node.child = Some(child);
     }
 
