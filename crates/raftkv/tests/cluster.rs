@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bulk, wait_until, Cluster, WAIT};
+use common::{bulk, wait_until, Cluster};
 use node::client::RespClient;
 use resp::Reply;
 
@@ -41,16 +41,9 @@ async fn writes_through_a_follower_are_read_on_every_node() {
     }
     // Every state machine holds the data locally (READONLY reads the local copy).
     for id in 1..=3 {
-        let deadline = Instant::now() + WAIT;
-        let mut c = cluster.client(id).await;
-        assert_eq!(c.call(&["READONLY"]).await.unwrap(), Reply::ok());
-        while c.call(&["GET", "greeting"]).await.unwrap() != bulk("hello") {
-            assert!(
-                Instant::now() < deadline,
-                "node {id} never applied the write"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        cluster
+            .wait_local(id, &["GET", "greeting"], bulk("hello"))
+            .await;
         let info = cluster.info(id).await.expect("info");
         assert_eq!(info["raft_node_id"], id.to_string());
         assert_eq!(info["raft_voters"], "1,2,3");
@@ -101,14 +94,10 @@ async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
         leader, new,
         "a restarted node must not disturb a healthy leader"
     );
-    let deadline = Instant::now() + WAIT;
-    let mut c = cluster.client(old).await;
-    c.call(&["READONLY"]).await.unwrap();
-    while c.call(&["GET", "after19"]).await.unwrap() != bulk("x") {
-        assert!(Instant::now() < deadline, "restarted node never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(c.call(&["GET", "before"]).await.unwrap(), bulk("1"));
+    cluster
+        .wait_local(old, &["GET", "after19"], bulk("x"))
+        .await;
+    cluster.wait_local(old, &["GET", "before"], bulk("1")).await;
 }
 
 /// Regression (fault suite, append seed 2): a new node started on a dead member's peer address
@@ -129,17 +118,17 @@ async fn a_new_node_on_a_dead_members_address_is_not_mistaken_for_it() {
     cluster.spawn_empty_at(4, &peer);
 
     // The leader keeps replicating to `gone`'s address, which node 4 now holds.
-    let deadline = Instant::now() + WAIT;
     let mut i = 0;
-    while cluster.count(4, "peer_connections_refused").await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "node 4 never refused a connection"
-        );
+    let c = &cluster;
+    wait_until("node 4 to refuse a connection", || {
         let key = format!("after{i}");
-        assert_eq!(cluster.call(leader, &["SET", &key, "y"]).await, Reply::ok());
         i += 1;
-    }
+        async move {
+            assert_eq!(c.call(leader, &["SET", &key, "y"]).await, Reply::ok());
+            c.count(4, "peer_connections_refused").await > 0
+        }
+    })
+    .await;
     for j in 0..20 {
         let key = format!("more{j}");
         assert_eq!(cluster.call(leader, &["SET", &key, "z"]).await, Reply::ok());
@@ -240,23 +229,17 @@ async fn ttl_expiry_is_the_same_on_every_node() {
         "{ttl:?}"
     );
     // The leader proposes an expiry entry once the deadline passes; every replica deletes the key.
-    let deadline = Instant::now() + WAIT;
     for id in 1..=3 {
-        let mut c = cluster.client(id).await;
-        c.call(&["READONLY"]).await.unwrap();
-        loop {
-            let info = cluster.info(id).await.expect("info");
-            let keys = info.get("db0").cloned().unwrap_or_default();
-            if keys.starts_with("keys=1,") {
-                assert_eq!(c.call(&["GET", "short"]).await.unwrap(), Reply::Null);
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} still has the expired key: {keys}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let c = &cluster;
+        wait_until(
+            &format!("node {id} to delete the expired key"),
+            || async move {
+                let info = c.info(id).await.expect("info");
+                info.get("db0").is_some_and(|k| k.starts_with("keys=1,"))
+            },
+        )
+        .await;
+        cluster.wait_local(id, &["GET", "short"], Reply::Null).await;
     }
 }
 
@@ -318,29 +301,18 @@ async fn a_node_behind_the_compacted_log_catches_up_through_a_snapshot() {
     }
     // The leader snapshots and purges its log behind the snapshot. openraft purges lazily (not
     // while a replication stream may still read the entries), so wait for the purge itself.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let info = cluster.info(leader).await.expect("info");
-        if info["raft_purged_index"].parse::<u64>().unwrap() > 100 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the leader never purged its log behind a snapshot"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let c = &cluster;
+    wait_until(
+        "the leader to purge its log behind a snapshot",
+        || async move { c.count(leader, "raft_purged_index").await > 100 },
+    )
+    .await;
     cluster.restart(lagging);
+    cluster
+        .wait_local(lagging, &["GET", "k299"], bulk("299"))
+        .await;
     let mut c = cluster.client(lagging).await;
     c.call(&["READONLY"]).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    while c.call(&["GET", "k299"]).await.unwrap() != bulk("299") {
-        assert!(
-            Instant::now() < deadline,
-            "the lagging node never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     for i in [0, 150, 298] {
         assert_eq!(
             c.call(&["GET", &format!("k{i}")]).await.unwrap(),
@@ -390,15 +362,10 @@ async fn large_values_replicate_and_oversized_commands_are_refused() {
         assert_eq!(c.read_reply().await.unwrap(), Reply::ok());
     }
     cluster.restart(lagging);
-    let mut f = cluster.client(lagging).await;
-    f.call(&["READONLY"]).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    while f.call(&["STRLEN", "big39"]).await.unwrap() != Reply::Integer(1024 * 1024) {
-        assert!(
-            Instant::now() < deadline,
-            "the follower never caught up with the large values"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(f.call(&["GET", "small"]).await.unwrap(), bulk("1"));
+    cluster
+        .wait_local(lagging, &["STRLEN", "big39"], Reply::Integer(1024 * 1024))
+        .await;
+    cluster
+        .wait_local(lagging, &["GET", "small"], bulk("1"))
+        .await;
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
-use common::{bulk, Cluster, WAIT};
+use common::{bulk, poll_sync, Cluster, WAIT};
 use resp::Reply;
 
 /// Keys written before the node is stopped.
@@ -131,11 +131,9 @@ async fn a_flipped_bit_in_the_snapshot_is_refused() {
     let mut cluster = Cluster::start_with(1, &["--snapshot-threshold", "50"]).await;
     write_keys(&cluster).await;
     let snapshots = cluster.node(1).data_dir.join("snapshots");
-    let deadline = Instant::now() + WAIT;
-    while files(&snapshots, ".snap").is_empty() {
-        assert!(Instant::now() < deadline, "no snapshot was built");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    poll_sync("a snapshot to be built", || {
+        (!files(&snapshots, ".snap").is_empty()).then_some(())
+    });
     cluster.kill(1);
     let snap = files(&snapshots, ".snap").pop().unwrap();
     let (original, _) = flip_middle(&snap);

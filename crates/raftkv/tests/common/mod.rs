@@ -30,6 +30,8 @@ pub const TEST_TIMING: [&str; 6] = [
 
 /// Default deadline for cluster-wide conditions.
 pub const WAIT: Duration = Duration::from_secs(30);
+/// Pause between two checks of a condition.
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// One node process.
 pub struct TestNode {
@@ -175,17 +177,9 @@ impl Cluster {
         let mut child = node.child.take().expect("node is running");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
             .expect("kill");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} did not exit after {signal:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_sync(&format!("node {id} to exit after {signal:?}"), || {
+            child.try_wait().expect("wait")
+        })
     }
 
     /// Restart a killed node on its old addresses from its data dir.
@@ -209,8 +203,7 @@ impl Cluster {
 
     /// Wait until all of `ids` (running) agree on one leader that is itself among `ids`.
     pub async fn wait_leader_among(&self, ids: &[u64]) -> u64 {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        poll_for(&format!("an agreed leader among {ids:?}"), || async move {
             let mut leaders = Vec::new();
             for &id in ids {
                 if let Some(info) = self.info(id).await {
@@ -218,19 +211,12 @@ impl Cluster {
                 }
             }
             let agreed = leaders.len() == ids.len() && leaders.iter().all(|l| *l == leaders[0]);
-            if let Some(leader) = leaders
+            leaders
                 .first()
                 .and_then(|l| l.parse::<u64>().ok())
                 .filter(|l| agreed && ids.contains(l))
-            {
-                return leader;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no agreed leader among {ids:?}: {leaders:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// The term node `id` leads in; fails unless its own INFO says it is the leader. A test reads it
@@ -250,10 +236,28 @@ impl Cluster {
             .unwrap_or_else(|| panic!("node {id}: no number {field} in INFO: {info:?}"))
     }
 
+    /// Wait until node `id` itself (a `READONLY` read of its own state, not the cluster's answer)
+    /// replies `want` to `args`: it has applied the writes that lead there.
+    pub async fn wait_local(&self, id: u64, args: &[&str], want: Reply) {
+        let addr = self.node(id).client.clone();
+        wait_until(
+            &format!("node {id} to answer {args:?} with {want:?}"),
+            || {
+                let (addr, want) = (addr.clone(), want.clone());
+                async move {
+                    let Ok(mut c) = RespClient::connect(&addr, Duration::from_secs(2)).await else {
+                        return false;
+                    };
+                    c.call(&["READONLY"]).await.is_ok() && c.call(args).await.ok() == Some(want)
+                }
+            },
+        )
+        .await
+    }
+
     /// Node `id`'s last log index: tests count the entries a request took.
     pub async fn last_log_index(&self, id: u64) -> u64 {
-        let info = self.info(id).await.expect("the node answers INFO");
-        info["raft_last_log_index"].parse().expect("a number")
+        self.count(id, "raft_last_log_index").await
     }
 
     /// Wait until nodes `ids` all see `ids` as the voters.
@@ -269,8 +273,8 @@ impl Cluster {
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let deadline = Instant::now() + WAIT;
-        loop {
+        let want = &want;
+        wait_until(&format!("voters {want}"), || async move {
             let mut ok = true;
             for &id in on {
                 let v = self
@@ -279,12 +283,9 @@ impl Cluster {
                     .and_then(|i| i.get("raft_voters").cloned());
                 ok &= v.as_deref() == Some(want.as_str());
             }
-            if ok {
-                return;
-            }
-            assert!(Instant::now() < deadline, "voters never became {want}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ok
+        })
+        .await
     }
 
     /// Connect a client to a node.
@@ -343,23 +344,14 @@ impl Cluster {
 
     /// Wait for a log line of node `id` containing `marker` and return its `field=` value.
     pub fn log_field(&self, id: u64, marker: &str, field: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        poll_sync(&format!("node {id} to log {marker:?}"), || {
             let log = std::fs::read_to_string(&self.node(id).log).unwrap_or_default();
-            let found = log.lines().filter(|l| l.contains(marker)).find_map(|l| {
+            log.lines().filter(|l| l.contains(marker)).find_map(|l| {
                 l.split_whitespace()
                     .find_map(|w| w.strip_prefix(&format!("{field}=")))
                     .map(|s| s.to_string())
-            });
-            if let Some(v) = found {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} never logged {marker:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            })
+        })
     }
 
     /// True while node `id`'s process runs.
@@ -437,10 +429,39 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
+    poll_for(what, || {
+        let done = check();
+        async move { done.await.then_some(()) }
+    })
+    .await
+}
+
+/// Poll `check` until it gives a value, every [`POLL`], for at most [`WAIT`]; fails the test
+/// naming `what` on timeout.
+pub async fn poll_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     let deadline = Instant::now() + WAIT;
-    while !check().await {
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`poll_for`] for code outside the async runtime (waiting on a child process, a log file).
+pub fn poll_sync<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(POLL);
     }
 }
 

@@ -95,15 +95,12 @@ impl Recorder {
     /// serving writes. Panics after [`WAIT`].
     pub async fn wait_progress(&self, more: usize) {
         let start = self.acked();
-        let deadline = Instant::now() + WAIT;
-        while self.acked() < start + more {
-            assert!(
-                Instant::now() < deadline,
-                "writers stalled: {} of {more} more writes acknowledged in {WAIT:?}",
-                self.acked() - start
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        let what = format!("{more} more acknowledged writes (writers stalled?)");
+        super::wait_until(&what, || {
+            let done = self.acked() >= start + more;
+            async move { done }
+        })
+        .await
     }
 
     /// Stop the writers and return what they did.
