@@ -420,3 +420,29 @@ fn zrandmember_is_replicated_randomness() {
     assert_eq!(second, apply(&mut b, &draw), "replicas disagree");
     assert_ne!(first, second, "the draw counter did not advance");
 }
+
+/// A sorted set larger than one snapshot chunk is written in pieces and read back whole.
+#[test]
+fn big_sorted_set_round_trips_in_pieces() {
+    let mut store = Store::new();
+    for batch in 0..30 {
+        let mut args = vec!["ZADD".to_string(), "big".to_string()];
+        for i in 0..1000 {
+            let n = batch * 1000 + i;
+            args.push(format!("{}", f64::from(n) / 7.0));
+            args.push(format!("member-{n:06}"));
+        }
+        assert_eq!(apply(&mut store, &args), Reply::Integer(1000));
+    }
+    let mut bytes = Vec::new();
+    store.write_snapshot(&mut bytes).unwrap();
+    assert!(bytes.len() > 2 * kv::limits::SNAPSHOT_CHUNK_TARGET_BYTES);
+    let loaded = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert!(loaded == store);
+    let args = ["ZSCORE", "big", "member-029999"].map(String::from);
+    let mut loaded = loaded;
+    assert_eq!(
+        apply(&mut loaded, &args),
+        Reply::Bulk(Bytes::from("4285.5714285714284"))
+    );
+}
