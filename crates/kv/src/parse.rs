@@ -15,6 +15,7 @@
 //! Option names are ASCII case-insensitive, as everywhere in Redis.
 
 use crate::command::Command;
+use crate::command_table::{self, CommandSpec, ServedBy};
 use crate::limits::DEFAULT_SCAN_COUNT;
 use crate::numbers::parse_u64;
 use crate::options::{
@@ -24,108 +25,109 @@ use crate::Error;
 use bytes::Bytes;
 use resp::{parse_f64, parse_i64};
 
-/// Every data command with Redis's arity: positive means exactly that many arguments (name
-/// included), negative means at least that many. The one list of what kv understands.
-pub const COMMANDS: &[(&str, i32)] = &[
-    ("get", 2),
-    ("set", -3),
-    ("setnx", 3),
-    ("setex", 4),
-    ("psetex", 4),
-    ("getset", 3),
-    ("getdel", 2),
-    ("getex", -2),
-    ("del", -2),
-    ("unlink", -2),
-    ("exists", -2),
-    ("touch", -2),
-    ("mget", -2),
-    ("mset", -3),
-    ("msetnx", -3),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("incrbyfloat", 3),
-    ("append", 3),
-    ("strlen", 2),
-    ("getrange", 4),
-    ("setrange", 4),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("expireat", -3),
-    ("pexpireat", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("expiretime", 2),
-    ("pexpiretime", 2),
-    ("persist", 2),
-    ("type", 2),
-    ("rename", 3),
-    ("renamenx", 3),
-    ("keys", 2),
-    ("scan", -2),
-    ("dbsize", 1),
-    ("flushdb", -1),
-    ("flushall", -1),
-    ("hset", -4),
-    ("hsetnx", 4),
-    ("hget", 3),
-    ("hmget", -3),
-    ("hmset", -4),
-    ("hdel", -3),
-    ("hexists", 3),
-    ("hlen", 2),
-    ("hstrlen", 3),
-    ("hkeys", 2),
-    ("hvals", 2),
-    ("hgetall", 2),
-    ("hincrby", 4),
-    ("hincrbyfloat", 4),
-    ("hrandfield", -2),
-    ("hscan", -3),
-    ("lpush", -3),
-    ("rpush", -3),
-    ("lpushx", -3),
-    ("rpushx", -3),
-    ("lpop", -2),
-    ("rpop", -2),
-    ("llen", 2),
-    ("lrange", 4),
-    ("lindex", 3),
-    ("lset", 4),
-    ("linsert", 5),
-    ("lrem", 4),
-    ("ltrim", 4),
-    ("lpos", -3),
-    ("lmove", 5),
-    ("rpoplpush", 3),
-    ("lmpop", -4),
-    ("sadd", -3),
-    ("srem", -3),
-    ("sismember", 3),
-    ("smismember", -3),
-    ("smembers", 2),
-    ("scard", 2),
-    ("spop", -2),
-    ("srandmember", -2),
-    ("smove", 4),
-    ("sinter", -2),
-    ("sintercard", -3),
-    ("sinterstore", -3),
-    ("sunion", -2),
-    ("sunionstore", -3),
-    ("sdiff", -2),
-    ("sdiffstore", -3),
-    ("sscan", -3),
-    ("randomkey", 1),
-    ("object", -2),
-    ("copy", -3),
+/// Every data command [`Command::parse`] serves. Each has a row in
+/// [`crate::command_table::COMMAND_TABLE`], which holds its arity and documentation (a test
+/// checks the two agree).
+pub const COMMANDS: &[&str] = &[
+    "get",
+    "set",
+    "setnx",
+    "setex",
+    "psetex",
+    "getset",
+    "getdel",
+    "getex",
+    "del",
+    "unlink",
+    "exists",
+    "touch",
+    "mget",
+    "mset",
+    "msetnx",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "incrbyfloat",
+    "append",
+    "strlen",
+    "getrange",
+    "setrange",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+    "persist",
+    "type",
+    "rename",
+    "renamenx",
+    "keys",
+    "scan",
+    "dbsize",
+    "flushdb",
+    "flushall",
+    "hset",
+    "hsetnx",
+    "hget",
+    "hmget",
+    "hmset",
+    "hdel",
+    "hexists",
+    "hlen",
+    "hstrlen",
+    "hkeys",
+    "hvals",
+    "hgetall",
+    "hincrby",
+    "hincrbyfloat",
+    "hrandfield",
+    "hscan",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lpop",
+    "rpop",
+    "llen",
+    "lrange",
+    "lindex",
+    "lset",
+    "linsert",
+    "lrem",
+    "ltrim",
+    "lpos",
+    "lmove",
+    "rpoplpush",
+    "lmpop",
+    "sadd",
+    "srem",
+    "sismember",
+    "smismember",
+    "smembers",
+    "scard",
+    "spop",
+    "srandmember",
+    "smove",
+    "sinter",
+    "sintercard",
+    "sinterstore",
+    "sunion",
+    "sunionstore",
+    "sdiff",
+    "sdiffstore",
+    "sscan",
+    "randomkey",
+    "object",
+    "copy",
 ];
 
-/// The table entry for a lower-case command name (names are at most 16 bytes).
-fn arity(name: &str) -> Option<(&'static str, i32)> {
-    COMMANDS.iter().find(|(n, _)| *n == name).copied()
+/// The table row of a data command, by name in any case.
+fn data_command(name: &[u8]) -> Option<&'static CommandSpec> {
+    command_table::lookup(name).filter(|c| c.served_by == ServedBy::Data)
 }
 
 impl Command {
@@ -134,16 +136,11 @@ impl Command {
     /// [`Error::UnknownCommand`], whose text is exactly Redis's:
     /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
     pub fn parse(args: &[Bytes]) -> Result<Command, Error> {
-        let lower = match args.first() {
-            Some(name) if name.len() <= 16 => String::from_utf8_lossy(name).to_ascii_lowercase(),
-            _ => return Err(Error::unknown_command(args)),
-        };
-        let Some((name, arity)) = arity(&lower) else {
+        let Some(spec) = args.first().and_then(|name| data_command(name)) else {
             return Err(Error::unknown_command(args));
         };
-        let count = args.len() as i64;
-        let arity = i64::from(arity);
-        if (arity > 0 && count != arity) || (arity < 0 && count < -arity) {
+        let name = spec.name;
+        if !spec.arity_ok(args.len()) {
             return Err(Error::WrongArity(name));
         }
         if args.len() > crate::limits::MAX_ARGUMENTS {
