@@ -161,6 +161,9 @@ impl Node {
         tasks.push(tokio::spawn(crate::metrics::watch_leader(
             consensus.clone(),
         )));
+        tasks.push(tokio::spawn(crate::raft::state_log::watch(
+            consensus.clone(),
+        )));
         tasks.push(tokio::spawn(crate::removal::watch(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
