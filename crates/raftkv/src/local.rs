@@ -54,6 +54,8 @@ pub const PEER_PORT_OFFSET: usize = 10_000;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long nodes get to finish a graceful shutdown after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long to wait for a process to vanish after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
 /// Lines of a failed node's log shown on the screen.
 const LOG_TAIL_LINES: usize = 8;
 
@@ -277,7 +279,8 @@ fn stop(nodes: &mut [LocalNode], views: &[NodeView]) {
         if alive(n, pid) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             killed[i] = true;
-            while alive(n, pid) {
+            let deadline = Instant::now() + KILL_WAIT;
+            while alive(n, pid) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
@@ -299,12 +302,19 @@ fn stop(nodes: &mut [LocalNode], views: &[NodeView]) {
     }
 }
 
-/// True while `pid` runs; reaps our own child once it exits.
+/// True while `pid` runs; reaps our own child once it exits. A process `local` did not start
+/// (restarted by hand) counts as gone once it is a zombie: its parent reaps it, not us.
 fn alive(n: &mut LocalNode, pid: i32) -> bool {
     if let Some(child) = n.child.as_mut() {
         if child.id() as i32 == pid {
             return matches!(child.try_wait(), Ok(None));
         }
     }
-    kill(Pid::from_raw(pid), None).is_ok()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
 }
