@@ -26,7 +26,8 @@
 //! # Stopping
 //!
 //! Each node runs in its own process group, so the terminal's Ctrl-C (SIGINT) reaches only
-//! `local`. `local` then sends exactly one SIGTERM to each running node (also to one restarted by
+//! `local` (SIGTERM, and SIGHUP when the terminal closes, do the same; so does a Ctrl-C while
+//! the cluster is still coming up). `local` then sends exactly one SIGTERM to each running node (also to one restarted by
 //! hand), waits up to [`STOP_GRACE`] for every node to finish its graceful shutdown (leader
 //! hand-off, drain, log flush; the log's last line is
 //! [`crate::serve::CLEAN_EXIT_MESSAGE`]), SIGKILLs any still
@@ -44,7 +45,16 @@ use clap::Args;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::local_view::{self, NodeView};
+use crate::local_view::{self, NodeView, StopSignals};
+
+/// `println!` that ignores a closed terminal: after SIGHUP the nodes must still be stopped, and
+/// `println!` would panic on the write error first.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Most nodes `raftkv local` starts.
 const MAX_LOCAL_NODES: usize = 9;
@@ -130,31 +140,33 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     if resuming {
-        println!(
+        say!(
             "resuming the cluster in {} (its data from an earlier run is kept; delete the directory to start empty)",
             args.dir.display()
         );
     } else {
-        println!("starting a new cluster in {}", args.dir.display());
-    }
-    for n in &mut nodes {
-        spawn(n, &exe, &args)?;
+        say!("starting a new cluster in {}", args.dir.display());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // From here on Ctrl-C, SIGTERM and SIGHUP (the terminal closing) stop the nodes first.
+    let mut signals = runtime.block_on(async { StopSignals::new() })?;
     let outcome = runtime.block_on(async {
-        local_view::wait_ready(&mut nodes, READY_TIMEOUT).await?;
+        for n in &mut nodes {
+            spawn(n, &exe, &args)?;
+        }
+        tokio::select! {
+            ready = local_view::wait_ready(&mut nodes, READY_TIMEOUT) => ready?,
+            why = signals.recv() => bail!("{why} while the cluster was coming up"),
+        }
         let endpoints = args.dir.join(crate::endpoints::LOCAL_FILE_NAME);
         let list: Vec<&str> = nodes.iter().map(|n| n.client.as_str()).collect();
         std::fs::write(&endpoints, list.join("\n") + "\n")
             .with_context(|| format!("writing {}", endpoints.display()))?;
-        local_view::watch(&mut nodes, &exe, &args.dir, args.base_port).await
+        local_view::watch(&mut nodes, &exe, &args.dir, args.base_port, &mut signals).await
     });
-    if let Err(e) = &outcome {
-        eprintln!("raftkv local: {e:#}");
-    }
-    println!(
+    say!(
         "stopping {} nodes (SIGTERM, up to {STOP_GRACE:?} each to stop cleanly)...",
         nodes.len()
     );
@@ -298,7 +310,7 @@ fn stop(nodes: &mut [LocalNode], views: &[NodeView]) {
                 n.log_path.display()
             )
         };
-        println!("  node {}: {how}", n.id);
+        say!("  node {}: {how}", n.id);
     }
 }
 

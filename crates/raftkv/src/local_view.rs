@@ -14,8 +14,37 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use node::client::{info_fields, RaftInfo, RespClient};
 use resp::Reply;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::local::{failure_tail, LocalNode};
+
+/// The signals that stop `raftkv local`: SIGINT (Ctrl-C), SIGTERM and SIGHUP. Once created,
+/// they no longer kill the process, so the nodes are always stopped first.
+pub struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    /// Install the handlers (inside a tokio runtime).
+    pub fn new() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next stop signal's name.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "interrupted (SIGINT)",
+            _ = self.term.recv() => "terminated (SIGTERM)",
+            _ = self.hup.recv() => "the terminal closed (SIGHUP)",
+        }
+    }
+}
 
 /// Deadline of one node's INFO answer.
 const ASK_TIMEOUT: Duration = Duration::from_millis(500);
@@ -199,10 +228,8 @@ pub async fn watch(
     exe: &Path,
     dir: &Path,
     base_port: u16,
+    signals: &mut StopSignals,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
     let tty = std::io::stdout().is_terminal();
     let mut last = String::new();
     loop {
@@ -222,8 +249,7 @@ pub async fn watch(
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL_INTERVAL) => {}
-            _ = int.recv() => return Ok(()),
-            _ = term.recv() => return Ok(()),
+            _ = signals.recv() => return Ok(()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //!   kill the leader and see the screen change, restart it with the command the screen shows,
 //!   Ctrl-C, and check that no node is left and every node's log ends with its clean-exit line.
 //!   Skipped, with a message, when tmux is not installed.
+//! - Closing the terminal (SIGHUP) stops every node cleanly too.
 //! - A second `local` on busy ports fails at once with the bind error, starting nothing.
 //! - `raftkv status` exits non-zero when no endpoint answers, and finds its endpoints in
 //!   `RAFTKV_ENDPOINTS` or `.raftkv-local/endpoints`.
@@ -17,6 +18,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -35,11 +37,13 @@ fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_raftkv")
 }
 
-/// A base port whose client and peer ports for three nodes are free now.
+/// A base port whose client and peer ports for three nodes are free now, different for every
+/// call in this process (the tests run in parallel).
 fn free_base_port() -> u16 {
-    let start = 20_000 + (std::process::id() % 500) as u16 * 10;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 500) as u16 * 10;
     (0..500u16)
-        .map(|i| 20_000 + (start - 20_000 + i * 10) % 5_000)
+        .map(|_| 20_000 + (start + NEXT.fetch_add(10, Ordering::Relaxed)) % 5_000)
         .find(|&base| {
             (0..3).all(|i| {
                 TcpListener::bind(("127.0.0.1", base + i)).is_ok()
@@ -88,6 +92,16 @@ fn info(port: u16, section: &str) -> Option<String> {
 fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux").args(args).output().expect("run tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `raftkv local` child process, stopped with Ctrl-C's signal on drop (also when a test fails).
+struct LocalProcess(Child);
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGINT);
+        let _ = self.0.wait();
+    }
 }
 
 /// A tmux session, killed on drop.
@@ -291,6 +305,50 @@ fn local_in_tmux_fails_over_restarts_and_stops_every_node_cleanly() {
 }
 
 #[test]
+fn closing_the_terminal_stops_every_node_cleanly() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = free_base_port();
+    let name = format!("raftkv-local-hup-{}", std::process::id());
+    let command = format!(
+        "env -u RUST_LOG {} local --base-port {base} --dir {}",
+        exe(),
+        tmp.path().join("c").display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &command,
+    ]);
+    let session = Session(name);
+    let pids: Vec<u32> = wait_for("the cluster on the screen", || {
+        let s = session.screen();
+        screen_leader(&s)?;
+        (1..=3).map(|id| screen_node(&s, id).map(|n| n.0)).collect()
+    });
+    // Closing the window sends SIGHUP to `local`, which must still stop its nodes.
+    drop(session);
+    wait_for("every node to exit", || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    });
+    for id in 1..=3 {
+        let log = tmp.path().join(format!("c/node{id}.log"));
+        wait_for("the clean-exit line", || {
+            last_line(&log).ends_with(CLEAN_EXIT).then_some(())
+        });
+    }
+}
+
+#[test]
 fn a_second_local_on_busy_ports_fails_at_once_with_the_bind_error() {
     let tmp = tempfile::tempdir().unwrap();
     let base = free_base_port();
@@ -363,14 +421,16 @@ fn a_peer_down_for_ten_seconds_costs_a_bounded_number_of_log_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
     let base = free_base_port();
-    let mut local = Command::new(exe())
-        .args(["local", "--base-port", &base.to_string(), "--dir"])
-        .arg(&dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let local = LocalProcess(
+        Command::new(exe())
+            .args(["local", "--base-port", &base.to_string(), "--dir"])
+            .arg(&dir)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for("the cluster to come up", || {
         dir.join("endpoints").exists().then_some(())
     });
@@ -396,8 +456,7 @@ fn a_peer_down_for_ten_seconds_costs_a_bounded_number_of_log_lines() {
     std::thread::sleep(PEER_DOWN);
     let text = std::fs::read_to_string(&leader_log).unwrap();
     let during: Vec<&str> = text.lines().skip(before).collect();
-    kill(Pid::from_raw(local.id() as i32), Signal::SIGINT).unwrap();
-    local.wait().unwrap();
+    drop(local);
     assert!(
         during
             .iter()
