@@ -5,7 +5,8 @@
 //!   kill the leader and see the screen change, restart it with the command the screen shows,
 //!   Ctrl-C, and check that no node is left and every node's log ends with its clean-exit line.
 //!   Skipped, with a message, when tmux is not installed.
-//! - Closing the terminal (SIGHUP) stops every node cleanly too.
+//! - Closing the terminal (SIGHUP) stops every node cleanly too; `local` on the same dir then
+//!   says it resumes the cluster.
 //! - A second `local` on busy ports fails at once with the bind error, starting nothing.
 //! - `raftkv status` exits non-zero when no endpoint answers, and finds its endpoints in
 //!   `RAFTKV_ENDPOINTS` or `.raftkv-local/endpoints`.
@@ -305,7 +306,7 @@ fn local_in_tmux_fails_over_restarts_and_stops_every_node_cleanly() {
 }
 
 #[test]
-fn closing_the_terminal_stops_every_node_cleanly() {
+fn closing_the_terminal_stops_every_node_cleanly_and_a_restart_resumes() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
         return;
@@ -346,6 +347,22 @@ fn closing_the_terminal_stops_every_node_cleanly() {
             last_line(&log).ends_with(CLEAN_EXIT).then_some(())
         });
     }
+    // Started again on the same dir, `local` says it resumes the cluster.
+    let out = tmp.path().join("again.out");
+    let _again = LocalProcess(
+        Command::new(exe())
+            .args(["local", "--base-port", &base.to_string(), "--dir"])
+            .arg(tmp.path().join("c"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("`local` to say it resumes the cluster", || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.contains("resuming the cluster in").then_some(())
+    });
 }
 
 #[test]
