@@ -87,6 +87,9 @@ pub enum StateEvent {
 #[derive(Debug, Default)]
 pub struct StateLog {
     last: Option<Observed>,
+    /// When this node last became leader, in ms: a peer that has not acknowledged this leader
+    /// yet is silent since then.
+    leader_since_ms: u64,
     /// Per unreachable peer: when it went away and when it was last reported, in ms.
     down: BTreeMap<NodeId, (u64, u64)>,
 }
@@ -97,6 +100,7 @@ impl StateLog {
         let mut events = Vec::new();
         let prev = self.last.take().unwrap_or_default();
         if now.is_leader && !prev.is_leader {
+            self.leader_since_ms = now.now_ms;
             events.push(StateEvent::BecameLeader { term: now.term });
         } else if prev.is_leader && !now.is_leader {
             events.push(StateEvent::SteppedDown {
@@ -143,16 +147,14 @@ impl StateLog {
             return;
         }
         for (&peer, silence) in &now.peer_silence_ms {
-            let silent_ms = silence.unwrap_or(u64::MAX);
+            let silent_ms =
+                silence.unwrap_or_else(|| now.now_ms.saturating_sub(self.leader_since_ms));
             let away = silent_ms >= silent_after;
             match (away, self.down.get_mut(&peer)) {
                 (true, None) => {
-                    let since = now.now_ms.saturating_sub(silent_ms.min(now.now_ms));
+                    let since = now.now_ms.saturating_sub(silent_ms);
                     self.down.insert(peer, (since, now.now_ms));
-                    events.push(StateEvent::PeerUnreachable {
-                        peer,
-                        silent_ms: silent_ms.min(now.now_ms),
-                    });
+                    events.push(StateEvent::PeerUnreachable { peer, silent_ms });
                 }
                 (true, Some((since, reported))) => {
                     if now.now_ms - *reported >= remind_every {
@@ -300,6 +302,31 @@ mod tests {
             }]
         );
         assert!(log.observe(leader_at(100_500, &[(3, Some(5))])).is_empty());
+    }
+
+    #[test]
+    fn a_new_leader_waits_for_a_first_acknowledgement_before_reporting_a_peer() {
+        let mut log = StateLog::default();
+        let mut at = |now_ms, is_leader| {
+            let mut o = leader_at(now_ms, &[(2, None)]);
+            o.is_leader = is_leader;
+            log.observe(o)
+        };
+        assert!(!at(60_000, false)
+            .iter()
+            .any(|e| matches!(e, StateEvent::PeerUnreachable { .. })));
+        // Leader from 70 s: peer 2 has never answered it; reported after 2 s, not at once.
+        assert!(!at(70_000, true)
+            .iter()
+            .any(|e| matches!(e, StateEvent::PeerUnreachable { .. })));
+        assert!(at(71_000, true).is_empty());
+        assert_eq!(
+            at(72_000, true),
+            vec![StateEvent::PeerUnreachable {
+                peer: 2,
+                silent_ms: 2000
+            }]
+        );
     }
 
     #[test]
