@@ -210,6 +210,24 @@ pub fn render(
         .and_then(|(n, _)| n.client.rsplit_once(':'))
         .map_or_else(|| base_port.to_string(), |(_, p)| p.to_string());
     s += &format!("connect:   redis-cli -p {port}   (any node accepts any command)\n");
+    // The admin commands find this cluster through .raftkv-local/endpoints from this
+    // directory; with another --dir they need the addresses.
+    let admin = if dir
+        == Path::new(crate::endpoints::LOCAL_FILE)
+            .parent()
+            .unwrap_or(dir)
+    {
+        format!("{} status", exe.display())
+    } else {
+        let all: Vec<&str> = nodes.iter().map(|n| n.client.as_str()).collect();
+        format!(
+            "{}={} {} status",
+            crate::endpoints::ENV,
+            all.join(","),
+            exe.display()
+        )
+    };
+    s += &format!("admin:     {admin}   (also: member list, snapshot save /tmp/backup.snap)\n");
     s += "fail-over: kill -9 <pid of the leader>, then keep writing through another node\n";
     if !restarts.is_empty() {
         s += "restart (from this directory):\n";
