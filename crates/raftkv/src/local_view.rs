@@ -271,3 +271,79 @@ pub async fn watch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn node(id: usize) -> LocalNode {
+        LocalNode {
+            id,
+            client: format!("127.0.0.1:{}", 7000 + id),
+            peer: format!("127.0.0.1:{}", 17000 + id),
+            data_dir: PathBuf::from(format!(".raftkv-local/node{id}")),
+            log_path: PathBuf::from(format!(".raftkv-local/node{id}.log")),
+            child: None,
+            started_pid: 100 + id as u32,
+            exit: None,
+        }
+    }
+
+    fn up(pid: u32, id: u64, role: &str, leader: u64) -> NodeView {
+        NodeView {
+            pid: Some(pid),
+            raft: Some(RaftInfo {
+                node_id: id,
+                role: role.into(),
+                term: 4,
+                leader_id: Some(leader),
+                ..RaftInfo::default()
+            }),
+            exit: None,
+        }
+    }
+
+    #[test]
+    fn the_screen_shows_roles_deaths_restart_commands_and_restarts() {
+        let nodes = [node(1), node(2), node(3)];
+        let dead = NodeView {
+            exit: Some("killed by signal 9".into()),
+            ..NodeView::default()
+        };
+        let views = [dead, up(102, 2, "leader", 2), up(999, 3, "follower", 2)];
+        let exe = Path::new("/bin/raftkv");
+        let screen = render(&nodes, &views, exe, Path::new(".raftkv-local"), 7001);
+        assert!(screen.contains("leader: node 2 (term 4)"), "{screen}");
+        assert!(
+            screen.contains("node 1  127.0.0.1:7001  down (killed by signal 9)"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("node 2  127.0.0.1:7002  pid 102  leader\n"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("pid 999  follower  (restarted)"),
+            "{screen}"
+        );
+        assert!(screen.contains(
+            "node 1: /bin/raftkv serve --node-id 1 --data-dir .raftkv-local/node1 --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:17001 >> .raftkv-local/node1.log 2>&1 &"
+        ), "{screen}");
+        assert!(
+            screen.contains("redis-cli -p 7002"),
+            "points at a live node: {screen}"
+        );
+        assert!(screen.contains("admin:     /bin/raftkv status"), "{screen}");
+        let other = render(&nodes, &views, exe, Path::new("/tmp/c"), 7001);
+        assert!(
+            other.contains(
+                "RAFTKV_ENDPOINTS=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 /bin/raftkv status"
+            ),
+            "{other}"
+        );
+        let no_leader = render(&nodes, &views[..1], exe, Path::new("/tmp/c"), 7001);
+        assert!(no_leader.contains("leader: none"), "{no_leader}");
+    }
+}
