@@ -3,8 +3,9 @@
 //! openraft reports every failed heartbeat and replication attempt (about ten a second for one
 //! dead peer); the default log filter (`raftkv serve`) keeps those at debug. What an operator
 //! needs at INFO is the change itself, once: this node became leader or stepped down, the
-//! leader changed, a peer stopped answering the leader or came back, the membership changed,
-//! a snapshot was taken or installed.
+//! leader changed, a peer stopped answering the leader or came back, the membership changed.
+//! (Snapshots are logged where they happen: `built snapshot` and `installed snapshot from
+//! leader` in `state_machine`.)
 //!
 //! [`watch`] samples openraft's metrics every [`POLL_INTERVAL`] and hands a plain
 //! [`Observed`] to [`StateLog::observe`], which returns the changes as [`StateEvent`]s; the pure
@@ -47,16 +48,12 @@ pub struct Observed {
     pub voters: BTreeSet<NodeId>,
     /// Learner ids of that membership.
     pub learners: BTreeSet<NodeId>,
-    /// Last log index included in the latest snapshot.
-    pub snapshot_index: Option<u64>,
-    /// Last applied log index.
-    pub applied_index: Option<u64>,
     /// On the leader: per peer, milliseconds since its last acknowledgement (`None`: never).
     pub peer_silence_ms: BTreeMap<NodeId, Option<u64>>,
 }
 
 /// A change worth one INFO line. Fields: `term`, `leader` (a node id), `peer` (a node id),
-/// durations in milliseconds (`_ms`), `index` (a log index).
+/// durations in milliseconds (`_ms`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // the fields are described above, once
 pub enum StateEvent {
@@ -77,10 +74,6 @@ pub enum StateEvent {
         voters: Vec<NodeId>,
         learners: Vec<NodeId>,
     },
-    /// This node wrote a snapshot of its own state.
-    SnapshotTaken { index: u64 },
-    /// This node installed a snapshot received from the leader.
-    SnapshotInstalled { index: u64 },
 }
 
 /// What has been reported, to report only changes.
@@ -120,18 +113,6 @@ impl StateLog {
                 voters: now.voters.iter().copied().collect(),
                 learners: now.learners.iter().copied().collect(),
             });
-        }
-        if let Some(index) = now
-            .snapshot_index
-            .filter(|_| now.snapshot_index != prev.snapshot_index)
-        {
-            // A snapshot of state this node had already applied was built here; one beyond it
-            // came from the leader.
-            if prev.applied_index.is_some_and(|a| a >= index) {
-                events.push(StateEvent::SnapshotTaken { index });
-            } else {
-                events.push(StateEvent::SnapshotInstalled { index });
-            }
         }
         self.peers(&now, &mut events);
         self.last = Some(now);
@@ -203,10 +184,6 @@ fn log(e: &StateEvent) {
         StateEvent::MembershipChanged { voters, learners } => {
             tracing::info!(?voters, ?learners, "membership changed")
         }
-        StateEvent::SnapshotTaken { index } => tracing::info!(index, "snapshot taken"),
-        StateEvent::SnapshotInstalled { index } => {
-            tracing::info!(index, "snapshot installed from the leader")
-        }
     }
 }
 
@@ -240,8 +217,6 @@ pub async fn watch(consensus: Arc<Consensus>) {
             membership_index: m.membership_config.log_id().as_ref().map(|l| l.index()),
             voters,
             learners,
-            snapshot_index: m.snapshot.as_ref().map(|l| l.index()),
-            applied_index: m.last_applied.as_ref().map(|l| l.index()),
             peer_silence_ms,
         };
         for e in state.observe(observed) {
@@ -330,42 +305,40 @@ mod tests {
     }
 
     #[test]
-    fn roles_leaders_and_snapshots_are_reported_once_each() {
+    fn roles_and_leaders_are_reported_once_each() {
         let mut log = StateLog::default();
-        let follower = |leader, snapshot, applied| Observed {
+        let follower = |leader| Observed {
             term: 3,
             leader,
-            snapshot_index: snapshot,
-            applied_index: applied,
             ..Observed::default()
         };
         assert_eq!(
-            log.observe(follower(Some(2), None, Some(10))),
+            log.observe(follower(Some(2))),
             vec![StateEvent::LeaderChanged {
                 term: 3,
                 leader: Some(2)
             }]
         );
-        assert!(log.observe(follower(Some(2), None, Some(11))).is_empty());
-        assert_eq!(
-            log.observe(follower(Some(2), Some(11), Some(11))),
-            vec![StateEvent::SnapshotTaken { index: 11 }]
-        );
-        assert_eq!(
-            log.observe(follower(Some(2), Some(500), Some(500))),
-            vec![StateEvent::SnapshotInstalled { index: 500 }]
-        );
-        let mut lead = follower(Some(1), Some(500), Some(500));
+        assert!(log.observe(follower(Some(2))).is_empty());
+        let mut lead = follower(Some(1));
         lead.is_leader = true;
         assert_eq!(
             log.observe(lead.clone()),
             vec![StateEvent::BecameLeader { term: 3 }]
         );
+        assert!(log.observe(lead).is_empty());
         assert_eq!(
-            log.observe(follower(None, Some(500), Some(500))),
+            log.observe(follower(None)),
             vec![StateEvent::SteppedDown {
                 term: 3,
                 leader: None
+            }]
+        );
+        assert_eq!(
+            log.observe(follower(Some(3))),
+            vec![StateEvent::LeaderChanged {
+                term: 3,
+                leader: Some(3)
             }]
         );
     }
