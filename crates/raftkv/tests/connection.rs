@@ -70,6 +70,22 @@ async fn connection_commands_answer_like_redis() {
         }
         other => panic!("COMMAND DOCS is a map, got {other:?}"),
     }
+    for (words, error) in [
+        (
+            &["CLIENT", "NOPE"][..],
+            "ERR unknown subcommand 'NOPE'. Try CLIENT HELP.",
+        ),
+        (
+            &["RAFTKV", "MEMBER", "NOPE"][..],
+            "ERR unknown subcommand 'NOPE'. Try RAFTKV HELP.",
+        ),
+        (
+            &["RAFTKV", "MEMBER", "PROMOTE"][..],
+            "ERR wrong number of arguments for 'raftkv|member' command",
+        ),
+    ] {
+        assert_eq!(c.call(words).await.unwrap(), Reply::error(error));
+    }
     for container in ["CLIENT", "COMMAND", "CONFIG", "RAFTKV", "OBJECT"] {
         match c.call(&[container, "HELP"]).await.unwrap() {
             Reply::Array(lines) => assert!(

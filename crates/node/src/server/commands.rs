@@ -332,7 +332,12 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
         (Some("HELP"), _) if args.len() == 2 => help::reply(help::RAFTKV),
         (Some("SNAPSHOT"), _) => super::backup::handle(args, ctx).await,
         (Some("FAULT"), _) => fault(args, ctx),
-        (Some("MEMBER"), _) | (None, _) => wrong_arity("raftkv"),
+        (Some("MEMBER"), Some("ADD" | "PROMOTE" | "REMOVE" | "TRANSFER-LEADER" | "LIST")) => {
+            wrong_arity("raftkv|member")
+        }
+        // An unknown MEMBER operation is an unknown subcommand, pointing at RAFTKV HELP.
+        (Some("MEMBER"), Some(_)) => unknown_subcommand("raftkv", &args[2]),
+        (Some("MEMBER"), None) | (None, _) => wrong_arity("raftkv"),
         (Some(_), _) => unknown_subcommand("raftkv", &args[1]),
     }
 }
