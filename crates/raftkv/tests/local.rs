@@ -39,12 +39,14 @@ fn exe() -> &'static str {
 }
 
 /// A base port whose client and peer ports for three nodes are free now, different for every
-/// call in this process (the tests run in parallel).
+/// call in this process (the tests run in parallel). Client ports lie in 20000-22699 and peer
+/// ports in 30000-32699, below Linux's ephemeral range (32768 and up), so the port-0 listeners
+/// and outgoing connections of other tests never take them.
 fn free_base_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = (std::process::id() % 500) as u16 * 10;
-    (0..500u16)
-        .map(|_| 20_000 + (start + NEXT.fetch_add(10, Ordering::Relaxed)) % 5_000)
+    let start = (std::process::id() % 270) as u16 * 10;
+    (0..270u16)
+        .map(|_| 20_000 + (start + NEXT.fetch_add(10, Ordering::Relaxed)) % 2_700)
         .find(|&base| {
             (0..3).all(|i| {
                 TcpListener::bind(("127.0.0.1", base + i)).is_ok()
