@@ -167,7 +167,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
         local_view::watch(&mut nodes, &exe, &args.dir, args.base_port, &mut signals).await
     });
     say!(
-        "stopping {} nodes (SIGTERM, up to {STOP_GRACE:?} each to stop cleanly)...",
+        "stopping {} nodes (one SIGTERM each; up to {STOP_GRACE:?} for all to stop cleanly)...",
         nodes.len()
     );
     let views = runtime.block_on(local_view::poll_all(&mut nodes));
