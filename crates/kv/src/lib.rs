@@ -23,6 +23,7 @@
 //!
 //! # Map
 //!
+//! - `command_table`: every served command's arity and documentation;
 //! - `command`: the [`Command`] type; `options`: the option types inside it; `parse`:
 //!   [`Command::parse`].
 //! - `store`: [`Store`] and the dispatch of commands; `keyspace`: the data and its indexes.
@@ -32,6 +33,7 @@
 
 mod aggregate;
 mod command;
+pub mod command_table;
 mod error;
 mod glob;
 mod hash;

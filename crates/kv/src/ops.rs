@@ -3,7 +3,7 @@
 //!
 //! These commands travel through the log as their operation plus their raw arguments: one byte
 //! and the arguments, whatever the command. [`crate::Command::parse`] checks them completely
-//! before anything is proposed (arity from [`crate::COMMANDS`], then the command's own syntax
+//! before anything is proposed (arity from [`crate::command_table`], then the command's own syntax
 //! and numbers, by running it against an empty keyspace, which can only fail on the arguments),
 //! and every replica parses them again when applying, with the same code, so the outcome is
 //! the same everywhere. New operations go at the end of [`Op`]: the log stores the variant's

@@ -161,6 +161,9 @@ impl Node {
         tasks.push(tokio::spawn(crate::metrics::watch_leader(
             consensus.clone(),
         )));
+        tasks.push(tokio::spawn(crate::raft::state_log::watch(
+            consensus.clone(),
+        )));
         tasks.push(tokio::spawn(crate::removal::watch(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
@@ -211,6 +214,10 @@ async fn join(seed: &str, id: u64, me: &NodeAddr) -> io::Result<()> {
         };
         match attempt.await {
             Ok(resp::Reply::Simple(_)) => return Ok(()),
+            // Nodes started together (`raftkv local`) take turns: that refusal is expected.
+            Ok(resp::Reply::Error(e)) if e.contains("undergoing a configuration change") => {
+                tracing::info!(%seed, "another membership change is in progress; retrying the join")
+            }
             Ok(other) => tracing::warn!(%seed, reply = ?other, "join refused; retrying"),
             Err(e) => tracing::warn!(%seed, error = %e, "join attempt failed; retrying"),
         }

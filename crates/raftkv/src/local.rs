@@ -2,11 +2,41 @@
 //!
 //! Starts N separate `raftkv serve` processes (so you can `kill -9` one and watch fail-over):
 //! node 1 bootstraps, the others join through it. Data and logs go under `--dir` (node N in
-//! `<dir>/nodeN`, its log in `<dir>/nodeN.log`); restarting `raftkv local` with the same dir
-//! resumes the same cluster. Ctrl-C stops every node (SIGTERM, then SIGKILL after a grace
-//! period).
+//! `<dir>/nodeN`, its log in `<dir>/nodeN.log`); starting `raftkv local` again with the same dir
+//! resumes the same cluster and its data, and says so.
+//!
+//! # Start-up
+//!
+//! Before starting anything, every client and peer port is bound once to check it is free: a
+//! port in use fails `local` at once with the bind error on the screen (another `local`, or a
+//! Redis on 7001, is the usual cause). A node that exits while the cluster comes up fails
+//! `local` the same way, with the end of its log. The cluster is up when every node answers
+//! `INFO` as the process `local` started (its `process_id` and `raft_node_id`), so nothing else
+//! listening on those ports can pass for it, and all agree on one leader with every node a
+//! voter. `local` then writes the client addresses to `<dir>/endpoints`, where the admin
+//! commands look by default (see [`crate::endpoints`]).
+//!
+//! # While running
+//!
+//! The screen ([`crate::local_view`]) is redrawn whenever a node's role, leader or process
+//! changes: a killed node is reaped at once and shown down, with the command that restarts it
+//! (its log appended to `<dir>/nodeN.log`); a node restarted that way is shown up again with its
+//! new pid.
+//!
+//! # Stopping
+//!
+//! Each node runs in its own process group, so the terminal's Ctrl-C (SIGINT) reaches only
+//! `local` (SIGTERM, and SIGHUP when the terminal closes, do the same; so does a Ctrl-C while
+//! the cluster is still coming up). `local` then sends exactly one SIGTERM to each running node (also to one restarted by
+//! hand), waits up to [`STOP_GRACE`] for every node to finish its graceful shutdown (leader
+//! hand-off, drain, log flush; the log's last line is
+//! [`crate::serve::CLEAN_EXIT_MESSAGE`]), SIGKILLs any still
+//! running after that, and reports how each node stopped.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,14 +44,30 @@ use anyhow::{bail, Context};
 use clap::Args;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use node::client::RespClient;
+
+use crate::local_view::{self, NodeView, StopSignals};
+
+/// `println!` that ignores a closed terminal: after SIGHUP the nodes must still be stopped, and
+/// `println!` would panic on the write error first.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Most nodes `raftkv local` starts.
 const MAX_LOCAL_NODES: usize = 9;
+/// Offset from a node's client port to its peer port.
+pub const PEER_PORT_OFFSET: usize = 10_000;
 /// How long to wait for the cluster to elect a leader and admit every node.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long nodes get to exit after SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long nodes get to finish a graceful shutdown after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long to wait for a process to vanish after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Lines of a failed node's log shown on the screen.
+const LOG_TAIL_LINES: usize = 8;
 
 /// Flags of `raftkv local`.
 #[derive(Args, Debug)]
@@ -29,7 +75,7 @@ pub struct LocalArgs {
     /// Number of nodes (3 or 5 survive a minority failing).
     #[arg(long, default_value_t = 3)]
     nodes: usize,
-    /// Directory for the nodes' data and logs.
+    /// Directory for the nodes' data and logs; an existing one is resumed.
     #[arg(long, default_value = ".raftkv-local")]
     dir: PathBuf,
     /// Client port of node 1; node N listens on base+N-1 (clients) and base+N-1+10000 (peers).
@@ -40,174 +86,247 @@ pub struct LocalArgs {
     unsafe_no_fsync: bool,
 }
 
-struct Running {
-    id: usize,
-    client: String,
-    child: Child,
+/// One node `local` manages.
+pub struct LocalNode {
+    /// Node id, 1-based.
+    pub id: usize,
+    /// Client address.
+    pub client: String,
+    /// Peer address.
+    pub peer: String,
+    /// Data dir.
+    pub data_dir: PathBuf,
+    /// Log file (stdout and stderr).
+    pub log_path: PathBuf,
+    /// The process `local` started, until it is reaped.
+    pub child: Option<Child>,
+    /// The pid `local` started it with.
+    pub started_pid: u32,
+    /// How that process ended, once reaped.
+    pub exit: Option<String>,
 }
 
-/// Start the cluster, print how to reach it, and stop it on Ctrl-C.
+impl LocalNode {
+    /// The shell command that restarts this node by hand (its data is kept, so it resumes).
+    pub fn restart_command(&self, exe: &Path) -> String {
+        format!(
+            "{} serve --node-id {} --data-dir {} --listen {} --peer-listen {} >> {} 2>&1 &",
+            exe.display(),
+            self.id,
+            self.data_dir.display(),
+            self.client,
+            self.peer,
+            self.log_path.display()
+        )
+    }
+}
+
+/// Start the cluster, show it until Ctrl-C, then stop every node gracefully.
 pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     if args.nodes == 0 || args.nodes > MAX_LOCAL_NODES {
         bail!("--nodes must be between 1 and {MAX_LOCAL_NODES}");
     }
-    if args.base_port as usize + args.nodes + 10_000 > u16::MAX as usize {
+    if args.base_port as usize + args.nodes + PEER_PORT_OFFSET > u16::MAX as usize {
         bail!(
             "--base-port {} leaves no room for {} nodes",
             args.base_port,
             args.nodes
         );
     }
+    let exe = std::env::current_exe().context("locating the raftkv binary")?;
+    let mut nodes: Vec<LocalNode> = (1..=args.nodes).map(|i| plan(&args, i)).collect();
+    check_ports_free(&nodes)?;
+    let resuming = nodes.iter().any(|n| has_data(&n.data_dir));
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
-    let exe = std::env::current_exe().context("locating the raftkv binary")?;
-    let seed = format!("127.0.0.1:{}", args.base_port);
-    let mut nodes = Vec::new();
-    for i in 1..=args.nodes {
-        let client = format!("127.0.0.1:{}", args.base_port as usize + i - 1);
-        let peer = format!("127.0.0.1:{}", args.base_port as usize + i - 1 + 10_000);
-        let log_path = args.dir.join(format!("node{i}.log"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("serve")
-            .args(["--node-id", &i.to_string()])
-            .arg("--data-dir")
-            .arg(args.dir.join(format!("node{i}")))
-            .args(["--listen", &client, "--peer-listen", &peer])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        if i == 1 {
-            cmd.arg("--bootstrap");
-        } else {
-            cmd.args(["--join", &seed]);
-        }
-        if args.unsafe_no_fsync {
-            cmd.arg("--unsafe-no-fsync");
-        }
-        let child = cmd.spawn().with_context(|| format!("starting node {i}"))?;
-        nodes.push(Running {
-            id: i,
-            client,
-            child,
-        });
+    if resuming {
+        say!(
+            "resuming the cluster in {} (its data from an earlier run is kept; delete the directory to start empty)",
+            args.dir.display()
+        );
+    } else {
+        say!("starting a new cluster in {}", args.dir.display());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let ready = runtime.block_on(wait_ready(&nodes));
-    match ready {
-        Ok(leader) => {
-            println!(
-                "raftkv local cluster of {} nodes is up (data and logs in {}):",
-                nodes.len(),
-                args.dir.display()
-            );
-            for n in &nodes {
-                let mark = if Some(n.id) == leader {
-                    "  (leader)"
-                } else {
-                    ""
-                };
-                println!(
-                    "  node {}  client {}  pid {}{mark}",
-                    n.id,
-                    n.client,
-                    n.child.id()
+    // From here on Ctrl-C, SIGTERM and SIGHUP (the terminal closing) stop the nodes first.
+    let mut signals = runtime.block_on(async { StopSignals::new() })?;
+    let outcome = runtime.block_on(async {
+        for n in &mut nodes {
+            spawn(n, &exe, &args)?;
+        }
+        tokio::select! {
+            ready = local_view::wait_ready(&mut nodes, READY_TIMEOUT) => ready?,
+            why = signals.recv() => bail!("{why} while the cluster was coming up"),
+        }
+        let endpoints = args.dir.join(crate::endpoints::LOCAL_FILE_NAME);
+        let list: Vec<&str> = nodes.iter().map(|n| n.client.as_str()).collect();
+        std::fs::write(&endpoints, list.join("\n") + "\n")
+            .with_context(|| format!("writing {}", endpoints.display()))?;
+        local_view::watch(&mut nodes, &exe, &args.dir, args.base_port, &mut signals).await
+    });
+    say!(
+        "stopping {} nodes (one SIGTERM each; up to {STOP_GRACE:?} for all to stop cleanly)...",
+        nodes.len()
+    );
+    let views = runtime.block_on(local_view::poll_all(&mut nodes));
+    stop(&mut nodes, &views);
+    let _ = std::fs::remove_file(args.dir.join(crate::endpoints::LOCAL_FILE_NAME));
+    outcome
+}
+
+fn plan(args: &LocalArgs, i: usize) -> LocalNode {
+    let port = args.base_port as usize + i - 1;
+    LocalNode {
+        id: i,
+        client: format!("127.0.0.1:{port}"),
+        peer: format!("127.0.0.1:{}", port + PEER_PORT_OFFSET),
+        data_dir: args.dir.join(format!("node{i}")),
+        log_path: args.dir.join(format!("node{i}.log")),
+        child: None,
+        started_pid: 0,
+        exit: None,
+    }
+}
+
+fn has_data(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+}
+
+/// Bind every port once, so a busy one fails `local` before any node starts.
+fn check_ports_free(nodes: &[LocalNode]) -> anyhow::Result<()> {
+    for n in nodes {
+        for (what, addr) in [("client", &n.client), ("peer", &n.peer)] {
+            if let Err(e) = TcpListener::bind(addr.as_str()) {
+                bail!(
+                    "cannot bind {addr} (node {}'s {what} port): {e}; is another raftkv local or a Redis running? Stop it, or pick other ports with --base-port",
+                    n.id
                 );
             }
-            println!(
-                "connect:  redis-cli -p {}      (any node accepts any command)",
-                args.base_port
-            );
-            println!(
-                "fail-over: kill -9 <pid of the leader>, then keep writing through another node"
-            );
-            println!("stop:     Ctrl-C");
-        }
-        Err(e) => {
-            eprintln!(
-                "raftkv local: the cluster did not come up: {e:#}; see the logs in {}",
-                args.dir.display()
-            );
-            stop(&mut nodes);
-            return Err(e);
         }
     }
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    println!("stopping...");
-    stop(&mut nodes);
     Ok(())
 }
 
-/// Wait until every node reports the same leader; returns the leader's id.
-async fn wait_ready(nodes: &[Running]) -> anyhow::Result<Option<usize>> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        let mut leaders = Vec::new();
-        let mut voters = 0;
-        for n in nodes {
-            if let Ok(info) = info_raft(&n.client).await {
-                leaders.push(field(&info, "raft_leader_id"));
-                voters = voters.max(
-                    field(&info, "raft_voters")
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .count(),
-                );
-            }
-        }
-        let agreed = leaders.len() == nodes.len()
-            && leaders.iter().all(|l| !l.is_empty() && *l == leaders[0]);
-        if agreed && voters == nodes.len() {
-            return Ok(leaders[0].parse().ok());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "no agreed leader with {} voters after {READY_TIMEOUT:?}",
-                nodes.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+fn spawn(n: &mut LocalNode, exe: &Path, args: &LocalArgs) -> anyhow::Result<()> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&n.log_path)
+        .with_context(|| format!("opening {}", n.log_path.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("serve")
+        .args(["--node-id", &n.id.to_string()])
+        .arg("--data-dir")
+        .arg(&n.data_dir)
+        .args(["--listen", &n.client, "--peer-listen", &n.peer])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own process group: the terminal's Ctrl-C goes to `local` alone, which then
+        // stops each node with one SIGTERM.
+        .process_group(0);
+    if n.id == 1 {
+        cmd.arg("--bootstrap");
+    } else {
+        let seed = format!("127.0.0.1:{}", args.base_port);
+        cmd.args(["--join", &seed]);
     }
-}
-
-async fn info_raft(addr: &str) -> anyhow::Result<String> {
-    let mut c = RespClient::connect(addr, Duration::from_secs(1)).await?;
-    match c.call(&["INFO", "raft"]).await? {
-        resp::Reply::Bulk(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-        other => bail!("unexpected INFO reply {other:?}"),
+    if args.unsafe_no_fsync {
+        cmd.arg("--unsafe-no-fsync");
     }
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting node {}", n.id))?;
+    n.started_pid = child.id();
+    n.child = Some(child);
+    n.exit = None;
+    Ok(())
 }
 
-fn field(info: &str, name: &str) -> String {
-    info.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .unwrap_or("")
-        .trim()
-        .to_string()
+/// The last `lines` lines of a log file.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn stop(nodes: &mut [Running]) {
-    for n in nodes.iter() {
-        let _ = kill(Pid::from_raw(n.child.id() as i32), Signal::SIGTERM);
+/// The end of a failed node's log, for the screen.
+pub fn failure_tail(path: &Path) -> String {
+    log_tail(path, LOG_TAIL_LINES)
+}
+
+/// True if the log's last line is the node's graceful-shutdown line.
+pub fn ended_cleanly(path: &Path) -> bool {
+    log_tail(path, 1)
+        .trim_end()
+        .ends_with(crate::serve::CLEAN_EXIT_MESSAGE)
+}
+
+/// SIGTERM every running node once, wait up to [`STOP_GRACE`], SIGKILL what is left.
+fn stop(nodes: &mut [LocalNode], views: &[NodeView]) {
+    // The pid to stop: our child, or the process that answers as this node (restarted by hand).
+    let pids: Vec<Option<i32>> = nodes
+        .iter_mut()
+        .zip(views)
+        .map(|(n, v)| match n.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => Some(n.started_pid as i32),
+            _ => v.pid.map(|p| p as i32),
+        })
+        .collect();
+    for pid in pids.iter().flatten() {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
     }
     let deadline = Instant::now() + STOP_GRACE;
-    for n in nodes.iter_mut() {
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = n.child.try_wait() {
-                break;
-            }
+    let mut killed = vec![false; nodes.len()];
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let Some(pid) = pids[i] else { continue };
+        while Instant::now() < deadline && alive(n, pid) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        if let Ok(None) = n.child.try_wait() {
-            let _ = n.child.kill();
-            let _ = n.child.wait();
+        if alive(n, pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            killed[i] = true;
+            let deadline = Instant::now() + KILL_WAIT;
+            while alive(n, pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let how = if pids[i].is_none() {
+            "was not running".to_string()
+        } else if killed[i] {
+            format!("did not stop within {STOP_GRACE:?}: killed")
+        } else if ended_cleanly(&n.log_path) {
+            "stopped cleanly".to_string()
+        } else {
+            format!(
+                "exited without its clean shutdown line; see {}",
+                n.log_path.display()
+            )
+        };
+        say!("  node {}: {how}", n.id);
+    }
+}
+
+/// True while `pid` runs; reaps our own child once it exits. A process `local` did not start
+/// (restarted by hand) counts as gone once it is a zombie: its parent reaps it, not us.
+fn alive(n: &mut LocalNode, pid: i32) -> bool {
+    if let Some(child) = n.child.as_mut() {
+        if child.id() as i32 == pid {
+            return matches!(child.try_wait(), Ok(None));
+        }
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
     }
 }

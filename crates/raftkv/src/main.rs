@@ -3,11 +3,17 @@
 //! - `raftkv serve`: run one node (see `raftkv serve --help`);
 //! - `raftkv local`: start a local cluster of separate `serve` processes on loopback;
 //! - `raftkv member`: list and change the membership;
-//! - `raftkv status`: one line per node (role, term, indexes, keys, disk, fsync latency);
+//! - `raftkv status`: one line per node (role, term, indexes, keys, disk, fsync latency); exits
+//!   non-zero when a node does not answer;
 //! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file,
 //!   restore a backup into a new data dir (a new one-node cluster).
+//!
+//! The admin commands find a cluster as `endpoints` describes (flag, `RAFTKV_ENDPOINTS`, the
+//! file `raftkv local` writes, or 127.0.0.1:6379).
 
+mod endpoints;
 mod local;
+mod local_view;
 mod member;
 mod serve;
 mod snapshot;
@@ -40,14 +46,14 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(*args),
-        Command::Local(args) => local::run(args),
-        Command::Member(args) => member::run(args),
+        Command::Serve(args) => serve::run(*args).map(|()| 0),
+        Command::Local(args) => local::run(args).map(|()| 0),
+        Command::Member(args) => member::run(args).map(|()| 0),
         Command::Status(args) => status::run(args),
-        Command::Snapshot(args) => snapshot::run(args),
+        Command::Snapshot(args) => snapshot::run(args).map(|()| 0),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("raftkv: error: {e:#}");
             std::process::ExitCode::FAILURE

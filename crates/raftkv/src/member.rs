@@ -1,6 +1,7 @@
 //! `raftkv member`: list and change the cluster membership through any member's client port.
 //!
-//! Each subcommand sends one `RAFTKV MEMBER ...` admin command to `--endpoint`; the node routes
+//! Each subcommand sends one `RAFTKV MEMBER ...` admin command to `--endpoint` (default: see
+//! [`crate::endpoints`]); the node routes
 //! it to the leader. `list` prints a table (`ID PEER CLIENT ROLE LEADER`, the leader marked `*`).
 //! A refused change prints the node's error and exits 1.
 
@@ -11,8 +12,6 @@ use clap::{Args, Subcommand};
 use node::client::RespClient;
 use resp::Reply;
 
-/// Default endpoint of the admin commands.
-pub const DEFAULT_ENDPOINT: &str = "127.0.0.1:6379";
 /// Deadline of a quick admin command.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deadline of `member add`, which waits for the new node to catch up.
@@ -21,9 +20,10 @@ const ADD_TIMEOUT: Duration = Duration::from_secs(600);
 /// Flags of `raftkv member`.
 #[derive(Args, Debug)]
 pub struct MemberArgs {
-    /// Client address (host:port) of any member.
-    #[arg(long, global = true, default_value = DEFAULT_ENDPOINT)]
-    endpoint: String,
+    /// Client address (host:port) of any member; several comma-separated are tried in turn
+    /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
     #[command(subcommand)]
     command: MemberCommand,
 }
@@ -156,15 +156,17 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     };
     let mut full = vec!["RAFTKV".to_string(), "MEMBER".to_string()];
     full.extend(cmd);
-    let mut client = RespClient::connect(&args.endpoint, timeout)
+    let flag: Vec<String> = args.endpoint.iter().cloned().collect();
+    let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
+    let mut client = RespClient::connect(&endpoint, timeout)
         .await
-        .with_context(|| format!("cannot reach {}", args.endpoint))?;
+        .with_context(|| format!("cannot reach {endpoint}"))?;
     let reply = client
         .call(&full)
         .await
-        .with_context(|| format!("no answer from {}", args.endpoint))?;
+        .with_context(|| format!("no answer from {endpoint}"))?;
     if let Reply::Error(e) = &reply {
-        bail!("{}: {e}", args.endpoint);
+        bail!("{endpoint}: {e}");
     }
     match args.command {
         MemberCommand::List => print!("{}", format_members(&parse_member_list(reply)?)),

@@ -142,12 +142,45 @@ impl ServeArgs {
     }
 }
 
-/// Run a node until SIGTERM or SIGINT; a second signal exits at once.
+/// The last line a node logs after a graceful shutdown, once everything is flushed and closed;
+/// `raftkv local` looks for it.
+pub const CLEAN_EXIT_MESSAGE: &str = "raftkv node exited cleanly";
+
+/// Log targets whose per-attempt lines (every failed heartbeat or replication RPC, storage
+/// housekeeping) stay below INFO by default: a dead peer would otherwise write about ten WARN
+/// lines a second. The node logs each state change once instead (`node::raft::state_log`).
+/// `RUST_LOG` overrides all of this, and `--log-level debug` or `trace` shows them again.
+const QUIET_TARGETS: &[(&str, &str)] = &[
+    ("openraft", "warn"),
+    ("openraft::core::heartbeat", "error"),
+    ("openraft::replication", "error"),
+    ("openraft::engine::handler::replication_handler", "error"),
+    ("openraft::core::raft_core", "error"),
+    ("openraft::network", "error"),
+    // A refused membership change (two nodes joining at once) is returned to our caller, which
+    // logs it and retries; openraft's own ERROR line for it only alarms.
+    ("openraft::raft::api::management", "off"),
+    ("chunked_wal", "warn"),
+    ("raft_log", "warn"),
+];
+
+/// The default log filter for `--log-level level` when `RUST_LOG` is not set.
+pub fn default_filter(level: &str) -> String {
+    let verbose = matches!(level.to_ascii_lowercase().as_str(), "debug" | "trace");
+    let mut filter = level.to_string();
+    if !verbose {
+        for (target, at) in QUIET_TARGETS {
+            filter.push_str(&format!(",{target}={at}"));
+        }
+    }
+    filter
+}
+
+/// Run one node until SIGTERM or SIGINT, then shut it down gracefully.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{},openraft=warn", config.log_level))
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(&config.log_level)));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -157,14 +190,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let node = node::node::Node::start(config)
             .await
             .context("cannot start the node")?;
         tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "{}", node::launch::READY_MARKER);
         node.run_until(shutdown_signal()).await;
         Ok(())
-    })
+    });
+    // Dropping the runtime closes the log store's files; only then is the exit clean.
+    drop(runtime);
+    if result.is_ok() {
+        tracing::info!("{CLEAN_EXIT_MESSAGE}");
+    }
+    result
 }
 
 async fn shutdown_signal() {
@@ -196,6 +235,15 @@ mod tests {
     struct Wrapper {
         #[command(flatten)]
         args: ServeArgs,
+    }
+
+    #[test]
+    fn the_default_filter_quiets_per_attempt_targets_unless_debugging() {
+        let info = default_filter("info");
+        assert!(info.starts_with("info,openraft=warn,"), "{info}");
+        assert!(info.contains("openraft::core::heartbeat=error"), "{info}");
+        assert_eq!(default_filter("debug"), "debug");
+        assert!(tracing_subscriber::EnvFilter::try_new(info).is_ok());
     }
 
     #[test]

@@ -41,9 +41,10 @@ enum SnapshotCommand {
     Save {
         /// The file to create.
         file: PathBuf,
-        /// Client address (host:port) of any member; the snapshot is taken on the leader.
-        #[arg(long, default_value = crate::member::DEFAULT_ENDPOINT)]
-        endpoint: String,
+        /// Client address (host:port) of any member; the snapshot is taken on the leader
+        /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
+        #[arg(long)]
+        endpoint: Option<String>,
     },
     /// Show a snapshot file's metadata and verify every checksum.
     Status {
@@ -72,7 +73,11 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(save(&file, &endpoint))
+            runtime.block_on(async {
+                let flag: Vec<String> = endpoint.into_iter().collect();
+                let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
+                save(&file, &endpoint).await
+            })
         }
         SnapshotCommand::Status { file } => {
             print!("{}", describe(&file)?);

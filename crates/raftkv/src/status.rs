@@ -1,8 +1,9 @@
 //! `raftkv status`: one line per node, read from each node's `INFO`.
 //!
 //! Every endpoint is asked concurrently with a short deadline; one that does not answer is
-//! shown as unreachable (with the reason) and never fails the command, which exits 0 once it
-//! has printed every endpoint.
+//! shown as unreachable (with the reason) and does not fail the command while another answers;
+//! when none answers, the command exits with [`EXIT_NONE_ANSWERED`]. The endpoints default as
+//! [`crate::endpoints`] describes.
 //!
 //! Table columns: `ENDPOINT ID ROLE TERM LEADER COMMIT APPLIED KEYS LOG SNAPSHOT FSYNC-P50
 //! FSYNC-P99` (sizes in human units, fsync in milliseconds). `--output json` prints an array of
@@ -15,6 +16,8 @@ use node::client::{info_fields, RaftInfo, RespClient};
 use resp::Reply;
 use serde_json::json;
 
+/// Exit status when no endpoint answered.
+pub const EXIT_NONE_ANSWERED: u8 = 1;
 /// Deadline for one node's answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -30,8 +33,9 @@ pub enum Output {
 /// Flags of `raftkv status`.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// Client addresses (host:port) of the nodes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = crate::member::DEFAULT_ENDPOINT)]
+    /// Client addresses (host:port) of the nodes, comma-separated
+    /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
+    #[arg(long, value_delimiter = ',')]
     endpoints: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
@@ -232,14 +236,24 @@ pub async fn fetch(endpoint: &str) -> Result<NodeStatus, String> {
     }
 }
 
-/// Run `raftkv status`.
-pub fn run(args: StatusArgs) -> anyhow::Result<()> {
+/// The exit status for these results (see the module docs).
+pub fn exit_status(results: &[(String, Result<NodeStatus, String>)]) -> u8 {
+    let answered = results.iter().filter(|(_, r)| r.is_ok()).count();
+    if answered == 0 {
+        EXIT_NONE_ANSWERED
+    } else {
+        0
+    }
+}
+
+/// Run `raftkv status`; returns the exit status.
+pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
+    let endpoints = crate::endpoints::resolve(&args.endpoints);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let results = runtime.block_on(async {
-        let tasks: Vec<_> = args
-            .endpoints
+        let tasks: Vec<_> = endpoints
             .iter()
             .map(|e| {
                 let e = e.clone();
@@ -247,7 +261,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             })
             .collect();
         let mut results = Vec::new();
-        for (endpoint, task) in args.endpoints.iter().zip(tasks) {
+        for (endpoint, task) in endpoints.iter().zip(tasks) {
             let r = task.await.unwrap_or_else(|e| Err(e.to_string()));
             results.push((endpoint.clone(), r));
         }
@@ -257,7 +271,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         Output::Table => print!("{}", format_table(&results)),
         Output::Json => print!("{}", format_json(&results)),
     }
-    Ok(())
+    Ok(exit_status(&results))
 }
 
 #[cfg(test)]
@@ -317,5 +331,8 @@ mod tests {
         assert_eq!(v[0]["keys"], 42);
         assert_eq!(v[1]["reachable"], false);
         assert_eq!(v[1]["error"], "connection refused");
+        assert_eq!(exit_status(&results), 0);
+        assert_eq!(exit_status(&results[..1]), 0);
+        assert_eq!(exit_status(&results[1..]), EXIT_NONE_ANSWERED);
     }
 }

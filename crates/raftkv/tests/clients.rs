@@ -132,10 +132,14 @@ for proto in (3, 2):
         assert "not an integer" in str(e)
 print("ok")
 "#;
-    let out = Command::new("python3")
+    // scripts/test points this at the interpreter of the venv it makes (.venv-test/).
+    let python = std::env::var("RAFTKV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
         .args(["-c", script, &cluster.nodes[1].client])
         .output()
-        .expect("python3 with the redis package must be installed (scripts/test installs it)");
+        .unwrap_or_else(|e| {
+            panic!("{python} with redis-py >= 5 is needed (scripts/test makes one in .venv-test/): {e}")
+        });
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
         "redis-py failed: {}{}",

@@ -40,6 +40,7 @@ pub mod peers;
 pub mod power_loss;
 pub mod reads;
 pub mod snapshot_file;
+pub mod state_log;
 pub mod state_machine;
 pub mod types;
 pub mod wal_types;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use resp::{Protocol, Reply};
 
 use super::connection::ClientState;
-use super::{info, ServerContext};
+use super::{help, info, introspection, ServerContext};
 use crate::errors::{unknown_subcommand, wrong_arity};
 use crate::raft::MemberChange;
 
@@ -25,6 +25,7 @@ pub enum Outcome {
     Close(Reply),
 }
 
+/// The commands answered here; each has a [`kv::command_table`] row (a test checks it).
 const CONNECTION_COMMANDS: &[&str] = &[
     "PING",
     "ECHO",
@@ -56,6 +57,11 @@ fn upper(b: &[u8]) -> String {
 /// Handle one connection-level command.
 pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Outcome {
     let name = upper(&args[0]);
+    if let Some(spec) = kv::command_table::lookup(&args[0]) {
+        if !spec.arity_ok(args.len()) {
+            return Outcome::Reply(wrong_arity(spec.name));
+        }
+    }
     let reply = match name.as_str() {
         "PING" => match args.len() {
             1 => Reply::Simple("PONG".into()),
@@ -84,7 +90,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
         "AUTH" => wrong_arity("auth"),
         "HELLO" => hello(args, state),
         "CLIENT" => client(args, state),
-        "COMMAND" => command(args),
+        "COMMAND" => introspection::command(args),
         "CONFIG" => config(args),
         "INFO" => Reply::Verbatim(info::render(args.get(1..).unwrap_or(&[]), state, ctx)),
         "READONLY" if args.len() == 1 => {
@@ -182,6 +188,7 @@ fn client(args: &[Bytes], state: &mut ClientState) -> Reply {
             None => Reply::Null,
         },
         "ID" if args.len() == 2 => Reply::Integer(state.id as i64),
+        "HELP" if args.len() == 2 => help::reply(help::CLIENT),
         "SETINFO" if args.len() == 4 => match upper(&args[2]).as_str() {
             "LIB-NAME" | "LIB-VER" => Reply::ok(),
             _ => Reply::error(format!(
@@ -200,23 +207,11 @@ fn client(args: &[Bytes], state: &mut ClientState) -> Reply {
                 2
             }
         )),
-        "SETNAME" | "GETNAME" | "ID" | "SETINFO" | "INFO" => Reply::error(format!(
+        "SETNAME" | "GETNAME" | "ID" | "SETINFO" | "INFO" | "HELP" => Reply::error(format!(
             "ERR wrong number of arguments for 'client|{}' command",
             upper(sub).to_lowercase()
         )),
         _ => unknown_subcommand("client", sub),
-    }
-}
-
-fn command(args: &[Bytes]) -> Reply {
-    match args.get(1).map(|s| upper(s)) {
-        // redis-cli asks for DOCS at start; an empty answer means "no hints", which is fine.
-        None => Reply::Array(vec![]),
-        Some(s) if s == "DOCS" => Reply::Map(vec![]),
-        Some(s) if s == "COUNT" => {
-            Reply::Integer((CONNECTION_COMMANDS.len() + kv::COMMANDS.len()) as i64)
-        }
-        Some(_) => unknown_subcommand("command", &args[1]),
     }
 }
 
@@ -252,6 +247,7 @@ fn config(args: &[Bytes]) -> Reply {
             Reply::error("ERR CONFIG SET is not supported by raftkv; use the config file or flags")
         }
         "RESETSTAT" => Reply::ok(),
+        "HELP" if args.len() == 2 => help::reply(help::CONFIG),
         _ => unknown_subcommand("config", sub),
     }
 }
@@ -333,9 +329,15 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                 .collect();
             Reply::Array(rows)
         }
+        (Some("HELP"), _) if args.len() == 2 => help::reply(help::RAFTKV),
         (Some("SNAPSHOT"), _) => super::backup::handle(args, ctx).await,
         (Some("FAULT"), _) => fault(args, ctx),
-        (Some("MEMBER"), _) | (None, _) => wrong_arity("raftkv"),
+        (Some("MEMBER"), Some("ADD" | "PROMOTE" | "REMOVE" | "TRANSFER-LEADER" | "LIST")) => {
+            wrong_arity("raftkv|member")
+        }
+        // An unknown MEMBER operation is an unknown subcommand, pointing at RAFTKV HELP.
+        (Some("MEMBER"), Some(_)) => unknown_subcommand("raftkv", &args[2]),
+        (Some("MEMBER"), None) | (None, _) => wrong_arity("raftkv"),
         (Some(_), _) => unknown_subcommand("raftkv", &args[1]),
     }
 }
@@ -367,5 +369,48 @@ fn fault(args: &[Bytes], ctx: &ServerContext) -> Reply {
         }
         Some("ISOLATE" | "HEAL") | None => wrong_arity("raftkv|fault"),
         Some(_) => unknown_subcommand("raftkv fault", &args[2]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::transaction::TRANSACTION_COMMANDS;
+    use kv::command_table::{ServedBy, COMMAND_TABLE};
+
+    /// Known to the node but refused, so never listed by COMMAND.
+    const REFUSED: &[&str] = &["WATCH"];
+
+    #[test]
+    fn node_rows_are_exactly_what_the_node_serves() {
+        let served: Vec<String> = CONNECTION_COMMANDS
+            .iter()
+            .chain(TRANSACTION_COMMANDS)
+            .filter(|c| !REFUSED.contains(c))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let rows: Vec<&str> = COMMAND_TABLE
+            .iter()
+            .filter(|c| c.served_by == ServedBy::Node)
+            .map(|c| c.name)
+            .collect();
+        for name in &served {
+            assert!(
+                rows.contains(&name.as_str()),
+                "{name} is served but has no command-table row"
+            );
+        }
+        for name in &rows {
+            assert!(
+                served.iter().any(|s| s == name),
+                "the command table lists {name}, which the node does not serve"
+            );
+        }
+        for name in REFUSED {
+            assert!(
+                kv::command_table::lookup(name.as_bytes()).is_none(),
+                "{name} is refused, so it must not be listed"
+            );
+        }
     }
 }

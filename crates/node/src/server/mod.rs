@@ -13,7 +13,9 @@
 pub mod backup;
 pub mod commands;
 pub mod connection;
+pub mod help;
 pub mod info;
+pub mod introspection;
 pub mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
