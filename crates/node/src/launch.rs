@@ -9,9 +9,6 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// The log filter launched nodes get unless the caller sets `RUST_LOG` itself.
-pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
-
 /// The line a node logs when both listeners are bound; it carries `client=ADDR peer=ADDR`.
 pub const READY_MARKER: &str = "raftkv node ready";
 
@@ -47,21 +44,18 @@ impl Launch {
         args
     }
 
-    /// The environment: `RUST_LOG` (the caller's, or [`DEFAULT_LOG_FILTER`]) and then `env`.
-    pub fn envs(&self) -> Vec<(String, String)> {
-        let mut envs = Vec::new();
-        if !self.env.iter().any(|(k, _)| k == "RUST_LOG") {
-            envs.push(("RUST_LOG".to_string(), DEFAULT_LOG_FILTER.to_string()));
-        }
-        envs.extend(self.env.iter().cloned());
-        envs
+    /// The environment variables to set (the rest is inherited; without `RUST_LOG` the node
+    /// logs with its own default filter, as a user's would).
+    pub fn envs(&self) -> &[(String, String)] {
+        &self.env
     }
 
     /// A [`std::process::Command`] running `binary` with these arguments and environment
     /// (standard streams left to the caller).
     pub fn command(&self, binary: &std::path::Path) -> std::process::Command {
         let mut cmd = std::process::Command::new(binary);
-        cmd.args(self.args()).envs(self.envs());
+        cmd.args(self.args())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 }
@@ -118,16 +112,6 @@ mod tests {
                 "127.0.0.1:7"
             ]
         );
-    }
-
-    #[test]
-    fn the_log_filter_defaults_but_the_callers_wins() {
-        let envs = launch().envs();
-        assert_eq!(envs[0], ("RUST_LOG".into(), DEFAULT_LOG_FILTER.into()));
-        assert_eq!(envs[1], ("TZ".into(), "UTC".into()));
-        let mut own = launch();
-        own.env = vec![("RUST_LOG".into(), "debug".into())];
-        assert_eq!(own.envs(), [("RUST_LOG".into(), "debug".into())]);
     }
 
     #[test]

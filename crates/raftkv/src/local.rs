@@ -37,7 +37,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -46,6 +46,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::local_view::{self, NodeView, StopSignals};
+use node::launch::Launch;
 
 /// `println!` that ignores a closed terminal: after SIGHUP the nodes must still be stopped, and
 /// `println!` would panic on the write error first.
@@ -107,15 +108,30 @@ pub struct LocalNode {
 }
 
 impl LocalNode {
+    /// How to start this node, with `flags` after its ids and addresses.
+    fn launch(&self, flags: Vec<String>) -> Launch {
+        Launch {
+            id: self.id as u64,
+            data_dir: self.data_dir.clone(),
+            listen: self.client.clone(),
+            peer_listen: self.peer.clone(),
+            flags,
+            env: Vec::new(),
+        }
+    }
+
     /// The shell command that restarts this node by hand (its data is kept, so it resumes).
     pub fn restart_command(&self, exe: &Path) -> String {
+        let args: Vec<String> = self
+            .launch(Vec::new())
+            .args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         format!(
-            "{} serve --node-id {} --data-dir {} --listen {} --peer-listen {} >> {} 2>&1 &",
+            "{} {} >> {} 2>&1 &",
             exe.display(),
-            self.id,
-            self.data_dir.display(),
-            self.client,
-            self.peer,
+            args.join(" "),
             self.log_path.display()
         )
     }
@@ -215,27 +231,25 @@ fn spawn(n: &mut LocalNode, exe: &Path, args: &LocalArgs) -> anyhow::Result<()> 
         .append(true)
         .open(&n.log_path)
         .with_context(|| format!("opening {}", n.log_path.display()))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("serve")
-        .args(["--node-id", &n.id.to_string()])
-        .arg("--data-dir")
-        .arg(&n.data_dir)
-        .args(["--listen", &n.client, "--peer-listen", &n.peer])
-        .stdin(Stdio::null())
+    let mut flags = Vec::new();
+    if n.id == 1 {
+        flags.push("--bootstrap".to_string());
+    } else {
+        flags.extend([
+            "--join".to_string(),
+            format!("127.0.0.1:{}", args.base_port),
+        ]);
+    }
+    if args.unsafe_no_fsync {
+        flags.push("--unsafe-no-fsync".to_string());
+    }
+    let mut cmd = n.launch(flags).command(exe);
+    cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         // Its own process group: the terminal's Ctrl-C goes to `local` alone, which then
         // stops each node with one SIGTERM.
         .process_group(0);
-    if n.id == 1 {
-        cmd.arg("--bootstrap");
-    } else {
-        let seed = format!("127.0.0.1:{}", args.base_port);
-        cmd.args(["--join", &seed]);
-    }
-    if args.unsafe_no_fsync {
-        cmd.arg("--unsafe-no-fsync");
-    }
     let child = cmd
         .spawn()
         .with_context(|| format!("starting node {}", n.id))?;
