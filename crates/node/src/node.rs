@@ -49,7 +49,7 @@ pub const JOIN_DEADLINE: Duration = Duration::from_secs(120);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// After Raft stopped on a storage failure, how long the process stays up so replies already
 /// decided (`-MISCONF`, `-ERR write outcome unknown`) reach their clients before it exits.
-pub const STORAGE_FAILURE_EXIT_GRACE: Duration = Duration::from_millis(200);
+pub const STORAGE_FAILURE_EXIT_GRACE: Duration = Duration::from_millis(500);
 
 /// A started node.
 pub struct Node {

@@ -34,7 +34,7 @@ use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 
 /// After a snapshot failed to be written, how long before openraft may start another.
-pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(10);
+pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// A snapshot handed to openraft: an open file positioned at its start.
 pub type SnapshotData = SnapshotFile;
