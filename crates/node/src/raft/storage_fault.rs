@@ -67,17 +67,14 @@ pub struct FaultSlot(Arc<OnceLock<StorageFault>>);
 
 impl FaultSlot {
     /// Record `e` as a failure to do `operation` on `path`, unless one was recorded already.
-    /// The first record is logged at ERROR.
+    /// Not logged here: the node logs the one ERROR about it as it exits.
     pub fn record(&self, path: &Path, operation: &'static str, e: &io::Error) {
-        let fault = StorageFault {
+        let _ = self.0.set(StorageFault {
             path: path.to_path_buf(),
             operation,
             error: os_text(e),
             kind: e.kind(),
-        };
-        if self.0.set(fault.clone()).is_ok() {
-            tracing::error!(path = %path.display(), error = %fault.error, "storage failure: {fault}");
-        }
+        });
     }
 
     /// The first failure, if any.
