@@ -9,7 +9,7 @@
 //! Before opening storage the node writes and fsyncs a probe file in its data dir
 //! ([`crate::disk::probe_writable`]) and refuses to start if it cannot (a full disk).
 //!
-//! While it runs, [`watch_disk`] samples free space every [`crate::disk::DISK_SAMPLE_INTERVAL`];
+//! While it runs, `watch_disk` samples free space every [`crate::disk::DISK_SAMPLE_INTERVAL`];
 //! when it falls below `min_free_space_bytes` a leader hands leadership to a follower, at most
 //! once per low period (so nodes sharing one low disk, as under `raftkv local`, pass it on at
 //! most once each instead of round in circles).
