@@ -207,6 +207,45 @@ pub struct RaftStopped {
     pub exit_code: i32,
 }
 
+/// Why openraft refused a proposal, in words a client may see: openraft's own texts for some of
+/// these hold Rust debug syntax (`Some(LogId { .. })`, `{1, 2}`), so those are reworded here and
+/// the original goes to the log.
+fn refusal(e: &ClientWriteError<types::TypeConfig>) -> String {
+    use openraft::error::ChangeMembershipError as C;
+    let text = match e {
+        ClientWriteError::ChangeMembershipError(c) => match c {
+            C::InProgress(_) => {
+                "another membership change is still in progress; retry once it completes".into()
+            }
+            C::EmptyMembership(_) => "the new membership would have no voter".into(),
+            C::LearnerNotFound(l) => {
+                format!(
+                    "node {} is not a learner yet: add it before promoting it",
+                    l.node_id
+                )
+            }
+            C::UnsupportedMembershipTransition(_) => {
+                "this change of voters must be made in smaller steps".into()
+            }
+            C::UncommittedLeaderLog(_) => {
+                "the new leader has not committed an entry of its own term yet; retry shortly"
+                    .into()
+            }
+            C::NodeMetadataChanged(n) => format!(
+                "the change would alter the addresses of existing node {}",
+                n.node_id
+            ),
+        },
+        ClientWriteError::ForwardToLeader(_) => "this node does not lead".into(),
+        ClientWriteError::LogEntryDiscarded(_) => {
+            "leadership changed before the entry committed".into()
+        }
+        ClientWriteError::PreconditionFailed(_) => "the membership changed meanwhile; retry".into(),
+    };
+    tracing::info!(error = %e, "proposal refused: {text}");
+    text
+}
+
 /// Milliseconds since the Unix epoch by this machine's wall clock.
 pub fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
@@ -472,7 +511,7 @@ impl Consensus {
                     "leadership changed before the write committed".into(),
                 ))
             }
-            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(e.to_string())),
+            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(refusal(&e))),
             // Proposed, and then Raft stopped: the followers may have stored and may yet
             // commit the entry.
             Ok(Err(RaftError::Fatal(f))) => match self.fatal(&f) {
@@ -576,7 +615,7 @@ impl Consensus {
                     leader: f.leader_id,
                 }
             }
-            RaftError::APIError(e) => ConsensusError::Membership(e.to_string()),
+            RaftError::APIError(e) => ConsensusError::Membership(refusal(&e)),
             RaftError::Fatal(f) => self.fatal(&f),
         };
         let m = self.metrics();
