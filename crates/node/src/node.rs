@@ -326,7 +326,9 @@ async fn watch_disk(ctx: Arc<ServerContext>) {
             handed_off = false;
         }
         crate::metrics::record_disk(&disk.sample());
-        if disk.is_low() && !handed_off && consensus.is_leader() {
+        // Counted as done once tried with a voter to take over (a lone voter keeps waiting
+        // for one), so a failed transfer is not retried every sample either.
+        if disk.is_low() && !handed_off && consensus.can_hand_off() {
             handed_off = true;
             let wait = 2 * consensus.election_timeout_max();
             consensus

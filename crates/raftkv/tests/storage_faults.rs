@@ -555,3 +555,70 @@ async fn readyz_fails_below_min_free_space_and_the_leader_hands_off() {
         moved.as_millis()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
+    let test = "nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each";
+    let Some(disks) = Disks::mount(test, 1, 32) else {
+        return;
+    };
+    // As under `raftkv local`: every data dir on one file system, and that one is low from the
+    // start (the floor is above its size).
+    let shared = disks.mounts[0].clone();
+    let cluster = Cluster::start_each_at(
+        3,
+        |id| Some(shared.join(format!("node{id}"))),
+        |_| flags(&["--min-free-space", "1GiB"]),
+    )
+    .await;
+    let all = [1u64, 2, 3];
+    let recorder = Recorder::start(cluster.client_addrs(&all), 2, "low");
+    let cl = &cluster;
+    wait_until("every node to see its disk low", || async move {
+        let mut low = true;
+        for id in all {
+            low &= info_field(cl, id, "disk_ok").await == "0";
+        }
+        low
+    })
+    .await;
+    let handoffs = |id: u64| {
+        fs::read_to_string(&cluster.node(id).log)
+            .unwrap_or_default()
+            .matches("low free space on the data dir: transferring leadership")
+            .count()
+    };
+    // Each node may hand off once; the chain ends at a leader that already did.
+    let handoffs = &handoffs;
+    wait_until(
+        "leadership to settle on a node that already handed off",
+        || async move {
+            match cl
+                .info(1)
+                .await
+                .and_then(|i| i.get("raft_leader_id").cloned())
+            {
+                Some(l) => l.parse().is_ok_and(|l: u64| handoffs(l) == 1),
+                None => false,
+            }
+        },
+    )
+    .await;
+    let leader = cluster.wait_leader_among(&all).await;
+    // Observe a few sampling periods (a node samples every second): nothing moves any more.
+    for _ in 0..3 {
+        tokio::time::sleep(node::disk::DISK_SAMPLE_INTERVAL).await;
+        recorder.wait_progress(50).await;
+    }
+    for id in all {
+        let n = handoffs(id);
+        assert!(n <= 1, "node {id} handed off {n} times");
+    }
+    assert_eq!(
+        cluster.wait_leader_among(&all).await,
+        leader,
+        "leadership kept moving"
+    );
+    let history = recorder.stop().await;
+    assert_all_present(&cluster, &all, &history).await;
+}

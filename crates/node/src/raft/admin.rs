@@ -104,9 +104,9 @@ impl Consensus {
         self.hand_over(why, wait).await
     }
 
-    /// True if this node currently leads.
-    pub fn is_leader(&self) -> bool {
-        self.raft.is_leader()
+    /// True if this node leads and another voter could take over.
+    pub fn can_hand_off(&self) -> bool {
+        self.successor().is_some()
     }
 
     /// The voter best placed to take over from this leader: the one whose replicated log
