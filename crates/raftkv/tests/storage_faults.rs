@@ -266,9 +266,12 @@ async fn disk_full_while_writing(victim_role: Victim) {
     let history = recorder.stop().await;
     assert_all_present(&cluster, &all, &history).await;
     let data = wait_same_data(&cluster, &all).await;
+    let log = fs::read_to_string(&cluster.node(victim).log).unwrap();
+    let torn = log.contains("cut a torn record off the end of the Raft log");
     eprintln!(
         "MEASURE {test}: first refusal {} ms after the fill, exit {} ms after it, leader {new_leader} \
-         {} ms after it; {} acknowledged writes all present; nodes agree on (applied, keys) {data}",
+         {} ms after it; torn record cut at restart: {torn}; {} acknowledged writes all present; \
+         nodes agree on (applied, keys) {data}",
         (failed - filled).as_millis(),
         (exited - failed).as_millis(),
         (elected - failed).as_millis(),

@@ -130,6 +130,18 @@ impl LogStore {
         self.fault.check(&self.dir, WRITING, r)
     }
 
+    /// [`Self::check`] for a call on `wal`. Once the WAL's flush worker has failed, later calls
+    /// fail with a derived error ("sending on a closed channel"); what is recorded then is the
+    /// worker's own error (the OS error that stopped it), which the WAL still reports.
+    fn check_wal<T>(&self, wal: &RaftLog<WalTypes>, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            let cause = wal.wait_worker_idle().err();
+            self.fault
+                .record(&self.dir, WRITING, cause.as_ref().unwrap_or(e));
+        }
+        r
+    }
+
     /// Bytes the WAL takes on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.wal.read().expect("wal lock poisoned").on_disk_size()
@@ -163,7 +175,8 @@ impl LogStore {
         written: raft_log::Segment,
     ) -> io::Result<Receiver<io::Result<()>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.check(wal.flush(self.fsync, Some(self.callback(Notify::Wait(tx), written))))?;
+        let r = wal.flush(self.fsync, Some(self.callback(Notify::Wait(tx), written)));
+        self.check_wal(wal, r)?;
         Ok(rx)
     }
 
@@ -242,7 +255,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let vote = *vote;
         tokio::task::spawn_blocking(move || {
             let mut wal = this.wal.write().expect("wal lock poisoned");
-            let written = this.check(wal.save_vote(WalVote(vote)))?;
+            let written = wal.save_vote(WalVote(vote));
+            let written = this.check_wal(&wal, written)?;
             let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
             this.check(wait(done))
@@ -256,8 +270,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // snapshot on restart, never a safety problem.
         if let Some(committed) = committed {
             let mut wal = self.wal.write().expect("wal lock poisoned");
-            self.check(wal.commit(WalLogId(committed)))?;
-            self.check(wal.flush(false, None))?;
+            let r = wal.commit(WalLogId(committed));
+            self.check_wal(&wal, r)?;
+            let r = wal.flush(false, None);
+            self.check_wal(&wal, r)?;
         }
         Ok(())
     }
@@ -277,17 +293,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut wal = self.wal.write().expect("wal lock poisoned");
-        let written = self.check(
-            wal.append(
-                entries
-                    .into_iter()
-                    .map(|e| (WalLogId(e.log_id), WalPayload(e.payload))),
-            ),
-        )?;
-        self.check(wal.flush(
+        let written = wal.append(
+            entries
+                .into_iter()
+                .map(|e| (WalLogId(e.log_id), WalPayload(e.payload))),
+        );
+        let written = self.check_wal(&wal, written)?;
+        let flushed = wal.flush(
             self.fsync,
             Some(self.callback(Notify::Append(callback), written)),
-        ))?;
+        );
+        self.check_wal(&wal, flushed)?;
         Ok(())
     }
 
@@ -300,7 +316,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             if keep_until >= next {
                 return Ok(()); // nothing after `last_log_id`
             }
-            let written = this.check(wal.truncate(keep_until))?;
+            let written = wal.truncate(keep_until);
+            let written = this.check_wal(&wal, written)?;
             let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
             this.check(wait(done))
@@ -311,9 +328,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let mut wal = self.wal.write().expect("wal lock poisoned");
-        self.check(wal.purge(WalLogId(log_id)))?;
+        let r = wal.purge(WalLogId(log_id));
+        self.check_wal(&wal, r)?;
         // A synced flush is what lets the WAL delete chunk files behind the purge record.
-        self.check(wal.flush(self.fsync, None))?;
+        let r = wal.flush(self.fsync, None);
+        self.check_wal(&wal, r)?;
         Ok(())
     }
 }
