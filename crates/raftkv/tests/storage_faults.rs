@@ -364,7 +364,17 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_on_a_full_disk_keeps_the_old_one_and_the_log_and_backups_fail_cleanly() {
-    let test = "a_snapshot_on_a_full_disk_keeps_the_old_one_and_the_log";
+    snapshot_on_a_full_disk("a_snapshot_on_a_full_disk_keeps_the_old_one", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_snapshot_on_a_full_disk_fails_cleanly_too() {
+    snapshot_on_a_full_disk("a_first_snapshot_on_a_full_disk_fails_cleanly_too", false).await;
+}
+
+/// Fill the disk (leaving room for log appends only) when a snapshot is due, with or without an
+/// earlier snapshot in place; then free it.
+async fn snapshot_on_a_full_disk(test: &str, first_snapshot: bool) {
     let Some(disks) = Disks::mount(test, 1, 16) else {
         return;
     };
@@ -383,18 +393,19 @@ async fn a_snapshot_on_a_full_disk_keeps_the_old_one_and_the_log_and_backups_fai
     .await;
     let http = cluster.log_field(1, "metrics endpoint ready", "http");
     let mut c = cluster.client(1).await;
-    // A first snapshot.
-    set_small(&mut c, 0, 210).await;
     let cl = &cluster;
-    wait_until("a first snapshot", || async move {
-        info_field(cl, 1, "raft_snapshot_index").await != "0"
-    })
-    .await;
+    if first_snapshot {
+        set_small(&mut c, 0, 210).await;
+        wait_until("a first snapshot", || async move {
+            info_field(cl, 1, "raft_snapshot_index").await != "0"
+        })
+        .await;
+    }
     let snap_index = info_field(&cluster, 1, "raft_snapshot_index").await;
     let purged = info_field(&cluster, 1, "raft_purged_index").await;
     let snapshots = disks.data_dir(1).join("snapshots");
     let before = files(&snapshots);
-    assert_eq!(before.len(), 1, "one snapshot file");
+    assert_eq!(before.len(), usize::from(first_snapshot), "snapshot files");
 
     // Big values the next snapshot must hold, then a disk with 1 MiB free: enough for log
     // appends, not for that snapshot.
