@@ -19,9 +19,9 @@ use check::{Outcome, Recorder};
 use node::client::RespClient;
 
 use crate::keys::KeyPool;
-use crate::rng::Rng;
 use crate::stats::OpStats;
 use crate::workload::{classify, resp_args, Workload};
+use check::Rng;
 
 /// Deadline of one request (connect, each write, each read). Above the server's own deadlines
 /// for routing and committing, so that the server, not the client, usually decides.

@@ -28,7 +28,7 @@ use crate::net::Network;
 use crate::partition::{minority_size, Grudge};
 use crate::process::{NodeProcess, NodeSpec, StartMode};
 use crate::report::ReportDir;
-use crate::rng::Rng;
+use check::Rng;
 
 /// Slots beyond the initial cluster, for growing it.
 pub const SPARE_SLOTS: usize = 2;

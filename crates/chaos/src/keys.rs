@@ -10,8 +10,8 @@
 //! All clients share one pool, so several clients (through several nodes) hit the same key at
 //! the same time, which is where linearizability violations show.
 
-use crate::rng::Rng;
 use crate::workload::Workload;
+use check::Rng;
 
 /// Keys in use at any moment.
 pub const ACTIVE_KEYS: usize = 4;

@@ -58,7 +58,6 @@ pub mod net;
 pub mod partition;
 pub mod process;
 pub mod report;
-pub mod rng;
 pub mod run;
 pub mod schedule;
 pub mod selftest;

@@ -121,32 +121,38 @@ impl NodeProcess {
         )?;
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &s.ns, "env"]);
+        let mut env = Vec::new();
         if let Some(file) = &s.faketime_file {
-            cmd.arg(format!("LD_PRELOAD={LIBFAKETIME}"))
-                .arg(format!("FAKETIME_TIMESTAMP_FILE={}", file.display()))
-                .arg("FAKETIME_NO_CACHE=1")
-                .arg("FAKETIME_DONT_FAKE_MONOTONIC=1")
-                .arg("DONT_FAKE_MONOTONIC=1");
+            env = [
+                ("LD_PRELOAD", LIBFAKETIME.to_string()),
+                ("FAKETIME_TIMESTAMP_FILE", file.display().to_string()),
+                ("FAKETIME_NO_CACHE", "1".into()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
+                ("DONT_FAKE_MONOTONIC", "1".into()),
+            ]
+            .map(|(k, v)| (k.to_string(), v))
+            .to_vec();
         }
-        cmd.arg("RUST_LOG=info,openraft=warn")
-            .arg(&s.binary)
-            .arg("serve")
-            .args(["--node-id", &s.id.to_string()])
-            .arg("--data-dir")
-            .arg(&s.data_dir)
-            .args(["--listen", &s.client_addr()])
-            .args(["--peer-listen", &s.peer_addr()]);
+        let mut flags = Vec::new();
         match &s.start {
-            StartMode::Bootstrap => {
-                cmd.arg("--bootstrap");
-            }
-            StartMode::Join(seed) => {
-                cmd.args(["--join", seed]);
-            }
+            StartMode::Bootstrap => flags.push("--bootstrap".to_string()),
+            StartMode::Join(seed) => flags.extend(["--join".to_string(), seed.clone()]),
             StartMode::AddedBySuite => {}
         }
-        cmd.args(&s.extra)
-            .stdin(Stdio::null())
+        flags.extend(s.extra.iter().cloned());
+        let launch = node::launch::Launch {
+            id: s.id,
+            data_dir: s.data_dir.clone(),
+            listen: s.client_addr(),
+            peer_listen: s.peer_addr(),
+            flags,
+            env,
+        };
+        // `env` execs the server with these variables, so its pid is the server's own.
+        cmd.args(launch.envs().iter().map(|(k, v)| format!("{k}={v}")))
+            .arg(&s.binary)
+            .args(launch.args());
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log));
         let child = cmd

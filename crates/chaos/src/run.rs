@@ -37,11 +37,11 @@ use crate::nemesis::Nemesis;
 use crate::net::{cleanup_stale, Network};
 use crate::process::LIBFAKETIME;
 use crate::report::ReportDir;
-use crate::rng::Rng;
 use crate::schedule::{Schedule, ScheduleParams};
 use crate::stats::{OpStats, Phase};
 use crate::summary::Summary;
 use crate::workload::{classify, Workload};
+use check::Rng;
 
 /// Fault-free client time before the first fault.
 pub const WARMUP: Duration = Duration::from_secs(10);

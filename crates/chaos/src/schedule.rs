@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::fault::{Fault, PartitionKind, Target};
 use crate::fault_set::FaultSet;
-use crate::rng::Rng;
+use check::Rng;
 
 /// Shortest quiet time before an episode.
 pub const GAP_MIN: Duration = Duration::from_secs(3);

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use check::{Command, Outcome, Value};
 use resp::Reply;
 
-use crate::rng::Rng;
+use check::Rng;
 
 /// Percent of register operations that are `GET`.
 pub const REGISTER_GET_PERCENT: u64 = 50;

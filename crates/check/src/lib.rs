@@ -97,6 +97,7 @@ mod history;
 mod op;
 mod recorder;
 mod register;
+pub mod rng;
 pub mod timeline;
 mod value;
 
@@ -106,4 +107,5 @@ pub use crate::error::HistoryError;
 pub use crate::history::{History, MAX_HISTORY_OPS, MAX_LINE_BYTES};
 pub use crate::op::{Command, Op};
 pub use crate::recorder::{PendingOp, Recorder};
+pub use crate::rng::Rng;
 pub use crate::value::{Outcome, Value};

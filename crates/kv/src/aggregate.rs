@@ -262,6 +262,21 @@ impl Kind for Set {
     }
 }
 
+impl Kind for crate::value::ZSet {
+    fn of(value: &Value) -> Option<&crate::value::ZSet> {
+        match value {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::ZSet(self)
+    }
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
 /// The count argument of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: positive asks for distinct
 /// elements, negative allows repeats. Redis refuses magnitudes beyond ±(i64::MAX / 2).
 pub(crate) fn rand_count(arg: &[u8]) -> Result<(usize, bool), Error> {

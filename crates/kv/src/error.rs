@@ -138,6 +138,38 @@ pub enum Error {
     /// COPY of a key onto itself.
     #[error("ERR source and destination objects are the same")]
     SameObject,
+    /// A score range bound (ZCOUNT, ZRANGE BYSCORE, ...) is not a float or `(float`.
+    #[error("ERR min or max is not a float")]
+    MinMaxNotFloat,
+    /// A lex range bound (ZLEXCOUNT, ZRANGE BYLEX, ...) is not `-`, `+`, `[x` or `(x`.
+    #[error("ERR min or max not valid string range item")]
+    MinMaxNotLex,
+    /// ZADD with both NX and XX.
+    #[error("ERR XX and NX options at the same time are not compatible")]
+    XxAndNx,
+    /// ZADD with GT and LT, or either with NX.
+    #[error("ERR GT, LT, and/or NX options at the same time are not compatible")]
+    GtLtNx,
+    /// ZADD INCR with more than one score/member pair.
+    #[error("ERR INCR option supports a single increment-element pair")]
+    IncrSinglePair,
+    /// ZADD INCR or ZINCRBY would make a score NaN (`inf` plus `-inf`).
+    #[error("ERR resulting score is not a number (NaN)")]
+    ScoreNaN,
+    /// ZRANGE with LIMIT but neither BYSCORE nor BYLEX.
+    #[error(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    )]
+    LimitNeedsByScoreOrLex,
+    /// ZRANGE BYLEX with WITHSCORES.
+    #[error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")]
+    WithScoresByLex,
+    /// ZUNION and friends with a numkeys below 1; the field is the lower-case command name.
+    #[error("ERR at least 1 input key is needed for '{0}' command")]
+    AtLeastOneKey(&'static str),
+    /// ZUNION/ZINTER WEIGHTS with a weight that is not a float.
+    #[error("ERR weight value is not a float")]
+    WeightNotFloat,
     /// A reply would hold more than [`MAX_REPLY_ELEMENTS`] elements.
     #[error(
         "ERR reply would exceed {MAX_REPLY_ELEMENTS} elements; ask for a smaller range or COUNT"

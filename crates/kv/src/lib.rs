@@ -52,6 +52,9 @@ mod store;
 mod strings;
 mod ttl;
 mod value;
+mod zset_algebra;
+mod zset_ranges;
+mod zsets;
 
 pub use command::Command;
 pub use error::Error;

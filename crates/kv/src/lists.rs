@@ -238,8 +238,9 @@ fn lmove(
 /// non-empty list, or a null array.
 fn lmpop(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let numkeys = positive(&args[0]).map_err(|_| Error::NumKeysNotPositive)?;
-    if numkeys > args.len() - 1 {
-        return Err(Error::NumKeysTooMany);
+    // Redis 7.0 answers a syntax error when the keys leave no room for the direction.
+    if numkeys >= args.len() - 1 {
+        return Err(Error::Syntax);
     }
     let keys = &args[1..=numkeys];
     let rest = &args[numkeys + 1..];

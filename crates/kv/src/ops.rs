@@ -1,4 +1,4 @@
-//! The commands on hashes, lists and sets (and the key commands added with them), as one
+//! The commands on hashes, lists, sets and sorted sets (and the key commands added with them), as one
 //! compact [`Op`] carried in [`crate::Command::Aggregate`].
 //!
 //! These commands travel through the log as their operation plus their raw arguments: one byte
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// draws random numbers).
 macro_rules! ops {
     ($($op:ident $name:literal $class:ident;)*) => {
-        /// An operation on a hash, list or set, or a key command added with them.
+        /// An operation on a hash, list, set or sorted set, or a key command added with them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub enum Op {
             $(
@@ -117,6 +117,37 @@ ops! {
     RandomKey "randomkey" random;
     Object "object" read;
     Copy "copy" write;
+    ZAdd "zadd" write;
+    ZIncrBy "zincrby" write;
+    ZRem "zrem" write;
+    ZScore "zscore" read;
+    ZMScore "zmscore" read;
+    ZCard "zcard" read;
+    ZCount "zcount" read;
+    ZLexCount "zlexcount" read;
+    ZRange "zrange" read;
+    ZRangeStore "zrangestore" write;
+    ZRevRange "zrevrange" read;
+    ZRangeByScore "zrangebyscore" read;
+    ZRevRangeByScore "zrevrangebyscore" read;
+    ZRangeByLex "zrangebylex" read;
+    ZRevRangeByLex "zrevrangebylex" read;
+    ZRank "zrank" read;
+    ZRevRank "zrevrank" read;
+    ZPopMin "zpopmin" write;
+    ZPopMax "zpopmax" write;
+    ZMPop "zmpop" write;
+    ZRemRangeByRank "zremrangebyrank" write;
+    ZRemRangeByScore "zremrangebyscore" write;
+    ZRemRangeByLex "zremrangebylex" write;
+    ZUnion "zunion" read;
+    ZInter "zinter" read;
+    ZDiff "zdiff" read;
+    ZUnionStore "zunionstore" write;
+    ZInterStore "zinterstore" write;
+    ZDiffStore "zdiffstore" write;
+    ZRandMember "zrandmember" random;
+    ZScan "zscan" read;
 }
 
 impl Op {
@@ -130,10 +161,20 @@ impl Op {
                 args.iter().collect()
             }
             LMove | RPopLPush | SMove | Copy => args.iter().take(2).collect(),
-            SInterCard | LMPop => {
+            SInterCard | LMPop | ZMPop | ZUnion | ZInter | ZDiff => {
                 let n = crate::aggregate::int(&args[0]).unwrap_or(0).max(0) as usize;
                 args.iter().skip(1).take(n).collect()
             }
+            ZUnionStore | ZInterStore | ZDiffStore => {
+                let n = args
+                    .get(1)
+                    .map_or(0, |n| crate::aggregate::int(n).unwrap_or(0).max(0) as usize);
+                args.iter()
+                    .take(1)
+                    .chain(args.iter().skip(2).take(n))
+                    .collect()
+            }
+            ZRangeStore => args.iter().take(2).collect(),
             _ => args.first().into_iter().collect(),
         }
     }
@@ -149,6 +190,9 @@ impl Op {
             SIsMember | SMIsMember | SMembers | SCard | SInter | SInterCard | SUnion | SDiff
             | SScan => crate::sets::read(self, ks, now, args),
             Object => crate::keys::object(ks, now, args),
+            ZScore | ZMScore | ZCard | ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore
+            | ZRevRangeByScore | ZRangeByLex | ZRevRangeByLex | ZRank | ZRevRank | ZUnion
+            | ZInter | ZDiff | ZScan => crate::zsets::read(self, ks, now, args),
             _ => Err(Error::NotReadOnly(self.name())),
         }
     }
@@ -176,6 +220,9 @@ impl Op {
             }
             RandomKey => Ok(crate::keys::random_key(ks, now, rng)),
             Copy => crate::keys::copy(ks, now, args),
+            ZAdd | ZIncrBy | ZRem | ZRangeStore | ZPopMin | ZPopMax | ZMPop | ZRemRangeByRank
+            | ZRemRangeByScore | ZRemRangeByLex | ZUnionStore | ZInterStore | ZDiffStore
+            | ZRandMember => crate::zsets::write(self, ks, now, args, rng),
             _ => self.read(ks, now, args),
         }
     }

@@ -19,6 +19,7 @@
 use crate::Error;
 use bytes::Bytes;
 use imbl::{OrdMap, OrdSet, Vector};
+use std::ops::Bound;
 
 /// A sorted-set score: an `f64` that is never NaN, ordered totally (`-0.0 == 0.0`, as Redis
 /// compares them).
@@ -62,14 +63,60 @@ impl ZSet {
         self.scores.len()
     }
 
-    /// Adds or moves `member` to `score`; returns the previous score.
+    /// Adds or moves `member` to `score` (never NaN; `-0` is stored as `0`, which Redis
+    /// prints as `0` too); returns the previous score.
     pub(crate) fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        debug_assert!(!score.is_nan());
+        let score = score + 0.0;
         let old = self.scores.insert(member.clone(), Score(score));
         if let Some(old) = old {
             self.order.remove(&(old, member.clone()));
         }
         self.order.insert((Score(score), member));
         old.map(|s| s.0)
+    }
+
+    /// Removes `member`; returns its score.
+    pub(crate) fn remove(&mut self, member: &Bytes) -> Option<f64> {
+        let old = self.scores.remove(member)?;
+        self.order.remove(&(old, member.clone()));
+        Some(old.0)
+    }
+
+    /// The score of `member`.
+    pub(crate) fn score(&self, member: &Bytes) -> Option<f64> {
+        self.scores.get(member).map(|s| s.0)
+    }
+
+    /// The 0-based rank of `member` in ascending order. Linear in the rank: the ordered set
+    /// keeps no subtree sizes (Redis's skiplist answers in O(log n)).
+    pub(crate) fn rank(&self, member: &Bytes) -> Option<usize> {
+        let score = *self.scores.get(member)?;
+        Some(self.order.range(..(score, member.clone())).count())
+    }
+
+    /// Members whose score is at least `min`, ascending (from the first such member).
+    pub(crate) fn at_least_score(
+        &self,
+        min: f64,
+    ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        let start = (Score(min), Bytes::new());
+        self.order
+            .range((Bound::Included(start), Bound::Unbounded))
+            .map(|(score, member)| (member, score.0))
+    }
+
+    /// Members whose score is at most `max`, ascending (iterate backwards from the last such
+    /// member with `rev`).
+    pub(crate) fn up_to_score(&self, max: f64) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        let end = if max == f64::INFINITY {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded((Score(max.next_up()), Bytes::new()))
+        };
+        self.order
+            .range((Bound::Unbounded, end))
+            .map(|(score, member)| (member, score.0))
     }
 
     /// Members in (score, member) order.

@@ -12,9 +12,11 @@
 
 pub mod client;
 pub mod config;
+pub mod counters;
 pub mod disk;
 pub mod errors;
 pub mod http;
+pub mod launch;
 pub mod metrics;
 pub mod node;
 pub mod raft;

@@ -64,6 +64,7 @@ pub async fn watch(ctx: Arc<ServerContext>) {
     let mut verdict: Option<Option<LogId>> = None;
     loop {
         tokio::time::sleep(CHECK_INTERVAL).await;
+        crate::counters::REMOVAL_CHECKS.incr();
         let m = consensus.metrics();
         let view = consensus.membership_view();
         leader_term = leader_term.max(view.term);

@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bulk, wait_until, Cluster, WAIT};
+use common::{bulk, wait_until, Cluster};
 use node::client::RespClient;
 use resp::Reply;
 
@@ -41,16 +41,9 @@ async fn writes_through_a_follower_are_read_on_every_node() {
     }
     // Every state machine holds the data locally (READONLY reads the local copy).
     for id in 1..=3 {
-        let deadline = Instant::now() + WAIT;
-        let mut c = cluster.client(id).await;
-        assert_eq!(c.call(&["READONLY"]).await.unwrap(), Reply::ok());
-        while c.call(&["GET", "greeting"]).await.unwrap() != bulk("hello") {
-            assert!(
-                Instant::now() < deadline,
-                "node {id} never applied the write"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        cluster
+            .wait_local(id, &["GET", "greeting"], bulk("hello"))
+            .await;
         let info = cluster.info(id).await.expect("info");
         assert_eq!(info["raft_node_id"], id.to_string());
         assert_eq!(info["raft_voters"], "1,2,3");
@@ -71,6 +64,7 @@ async fn writes_through_a_follower_are_read_on_every_node() {
 async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
     let mut cluster = Cluster::start(3).await;
     let old = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let old_term = cluster.leader_term(old).await;
     let survivor = follower_of(old, 3);
     assert_eq!(
         cluster.call(survivor, &["SET", "before", "1"]).await,
@@ -80,7 +74,10 @@ async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
     cluster.kill(old);
     let rest: Vec<u64> = (1..=3).filter(|&i| i != old).collect();
     let new = cluster.wait_leader_among(&rest).await;
-    assert_ne!(new, old, "a dead node cannot lead");
+    assert!(
+        cluster.leader_term(new).await > old_term,
+        "the survivors elected a leader"
+    );
 
     for i in 0..20 {
         let key = format!("after{i}");
@@ -97,14 +94,10 @@ async fn leader_crash_elects_a_new_leader_and_the_old_one_catches_up() {
         leader, new,
         "a restarted node must not disturb a healthy leader"
     );
-    let deadline = Instant::now() + WAIT;
-    let mut c = cluster.client(old).await;
-    c.call(&["READONLY"]).await.unwrap();
-    while c.call(&["GET", "after19"]).await.unwrap() != bulk("x") {
-        assert!(Instant::now() < deadline, "restarted node never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(c.call(&["GET", "before"]).await.unwrap(), bulk("1"));
+    cluster
+        .wait_local(old, &["GET", "after19"], bulk("x"))
+        .await;
+    cluster.wait_local(old, &["GET", "before"], bulk("1")).await;
 }
 
 /// Regression (fault suite, append seed 2): a new node started on a dead member's peer address
@@ -125,21 +118,17 @@ async fn a_new_node_on_a_dead_members_address_is_not_mistaken_for_it() {
     cluster.spawn_empty_at(4, &peer);
 
     // The leader keeps replicating to `gone`'s address, which node 4 now holds.
-    let stranger_log = cluster.node(4).log.clone();
-    let deadline = Instant::now() + WAIT;
     let mut i = 0;
-    while !std::fs::read_to_string(&stranger_log)
-        .unwrap_or_default()
-        .contains("peer connection refused")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "node 4 never refused a connection"
-        );
+    let c = &cluster;
+    wait_until("node 4 to refuse a connection", || {
         let key = format!("after{i}");
-        assert_eq!(cluster.call(leader, &["SET", &key, "y"]).await, Reply::ok());
         i += 1;
-    }
+        async move {
+            assert_eq!(c.call(leader, &["SET", &key, "y"]).await, Reply::ok());
+            c.count(4, "peer_connections_refused").await > 0
+        }
+    })
+    .await;
     for j in 0..20 {
         let key = format!("more{j}");
         assert_eq!(cluster.call(leader, &["SET", &key, "z"]).await, Reply::ok());
@@ -197,13 +186,19 @@ async fn a_node_whose_addition_rolled_back_can_be_added_again() {
         info["raft_learners"], "",
         "the addition must have rolled back"
     );
-    // Node 4 checks its membership every 2 s (removal::CHECK_INTERVAL); give it a few checks.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let info = cluster.info(4).await.expect("node 4 answers INFO");
-        assert_eq!(info["raft_removed"], "0", "node 4 was never a member");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // Node 4 checks its membership every 2 s (removal::CHECK_INTERVAL): let it run two checks
+    // after the rollback, then it must still not think it was removed.
+    let checks = cluster.count(4, "raft_removal_checks").await;
+    let c = &cluster;
+    wait_until("node 4 to run two removal checks", || async move {
+        c.count(4, "raft_removal_checks").await >= checks + 2
+    })
+    .await;
+    assert_eq!(
+        cluster.count(4, "raft_removed").await,
+        0,
+        "node 4 was never a member"
+    );
     assert_eq!(
         cluster
             .call(new, &["RAFTKV", "MEMBER", "ADD", "4", &peer4, &client4])
@@ -234,23 +229,17 @@ async fn ttl_expiry_is_the_same_on_every_node() {
         "{ttl:?}"
     );
     // The leader proposes an expiry entry once the deadline passes; every replica deletes the key.
-    let deadline = Instant::now() + WAIT;
     for id in 1..=3 {
-        let mut c = cluster.client(id).await;
-        c.call(&["READONLY"]).await.unwrap();
-        loop {
-            let info = cluster.info(id).await.expect("info");
-            let keys = info.get("db0").cloned().unwrap_or_default();
-            if keys.starts_with("keys=1,") {
-                assert_eq!(c.call(&["GET", "short"]).await.unwrap(), Reply::Null);
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} still has the expired key: {keys}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let c = &cluster;
+        wait_until(
+            &format!("node {id} to delete the expired key"),
+            || async move {
+                let info = c.info(id).await.expect("info");
+                info.get("db0").is_some_and(|k| k.starts_with("keys=1,"))
+            },
+        )
+        .await;
+        cluster.wait_local(id, &["GET", "short"], Reply::Null).await;
     }
 }
 
@@ -272,6 +261,26 @@ async fn pipelined_commands_keep_their_order() {
         assert_eq!(c.read_reply().await.unwrap(), bulk(&i.to_string()));
         assert_eq!(c.read_reply().await.unwrap(), Reply::Simple("PONG".into()));
     }
+
+    // Without connection commands in between (each of which ends a batch), a pipelined run of
+    // data commands is one batch: far fewer log entries than its 100 writes, which would take one
+    // entry each without batching.
+    let mut buf = bytes::BytesMut::new();
+    for i in 0..100 {
+        node::client::encode_command(&["SET", "q", &i.to_string()], &mut buf);
+        node::client::encode_command(&["GET", "q"], &mut buf);
+    }
+    let before = cluster.last_log_index(leader).await;
+    c.send_raw(&buf).await.unwrap();
+    for i in 0..100 {
+        assert_eq!(c.read_reply().await.unwrap(), Reply::ok());
+        assert_eq!(c.read_reply().await.unwrap(), bulk(&i.to_string()));
+    }
+    let entries = cluster.last_log_index(leader).await - before;
+    assert!(
+        (1..=5).contains(&entries),
+        "100 pipelined writes took {entries} log entries"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,40 +301,30 @@ async fn a_node_behind_the_compacted_log_catches_up_through_a_snapshot() {
     }
     // The leader snapshots and purges its log behind the snapshot. openraft purges lazily (not
     // while a replication stream may still read the entries), so wait for the purge itself.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let info = cluster.info(leader).await.expect("info");
-        if info["raft_purged_index"].parse::<u64>().unwrap() > 100 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the leader never purged its log behind a snapshot"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let c = &cluster;
+    wait_until(
+        "the leader to purge its log behind a snapshot",
+        || async move { c.count(leader, "raft_purged_index").await > 100 },
+    )
+    .await;
     cluster.restart(lagging);
+    cluster
+        .wait_local(lagging, &["GET", "k299"], bulk("299"))
+        .await;
     let mut c = cluster.client(lagging).await;
     c.call(&["READONLY"]).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    while c.call(&["GET", "k299"]).await.unwrap() != bulk("299") {
-        assert!(
-            Instant::now() < deadline,
-            "the lagging node never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     for i in [0, 150, 298] {
         assert_eq!(
             c.call(&["GET", &format!("k{i}")]).await.unwrap(),
             bulk(&i.to_string())
         );
     }
-    let log = std::fs::read_to_string(&cluster.node(lagging).log).unwrap();
-    assert!(
-        log.contains("installed snapshot from leader"),
+    assert_eq!(
+        cluster.count(lagging, "raft_snapshots_installed").await,
+        1,
         "catch-up must go through a snapshot"
     );
+    let log = std::fs::read_to_string(&cluster.node(lagging).log).unwrap();
     assert!(
         log.contains("resuming, ignoring --bootstrap/--join"),
         "a node with state resumes"
@@ -363,15 +362,10 @@ async fn large_values_replicate_and_oversized_commands_are_refused() {
         assert_eq!(c.read_reply().await.unwrap(), Reply::ok());
     }
     cluster.restart(lagging);
-    let mut f = cluster.client(lagging).await;
-    f.call(&["READONLY"]).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    while f.call(&["STRLEN", "big39"]).await.unwrap() != Reply::Integer(1024 * 1024) {
-        assert!(
-            Instant::now() < deadline,
-            "the follower never caught up with the large values"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(f.call(&["GET", "small"]).await.unwrap(), bulk("1"));
+    cluster
+        .wait_local(lagging, &["STRLEN", "big39"], Reply::Integer(1024 * 1024))
+        .await;
+    cluster
+        .wait_local(lagging, &["GET", "small"], bulk("1"))
+        .await;
 }

@@ -180,3 +180,60 @@ async fn multi_exec_runs_the_queue_as_one_unit() {
         "a discarded transaction never runs"
     );
 }
+
+/// EXEC is one log entry, and a concurrent client's writes never land between its commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_is_one_entry_and_no_other_client_interleaves() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let mut c = cluster.client(leader).await;
+    let before = cluster.last_log_index(leader).await;
+    c.call(&["MULTI"]).await.unwrap();
+    for _ in 0..3 {
+        c.call(&["INCR", "n"]).await.unwrap();
+    }
+    assert_eq!(
+        c.call(&["EXEC"]).await.unwrap(),
+        Reply::Array(vec![
+            Reply::Integer(1),
+            Reply::Integer(2),
+            Reply::Integer(3)
+        ])
+    );
+    let after = cluster.last_log_index(leader).await;
+    assert_eq!(
+        after - before,
+        1,
+        "EXEC of three writes took {} entries",
+        after - before
+    );
+
+    // Another client increments `n` as fast as it can while transactions run INCR twice: each
+    // EXEC must see its two increments back to back.
+    let addr = cluster.node(2).client.clone();
+    let other = tokio::spawn(async move {
+        let mut o = node::client::RespClient::connect(&addr, Duration::from_secs(5))
+            .await
+            .unwrap();
+        loop {
+            o.call(&["INCR", "n"]).await.unwrap();
+        }
+    });
+    for _ in 0..30 {
+        c.call(&["MULTI"]).await.unwrap();
+        c.call(&["INCR", "n"]).await.unwrap();
+        c.call(&["INCR", "n"]).await.unwrap();
+        let Reply::Array(replies) = c.call(&["EXEC"]).await.unwrap() else {
+            panic!("EXEC did not answer an array")
+        };
+        let (Reply::Integer(a), Reply::Integer(b)) = (&replies[0], &replies[1]) else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(
+            *b,
+            a + 1,
+            "another client's write ran inside the transaction"
+        );
+    }
+    other.abort();
+}

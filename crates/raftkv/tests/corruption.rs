@@ -9,10 +9,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
-use common::{bulk, Cluster, WAIT};
+use common::{bulk, poll_sync, Cluster, WAIT};
 use resp::Reply;
 
 /// Keys written before the node is stopped.
@@ -58,10 +58,16 @@ fn flip_middle(path: &Path) -> (Vec<u8>, usize) {
 
 /// Run `raftkv serve` on `data_dir`, which must fail to start; returns its stderr.
 fn serve_must_fail(data_dir: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raftkv"))
-        .args(["serve", "--node-id", "1", "--data-dir"])
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"])
+    let launch = node::launch::Launch {
+        id: 1,
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        peer_listen: "127.0.0.1:0".into(),
+        flags: Vec::new(),
+        env: Vec::new(),
+    };
+    let mut child = launch
+        .command(Path::new(env!("CARGO_BIN_EXE_raftkv")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -125,11 +131,9 @@ async fn a_flipped_bit_in_the_snapshot_is_refused() {
     let mut cluster = Cluster::start_with(1, &["--snapshot-threshold", "50"]).await;
     write_keys(&cluster).await;
     let snapshots = cluster.node(1).data_dir.join("snapshots");
-    let deadline = Instant::now() + WAIT;
-    while files(&snapshots, ".snap").is_empty() {
-        assert!(Instant::now() < deadline, "no snapshot was built");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    poll_sync("a snapshot to be built", || {
+        (!files(&snapshots, ".snap").is_empty()).then_some(())
+    });
     cluster.kill(1);
     let snap = files(&snapshots, ".snap").pop().unwrap();
     let (original, _) = flip_middle(&snap);

@@ -47,27 +47,10 @@ enum Crash {
     PowerCut,
 }
 
-/// A small deterministic RNG (SplitMix64), so a seed replays a schedule exactly.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`, `n > 0` (the modulo bias is irrelevant here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// `ROUNDS` crashes, each kind equally often, in an order and with victims drawn from `seed`.
 fn schedule(seed: u64) -> Vec<Crash> {
-    let mut rng = SplitMix(seed);
+    // A seed replays a schedule exactly.
+    let mut rng = check::Rng::new(seed);
     let mut crashes: Vec<Crash> = (0..ROUNDS)
         .map(|i| match i % 4 {
             0 => Crash::One(1 + rng.below(3)),

@@ -106,6 +106,7 @@ pub fn args() -> impl Strategy<Value = Vec<String>> {
             n.to_string()
         ]),
         Just(vec!["KEYS".to_string(), "*".to_string()]),
+        zset_args(),
         // DBSIZE, and rarely FLUSHDB (it wipes what the other commands built).
         (0u8..10).prop_map(|n| vec![if n == 0 { "FLUSHDB" } else { "DBSIZE" }.to_string()]),
     ]
@@ -119,7 +120,77 @@ pub fn step() -> impl Strategy<Value = (u64, Command)> {
             let args: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
             Command::parse(&args).ok()
         }),
+        4 => zset_args().prop_filter_map("unparseable", |args| {
+            let args: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
+            Command::parse(&args).ok()
+        }),
         1 => (0u32..4).prop_map(|max_keys| Command::ExpireDue { max_keys }),
     ];
     (0u64..6000, command)
+}
+
+/// A sorted-set command as raw arguments: writes, reads and random draws, on the shared keys
+/// (so they meet strings and WRONGTYPE too).
+pub fn zset_args() -> impl Strategy<Value = Vec<String>> {
+    let score = prop_oneof![
+        6 => (-20i64..20).prop_map(|n| n.to_string()),
+        1 => prop::sample::select(vec!["inf", "-inf", "(1", "1.5", "x"]).prop_map(String::from),
+    ];
+    let member = prop::sample::select(vec!["m1", "m2", "m3", "m4"]).prop_map(String::from);
+    let shape = prop::sample::select(vec![
+        "ZADD k s m",
+        "ZADD k XX CH s m s2 m2",
+        "ZADD k NX INCR s m",
+        "ZADD k GT s m",
+        "ZINCRBY k s m",
+        "ZREM k m m2",
+        "ZSCORE k m",
+        "ZMSCORE k m m2",
+        "ZCARD k",
+        "ZRANK k m",
+        "ZREVRANK k m",
+        "ZCOUNT k s s2",
+        "ZLEXCOUNT k - +",
+        "ZRANGE k 0 -1 WITHSCORES",
+        "ZRANGE k s s2 BYSCORE LIMIT 0 2",
+        "ZRANGE k + - BYLEX REV",
+        "ZRANGEBYSCORE k s s2",
+        "ZREVRANGE k 0 1",
+        "ZRANGESTORE k2 k 0 s",
+        "ZPOPMIN k",
+        "ZPOPMAX k 2",
+        "ZMPOP 2 k k2 MIN COUNT 2",
+        "ZREMRANGEBYRANK k 0 0",
+        "ZREMRANGEBYSCORE k s s2",
+        "ZREMRANGEBYLEX k - (m3",
+        "ZUNION 2 k k2 WITHSCORES",
+        "ZINTERSTORE k2 2 k k2 AGGREGATE MAX",
+        "ZDIFFSTORE k2 2 k k2",
+        "ZRANDMEMBER k",
+        "ZRANDMEMBER k s WITHSCORES",
+        "ZSCAN k 0 COUNT 2",
+    ]);
+    (
+        shape,
+        key(),
+        key(),
+        score.clone(),
+        score,
+        member.clone(),
+        member,
+    )
+        .prop_map(|(shape, k, k2, s, s2, m, m2)| {
+            shape
+                .split(' ')
+                .map(|word| match word {
+                    "k" => k.clone(),
+                    "k2" => k2.clone(),
+                    "s" => s.clone(),
+                    "s2" => s2.clone(),
+                    "m" => m.clone(),
+                    "m2" => m2.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
 }

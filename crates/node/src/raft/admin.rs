@@ -141,6 +141,7 @@ impl Consensus {
             let leader = self.metrics().current_leader;
             if let Some(l) = leader.filter(|l| *l != self.node_id) {
                 tracing::info!(leader = l, "leadership transferred");
+                crate::counters::LEADERSHIP_HANDED_OVER.incr();
                 return Some(l);
             }
             self.wait_metrics_change(deadline.saturating_duration_since(Instant::now()))

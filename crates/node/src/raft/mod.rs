@@ -736,11 +736,15 @@ impl Consensus {
                     .await
                     .map_or_else(|e| fatal(&e), PeerResponse::Vote),
             },
-            PeerRequest::TransferLeader(r) => self
-                .raft
-                .handle_transfer_leader(r)
-                .await
-                .map_or_else(|e| fatal(&e), PeerResponse::TransferLeader),
+            PeerRequest::TransferLeader(r) => {
+                if *r.to_node_id() == self.node_id {
+                    crate::counters::TRANSFERS_TO_ME.incr();
+                }
+                self.raft
+                    .handle_transfer_leader(r)
+                    .await
+                    .map_or_else(|e| fatal(&e), PeerResponse::TransferLeader)
+            }
             PeerRequest::SnapshotChunk(_) => {
                 PeerResponse::Error("snapshot chunks are handled by the peer server".into())
             }

@@ -228,6 +228,7 @@ impl RaftNetworkV2<TypeConfig> for Network {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        crate::counters::PRE_VOTES_SENT.incr();
         match self
             .call(PeerRequest::PreVote(rpc), option.soft_ttl())
             .await?

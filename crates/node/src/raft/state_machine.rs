@@ -407,6 +407,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         let path = self.shared.snapshots.adopt(&received, &header)?;
         tracing::info!(snapshot = %header.id, "installed snapshot from leader");
+        crate::counters::SNAPSHOTS_INSTALLED.incr();
         self.shared.set_current(header, path)?;
         Ok(())
     }

@@ -237,6 +237,9 @@ fn raft(out: &mut String, ctx: &ServerContext) {
             .map(|at| openraft::Instant::elapsed(&**at).as_millis().to_string())
             .unwrap_or_default(),
     );
+    for (name, counter) in crate::counters::all() {
+        let _ = write!(out, "{name}:{}\r\n", counter.get());
+    }
 }
 
 fn reads(out: &mut String, ctx: &ServerContext) {

@@ -83,6 +83,7 @@ async fn serve_connection(
             ?answer,
             "peer connection refused"
         );
+        crate::counters::PEER_CONNECTIONS_REFUSED.incr();
         return Ok(());
     }
     let (tx, mut rx) = mpsc::channel::<Envelope<PeerResponse>>(MAX_QUEUED_ANSWERS);

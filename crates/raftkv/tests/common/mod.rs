@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use node::client::RespClient;
+use node::launch::{ready_addrs, Launch};
 use resp::Reply;
 
 /// Raft timing for tests: faster than the defaults, still well above the heartbeat.
@@ -29,6 +30,8 @@ pub const TEST_TIMING: [&str; 6] = [
 
 /// Default deadline for cluster-wide conditions.
 pub const WAIT: Duration = Duration::from_secs(30);
+/// Pause between two checks of a condition.
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// One node process.
 pub struct TestNode {
@@ -38,7 +41,8 @@ pub struct TestNode {
     pub peer: String,
     pub log: PathBuf,
     child: Option<Child>,
-    extra: Vec<String>,
+    /// How it was started; a restart reuses it on the addresses it bound.
+    launch: Launch,
 }
 
 /// A cluster of node processes sharing one temp dir.
@@ -47,41 +51,23 @@ pub struct Cluster {
     pub nodes: Vec<TestNode>,
 }
 
-fn spawn(
-    id: u64,
-    data_dir: &Path,
-    log: &Path,
-    listen: &str,
-    peer: &str,
-    extra: &[String],
-) -> (Child, String, String) {
-    spawn_env(id, data_dir, log, listen, peer, extra, &[])
-}
-
-/// [`spawn`] with extra environment variables for the process (e.g. libfaketime's).
-fn spawn_env(
-    id: u64,
-    data_dir: &Path,
-    log: &Path,
-    listen: &str,
-    peer: &str,
-    extra: &[String],
-    env: &[(String, String)],
-) -> (Child, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_raftkv"));
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.arg("serve")
-        .args(["--node-id", &id.to_string()])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", listen, "--peer-listen", peer]);
+/// Start the node `launch` describes, its log appended to `log`; waits for its ready line and
+/// returns the process with its bound client and peer addresses.
+fn spawn(launch: &Launch, log: &Path) -> (Child, String, String) {
+    let id = launch.id;
+    let mut launch = launch.clone();
     // Fast elections keep tests short, unless the test chose its own timing.
-    if !extra.iter().any(|f| f.starts_with("--election-timeout")) {
-        cmd.args(TEST_TIMING);
+    if !launch
+        .flags
+        .iter()
+        .any(|f| f.starts_with("--election-timeout"))
+    {
+        launch
+            .flags
+            .extend(TEST_TIMING.iter().map(|s| s.to_string()));
     }
-    cmd.args(extra)
-        .env("RUST_LOG", "info,openraft=warn")
-        .stdin(Stdio::null())
+    let mut cmd = launch.command(Path::new(env!("CARGO_BIN_EXE_raftkv")));
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn raftkv serve");
@@ -99,14 +85,8 @@ fn spawn_env(
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(file, "{line}");
-            if !sent && line.contains("raftkv node ready") {
-                let field = |name: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                };
-                let _ = tx.send((field("client"), field("peer")));
+            if let Some(addrs) = ready_addrs(&line).filter(|_| !sent) {
+                let _ = tx.send(addrs);
                 sent = true;
             }
         }
@@ -132,7 +112,7 @@ impl Cluster {
     }
 
     /// Start node `id` on `data_dir`, clients on port 0 and peers on `peer`. Restarts reuse
-    /// every flag, --bootstrap/--join included (a node with state ignores them), but not `env`.
+    /// every flag, --bootstrap/--join included (a node with state ignores them), and `env`.
     fn launch(
         &mut self,
         id: u64,
@@ -142,8 +122,17 @@ impl Cluster {
         env: &[(String, String)],
     ) {
         let log = self.dir.path().join(format!("node{id}.log"));
-        let (child, client, peer) =
-            spawn_env(id, &data_dir, &log, "127.0.0.1:0", peer, &flags, env);
+        let mut launch = Launch {
+            id,
+            data_dir: data_dir.clone(),
+            listen: "127.0.0.1:0".into(),
+            peer_listen: peer.into(),
+            flags,
+            env: env.to_vec(),
+        };
+        let (child, client, peer) = spawn(&launch, &log);
+        launch.listen = client.clone();
+        launch.peer_listen = peer.clone();
         self.nodes.push(TestNode {
             id,
             data_dir,
@@ -151,7 +140,7 @@ impl Cluster {
             peer,
             log,
             child: Some(child),
-            extra: flags,
+            launch,
         });
     }
 
@@ -188,31 +177,16 @@ impl Cluster {
         let mut child = node.child.take().expect("node is running");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
             .expect("kill");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} did not exit after {signal:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_sync(&format!("node {id} to exit after {signal:?}"), || {
+            child.try_wait().expect("wait")
+        })
     }
 
     /// Restart a killed node on its old addresses from its data dir.
     pub fn restart(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
         assert!(node.child.is_none(), "node {id} is still running");
-        let (child, _, _) = spawn(
-            id,
-            &node.data_dir,
-            &node.log,
-            &node.client,
-            &node.peer,
-            &node.extra,
-        );
+        let (child, _, _) = spawn(&node.launch, &node.log);
         node.child = Some(child);
     }
 
@@ -229,8 +203,7 @@ impl Cluster {
 
     /// Wait until all of `ids` (running) agree on one leader that is itself among `ids`.
     pub async fn wait_leader_among(&self, ids: &[u64]) -> u64 {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        poll_for(&format!("an agreed leader among {ids:?}"), || async move {
             let mut leaders = Vec::new();
             for &id in ids {
                 if let Some(info) = self.info(id).await {
@@ -238,19 +211,53 @@ impl Cluster {
                 }
             }
             let agreed = leaders.len() == ids.len() && leaders.iter().all(|l| *l == leaders[0]);
-            if let Some(leader) = leaders
+            leaders
                 .first()
                 .and_then(|l| l.parse::<u64>().ok())
                 .filter(|l| agreed && ids.contains(l))
-            {
-                return leader;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no agreed leader among {ids:?}: {leaders:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+    }
+
+    /// The term node `id` leads in; fails unless its own INFO says it is the leader. A test reads it
+    /// before and after a fail-over: a higher term under a leader that says so shows an election.
+    pub async fn leader_term(&self, id: u64) -> u64 {
+        let info = self.info(id).await.expect("the leader answers INFO");
+        assert_eq!(info["raft_role"], "leader", "node {id}: {info:?}");
+        info["raft_term"].parse().expect("raft_term is a number")
+    }
+
+    /// A numeric `INFO` field of node `id` (a counter, an index); fails if it is missing, so a
+    /// renamed field fails the test instead of reading as 0.
+    pub async fn count(&self, id: u64, field: &str) -> u64 {
+        let info = self.info(id).await.expect("the node answers INFO");
+        info.get(field)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("node {id}: no number {field} in INFO: {info:?}"))
+    }
+
+    /// Wait until node `id` itself (a `READONLY` read of its own state, not the cluster's answer)
+    /// replies `want` to `args`: it has applied the writes that lead there.
+    pub async fn wait_local(&self, id: u64, args: &[&str], want: Reply) {
+        let addr = self.node(id).client.clone();
+        wait_until(
+            &format!("node {id} to answer {args:?} with {want:?}"),
+            || {
+                let (addr, want) = (addr.clone(), want.clone());
+                async move {
+                    let Ok(mut c) = RespClient::connect(&addr, Duration::from_secs(2)).await else {
+                        return false;
+                    };
+                    c.call(&["READONLY"]).await.is_ok() && c.call(args).await.ok() == Some(want)
+                }
+            },
+        )
+        .await
+    }
+
+    /// Node `id`'s last log index: tests count the entries a request took.
+    pub async fn last_log_index(&self, id: u64) -> u64 {
+        self.count(id, "raft_last_log_index").await
     }
 
     /// Wait until nodes `ids` all see `ids` as the voters.
@@ -266,8 +273,8 @@ impl Cluster {
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let deadline = Instant::now() + WAIT;
-        loop {
+        let want = &want;
+        wait_until(&format!("voters {want}"), || async move {
             let mut ok = true;
             for &id in on {
                 let v = self
@@ -276,12 +283,9 @@ impl Cluster {
                     .and_then(|i| i.get("raft_voters").cloned());
                 ok &= v.as_deref() == Some(want.as_str());
             }
-            if ok {
-                return;
-            }
-            assert!(Instant::now() < deadline, "voters never became {want}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ok
+        })
+        .await
     }
 
     /// Connect a client to a node.
@@ -340,23 +344,14 @@ impl Cluster {
 
     /// Wait for a log line of node `id` containing `marker` and return its `field=` value.
     pub fn log_field(&self, id: u64, marker: &str, field: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        poll_sync(&format!("node {id} to log {marker:?}"), || {
             let log = std::fs::read_to_string(&self.node(id).log).unwrap_or_default();
-            let found = log.lines().filter(|l| l.contains(marker)).find_map(|l| {
+            log.lines().filter(|l| l.contains(marker)).find_map(|l| {
                 l.split_whitespace()
                     .find_map(|w| w.strip_prefix(&format!("{field}=")))
                     .map(|s| s.to_string())
-            });
-            if let Some(v) = found {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} never logged {marker:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            })
+        })
     }
 
     /// True while node `id`'s process runs.
@@ -460,10 +455,39 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
+    poll_for(what, || {
+        let done = check();
+        async move { done.await.then_some(()) }
+    })
+    .await
+}
+
+/// Poll `check` until it gives a value, every [`POLL`], for at most [`WAIT`]; fails the test
+/// naming `what` on timeout.
+pub async fn poll_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     let deadline = Instant::now() + WAIT;
-    while !check().await {
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`poll_for`] for code outside the async runtime (waiting on a child process, a log file).
+pub fn poll_sync<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(POLL);
     }
 }
 

@@ -47,12 +47,15 @@ pub struct History {
     pub refused: Vec<String>,
 }
 
-/// Writer tasks recording which writes were acknowledged.
+/// Writer tasks recording every write, with its call and return times, in a
+/// [`check::Recorder`] (the fault suite's recorder), from which [`Recorder::stop`] derives the
+/// [`History`] of acknowledged, indeterminate and refused writes.
 pub struct Recorder {
     stop: Arc<AtomicBool>,
     targets: Arc<RwLock<Vec<String>>>,
     acked: Arc<AtomicUsize>,
-    tasks: Vec<JoinHandle<History>>,
+    ops: check::Recorder,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Recorder {
@@ -64,6 +67,7 @@ impl Recorder {
             stop: Arc::new(AtomicBool::new(false)),
             targets: Arc::new(RwLock::new(targets)),
             acked: Arc::new(AtomicUsize::new(0)),
+            ops: check::Recorder::new(),
             tasks: Vec::new(),
         };
         let tasks = (0..writers)
@@ -74,6 +78,7 @@ impl Recorder {
                     recorder.targets.clone(),
                     recorder.stop.clone(),
                     recorder.acked.clone(),
+                    recorder.ops.clone(),
                 ))
             })
             .collect();
@@ -95,26 +100,29 @@ impl Recorder {
     /// serving writes. Panics after [`WAIT`].
     pub async fn wait_progress(&self, more: usize) {
         let start = self.acked();
-        let deadline = Instant::now() + WAIT;
-        while self.acked() < start + more {
-            assert!(
-                Instant::now() < deadline,
-                "writers stalled: {} of {more} more writes acknowledged in {WAIT:?}",
-                self.acked() - start
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        let what = format!("{more} more acknowledged writes (writers stalled?)");
+        super::wait_until(&what, || {
+            let done = self.acked() >= start + more;
+            async move { done }
+        })
+        .await
     }
 
     /// Stop the writers and return what they did.
     pub async fn stop(self) -> History {
         self.stop.store(true, Ordering::Relaxed);
-        let mut all = History::default();
         for task in self.tasks {
-            let h = task.await.expect("writer task");
-            all.acked.extend(h.acked);
-            all.indeterminate += h.indeterminate;
-            all.refused.extend(h.refused);
+            task.await.expect("writer task");
+        }
+        let mut all = History::default();
+        for op in self.ops.history().ops() {
+            match (&op.outcome, &op.command) {
+                (check::Outcome::Ok { .. }, check::Command::Set(value)) => {
+                    all.acked.push((op.key.clone(), value.clone()))
+                }
+                (check::Outcome::Fail { .. }, _) => all.refused.push(op.key.clone()),
+                _ => all.indeterminate += 1,
+            }
         }
         all
     }
@@ -128,8 +136,8 @@ async fn write_loop(
     targets: Arc<RwLock<Vec<String>>>,
     stop: Arc<AtomicBool>,
     acked_count: Arc<AtomicUsize>,
-) -> History {
-    let mut history = History::default();
+    ops: check::Recorder,
+) {
     let mut next = w;
     let mut conn: Option<RespClient> = None;
     let mut seq = 0u64;
@@ -154,9 +162,10 @@ async fn write_loop(
         let key = format!("{prefix}:{w}:{seq}");
         let value = format!("v{w}:{seq}");
         seq += 1;
+        let op = ops.begin(w as u64, key.clone(), check::Command::Set(value.clone()));
         match c.call(&["SET", &key, &value]).await {
             Ok(reply) if reply == Reply::ok() => {
-                history.acked.push((key, value));
+                op.ok(check::Value::Nil);
                 acked_count.fetch_add(1, Ordering::Relaxed);
                 conn = Some(c);
             }
@@ -165,18 +174,18 @@ async fn write_loop(
                     || e.starts_with("TRYAGAIN")
                     || e.starts_with("MISCONF") =>
             {
-                history.refused.push(key);
+                // The node promises the write was not applied.
+                op.fail(e);
                 next += 1;
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
-            _ => {
-                history.indeterminate += 1;
+            other => {
+                op.info(format!("{other:?}"));
                 next += 1;
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
-    history
 }
 
 /// Acknowledged keys that node `id` does not hold with their value: first through a
@@ -284,7 +293,7 @@ pub async fn assert_all_present(cluster: &Cluster, ids: &[u64], history: &Histor
             .collect();
         if !applied.is_empty() {
             report.push(format!(
-                "{} writes refused with -CLUSTERDOWN/-TRYAGAIN were applied, e.g. {:?}",
+                "{} writes refused with -CLUSTERDOWN/-TRYAGAIN/-MISCONF were applied, e.g. {:?}",
                 applied.len(),
                 &applied[..applied.len().min(10)]
             ));

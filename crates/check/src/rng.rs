@@ -1,8 +1,9 @@
 //! A small deterministic random number generator.
 //!
-//! Everything the suite chooses at random (the fault schedule, which node a fault hits, what each
-//! client does next) comes from [`Rng`] streams derived from the run's seed, so a seed names one
-//! schedule forever: same seed, same faults in the same order with the same parameters. The
+//! The one seeded generator of the test tooling: everything the fault suite chooses at random
+//! (the fault schedule, which node a fault hits, what each client does next), the checker's
+//! simulated histories and the durability tests' crash schedules come from [`Rng`] streams
+//! derived from a seed, so a seed names one schedule forever: same seed, same faults in the same order with the same parameters. The
 //! generator is xoshiro256** seeded through SplitMix64, both public-domain algorithms written
 //! out here so that no dependency upgrade can silently change a seed's schedule.
 //!
@@ -64,6 +65,11 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Rng::below(0)");
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// A float in `[0, 1)`, from the top 53 bits.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// A number in `lo..=hi`.

@@ -1,0 +1,194 @@
+//! Sorted-set algebra: ZUNION ZINTER ZDIFF and their STORE forms, with WEIGHTS and AGGREGATE
+//! SUM|MIN|MAX, as in Redis 7.0 (`zunionInterDiffGenericCommand`).
+//!
+//! Inputs may be sorted sets or plain sets (every member of a set has score 1); an absent key
+//! is empty; any other type is WRONGTYPE. A weighted score that is NaN (`0 * inf`) counts as
+//! 0, and so does a SUM of `inf` and `-inf`, as in Redis. Scores of a member present in
+//! several inputs are combined in key order (Redis combines ZINTER's in order of input size,
+//! which can differ in the last bit of a floating-point sum). A STORE with an empty result
+//! deletes its destination.
+
+use crate::aggregate::{self, int, is};
+use crate::keyspace::Keyspace;
+use crate::ops::Op;
+use crate::value::{Value, ZSet};
+use crate::zsets::members_reply;
+use crate::Error;
+use bytes::Bytes;
+use resp::{parse_f64, Reply};
+use std::collections::BTreeMap;
+
+/// How scores of the same member in several inputs combine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    /// Add them (the default).
+    Sum,
+    /// Keep the lowest.
+    Min,
+    /// Keep the highest.
+    Max,
+}
+
+impl Combine {
+    /// `a` combined with `b`.
+    fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Combine::Sum => {
+                let sum = a + b;
+                if sum.is_nan() {
+                    0.0
+                } else {
+                    sum
+                }
+            }
+            Combine::Min => a.min(b),
+            Combine::Max => a.max(b),
+        }
+    }
+}
+
+/// The parsed arguments after `numkeys`.
+struct Algebra<'a> {
+    /// The input keys.
+    keys: &'a [Bytes],
+    /// One weight per key (1 unless WEIGHTS).
+    weights: Vec<f64>,
+    /// AGGREGATE.
+    combine: Combine,
+    /// WITHSCORES (not for STORE forms).
+    withscores: bool,
+}
+
+/// Parses `numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` (ZDIFF:
+/// only WITHSCORES; STORE forms: no WITHSCORES).
+fn parse(op: Op, args: &[Bytes], store: bool) -> Result<Algebra<'_>, Error> {
+    let numkeys = int(&args[0])?;
+    if numkeys < 1 {
+        return Err(Error::AtLeastOneKey(op.name()));
+    }
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > args.len() - 1 {
+        return Err(Error::Syntax);
+    }
+    let diff = matches!(op, Op::ZDiff | Op::ZDiffStore);
+    let mut algebra = Algebra {
+        keys: &args[1..=numkeys],
+        weights: vec![1.0; numkeys],
+        combine: Combine::Sum,
+        withscores: false,
+    };
+    let opts = &args[numkeys + 1..];
+    let mut i = 0;
+    while let Some(opt) = opts.get(i) {
+        let remaining = opts.len() - i;
+        if !diff && remaining > numkeys && is(opt, "weights") {
+            for (w, arg) in algebra.weights.iter_mut().zip(&opts[i + 1..]) {
+                *w = parse_f64(arg).ok_or(Error::WeightNotFloat)?;
+            }
+            i += 1 + numkeys;
+        } else if !diff && remaining >= 2 && is(opt, "aggregate") {
+            let how = &opts[i + 1];
+            algebra.combine = if is(how, "sum") {
+                Combine::Sum
+            } else if is(how, "min") {
+                Combine::Min
+            } else if is(how, "max") {
+                Combine::Max
+            } else {
+                return Err(Error::Syntax);
+            };
+            i += 2;
+        } else if !store && is(opt, "withscores") {
+            algebra.withscores = true;
+            i += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok(algebra)
+}
+
+/// The members and scores under `key`: a sorted set, a set (scores 1), or nothing.
+fn input(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Vec<(Bytes, f64)>, Error> {
+    Ok(match ks.live(key, now).map(|entry| &entry.value) {
+        None => Vec::new(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+        Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+        Some(_) => return Err(Error::WrongType),
+    })
+}
+
+/// Computes the union, intersection or difference.
+fn compute(op: Op, ks: &Keyspace, now: u64, algebra: &Algebra) -> Result<ZSet, Error> {
+    let inputs = algebra
+        .keys
+        .iter()
+        .map(|key| input(ks, now, key))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let weighted = |i: usize, score: f64| {
+        let w = score * algebra.weights[i];
+        if w.is_nan() {
+            0.0
+        } else {
+            w
+        }
+    };
+    let mut acc: BTreeMap<Bytes, f64> = BTreeMap::new();
+    match op {
+        Op::ZUnion | Op::ZUnionStore => {
+            for (i, items) in inputs.iter().enumerate() {
+                for (member, score) in items {
+                    let score = weighted(i, *score);
+                    acc.entry(member.clone())
+                        .and_modify(|s| *s = algebra.combine.apply(*s, score))
+                        .or_insert(score);
+                }
+            }
+        }
+        Op::ZInter | Op::ZInterStore => {
+            acc = inputs[0]
+                .iter()
+                .map(|(m, s)| (m.clone(), weighted(0, *s)))
+                .collect();
+            for (i, items) in inputs.iter().enumerate().skip(1) {
+                let other: BTreeMap<&Bytes, f64> = items.iter().map(|(m, s)| (m, *s)).collect();
+                acc.retain(|m, s| match other.get(m) {
+                    Some(score) => {
+                        *s = algebra.combine.apply(*s, weighted(i, *score));
+                        true
+                    }
+                    None => false,
+                });
+            }
+        }
+        _ => {
+            acc = inputs[0].iter().cloned().collect();
+            for items in &inputs[1..] {
+                for (member, _) in items {
+                    acc.remove(member);
+                }
+            }
+        }
+    }
+    let mut result = ZSet::default();
+    for (member, score) in acc {
+        result.insert(member, score);
+    }
+    Ok(result)
+}
+
+/// ZUNION, ZINTER, ZDIFF.
+pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let algebra = parse(op, args, false)?;
+    let result = compute(op, ks, now, &algebra)?;
+    aggregate::check_reply(result.len() * if algebra.withscores { 2 } else { 1 })?;
+    let items: Vec<(Bytes, f64)> = result.iter().map(|(m, s)| (m.clone(), s)).collect();
+    Ok(members_reply(&items, algebra.withscores))
+}
+
+/// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: `dst numkeys key ...`; replies with the stored size.
+pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let algebra = parse(op, &args[1..], true)?;
+    let result = compute(op, ks, now, &algebra)?;
+    Ok(Reply::Integer(aggregate::store(ks, &args[0], result) as i64))
+}

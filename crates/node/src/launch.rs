@@ -1,0 +1,142 @@
+//! How to start a `raftkv serve` process: one description of its command line and environment,
+//! used by everything that launches nodes (the test harness, the corruption tests, the fault
+//! suite), so a flag or variable added here reaches them all, and a restart reuses exactly the
+//! description the node was first started with.
+//!
+//! This module builds arguments; it spawns nothing. Callers wrap them as they need (the fault
+//! suite prefixes `ip netns exec <ns> env VAR=...`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The log filter launched nodes get unless the caller sets `RUST_LOG` itself.
+pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
+
+/// The line a node logs when both listeners are bound; it carries `client=ADDR peer=ADDR`.
+pub const READY_MARKER: &str = "raftkv node ready";
+
+/// What it takes to start one node.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// The node id.
+    pub id: u64,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// Client (RESP) listen address (`127.0.0.1:0` for any free port).
+    pub listen: String,
+    /// Peer (Raft) listen address.
+    pub peer_listen: String,
+    /// Further `serve` flags (`--bootstrap`, `--join ADDR`, timings, unsafe switches).
+    pub flags: Vec<String>,
+    /// Environment variables for the process (e.g. libfaketime's).
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// The arguments after the binary: `serve --node-id ... flags`.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["serve", "--node-id", &self.id.to_string(), "--data-dir"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        args.push(self.data_dir.clone().into_os_string());
+        for a in ["--listen", &self.listen, "--peer-listen", &self.peer_listen] {
+            args.push(a.into());
+        }
+        args.extend(self.flags.iter().map(OsString::from));
+        args
+    }
+
+    /// The environment: `RUST_LOG` (the caller's, or [`DEFAULT_LOG_FILTER`]) and then `env`.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let mut envs = Vec::new();
+        if !self.env.iter().any(|(k, _)| k == "RUST_LOG") {
+            envs.push(("RUST_LOG".to_string(), DEFAULT_LOG_FILTER.to_string()));
+        }
+        envs.extend(self.env.iter().cloned());
+        envs
+    }
+
+    /// A [`std::process::Command`] running `binary` with these arguments and environment
+    /// (standard streams left to the caller).
+    pub fn command(&self, binary: &std::path::Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(binary);
+        cmd.args(self.args()).envs(self.envs());
+        cmd
+    }
+}
+
+/// The `(client, peer)` addresses from a node's ready line, or None for any other line.
+pub fn ready_addrs(line: &str) -> Option<(String, String)> {
+    if !line.contains(READY_MARKER) {
+        return None;
+    }
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    Some((field("client"), field("peer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch() -> Launch {
+        Launch {
+            id: 2,
+            data_dir: "/d".into(),
+            listen: "127.0.0.1:0".into(),
+            peer_listen: "127.0.0.1:1".into(),
+            flags: vec!["--join".into(), "127.0.0.1:7".into()],
+            env: vec![("TZ".into(), "UTC".into())],
+        }
+    }
+
+    #[test]
+    fn arguments_name_the_node_its_directory_and_listeners_then_the_flags() {
+        let args: Vec<String> = launch()
+            .args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "serve",
+                "--node-id",
+                "2",
+                "--data-dir",
+                "/d",
+                "--listen",
+                "127.0.0.1:0",
+                "--peer-listen",
+                "127.0.0.1:1",
+                "--join",
+                "127.0.0.1:7"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_log_filter_defaults_but_the_callers_wins() {
+        let envs = launch().envs();
+        assert_eq!(envs[0], ("RUST_LOG".into(), DEFAULT_LOG_FILTER.into()));
+        assert_eq!(envs[1], ("TZ".into(), "UTC".into()));
+        let mut own = launch();
+        own.env = vec![("RUST_LOG".into(), "debug".into())];
+        assert_eq!(own.envs(), [("RUST_LOG".into(), "debug".into())]);
+    }
+
+    #[test]
+    fn ready_line_gives_both_addresses() {
+        let line = "INFO raftkv node ready node_id=1 client=127.0.0.1:5 peer=127.0.0.1:6";
+        assert_eq!(
+            ready_addrs(line),
+            Some(("127.0.0.1:5".into(), "127.0.0.1:6".into()))
+        );
+        assert_eq!(ready_addrs("INFO something else client=x"), None);
+    }
+}
