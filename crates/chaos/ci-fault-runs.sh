@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The fault suite's CI step: two short fault runs (register and append workloads, mixed faults,
-# 3 nodes) and the self-test. Needs root. Installs iproute2, nftables and faketime if missing.
+# 3 nodes), a 40 s disk-full run (data dirs on tmpfs, about 50 s) and the self-test. Needs
+# root. Installs iproute2, nftables and faketime if missing.
 # Usage: bash crates/chaos/ci-fault-runs.sh [report-dir]   (run from anywhere; about 8 min on 2
 # cores). It uses the debug binaries the test step already built, so CI pays no release build.
 # Set CHAOS_DURATION to change the length of the two runs, CHAOS_PROFILE=release for release.
@@ -43,6 +44,14 @@ for run in "register 1" "append 2"; do
     show "$dir"
   fi
 done
+
+dir="$reports/disk-seed1"
+echo "== fault run: register workload, disk-full faults (tmpfs data dirs), 3 nodes, seed 1, 40s"
+if ! "$chaos" run --nodes 3 --seed 1 --duration 40s --workload register \
+    --faults disk --quiet --report-dir "$dir" --binary "$binary"; then
+  status=1
+  show "$dir"
+fi
 
 echo "== fault suite self-test (unsafe switches must be caught)"
 if ! "$chaos" selftest --report-dir "$reports/selftest" --duration 40s --binary "$binary"; then

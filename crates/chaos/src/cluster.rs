@@ -18,10 +18,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use crate::admin;
 use crate::clock::Clocks;
+use crate::disk::{Disks, EXIT_STORAGE_FAILURE};
 use crate::events::EventLog;
 use crate::net::Network;
 use crate::partition::{minority_size, Grudge};
@@ -56,6 +57,8 @@ pub struct ClusterOptions {
     pub unsafe_flags: Vec<String>,
     /// Run nodes under libfaketime.
     pub faketime: bool,
+    /// Put every data directory on a tmpfs of its own (for the disk fault; needs root).
+    pub tmpfs_data: bool,
 }
 
 /// The nodes, their slots, and the intended membership.
@@ -71,6 +74,10 @@ pub struct Cluster {
     pub clocks: Option<Clocks>,
     /// Exits nobody asked for, as sentences.
     pub unexpected_exits: Vec<String>,
+    /// Slots whose disk is full: their exit with the storage-failure status is expected.
+    disk_full: BTreeSet<usize>,
+    /// The data directories' tmpfs mounts; dropped after the processes.
+    disks: Disks,
     /// Declared last: dropped after the processes.
     net: Network,
 }
@@ -97,6 +104,8 @@ impl Cluster {
             events,
             clocks,
             unexpected_exits: Vec::new(),
+            disk_full: BTreeSet::new(),
+            disks: Disks::default(),
             net,
         })
     }
@@ -181,7 +190,11 @@ impl Cluster {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let mut node = NodeProcess::new(self.spec(slot, id, start));
+        let spec = self.spec(slot, id, start);
+        if self.opts.tmpfs_data {
+            self.disks.mount(&spec.data_dir)?;
+        }
+        let mut node = NodeProcess::new(spec);
         node.start()?;
         self.nodes[slot] = Some(node);
         Ok(id)
@@ -486,6 +499,13 @@ impl Cluster {
         for slot in 0..self.slots() {
             let status = self.nodes[slot].as_mut().and_then(|n| n.check_exit());
             if let Some(status) = status {
+                if self.disk_full.contains(&slot) && status.code() == Some(EXIT_STORAGE_FAILURE) {
+                    self.events.log(format!(
+                        "{} exited with the storage-failure status on its full disk, as it must",
+                        self.describe(slot)
+                    ));
+                    continue;
+                }
                 let what = format!("{} exited on its own: {status}", self.describe(slot));
                 self.events.log(format!("SURPRISE: {what}"));
                 self.unexpected_exits.push(what);
@@ -556,6 +576,28 @@ impl Cluster {
             }
             tokio::time::sleep(RECONCILE_PAUSE).await;
         }
+    }
+
+    /// Fill the disk of the node in `slot` (its data directory must be on a tmpfs).
+    pub fn fill_disk(&mut self, slot: usize) -> anyhow::Result<u64> {
+        let dir = self.nodes[slot]
+            .as_ref()
+            .map(|n| n.spec.data_dir.clone())
+            .context("no node in the slot")?;
+        anyhow::ensure!(self.opts.tmpfs_data, "data directories are not on tmpfs");
+        self.disk_full.insert(slot);
+        Disks::fill(&dir)
+    }
+
+    /// Free every full disk; returns the slots freed.
+    pub fn free_disks(&mut self) -> Vec<usize> {
+        let slots: Vec<usize> = std::mem::take(&mut self.disk_full).into_iter().collect();
+        for &slot in &slots {
+            if let Some(n) = &self.nodes[slot] {
+                Disks::free(&n.spec.data_dir);
+            }
+        }
+        slots
     }
 
     /// Stops every node gracefully (SIGTERM, then SIGKILL past a bound).

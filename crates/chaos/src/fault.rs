@@ -121,6 +121,10 @@ pub enum Fault {
         /// A partition imposed before the removal and healed before the re-add.
         during: Option<PartitionKind>,
     },
+    /// Fill the target's data directory (a tmpfs of its own, see [`crate::disk`]) at the start:
+    /// it must exit with status 74 at its next log append. Free the space and restart it at the
+    /// end.
+    DiskFull(Target),
     /// Add two new nodes at the start; remove two random members at the end. Optionally while a
     /// partition is in force.
     GrowShrink {
@@ -141,6 +145,7 @@ impl Fault {
             Fault::Partition(p) => p.name().to_string(),
             Fault::ClockJump { .. } => "clock-jump".to_string(),
             Fault::ClockStrobe { .. } => "clock-strobe".to_string(),
+            Fault::DiskFull(t) => format!("disk-full-{}", t.label()),
             Fault::RemoveReadd { during, .. } => match during {
                 None => "member-readd".to_string(),
                 Some(_) => "member-readd-partitioned".to_string(),
@@ -150,6 +155,11 @@ impl Fault {
                 Some(_) => "member-grow-shrink-partitioned".to_string(),
             },
         }
+    }
+
+    /// Whether the fault needs every data directory on a tmpfs of its own.
+    pub fn needs_tmpfs(&self) -> bool {
+        matches!(self, Fault::DiskFull(_))
     }
 
     /// Whether the fault needs nodes started under libfaketime.

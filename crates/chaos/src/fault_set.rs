@@ -26,6 +26,9 @@ pub enum FaultSet {
     Membership,
     /// Only simulated power loss of all nodes (with `--unsafe-no-fsync`: the self-test).
     PowerLoss,
+    /// A full disk on the leader or one node (data directories on tmpfs; needs root). Not part
+    /// of `Mixed`, so the mixed schedules of existing seeds stay as they were.
+    Disk,
 }
 
 impl FaultSet {
@@ -39,6 +42,7 @@ impl FaultSet {
             FaultSet::Clock => "clock",
             FaultSet::Membership => "membership",
             FaultSet::PowerLoss => "powerloss",
+            FaultSet::Disk => "disk",
         }
     }
 }
@@ -55,9 +59,10 @@ impl FromStr for FaultSet {
             "clock" => FaultSet::Clock,
             "membership" => FaultSet::Membership,
             "powerloss" => FaultSet::PowerLoss,
+            "disk" => FaultSet::Disk,
             _ => {
                 return Err(format!(
-                    "unknown fault set {s:?} (mixed, kill, pause, partition, clock, membership, powerloss)"
+                    "unknown fault set {s:?} (mixed, kill, pause, partition, clock, membership, powerloss, disk)"
                 ))
             }
         })

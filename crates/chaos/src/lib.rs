@@ -4,7 +4,8 @@
 //! that ships. It starts a cluster of the release `raftkv` binary, one process per node, each in
 //! its own Linux network namespace on a private bridge; runs recording clients against every
 //! node; breaks the cluster on a schedule drawn from a seed (`kill -9`, SIGSTOP, partitions with
-//! nftables, wall-clock jumps with libfaketime, membership changes, simulated power loss); heals
+//! nftables, wall-clock jumps with libfaketime, membership changes, simulated power loss, a
+//! full disk); heals
 //! everything; demands that the cluster recovers; reads the final state; and hands the recorded
 //! history to the linearizability checker (`raftkv-check`). Each run leaves a report directory
 //! with the history, the verdict, the schedule, an event log, every node's log and data
@@ -47,6 +48,7 @@ pub mod admin;
 pub mod client;
 pub mod clock;
 pub mod cluster;
+pub mod disk;
 pub mod events;
 pub mod fault;
 pub mod fault_set;

@@ -30,6 +30,8 @@ pub enum Active {
     Heal,
     /// Set every clock right.
     ClockReset,
+    /// Free every full disk, then restart every member that is down.
+    FreeDisks,
     /// Heal the network if `partitioned`, then add a new node in `slot`.
     Readd {
         /// The slot the removed node ran in.
@@ -204,6 +206,22 @@ impl Nemesis {
                 ));
                 Active::ClockReset
             }
+            Fault::DiskFull(target) => {
+                let slots = self.resolve(cluster, target).await;
+                let Some(&slot) = slots.first() else {
+                    return Active::Nothing;
+                };
+                match cluster.fill_disk(slot) {
+                    Ok(bytes) => self.events.log(format!(
+                        "disk of {} filled ({bytes} bytes)",
+                        cluster.describe_all(&[slot])
+                    )),
+                    Err(e) => self
+                        .events
+                        .log(format!("cannot fill the disk of slot {slot}: {e:#}")),
+                }
+                Active::FreeDisks
+            }
             Fault::RemoveReadd { target, during } => {
                 let partitioned = match during {
                     Some(kind) => self.impose(cluster, kind).await,
@@ -257,6 +275,15 @@ impl Nemesis {
                 self.events.log("SIGCONT every paused node");
             }
             Active::Heal => self.heal(cluster),
+            Active::FreeDisks => {
+                // An exit on the full disk must be seen (and found expected) before the space
+                // comes back.
+                cluster.check_exits();
+                let freed = cluster.free_disks();
+                self.events
+                    .log(format!("disk space back for slots {freed:?}"));
+                cluster.restart_members().await;
+            }
             Active::ClockReset => {
                 if let Some(clocks) = cluster.clocks.as_mut() {
                     if let Err(e) = clocks.reset_all().await {

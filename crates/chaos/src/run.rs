@@ -95,7 +95,7 @@ pub struct RunOptions {
     /// register or append.
     #[arg(long, default_value = "register")]
     pub workload: Workload,
-    /// mixed, kill, pause, partition, clock, membership, or powerloss.
+    /// mixed, kill, pause, partition, clock, membership, powerloss, or disk (needs root: tmpfs data dirs).
     #[arg(long, default_value = "mixed")]
     pub faults: FaultSet,
     /// Self-test: start nodes with --unsafe-no-fsync (power loss then loses acknowledged writes).
@@ -216,6 +216,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Summary> {
         binary,
         unsafe_flags: opts.unsafe_flags(),
         faketime: schedule.needs_faketime(),
+        tmpfs_data: schedule.needs_tmpfs(),
     };
     let cluster = Cluster::new(net, cluster_opts, report.clone(), events.clone())?;
     let nemesis = Nemesis::new(events.clone());

@@ -165,6 +165,15 @@ fn membership(rng: &mut Rng, _: &ScheduleParams) -> Fault {
     }
 }
 
+fn disk(rng: &mut Rng, _: &ScheduleParams) -> Fault {
+    let pick = rng.next_u64();
+    Fault::DiskFull(if rng.percent(50) {
+        Target::Leader
+    } else {
+        Target::One { pick }
+    })
+}
+
 fn power_loss(_: &mut Rng, _: &ScheduleParams) -> Fault {
     Fault::PowerLoss
 }
@@ -178,6 +187,7 @@ fn families(params: &ScheduleParams) -> Vec<Family> {
         FaultSet::Clock => vec![clock],
         FaultSet::Membership => vec![membership],
         FaultSet::PowerLoss => vec![power_loss],
+        FaultSet::Disk => vec![disk],
     }
 }
 
@@ -206,6 +216,11 @@ impl Schedule {
             t = start + hold;
         }
         Schedule { episodes }
+    }
+
+    /// Whether any episode needs data directories on tmpfs.
+    pub fn needs_tmpfs(&self) -> bool {
+        self.episodes.iter().any(|e| e.fault.needs_tmpfs())
     }
 
     /// Whether any episode needs libfaketime.
@@ -281,6 +296,13 @@ mod tests {
             for e in Schedule::generate(&params(seed, FaultSet::Clock)).episodes {
                 assert!(e.fault.needs_faketime());
             }
+            let disk = Schedule::generate(&params(seed, FaultSet::Disk));
+            assert!(disk.needs_tmpfs());
+            for e in disk.episodes {
+                assert!(matches!(e.fault, Fault::DiskFull(_)), "{}", e.fault);
+            }
+            // Mixed runs never need root-mounted tmpfs data directories.
+            assert!(!Schedule::generate(&params(seed, FaultSet::Mixed)).needs_tmpfs());
         }
     }
 

@@ -10,7 +10,8 @@
 //!
 //! # Outcomes
 //! The one rule: record `fail` only when the server guarantees the command was not applied.
-//! `-CLUSTERDOWN` and `-TRYAGAIN` carry that guarantee; a read changes nothing, so any error on
+//! `-CLUSTERDOWN`, `-TRYAGAIN` and `-MISCONF` (a node that cannot write its log refuses a
+//! write before proposing it) carry that guarantee; a read changes nothing, so any error on
 //! a read is a `fail` too. Every other error on a write (`-ERR write outcome unknown`, a stopped
 //! node, anything unexpected), a timeout and a dropped connection are `info`: the write may have
 //! happened. A reply of the wrong shape is also `info` (or `fail` for a read) and is counted as
@@ -113,8 +114,10 @@ pub fn resp_args(key: &str, command: &Command) -> Vec<String> {
 /// How a reply ended an operation; the flag says the reply had an unexpected shape.
 pub fn classify(command: &Command, reply: Reply) -> (Outcome, bool) {
     if let Reply::Error(e) = &reply {
-        let definitely_not_applied =
-            command.is_read() || e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN");
+        let definitely_not_applied = command.is_read()
+            || e.starts_with("CLUSTERDOWN")
+            || e.starts_with("TRYAGAIN")
+            || e.starts_with("MISCONF");
         return if definitely_not_applied {
             (Outcome::fail(e.clone()), false)
         } else {

@@ -20,6 +20,11 @@ pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_ELECTION_TIMEOUT_MS_MIN: u64 = 500;
 /// Default upper bound of the election timeout, in milliseconds.
 pub const DEFAULT_ELECTION_TIMEOUT_MS_MAX: u64 = 1000;
+/// Default `min_free_space_bytes`: 64 MiB, the size of one Raft-log chunk file (the unit the
+/// log grows by before older chunks can be deleted behind a snapshot). Large enough to warn
+/// before appends fail on a busy node, small enough that a CI runner or a laptop with a few
+/// hundred MB free never fails `/readyz` or moves leadership because of it.
+pub const DEFAULT_MIN_FREE_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 /// Default number of applied entries between snapshots.
 pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 100_000;
 /// Default most simultaneous client connections.
@@ -103,6 +108,9 @@ pub struct Config {
     pub election_timeout_ms_max: u64,
     /// Applied entries between snapshots (the log is purged behind each).
     pub snapshot_threshold: u64,
+    /// Free space, in bytes, below which the data dir's file system counts as low: `/readyz`
+    /// fails and a leader hands leadership to a follower (once per low period). 0 disables.
+    pub min_free_space_bytes: u64,
     /// Most simultaneous client connections; more are refused with an error.
     pub max_clients: usize,
     /// How the leader confirms leadership before a linearizable read (`lease` or `readindex`).
@@ -148,6 +156,7 @@ impl Default for Config {
             election_timeout_ms_min: DEFAULT_ELECTION_TIMEOUT_MS_MIN,
             election_timeout_ms_max: DEFAULT_ELECTION_TIMEOUT_MS_MAX,
             snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
+            min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
             max_clients: DEFAULT_MAX_CLIENTS,
             read_policy: ReadPolicy::Lease,
             read_lease_ms: None,

@@ -4,7 +4,10 @@
 //! prefix: `-TRYAGAIN` when retrying soon is likely to work and nothing was applied,
 //! `-CLUSTERDOWN` when this node sees no leader (no quorum, or an election in progress), and
 //! `-ERR ... outcome unknown` when a write may or may not have been applied (a blind retry of a
-//! non-idempotent command could apply it twice). Command errors (wrong arity, WRONGTYPE, ...)
+//! non-idempotent command could apply it twice), and `-MISCONF` (Redis's reply when it cannot
+//! persist) when this node cannot write its Raft log and so refuses writes it has not proposed.
+//! No text here carries Rust debug syntax (`LogId { .. }`, `Custom { kind: .. }`): openraft's
+//! and the OS's errors are reduced to plain words before they get here. Command errors (wrong arity, WRONGTYPE, ...)
 //! come from the `kv` crate and protocol errors from `resp`.
 
 use resp::Reply;
@@ -36,13 +39,25 @@ pub fn consensus(e: &ConsensusError) -> Reply {
         ConsensusError::NoQuorum => unavailable(false),
         ConsensusError::OutcomeUnknown(why) => outcome_unknown(why),
         ConsensusError::Stopped(why) => Reply::error(format!("ERR node stopped: {why}")),
+        ConsensusError::StorageFailed(os_error) => Reply::error(format!(
+            "MISCONF raftkv cannot write its Raft log: {os_error}"
+        )),
         ConsensusError::Membership(why) => {
             Reply::error(format!("ERR membership change refused: {why}"))
         }
         ConsensusError::Behind { index, waited } => Reply::error(format!(
-            "TRYAGAIN this node has not applied up to the read index {index} within {waited:?}, try again"
+            "TRYAGAIN this node has not applied up to the read index {index} within {} ms, try again",
+            waited.as_millis()
         )),
     }
+}
+
+/// A read refused because this node cannot write its Raft log: its Raft has stopped, so it
+/// cannot confirm a linearizable read; another node can.
+pub fn storage_read_refused(os_error: &str) -> Reply {
+    Reply::error(format!(
+        "TRYAGAIN this node cannot write its Raft log ({os_error}) and serves no linearizable reads; try another node"
+    ))
 }
 
 /// A command this node does not support.
@@ -67,4 +82,44 @@ pub fn command_too_large(bytes: usize, max: usize) -> Reply {
     Reply::error(format!(
         "ERR command of {bytes} bytes exceeds the largest replicated entry ({max} bytes)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(r: Reply) -> String {
+        match r {
+            Reply::Error(e) => e,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn storage_failures_read_as_redis_errors_without_debug_syntax() {
+        let misconf = text(consensus(&ConsensusError::StorageFailed(
+            "No space left on device".into(),
+        )));
+        assert_eq!(
+            misconf,
+            "MISCONF raftkv cannot write its Raft log: No space left on device"
+        );
+        let read = text(storage_read_refused("No space left on device"));
+        assert!(read.starts_with("TRYAGAIN "), "{read}");
+        let unknown = text(consensus(&ConsensusError::OutcomeUnknown(
+            "this node could not write its Raft log (No space left on device)".into(),
+        )));
+        assert!(
+            unknown.starts_with("ERR write outcome unknown: "),
+            "{unknown}"
+        );
+        let behind = text(consensus(&ConsensusError::Behind {
+            index: 7,
+            waited: std::time::Duration::from_millis(1500),
+        }));
+        assert!(behind.contains("within 1500 ms"), "{behind}");
+        for t in [misconf, read, unknown, behind] {
+            assert!(!t.contains('{') && !t.contains("os error"), "{t}");
+        }
+    }
 }

@@ -8,7 +8,8 @@
 //! - `GET /livez`: `200 ok` while the process serves.
 //! - `GET /readyz`: `200 ready` only if a leader is known and a linearizable read through the
 //!   normal read path completes within [`READY_DEADLINE`]; otherwise `503` with the reason
-//!   (also `503` once the node was removed from the cluster).
+//!   (also `503` once the node was removed from the cluster, while free space on the data dir
+//!   is below `--min-free-space`, and once the Raft log could not be written).
 //! - `GET /metrics`: the Prometheus text exposition (see [`crate::metrics`]).
 
 use std::sync::atomic::Ordering;
@@ -169,6 +170,12 @@ async fn route(path: &str, ctx: &ServerContext, prometheus: &PrometheusHandle) -
         "/readyz" => {
             if ctx.removed.load(Ordering::Relaxed) {
                 return Response::text(503, "not ready: this node was removed from the cluster\n");
+            }
+            if let Some(fault) = ctx.consensus.storage_fault() {
+                return Response::text(503, format!("not ready: {fault}\n"));
+            }
+            if let Some(why) = ctx.disk.not_ready_reason() {
+                return Response::text(503, format!("not ready: {why}\n"));
             }
             match ctx.consensus.ready_for_read(READY_DEADLINE).await {
                 Ok(()) => Response::text(200, "ready\n"),

@@ -6,12 +6,14 @@
 //! - [`server`]: the RESP client listener, command dispatch and `INFO`;
 //! - [`node`]: wiring it all together for one `raftkv serve` process;
 //! - [`config`]: the one `Config` struct with its defaults;
+//! - [`disk`]: the data dir's free space, the start-up write probe, and low-space status;
 //! - [`metrics`], [`http`]: Prometheus metrics and the `/livez`, `/readyz`, `/metrics` endpoints;
 //! - [`removal`]: noticing that this node was removed from the cluster.
 
 pub mod client;
 pub mod config;
 pub mod counters;
+pub mod disk;
 pub mod errors;
 pub mod http;
 pub mod launch;

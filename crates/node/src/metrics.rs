@@ -19,8 +19,13 @@
 //! - `peer_rtt_seconds{peer}` (histogram): round trip of Raft RPCs to each peer;
 //! - `command_duration_seconds{cmd}` (histogram): time from dispatch to reply of each data
 //!   command (commands of one pipelined batch share the batch's time);
+//! - `snapshot_failures_total` (counter): snapshot builds that could not be written (a full
+//!   disk); the previous snapshot and the log behind it were kept;
 //! - `keys`, `apply_lag_entries`, `term`, `commit_index`, `applied_index`, `is_leader`,
-//!   `raft_log_disk_bytes`, `snapshot_disk_bytes`, `resident_memory_bytes` (gauges).
+//!   `raft_log_disk_bytes`, `snapshot_disk_bytes`, `resident_memory_bytes` (gauges);
+//! - `disk_free_bytes`, `disk_min_free_bytes`, `disk_ok` (1 unless free space is below the
+//!   minimum), `raft_log_growth_bytes_per_second` (gauges, set by the free-space sampler every
+//!   second, see [`crate::disk`]).
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -63,10 +68,22 @@ pub fn install() -> Result<PrometheusHandle, String> {
         "raftkv_leader_changes_total",
         "raftkv_proposals_committed_total",
         "raftkv_proposals_failed_total",
+        "raftkv_snapshot_failures_total",
     ] {
         metrics::counter!(counter).increment(0);
     }
     Ok(PROMETHEUS.get_or_init(|| handle).clone())
+}
+
+/// Set the disk gauges from a free-space sample.
+pub fn record_disk(s: &crate::disk::DiskSample) {
+    if let Some(free) = s.free_bytes {
+        metrics::gauge!("raftkv_disk_free_bytes").set(free as f64);
+    }
+    metrics::gauge!("raftkv_disk_min_free_bytes").set(s.min_free_bytes as f64);
+    metrics::gauge!("raftkv_disk_ok").set(f64::from(u8::from(s.ok)));
+    metrics::gauge!("raftkv_raft_log_growth_bytes_per_second")
+        .set(s.log_growth_bytes_per_sec as f64);
 }
 
 /// Record one Raft-log flush: `elapsed` from the append to its durable callback.

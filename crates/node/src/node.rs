@@ -6,6 +6,20 @@
 //! serve clients and run the expiry ticker. A node that finds state in its data dir (a restored
 //! one included) resumes from it and ignores `--bootstrap`/`--join`.
 //!
+//! Before opening storage the node writes and fsyncs a probe file in its data dir
+//! ([`crate::disk::probe_writable`]) and refuses to start if it cannot (a full disk).
+//!
+//! While it runs, `watch_disk` samples free space every [`crate::disk::DISK_SAMPLE_INTERVAL`];
+//! when it falls below `min_free_space_bytes` a leader hands leadership to a follower, at most
+//! once per low period (so nodes sharing one low disk, as under `raftkv local`, pass it on at
+//! most once each instead of round in circles).
+//!
+//! If Raft stops by itself (its log could not be written: a full disk, EIO),
+//! [`Node::run_until`] logs one ERROR naming the path and the OS error, lets in-flight replies
+//! go out for [`STORAGE_FAILURE_EXIT_GRACE`], and returns the exit status
+//! ([`crate::raft::EXIT_STORAGE_FAILURE`]) for the process to exit with, so a supervisor
+//! restarts it. A node never lingers with a stopped Raft.
+//!
 //! Shutdown (first SIGTERM/SIGINT): if this node leads and other voters exist, transfer
 //! leadership to the most up-to-date voter and wait (at most twice the election timeout) for it
 //! to take over; then stop accepting clients and peers, give open client requests a short grace
@@ -33,6 +47,9 @@ pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 pub const JOIN_DEADLINE: Duration = Duration::from_secs(120);
 /// Grace period for in-flight client requests at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+/// After Raft stopped on a storage failure, how long the process stays up so replies already
+/// decided (`-MISCONF`, `-ERR write outcome unknown`) reach their clients before it exits.
+pub const STORAGE_FAILURE_EXIT_GRACE: Duration = Duration::from_millis(500);
 
 /// A started node.
 pub struct Node {
@@ -109,6 +126,8 @@ impl Node {
             peer_addr: config.peer_addr().to_string(),
             client_addr: config.client_addr().to_string(),
         };
+        // Refuse to start on a disk that cannot take even a small write.
+        crate::disk::probe_writable(&config.data_dir)?;
         // A data dir made by `raftkv snapshot restore` becomes a one-node cluster of this node.
         restore::finish_pending(&config.data_dir, config.node_id, &me)?;
         let consensus = Consensus::start(&opts, Arc::new(TcpTransport)).await?;
@@ -165,6 +184,7 @@ impl Node {
             consensus.clone(),
         )));
         tasks.push(tokio::spawn(crate::removal::watch(ctx.clone())));
+        tasks.push(tokio::spawn(watch_disk(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
         Ok(Node {
@@ -176,9 +196,22 @@ impl Node {
         })
     }
 
-    /// Run until `shutdown` resolves, then stop gracefully.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
-        shutdown.await;
+    /// Run until `shutdown` resolves, then stop gracefully and return `Ok`. If Raft stops by
+    /// itself first (a storage failure), log why and return the status the process must exit
+    /// with, at once: nothing can be shut down gracefully then.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), i32> {
+        tokio::select! {
+            () = shutdown => {}
+            stopped = self.ctx.consensus.wait_stopped() => {
+                tracing::error!(
+                    exit_code = stopped.exit_code,
+                    "{}; exiting so a supervisor restarts this node (free space first if the disk is full)",
+                    stopped.message
+                );
+                tokio::time::sleep(STORAGE_FAILURE_EXIT_GRACE).await;
+                return Err(stopped.exit_code);
+            }
+        }
         tracing::info!("shutting down");
         // A leader hands over first, so the cluster does not wait out an election timeout.
         let consensus = &self.ctx.consensus;
@@ -191,6 +224,7 @@ impl Node {
         tokio::time::sleep(SHUTDOWN_GRACE).await;
         self.ctx.consensus.shutdown().await;
         tracing::info!("stopped");
+        Ok(())
     }
 }
 
@@ -242,6 +276,71 @@ async fn expiry_ticker(consensus: Arc<Consensus>) {
             if n < crate::raft::EXPIRE_BATCH_KEYS as i64 {
                 break;
             }
+        }
+    }
+}
+
+/// Sample the data dir's free space and the Raft log's size every
+/// [`crate::disk::DISK_SAMPLE_INTERVAL`], export them, and hand leadership off once per low
+/// period while this node leads on a low disk.
+async fn watch_disk(ctx: Arc<ServerContext>) {
+    let disk = ctx.disk.clone();
+    let consensus = ctx.consensus.clone();
+    let mut tick = tokio::time::interval(crate::disk::DISK_SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<(tokio::time::Instant, u64)> = None;
+    // Whether this node already handed leadership off in the current low period.
+    let mut handed_off = false;
+    let mut statvfs_failed = false;
+    loop {
+        tick.tick().await;
+        let dir = disk.dir.clone();
+        let free = tokio::task::spawn_blocking(move || crate::disk::free_bytes(&dir))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        let free = match free {
+            Ok(f) => {
+                statvfs_failed = false;
+                Some(f)
+            }
+            Err(e) => {
+                if !statvfs_failed {
+                    tracing::warn!(dir = %disk.dir.display(), error = %e, "cannot read free space of the data dir");
+                }
+                statvfs_failed = true;
+                None
+            }
+        };
+        let now = tokio::time::Instant::now();
+        let log_bytes = consensus.log_disk_bytes();
+        let growth = last.map_or(0, |(at, before)| {
+            crate::disk::growth_per_sec(before, log_bytes, now - at)
+        });
+        last = Some((now, log_bytes));
+        let was_low = disk.is_low();
+        if disk.record(free, log_bytes, growth) {
+            tracing::warn!(
+                dir = %disk.dir.display(),
+                free_bytes = free.unwrap_or(0),
+                min_free_bytes = disk.min_free_bytes,
+                "free space on the data dir is below --min-free-space: /readyz fails and this node gives up leadership"
+            );
+        } else if was_low && !disk.is_low() {
+            tracing::info!(
+                free_bytes = free.unwrap_or(0),
+                "free space on the data dir is back above --min-free-space"
+            );
+            handed_off = false;
+        }
+        crate::metrics::record_disk(&disk.sample());
+        // Counted as done once tried with a voter to take over (a lone voter keeps waiting
+        // for one), so a failed transfer is not retried every sample either.
+        if disk.is_low() && !handed_off && consensus.can_hand_off() {
+            handed_off = true;
+            let wait = 2 * consensus.election_timeout_max();
+            consensus
+                .hand_off_leadership_because("low free space on the data dir", wait)
+                .await;
         }
     }
 }

@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Applied entries between snapshots [default: 100000].
     #[arg(long, env = "RAFTKV_SNAPSHOT_THRESHOLD")]
     snapshot_threshold: Option<u64>,
+    /// Free space on the data dir's disk below which /readyz fails and a leader hands off leadership, e.g. 256MiB or 1GB; 0 disables [default: 64MiB].
+    #[arg(long, env = "RAFTKV_MIN_FREE_SPACE", value_parser = node::disk::parse_size)]
+    min_free_space: Option<u64>,
     /// Most simultaneous client connections [default: 10000].
     #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
     max_clients: Option<usize>,
@@ -137,6 +140,9 @@ impl ServeArgs {
         if self.join.is_some() {
             c.join = self.join;
         }
+        if let Some(bytes) = self.min_free_space {
+            c.min_free_space_bytes = bytes;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -195,7 +201,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("cannot start the node")?;
         tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "{}", node::launch::READY_MARKER);
-        node.run_until(shutdown_signal()).await;
+        if let Err(code) = node.run_until(shutdown_signal()).await {
+            // Raft stopped on a storage failure (already logged): exit at once with the
+            // documented status so a supervisor restarts the node.
+            std::process::exit(code);
+        }
         Ok(())
     });
     // Dropping the runtime closes the log store's files; only then is the exit clean.

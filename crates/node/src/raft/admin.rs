@@ -99,6 +99,16 @@ impl Consensus {
         self.hand_over("shutting down as leader", wait).await
     }
 
+    /// [`Self::hand_off_leadership`], logging `why` (e.g. low free space).
+    pub async fn hand_off_leadership_because(&self, why: &str, wait: Duration) -> Option<NodeId> {
+        self.hand_over(why, wait).await
+    }
+
+    /// True if this node leads and another voter could take over.
+    pub fn can_hand_off(&self) -> bool {
+        self.successor().is_some()
+    }
+
     /// The voter best placed to take over from this leader: the one whose replicated log
     /// reaches furthest, so a voter that is down or lagging (its match index stalls) is never
     /// picked before an up-to-date one. None unless this node leads and another voter exists.
@@ -231,7 +241,7 @@ impl Consensus {
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot write the snapshot: {e}"))
+        .map_err(|e| format!("cannot write the backup: {e}"))
     }
 }
 

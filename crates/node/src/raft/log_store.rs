@@ -19,13 +19,18 @@
 //! is retried) and turns any other damage into an error naming the chunk file and byte offset,
 //! so the node refuses to start.
 //!
+//! A failed write, fsync, truncation or purge (a full disk, EIO) is recorded in the store's
+//! [`FaultSlot`] with the WAL directory and the OS error before openraft sees it; openraft then
+//! stops Raft and the node exits (see `storage_fault`). Nothing here retries: after its first
+//! error the WAL's flush worker stops, and a node that cannot persist must not keep voting.
+//!
 //! The `RaftLog` sits behind a `std::sync::RwLock`. No fsync happens under that lock: writers
 //! only encode into an in-memory buffer, and the flush worker thread does the I/O.
 
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
 
@@ -37,6 +42,7 @@ use raft_log::RaftLog;
 mod wal_check;
 
 use super::power_loss::{self, DurableMark};
+use super::storage_fault::FaultSlot;
 use super::types::{Entry, LogId, TypeConfig, Vote};
 use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalVote};
 
@@ -62,7 +68,14 @@ pub struct LogStore {
     fsync: bool,
     /// How far the WAL is known durable (for simulated power loss in tests).
     durable: DurableMark,
+    /// The WAL directory.
+    dir: Arc<PathBuf>,
+    /// The first write failure.
+    fault: FaultSlot,
 }
+
+/// What a failed WAL operation was doing, for the [`FaultSlot`].
+const WRITING: &str = "write or fsync the Raft log";
 
 impl LogStore {
     /// Open (or create) the WAL in `dir`. A torn last record is cut off; any other damaged
@@ -102,7 +115,31 @@ impl LogStore {
             wal: Arc::new(RwLock::new(wal)),
             fsync,
             durable,
+            dir: Arc::new(dir.to_path_buf()),
+            fault: FaultSlot::default(),
         })
+    }
+
+    /// Where the first write failure of this log is recorded.
+    pub fn fault_slot(&self) -> FaultSlot {
+        self.fault.clone()
+    }
+
+    /// Pass `r` through, recording its error as a write failure.
+    fn check<T>(&self, r: io::Result<T>) -> io::Result<T> {
+        self.fault.check(&self.dir, WRITING, r)
+    }
+
+    /// [`Self::check`] for a call on `wal`. Once the WAL's flush worker has failed, later calls
+    /// fail with a derived error ("sending on a closed channel"); what is recorded then is the
+    /// worker's own error (the OS error that stopped it), which the WAL still reports.
+    fn check_wal<T>(&self, wal: &RaftLog<WalTypes>, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            let cause = wal.wait_worker_idle().err();
+            self.fault
+                .record(&self.dir, WRITING, cause.as_ref().unwrap_or(e));
+        }
+        r
     }
 
     /// Bytes the WAL takes on disk.
@@ -126,6 +163,7 @@ impl LogStore {
             notify,
             durable,
             queued: std::time::Instant::now(),
+            fault: (self.fault.clone(), self.dir.clone()),
         }
     }
 
@@ -137,7 +175,8 @@ impl LogStore {
         written: raft_log::Segment,
     ) -> io::Result<Receiver<io::Result<()>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        wal.flush(self.fsync, Some(self.callback(Notify::Wait(tx), written)))?;
+        let r = wal.flush(self.fsync, Some(self.callback(Notify::Wait(tx), written)));
+        self.check_wal(wal, r)?;
         Ok(rx)
     }
 
@@ -216,10 +255,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let vote = *vote;
         tokio::task::spawn_blocking(move || {
             let mut wal = this.wal.write().expect("wal lock poisoned");
-            let written = wal.save_vote(WalVote(vote))?;
+            let written = wal.save_vote(WalVote(vote));
+            let written = this.check_wal(&wal, written)?;
             let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
-            wait(done)
+            this.check(wait(done))
         })
         .await
         .map_err(io::Error::other)?
@@ -230,8 +270,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // snapshot on restart, never a safety problem.
         if let Some(committed) = committed {
             let mut wal = self.wal.write().expect("wal lock poisoned");
-            wal.commit(WalLogId(committed))?;
-            wal.flush(false, None)?;
+            let r = wal.commit(WalLogId(committed));
+            self.check_wal(&wal, r)?;
+            let r = wal.flush(false, None);
+            self.check_wal(&wal, r)?;
         }
         Ok(())
     }
@@ -255,11 +297,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             entries
                 .into_iter()
                 .map(|e| (WalLogId(e.log_id), WalPayload(e.payload))),
-        )?;
-        wal.flush(
+        );
+        let written = self.check_wal(&wal, written)?;
+        let flushed = wal.flush(
             self.fsync,
             Some(self.callback(Notify::Append(callback), written)),
-        )?;
+        );
+        self.check_wal(&wal, flushed)?;
         Ok(())
     }
 
@@ -272,10 +316,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             if keep_until >= next {
                 return Ok(()); // nothing after `last_log_id`
             }
-            let written = wal.truncate(keep_until)?;
+            let written = wal.truncate(keep_until);
+            let written = this.check_wal(&wal, written)?;
             let done = this.queue_flush(&mut wal, written)?;
             drop(wal);
-            wait(done)
+            this.check(wait(done))
         })
         .await
         .map_err(io::Error::other)?
@@ -283,9 +328,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let mut wal = self.wal.write().expect("wal lock poisoned");
-        wal.purge(WalLogId(log_id))?;
+        let r = wal.purge(WalLogId(log_id));
+        self.check_wal(&wal, r)?;
         // A synced flush is what lets the WAL delete chunk files behind the purge record.
-        wal.flush(self.fsync, None)?;
+        let r = wal.flush(self.fsync, None);
+        self.check_wal(&wal, r)?;
         Ok(())
     }
 }

@@ -29,6 +29,14 @@
 //! A write is acknowledged only after it is committed and applied. If leadership changes after
 //! the entry was proposed, or the leader cannot reach a quorum within [`WRITE_TIMEOUT`], the
 //! outcome is unknown and the client is told so (`-ERR ... outcome unknown`), never `OK`.
+//!
+//! # Storage failures
+//! Once the log store recorded a failed write ([`storage_fault`]), nothing more is proposed:
+//! a write gets [`ConsensusError::StorageFailed`] (`-MISCONF`), a read `-TRYAGAIN` (a stopped
+//! Raft cannot confirm leadership, so no read here stays linearizable), and a follower
+//! forwarding to this node is told it does not lead, so it waits for the new leader. A write
+//! that was already in flight when the log failed may still commit (the followers may have
+//! stored it), so its outcome is unknown. [`Consensus::wait_stopped`] tells the node to exit.
 
 mod admin;
 mod faults;
@@ -42,6 +50,7 @@ pub mod reads;
 pub mod snapshot_file;
 pub mod state_log;
 pub mod state_machine;
+pub mod storage_fault;
 pub mod types;
 pub mod wal_types;
 
@@ -63,6 +72,8 @@ use log_store::LogStore;
 use network::NetworkFactory;
 use peers::Peers;
 use state_machine::{StateMachine, StateView};
+use storage_fault::FaultSlot;
+pub use storage_fault::{StorageFault, EXIT_RAFT_STOPPED, EXIT_STORAGE_FAILURE};
 use types::{NodeAddr, NodeId, Raft, RaftMetrics};
 
 /// How long a request may wait for a leader to be elected or reached before it fails.
@@ -83,6 +94,8 @@ pub const MAX_APPEND_ENTRIES: u64 = 16;
 pub const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 /// Most keys one expiry entry deletes.
 pub const EXPIRE_BATCH_KEYS: u32 = 1000;
+/// How often [`Consensus::wait_stopped`] looks for a recorded storage failure.
+pub const STORAGE_FAULT_POLL: Duration = Duration::from_millis(50);
 
 /// A change of cluster membership.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -156,9 +169,12 @@ pub enum ConsensusError {
     /// The write may or may not have been applied.
     #[error("{0}")]
     OutcomeUnknown(String),
-    /// Raft stopped (shutdown or a fatal storage error).
+    /// Raft stopped (shutdown, or a panic in its core).
     #[error("raft stopped: {0}")]
     Stopped(String),
+    /// This node cannot write its Raft log (the OS error's text); nothing was proposed.
+    #[error("cannot write the Raft log: {0}")]
+    StorageFailed(String),
     /// A membership change was refused.
     #[error("{0}")]
     Membership(String),
@@ -180,6 +196,55 @@ pub struct Consensus {
     peers: Peers,
     node_id: NodeId,
     reads: reads::Reads,
+    fault: FaultSlot,
+}
+
+/// Why the Raft core stopped by itself, and the exit status the process should end with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RaftStopped {
+    /// What to log: names the path and the OS error for a storage failure.
+    pub message: String,
+    /// [`EXIT_STORAGE_FAILURE`] or [`EXIT_RAFT_STOPPED`].
+    pub exit_code: i32,
+}
+
+/// Why openraft refused a proposal, in words a client may see: openraft's own texts for some of
+/// these hold Rust debug syntax (`Some(LogId { .. })`, `{1, 2}`), so those are reworded here and
+/// the original goes to the log.
+fn refusal(e: &ClientWriteError<types::TypeConfig>) -> String {
+    use openraft::error::ChangeMembershipError as C;
+    let text = match e {
+        ClientWriteError::ChangeMembershipError(c) => match c {
+            C::InProgress(_) => {
+                "another membership change is still in progress; retry once it completes".into()
+            }
+            C::EmptyMembership(_) => "the new membership would have no voter".into(),
+            C::LearnerNotFound(l) => {
+                format!(
+                    "node {} is not a learner yet: add it before promoting it",
+                    l.node_id
+                )
+            }
+            C::UnsupportedMembershipTransition(_) => {
+                "this change of voters must be made in smaller steps".into()
+            }
+            C::UncommittedLeaderLog(_) => {
+                "the new leader has not committed an entry of its own term yet; retry shortly"
+                    .into()
+            }
+            C::NodeMetadataChanged(n) => format!(
+                "the change would alter the addresses of existing node {}",
+                n.node_id
+            ),
+        },
+        ClientWriteError::ForwardToLeader(_) => "this node does not lead".into(),
+        ClientWriteError::LogEntryDiscarded(_) => {
+            "leadership changed before the entry committed".into()
+        }
+        ClientWriteError::PreconditionFailed(_) => "the membership changed meanwhile; retry".into(),
+    };
+    tracing::info!(error = %e, "proposal refused: {text}");
+    text
 }
 
 /// Milliseconds since the Unix epoch by this machine's wall clock.
@@ -197,6 +262,7 @@ impl Consensus {
         transport: Arc<dyn Transport>,
     ) -> io::Result<Arc<Consensus>> {
         let log = LogStore::open(&opts.data_dir.join("raft-log"), opts.fsync)?;
+        let fault = log.fault_slot();
         let sm = StateMachine::open(opts.data_dir.join("snapshots"))?;
         let view = sm.view();
         let peers = Peers::new(opts.node_id, transport);
@@ -251,6 +317,7 @@ impl Consensus {
             peers,
             node_id: opts.node_id,
             reads,
+            fault,
         }))
     }
 
@@ -272,6 +339,62 @@ impl Consensus {
     /// Bytes the Raft log takes on disk.
     pub fn log_disk_bytes(&self) -> u64 {
         self.log.disk_bytes()
+    }
+
+    /// The first failure to write the Raft log, if there was one.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        self.fault.get().cloned()
+    }
+
+    /// A fatal error from openraft as a client-safe [`ConsensusError`] (openraft's own text
+    /// holds Rust debug syntax, which must never reach a client).
+    fn fatal(&self, f: &openraft::error::Fatal<types::TypeConfig>) -> ConsensusError {
+        use openraft::error::Fatal;
+        match (f, self.fault.get()) {
+            (_, Some(fault)) => ConsensusError::StorageFailed(fault.error.clone()),
+            (Fatal::StorageError(_), None) => {
+                ConsensusError::StorageFailed("storage error (see the node's log)".into())
+            }
+            (Fatal::Panicked, None) => ConsensusError::Stopped("the Raft core panicked".into()),
+            (Fatal::Stopped, None) => ConsensusError::Stopped("shutting down".into()),
+        }
+    }
+
+    /// Resolve once Raft has stopped by itself (a storage failure or a panic; not a shutdown),
+    /// or a storage failure was recorded, with what to log and the exit status. Pending
+    /// forever otherwise.
+    pub async fn wait_stopped(&self) -> RaftStopped {
+        use openraft::error::Fatal;
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Some(fault) = self.fault.get() {
+                return RaftStopped {
+                    message: format!("Raft stopped on a storage failure: {fault}"),
+                    exit_code: EXIT_STORAGE_FAILURE,
+                };
+            }
+            let state = rx.borrow_watched().running_state.clone();
+            match state {
+                Ok(()) | Err(Fatal::Stopped) => {}
+                Err(Fatal::StorageError(e)) => {
+                    return RaftStopped {
+                        message: format!("Raft stopped on a storage failure: {e}"),
+                        exit_code: EXIT_STORAGE_FAILURE,
+                    }
+                }
+                Err(Fatal::Panicked) => {
+                    return RaftStopped {
+                        message: "the Raft core panicked".into(),
+                        exit_code: EXIT_RAFT_STOPPED,
+                    }
+                }
+            }
+            // The slot is written from the WAL's flush thread without touching the metrics:
+            // look again at least every STORAGE_FAULT_POLL.
+            if let Ok(Err(_)) = tokio::time::timeout(STORAGE_FAULT_POLL, rx.changed()).await {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// True once this node has a membership (bootstrapped, joined, or restarted with state).
@@ -304,6 +427,13 @@ impl Consensus {
         let deadline = Instant::now() + ROUTE_DEADLINE;
         let writes = cmds.iter().any(|c| c.is_write());
         let fail = |reply: Reply| vec![reply; cmds.len()];
+        if let Some(fault) = self.fault.get() {
+            return fail(if writes {
+                errors::consensus(&ConsensusError::StorageFailed(fault.error.clone()))
+            } else {
+                errors::storage_read_refused(&fault.error)
+            });
+        }
         loop {
             let err = match self.execute_local(&cmds).await {
                 Ok(replies) => return replies,
@@ -322,9 +452,10 @@ impl Consensus {
                         Ok(Some(replies)) => return replies,
                         Ok(None) => {} // the hint was stale; wait for news below
                         Err(e) if writes && e.kind() != io::ErrorKind::ConnectionRefused => {
-                            return fail(errors::outcome_unknown(&format!(
-                                "forwarding to the leader failed: {e}"
-                            )));
+                            tracing::debug!(error = %e, "forwarding a write failed");
+                            return fail(errors::outcome_unknown(
+                                "the leader failed or could not be reached while handling the write",
+                            ));
                         }
                         Err(e) => tracing::debug!(error = %e, "forward failed"),
                     }
@@ -332,6 +463,7 @@ impl Consensus {
                 ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => {}
                 e @ (ConsensusError::OutcomeUnknown(_)
                 | ConsensusError::Stopped(_)
+                | ConsensusError::StorageFailed(_)
                 | ConsensusError::Membership(_)
                 | ConsensusError::Behind { .. }) => return fail(errors::consensus(&e)),
             }
@@ -353,6 +485,9 @@ impl Consensus {
     }
 
     async fn write(&self, cmds: Vec<kv::Command>) -> Result<Vec<Reply>, ConsensusError> {
+        if let Some(fault) = self.fault.get() {
+            return Err(ConsensusError::StorageFailed(fault.error.clone()));
+        }
         let entry = types::LogCommand {
             now_ms: wall_clock_ms(),
             cmds,
@@ -377,8 +512,15 @@ impl Consensus {
                     "leadership changed before the write committed".into(),
                 ))
             }
-            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(e.to_string())),
-            Ok(Err(RaftError::Fatal(f))) => Err(ConsensusError::Stopped(f.to_string())),
+            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(refusal(&e))),
+            // Proposed, and then Raft stopped: the followers may have stored and may yet
+            // commit the entry.
+            Ok(Err(RaftError::Fatal(f))) => match self.fatal(&f) {
+                ConsensusError::StorageFailed(why) => Err(ConsensusError::OutcomeUnknown(format!(
+                    "this node could not write its Raft log ({why})"
+                ))),
+                e => Err(e),
+            },
         }
     }
 
@@ -406,9 +548,10 @@ impl Consensus {
             }
             PeerResponse::Forwarded(ForwardReply::NotLeader { .. }) => Ok(None),
             PeerResponse::Error(msg) => Err(io::Error::other(msg)),
-            other => Err(io::Error::other(format!(
-                "unexpected answer to a forward: {other:?}"
-            ))),
+            other => {
+                tracing::warn!(answer = ?other, "unexpected answer to a forward");
+                Err(io::Error::other("unexpected answer to a forward"))
+            }
         }
     }
 
@@ -473,8 +616,8 @@ impl Consensus {
                     leader: f.leader_id,
                 }
             }
-            RaftError::APIError(e) => ConsensusError::Membership(e.to_string()),
-            RaftError::Fatal(f) => ConsensusError::Stopped(f.to_string()),
+            RaftError::APIError(e) => ConsensusError::Membership(refusal(&e)),
+            RaftError::Fatal(f) => self.fatal(&f),
         };
         let m = self.metrics();
         if m.state != ServerState::Leader {
@@ -559,7 +702,7 @@ impl Consensus {
                         .trigger()
                         .transfer_leader(id)
                         .await
-                        .map_err(|e| ConsensusError::Stopped(e.to_string()))?;
+                        .map_err(|e| self.fatal(&e))?;
                 }
             }
         }
@@ -612,7 +755,8 @@ impl Consensus {
                     Err(ConsensusError::NotLeader { leader }) => {
                         PeerResponse::Forwarded(ForwardReply::NotLeader { leader })
                     }
-                    Err(ConsensusError::NoQuorum) => {
+                    // Nothing was proposed: the forwarding node waits for another leader.
+                    Err(ConsensusError::NoQuorum | ConsensusError::StorageFailed(_)) => {
                         PeerResponse::Forwarded(ForwardReply::NotLeader { leader: None })
                     }
                     Err(e) => {
@@ -631,9 +775,11 @@ impl Consensus {
                 Err(ConsensusError::NotLeader { leader }) => {
                     PeerResponse::Forwarded(ForwardReply::NotLeader { leader })
                 }
-                Err(ConsensusError::NoQuorum) => {
-                    PeerResponse::Forwarded(ForwardReply::NotLeader { leader: None })
-                }
+                Err(
+                    ConsensusError::NoQuorum
+                    | ConsensusError::StorageFailed(_)
+                    | ConsensusError::Stopped(_),
+                ) => PeerResponse::Forwarded(ForwardReply::NotLeader { leader: None }),
                 Err(e) => PeerResponse::Error(e.to_string()),
             },
             PeerRequest::Forward(Forward::Members(change)) => {

@@ -222,7 +222,10 @@ pub(super) async fn watch_leadership(
     }
 }
 
-fn read_error(e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> ConsensusError {
+fn read_error(
+    consensus: &Consensus,
+    e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
+) -> ConsensusError {
     match e {
         RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => {
             ConsensusError::NotLeader {
@@ -230,7 +233,7 @@ fn read_error(e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> Co
             }
         }
         RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)) => ConsensusError::NoQuorum,
-        RaftError::Fatal(f) => ConsensusError::Stopped(f.to_string()),
+        RaftError::Fatal(f) => consensus.fatal(&f),
     }
 }
 
@@ -255,7 +258,7 @@ impl Consensus {
                         }
                         Ok(_)
                         | Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_))) => {}
-                        Err(e) => return Err(read_error(e)),
+                        Err(e) => return Err(read_error(self, e)),
                     }
                 }
             }
@@ -265,7 +268,9 @@ impl Consensus {
             .get_read_linearizer(openraft::ReadPolicy::ReadIndex);
         match tokio::time::timeout(WRITE_TIMEOUT, round).await {
             Err(_) => Err(ConsensusError::NoQuorum),
-            Ok(r) => r.map(|l| (l, ReadPath::ReadIndex)).map_err(read_error),
+            Ok(r) => r
+                .map(|l| (l, ReadPath::ReadIndex))
+                .map_err(|e| read_error(self, e)),
         }
     }
 
@@ -285,7 +290,10 @@ impl Consensus {
             Err(openraft::metrics::WaitError::Timeout(..)) => {
                 Err(ConsensusError::Behind { index, waited: max })
             }
-            Err(e) => Err(ConsensusError::Stopped(e.to_string())),
+            Err(e) => {
+                tracing::debug!(error = %e, "waiting for the applied index failed");
+                Err(ConsensusError::Stopped("Raft stopped".into()))
+            }
         }
     }
 

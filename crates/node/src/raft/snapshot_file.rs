@@ -93,21 +93,33 @@ impl SnapshotDir {
     }
 
     /// Write a snapshot: header, then `body` writes the kv state. Returns the final path.
+    ///
+    /// On failure (a full disk, EIO) the temporary file is removed, so a failed attempt takes
+    /// no space and every older snapshot stays as it was; the error names the file.
     pub fn write(
         &self,
         header: &SnapshotHeader,
         body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
     ) -> io::Result<PathBuf> {
         let tmp = self.temp_path(&header.id);
-        let file = File::create(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_header(&mut w, header)?;
-        body(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
         let path = self.path_of(&header.id);
-        fs::rename(&tmp, &path)?;
-        File::open(&self.dir)?.sync_all()?;
+        let attempt = || -> io::Result<()> {
+            let file = File::create(&tmp)?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            write_header(&mut w, header)?;
+            body(&mut w)?;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(&self.dir)?.sync_all()
+        };
+        attempt().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io::Error::new(
+                e.kind(),
+                format!("cannot write snapshot file {}: {e}", tmp.display()),
+            )
+        })?;
         Ok(path)
     }
 

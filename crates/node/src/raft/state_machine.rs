@@ -9,12 +9,21 @@
 //! Invariants: `last_applied` only grows (asserted); the store, `last_applied` and the
 //! membership always change together under one lock, so a snapshot is a consistent cut.
 //!
+//! A snapshot that cannot be written (a full disk, EIO) is not fatal: the temporary file is
+//! removed, the previous snapshot stays current and intact, openraft is handed that previous
+//! snapshot back (so it purges nothing new), the error is logged once per run of failures and
+//! counted (`raftkv_snapshot_failures_total`, `INFO persistence`), and no new attempt starts for
+//! [`SNAPSHOT_RETRY_AFTER`]. The log keeps growing meanwhile, which the free-space monitor
+//! reports.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use openraft::storage::{EntryResponder, RaftStateMachine};
@@ -23,6 +32,9 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+
+/// After a snapshot failed to be written, how long before openraft may start another.
+pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// A snapshot handed to openraft: an open file positioned at its start.
 pub type SnapshotData = SnapshotFile;
@@ -43,6 +55,19 @@ pub struct Shared {
     snapshots: SnapshotDir,
     /// The newest applied leader stamp and when it was applied (see [`LeaderClock`]).
     leader_clock: LeaderClock,
+    /// Snapshot builds that failed since start.
+    snapshot_failures: AtomicU64,
+    /// The last failure of the current run of failures; `None` once a build succeeds.
+    last_snapshot_failure: Mutex<Option<(Instant, String)>>,
+}
+
+/// Snapshot build outcomes, in plain data, for `INFO persistence`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotStatus {
+    /// Builds that failed since start.
+    pub failures: u64,
+    /// The error of the latest build if it failed.
+    pub last_error: Option<String>,
 }
 
 /// A read-only view of the applied state for the client read path.
@@ -99,6 +124,19 @@ impl StateView {
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.shared.snapshots.disk_bytes()
     }
+
+    /// How snapshot builds went.
+    pub fn snapshot_status(&self) -> SnapshotStatus {
+        let last = self
+            .shared
+            .last_snapshot_failure
+            .lock()
+            .expect("snapshot failure lock poisoned");
+        SnapshotStatus {
+            failures: self.shared.snapshot_failures.load(Ordering::Relaxed),
+            last_error: last.as_ref().map(|(_, e)| e.clone()),
+        }
+    }
 }
 
 /// The Raft state machine. Cheap to clone; clones share state.
@@ -126,6 +164,8 @@ impl StateMachine {
             current_snapshot: RwLock::new(current),
             snapshots,
             leader_clock: LeaderClock::default(),
+            snapshot_failures: AtomicU64::new(0),
+            last_snapshot_failure: Mutex::new(None),
         });
         Ok(StateMachine { shared })
     }
@@ -177,21 +217,78 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         };
         let shared = self.shared.clone();
         let started = std::time::Instant::now();
-        let (header, path) = tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             let path = shared
                 .snapshots
                 .write(&header, |w| store.write_snapshot(w))?;
             Ok::<_, io::Error>((header, path))
         })
         .await
-        .map_err(io::Error::other)??;
+        .map_err(io::Error::other)?;
+        let (header, path) = match written {
+            Ok(done) => done,
+            Err(e) => return self.shared.snapshot_failed(&e),
+        };
         tracing::info!(snapshot = %header.id, ms = started.elapsed().as_millis() as u64, "built snapshot");
+        self.shared.snapshot_succeeded();
         self.shared.set_current(header, path.clone())?;
         StateMachine::open_snapshot(&meta, &path)
     }
 }
 
 impl Shared {
+    /// Count and log (once per run of failures) a snapshot that could not be written, and
+    /// give openraft the current snapshot back: its log id is not newer than what openraft
+    /// has, so nothing is purged. Without any snapshot yet, an empty stand-in with no log id
+    /// does the same (openraft keeps only the metadata of a built snapshot).
+    fn snapshot_failed(&self, e: &io::Error) -> Result<Snapshot, io::Error> {
+        let n = self.snapshot_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::counter!("raftkv_snapshot_failures_total").increment(1);
+        let mut last = self
+            .last_snapshot_failure
+            .lock()
+            .expect("snapshot failure lock poisoned");
+        if last.is_none() {
+            tracing::error!(error = %e, failures = n, "snapshot not written; the previous snapshot and the log behind it are kept; retrying in {}s", SNAPSHOT_RETRY_AFTER.as_secs());
+        } else {
+            tracing::debug!(error = %e, failures = n, "snapshot not written again");
+        }
+        *last = Some((Instant::now(), e.to_string()));
+        drop(last);
+        let current = self
+            .current_snapshot
+            .read()
+            .expect("snapshot lock poisoned")
+            .clone();
+        match current {
+            Some((header, path)) => StateMachine::open_snapshot(&header.meta, &path),
+            None => Ok(Snapshot {
+                meta: SnapshotMeta::default(),
+                snapshot: SnapshotFile::open(PathBuf::from("/dev/null"))?,
+            }),
+        }
+    }
+
+    /// Note a snapshot written after failures.
+    fn snapshot_succeeded(&self) {
+        let mut last = self
+            .last_snapshot_failure
+            .lock()
+            .expect("snapshot failure lock poisoned");
+        if last.take().is_some() {
+            tracing::info!("snapshot written again after earlier failures");
+        }
+    }
+
+    /// True while a recent failure defers the next snapshot.
+    fn snapshot_deferred(&self) -> bool {
+        self.last_snapshot_failure
+            .lock()
+            .expect("snapshot failure lock poisoned")
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < SNAPSHOT_RETRY_AFTER)
+    }
+
     /// Make `path` the current snapshot if it is newer, and delete older files.
     fn set_current(&self, header: SnapshotHeader, path: PathBuf) -> io::Result<()> {
         let mut current = self
@@ -271,6 +368,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         SnapshotBuilder {
             shared: self.shared.clone(),
         }
+    }
+
+    async fn try_create_snapshot_builder(&mut self, force: bool) -> Option<Self::SnapshotBuilder> {
+        if !force && self.shared.snapshot_deferred() {
+            return None;
+        }
+        Some(self.get_snapshot_builder().await)
     }
 
     async fn install_snapshot(

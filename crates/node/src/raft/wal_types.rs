@@ -102,6 +102,11 @@ pub struct WalCallback {
     pub durable: Option<(super::power_loss::DurableMark, u64)>,
     /// When the records were queued (for the fsync latency metric).
     pub queued: std::time::Instant,
+    /// Where a failed flush is recorded, and the WAL directory it names.
+    pub fault: (
+        super::storage_fault::FaultSlot,
+        std::sync::Arc<std::path::PathBuf>,
+    ),
 }
 
 /// Who a [`WalCallback`] tells.
@@ -116,6 +121,10 @@ impl raft_log::Callback for WalCallback {
     fn send(self, res: io::Result<()>) {
         if let (Ok(()), Some((mark, end))) = (&res, &self.durable) {
             mark.synced_to(*end);
+        }
+        if let Err(e) = &res {
+            let (slot, dir) = &self.fault;
+            slot.record(dir, "write or fsync the Raft log", e);
         }
         match self.notify {
             Notify::Append(flushed) => {

@@ -1,7 +1,7 @@
 //! `INFO`: always about the node that answers, never forwarded.
 //!
-//! Sections: `server`, `clients`, `stats`, `replication`, `keyspace`, and `raft`. The `raft`
-//! section has one `field:value` per line so scripts can read it: `raft_node_id`, `raft_role`
+//! Sections: `server`, `clients`, `persistence`, `stats`, `replication`, `keyspace`, and
+//! `raft`. The `raft` section has one `field:value` per line so scripts can read it: `raft_node_id`, `raft_role`
 //! (`leader|follower|candidate|learner`), `raft_term`, `raft_leader_id`, `raft_leader_addr`
 //! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
 //! `raft_learners` (comma-separated ids), `raft_purged_index` (the log is purged up to here),
@@ -11,6 +11,16 @@
 //! it was removed from the cluster) and `raft_quorum_ack_age_ms` (on a leader: how long ago a
 //! quorum last acknowledged it; past `election_timeout_max` it accepts no writes, see
 //! docs/reads.md; empty on other nodes).
+//!
+//! The `persistence` section (the data dir's disk, see `crate::disk`): `loading:0`,
+//! `rdb_last_bgsave_status` (`ok`, or `err` while the latest snapshot build failed; the name
+//! Redis tools look for), `disk_free_bytes` (free bytes on the data dir's file system at the
+//! last sample, every second; empty before the first), `disk_min_free_bytes`
+//! (`--min-free-space`), `disk_ok` (0 while free space is below it), `raft_log_bytes`,
+//! `raft_log_growth_bytes_per_sec` (between the last two samples; negative after a purge),
+//! `snapshot_failures` (builds not written since start), `snapshot_last_error` (empty unless
+//! the latest build failed) and `storage_error` (empty unless the Raft log could not be
+//! written; the node exits right after).
 //!
 //! The `reads` section: `read_policy` (`lease|readindex`), `read_lease_ms`,
 //! `read_lease_margin_ms`, `read_lease_valid` (1 while this node, as leader, would answer a read
@@ -32,6 +42,7 @@ use super::ServerContext;
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
+    "persistence",
     "stats",
     "replication",
     "keyspace",
@@ -66,6 +77,7 @@ pub fn render(args: &[Bytes], _state: &ClientState, ctx: &ServerContext) -> Stri
         match *section {
             "server" => server(&mut out, ctx),
             "clients" => clients(&mut out, ctx),
+            "persistence" => persistence(&mut out, ctx),
             "stats" => stats(&mut out, ctx),
             "replication" => replication(&mut out, ctx),
             "keyspace" => keyspace(&mut out, ctx),
@@ -97,6 +109,31 @@ fn clients(out: &mut String, ctx: &ServerContext) {
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n",
         ctx.connected_clients.load(Ordering::Relaxed),
         ctx.config.max_clients
+    );
+}
+
+fn persistence(out: &mut String, ctx: &ServerContext) {
+    let d = ctx.disk.sample();
+    let snap = ctx.consensus.view().snapshot_status();
+    // A field value must stay on its line.
+    let one_line = |s: String| s.replace(['\r', '\n'], " ");
+    let _ = write!(
+        out,
+        "# Persistence\r\nloading:0\r\nrdb_last_bgsave_status:{}\r\ndisk_free_bytes:{}\r\ndisk_min_free_bytes:{}\r\ndisk_ok:{}\r\nraft_log_bytes:{}\r\nraft_log_growth_bytes_per_sec:{}\r\nsnapshot_failures:{}\r\nsnapshot_last_error:{}\r\nstorage_error:{}\r\n",
+        if snap.last_error.is_some() { "err" } else { "ok" },
+        d.free_bytes.map(|f| f.to_string()).unwrap_or_default(),
+        d.min_free_bytes,
+        u8::from(d.ok),
+        ctx.consensus.log_disk_bytes(),
+        d.log_growth_bytes_per_sec,
+        snap.failures,
+        one_line(snap.last_error.unwrap_or_default()),
+        one_line(
+            ctx.consensus
+                .storage_fault()
+                .map(|f| f.to_string())
+                .unwrap_or_default()
+        ),
     );
 }
 

@@ -48,6 +48,8 @@ pub struct ServerContext {
     /// Set once this node learns it was removed from the cluster (see [`crate::removal`]);
     /// from then on every command but INFO is refused.
     pub removed: AtomicBool,
+    /// Free space of the data dir's file system, as last sampled (see [`crate::disk`]).
+    pub disk: Arc<crate::disk::DiskStatus>,
 }
 
 impl ServerContext {
@@ -64,8 +66,13 @@ impl ServerContext {
             s.truncate(40);
             s
         };
+        let disk = Arc::new(crate::disk::DiskStatus::new(
+            config.data_dir.clone(),
+            config.min_free_space_bytes,
+        ));
         Arc::new(ServerContext {
             consensus,
+            disk,
             config,
             started: Instant::now(),
             run_id,

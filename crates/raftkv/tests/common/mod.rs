@@ -358,6 +358,22 @@ impl Cluster {
     pub fn is_running(&self, id: u64) -> bool {
         self.node(id).child.is_some()
     }
+
+    /// Wait (at most [`WAIT`]) for node `id` to exit by itself and return its exit status;
+    /// panics if it is still running then.
+    pub async fn wait_exit(&mut self, id: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        let node = &mut self.nodes[(id - 1) as usize];
+        let child = node.child.as_mut().expect("node is running");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                node.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "node {id} did not exit");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// Run the `raftkv` binary with `args`; returns (exit success, stdout, stderr).
@@ -398,6 +414,16 @@ impl Cluster {
     /// Start an `n`-node cluster where node `id` gets `setup(id)`: node 1 bootstraps, the others
     /// join through it. A restart keeps the flags but not the environment.
     pub async fn start_each(n: u64, setup: impl Fn(u64) -> NodeSetup) -> Cluster {
+        Self::start_each_at(n, |_| None, setup).await
+    }
+
+    /// [`Cluster::start_each`], node `id` on `data_dir(id)` where that is `Some` (e.g. a
+    /// directory on a small file system of its own), else under the cluster's temp dir.
+    pub async fn start_each_at(
+        n: u64,
+        data_dir: impl Fn(u64) -> Option<PathBuf>,
+        setup: impl Fn(u64) -> NodeSetup,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster = Cluster {
             dir,
@@ -411,7 +437,7 @@ impl Cluster {
                 flags.push("--join".into());
                 flags.push(cluster.nodes[0].client.clone());
             }
-            let data_dir = cluster.default_data_dir(id);
+            let data_dir = data_dir(id).unwrap_or_else(|| cluster.default_data_dir(id));
             cluster.launch(id, data_dir, "127.0.0.1:0", flags, &env);
             if id == 1 {
                 cluster.wait_leader_among(&[1]).await;

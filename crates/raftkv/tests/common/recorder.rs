@@ -6,8 +6,8 @@
 //! connection. A write answered `+OK` is *acknowledged*: it must be present, with its value, on
 //! every node afterwards. Any other outcome (an error reply, a timeout, a closed connection) is
 //! *indeterminate*: the write may or may not have been applied, so it is not checked, except
-//! that a write refused with `-CLUSTERDOWN` or `-TRYAGAIN` must *not* have been applied (the
-//! node promises a retry is safe). After a failure a writer moves on to the next node in the
+//! that a write refused with `-CLUSTERDOWN`, `-TRYAGAIN` or `-MISCONF` must *not* have been
+//! applied (the node promises a retry is safe). After a failure a writer moves on to the next node in the
 //! list, so writes keep flowing while some nodes are down or no longer members.
 //!
 //! [`missing_on`] checks one node: first a linearizable `MGET` through it (what the cluster
@@ -43,7 +43,7 @@ pub struct History {
     pub acked: Vec<(String, String)>,
     /// Writes with an unknown outcome (error reply, timeout, broken connection).
     pub indeterminate: usize,
-    /// Keys of writes refused with `-CLUSTERDOWN` or `-TRYAGAIN`: never applied.
+    /// Keys of writes refused with `-CLUSTERDOWN`, `-TRYAGAIN` or `-MISCONF`: never applied.
     pub refused: Vec<String>,
 }
 
@@ -169,7 +169,11 @@ async fn write_loop(
                 acked_count.fetch_add(1, Ordering::Relaxed);
                 conn = Some(c);
             }
-            Ok(Reply::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN") => {
+            Ok(Reply::Error(e))
+                if e.starts_with("CLUSTERDOWN")
+                    || e.starts_with("TRYAGAIN")
+                    || e.starts_with("MISCONF") =>
+            {
                 // The node promises the write was not applied.
                 op.fail(e);
                 next += 1;
@@ -289,7 +293,7 @@ pub async fn assert_all_present(cluster: &Cluster, ids: &[u64], history: &Histor
             .collect();
         if !applied.is_empty() {
             report.push(format!(
-                "{} writes refused with -CLUSTERDOWN/-TRYAGAIN were applied, e.g. {:?}",
+                "{} writes refused with -CLUSTERDOWN/-TRYAGAIN/-MISCONF were applied, e.g. {:?}",
                 applied.len(),
                 &applied[..applied.len().min(10)]
             ));
