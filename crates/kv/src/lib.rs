@@ -31,6 +31,7 @@
 //! - `snapshot`: the checksummed, streamed snapshot format.
 
 mod aggregate;
+mod bits;
 mod command;
 mod error;
 mod glob;
@@ -38,6 +39,7 @@ mod hash;
 mod hashes;
 mod keys;
 mod keyspace;
+mod lcs;
 pub mod limits;
 mod lists;
 mod numbers;

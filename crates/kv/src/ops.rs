@@ -148,6 +148,13 @@ ops! {
     ZDiffStore "zdiffstore" write;
     ZRandMember "zrandmember" random;
     ZScan "zscan" read;
+    SetBit "setbit" write;
+    GetBit "getbit" read;
+    BitCount "bitcount" read;
+    BitPos "bitpos" read;
+    BitOp "bitop" write;
+    Lcs "lcs" read;
+    Time "time" read;
 }
 
 impl Op {
@@ -155,7 +162,9 @@ impl Op {
     pub(crate) fn keys(self, args: &[Bytes]) -> Vec<&Bytes> {
         use Op::*;
         match self {
-            RandomKey => Vec::new(),
+            RandomKey | Time => Vec::new(),
+            BitOp => args.iter().skip(1).collect(),
+            Lcs => args.iter().take(2).collect(),
             Object => args.get(1).into_iter().collect(),
             SInter | SUnion | SDiff | SInterStore | SUnionStore | SDiffStore => {
                 args.iter().collect()
@@ -193,6 +202,9 @@ impl Op {
             ZScore | ZMScore | ZCard | ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore
             | ZRevRangeByScore | ZRangeByLex | ZRevRangeByLex | ZRank | ZRevRank | ZUnion
             | ZInter | ZDiff | ZScan => crate::zsets::read(self, ks, now, args),
+            GetBit | BitCount | BitPos => crate::bits::read(self, ks, now, args),
+            Lcs => crate::lcs::lcs(ks, now, args),
+            Time => Ok(crate::keys::time(now)),
             _ => Err(Error::NotReadOnly(self.name())),
         }
     }
@@ -223,6 +235,7 @@ impl Op {
             ZAdd | ZIncrBy | ZRem | ZRangeStore | ZPopMin | ZPopMax | ZMPop | ZRemRangeByRank
             | ZRemRangeByScore | ZRemRangeByLex | ZUnionStore | ZInterStore | ZDiffStore
             | ZRandMember => crate::zsets::write(self, ks, now, args, rng),
+            SetBit | BitOp => crate::bits::write(self, ks, now, args),
             _ => self.read(ks, now, args),
         }
     }

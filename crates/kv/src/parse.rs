@@ -152,6 +152,13 @@ pub const COMMANDS: &[(&str, i32)] = &[
     ("zdiffstore", -4),
     ("zrandmember", -2),
     ("zscan", -3),
+    ("setbit", 4),
+    ("getbit", 3),
+    ("bitcount", -2),
+    ("bitpos", -3),
+    ("bitop", -4),
+    ("lcs", -3),
+    ("time", 1),
 ];
 
 /// The table entry for a lower-case command name (names are at most 16 bytes).
