@@ -331,7 +331,7 @@ proptest! {
     }
 }
 
-/// Every sorted-set command is classified as Redis does: reads are answered by `query` without
+/// Every sorted-set command (and the bit commands, LCS and TIME) is classified as Redis does: reads are answered by `query` without
 /// the log, writes (and ZRANDMEMBER, which advances the replicated generator) must go through
 /// it, and `query` refuses them.
 #[test]
@@ -354,6 +354,11 @@ fn reads_and_writes_are_classified() {
         "ZINTER 1 z",
         "ZDIFF 1 z",
         "ZSCAN z 0",
+        "GETBIT s 0",
+        "BITCOUNT s",
+        "BITPOS s 1",
+        "LCS s z2",
+        "TIME",
     ];
     let writes = [
         "ZADD z 1 a",
@@ -370,6 +375,8 @@ fn reads_and_writes_are_classified() {
         "ZINTERSTORE d 1 z",
         "ZDIFFSTORE d 1 z",
         "ZRANDMEMBER z",
+        "SETBIT s 0 1",
+        "BITOP AND d s",
     ];
     let mut store = Store::new();
     apply(
