@@ -155,6 +155,7 @@ ops! {
     BitOp "bitop" write;
     Lcs "lcs" read;
     Time "time" read;
+    ZInterCard "zintercard" read;
 }
 
 impl Op {
@@ -170,7 +171,7 @@ impl Op {
                 args.iter().collect()
             }
             LMove | RPopLPush | SMove | Copy => args.iter().take(2).collect(),
-            SInterCard | LMPop | ZMPop | ZUnion | ZInter | ZDiff => {
+            SInterCard | LMPop | ZMPop | ZUnion | ZInter | ZDiff | ZInterCard => {
                 let n = crate::aggregate::int(&args[0]).unwrap_or(0).max(0) as usize;
                 args.iter().skip(1).take(n).collect()
             }
@@ -201,7 +202,7 @@ impl Op {
             Object => crate::keys::object(ks, now, args),
             ZScore | ZMScore | ZCard | ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore
             | ZRevRangeByScore | ZRangeByLex | ZRevRangeByLex | ZRank | ZRevRank | ZUnion
-            | ZInter | ZDiff | ZScan => crate::zsets::read(self, ks, now, args),
+            | ZInter | ZDiff | ZScan | ZInterCard => crate::zsets::read(self, ks, now, args),
             GetBit | BitCount | BitPos => crate::bits::read(self, ks, now, args),
             Lcs => crate::lcs::lcs(ks, now, args),
             Time => Ok(crate::keys::time(now)),

@@ -159,6 +159,7 @@ pub const COMMANDS: &[(&str, i32)] = &[
     ("bitop", -4),
     ("lcs", -3),
     ("time", 1),
+    ("zintercard", -3),
 ];
 
 /// The table entry for a lower-case command name (names are at most 16 bytes).

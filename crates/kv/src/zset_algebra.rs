@@ -1,5 +1,6 @@
 //! Sorted-set algebra: ZUNION ZINTER ZDIFF and their STORE forms, with WEIGHTS and AGGREGATE
-//! SUM|MIN|MAX, as in Redis 7.0 (`zunionInterDiffGenericCommand`).
+//! SUM|MIN|MAX, and ZINTERCARD, as in Redis 7.0 (`zunionInterDiffGenericCommand`,
+//! `zinterCardCommand`).
 //!
 //! Inputs may be sorted sets or plain sets (every member of a set has score 1); an absent key
 //! is empty; any other type is WRONGTYPE. A weighted score that is NaN (`0 * inf`) counts as
@@ -62,14 +63,7 @@ struct Algebra<'a> {
 /// Parses `numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` (ZDIFF:
 /// only WITHSCORES; STORE forms: no WITHSCORES).
 fn parse(op: Op, args: &[Bytes], store: bool) -> Result<Algebra<'_>, Error> {
-    let numkeys = int(&args[0])?;
-    if numkeys < 1 {
-        return Err(Error::AtLeastOneKey(op.name()));
-    }
-    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    if numkeys > args.len() - 1 {
-        return Err(Error::Syntax);
-    }
+    let numkeys = numkeys(op, args)?;
     let diff = matches!(op, Op::ZDiff | Op::ZDiffStore);
     let mut algebra = Algebra {
         keys: &args[1..=numkeys],
@@ -106,6 +100,19 @@ fn parse(op: Op, args: &[Bytes], store: bool) -> Result<Algebra<'_>, Error> {
         }
     }
     Ok(algebra)
+}
+
+/// The `numkeys` argument (`args[0]`): at least 1, and no more than the arguments after it.
+fn numkeys(op: Op, args: &[Bytes]) -> Result<usize, Error> {
+    let numkeys = int(&args[0])?;
+    if numkeys < 1 {
+        return Err(Error::AtLeastOneKey(op.name()));
+    }
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > args.len() - 1 {
+        return Err(Error::Syntax);
+    }
+    Ok(numkeys)
 }
 
 /// The members and scores under `key`: a sorted set, a set (scores 1), or nothing.
@@ -177,8 +184,11 @@ fn compute(op: Op, ks: &Keyspace, now: u64, algebra: &Algebra) -> Result<ZSet, E
     Ok(result)
 }
 
-/// ZUNION, ZINTER, ZDIFF.
+/// ZUNION, ZINTER, ZDIFF, ZINTERCARD.
 pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    if op == Op::ZInterCard {
+        return zintercard(ks, now, args);
+    }
     let algebra = parse(op, args, false)?;
     let result = compute(op, ks, now, &algebra)?;
     aggregate::check_reply(result.len() * if algebra.withscores { 2 } else { 1 })?;
@@ -191,4 +201,28 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
     let algebra = parse(op, &args[1..], true)?;
     let result = compute(op, ks, now, &algebra)?;
     Ok(Reply::Integer(aggregate::store(ks, &args[0], result) as i64))
+}
+
+/// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`: the size of the intersection, counting at
+/// most `limit` (0: no limit).
+fn zintercard(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let numkeys = numkeys(Op::ZInterCard, args)?;
+    let limit = match &args[numkeys + 1..] {
+        [] => 0,
+        [opt, n] if is(opt, "limit") => int(n)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(Error::LimitNegative)?,
+        _ => return Err(Error::Syntax),
+    };
+    let algebra = Algebra {
+        keys: &args[1..=numkeys],
+        weights: vec![1.0; numkeys],
+        combine: Combine::Sum,
+        withscores: false,
+    };
+    let n = compute(Op::ZInter, ks, now, &algebra)?.len();
+    Ok(Reply::Integer(
+        if limit == 0 { n } else { n.min(limit) } as i64
+    ))
 }

@@ -1,6 +1,7 @@
 //! Sorted-set commands on members and scores: ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZRANK
 //! ZREVRANK ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZSCAN, as in Redis 7.0 (`t_zset.c`). The range
-//! commands are in [`crate::zset_ranges`], the set algebra in [`crate::zset_algebra`].
+//! commands are in [`crate::zset_ranges`], the set algebra (ZUNION ZINTER ZDIFF ZINTERCARD and
+//! the STORE forms) in [`crate::zset_algebra`].
 //!
 //! # Invariants and choices
 //!
@@ -57,7 +58,9 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
     match op {
         ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore | ZRevRangeByScore
         | ZRangeByLex | ZRevRangeByLex => return crate::zset_ranges::read(op, ks, now, args),
-        ZUnion | ZInter | ZDiff => return crate::zset_algebra::read(op, ks, now, args),
+        ZUnion | ZInter | ZDiff | ZInterCard => {
+            return crate::zset_algebra::read(op, ks, now, args)
+        }
         _ => {}
     }
     let scan = if op == ZScan {

@@ -353,6 +353,7 @@ fn reads_and_writes_are_classified() {
         "ZUNION 1 z",
         "ZINTER 1 z",
         "ZDIFF 1 z",
+        "ZINTERCARD 1 z",
         "ZSCAN z 0",
         "GETBIT s 0",
         "BITCOUNT s",
