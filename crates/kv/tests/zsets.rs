@@ -454,3 +454,42 @@ fn big_sorted_set_round_trips_in_pieces() {
         Reply::Bulk(Bytes::from("4285.5714285714284"))
     );
 }
+
+/// The resident set size of this process, in bytes (Linux).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Measurement, not a check: memory per member of a sorted set of 1 million members
+/// (`member:0000000` .. with scores 0..), and the time ZADD takes to build it in batches of
+/// 1000. Run with `cargo test --release -p raftkv-kv --test zsets -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_memory_per_member() {
+    const MEMBERS: usize = 1_000_000;
+    let mut store = Store::new();
+    let before = rss_bytes();
+    let started = std::time::Instant::now();
+    for batch in 0..MEMBERS / 1000 {
+        let mut args = vec![Bytes::from("ZADD"), Bytes::from("big")];
+        for i in batch * 1000..(batch + 1) * 1000 {
+            args.push(Bytes::from(i.to_string()));
+            args.push(Bytes::from(format!("member:{i:07}")));
+        }
+        let cmd = Command::parse(&args).unwrap();
+        assert_eq!(store.apply(1000, &cmd), Reply::Integer(1000));
+    }
+    let elapsed = started.elapsed();
+    let after = rss_bytes();
+    println!(
+        "{MEMBERS} members: {:.0} bytes of RSS per member, ZADD {:.0} members/s",
+        (after - before) as f64 / MEMBERS as f64,
+        MEMBERS as f64 / elapsed.as_secs_f64()
+    );
+}
