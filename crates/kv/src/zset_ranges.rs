@@ -10,8 +10,9 @@
 //! refuses REV and BYLEX as ZRANGE would refuse a second one.
 //!
 //! Lex ranges assume every member has the same score, as Redis documents; with mixed scores
-//! the result is the one Redis gives for small sets (a walk in score order from the first
-//! member inside the range to the first one past it). Score ranges find their start in
+//! the result is the one Redis gives for small sets (see [`Walk`]), which a differential fuzz
+//! against redis-server 7.0.15 confirmed. `LIMIT offset -1` is accepted with a rank range and
+//! ignored, because Redis reads a count of -1 as "no LIMIT". Score ranges find their start in
 //! O(log n); rank ranges and lex ranges walk from an end of the set (O(n) where Redis's
 //! skiplist is O(log n)).
 
