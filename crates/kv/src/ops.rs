@@ -1,5 +1,6 @@
-//! The commands on hashes, lists, sets and sorted sets (and the key commands added with them), as one
-//! compact [`Op`] carried in [`crate::Command::Aggregate`].
+//! The commands on hashes, lists, sets and sorted sets, and the string and key commands added
+//! with them (bit operations, LCS, TIME, RANDOMKEY, OBJECT, COPY), as one compact [`Op`]
+//! carried in [`crate::Command::Aggregate`].
 //!
 //! These commands travel through the log as their operation plus their raw arguments: one byte
 //! and the arguments, whatever the command. [`crate::Command::parse`] checks them completely
@@ -20,7 +21,8 @@ use serde::{Deserialize, Serialize};
 /// draws random numbers).
 macro_rules! ops {
     ($($op:ident $name:literal $class:ident;)*) => {
-        /// An operation on a hash, list, set or sorted set, or a key command added with them.
+        /// An operation on a hash, list, set or sorted set, or a string or key command added
+        /// with them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub enum Op {
             $(

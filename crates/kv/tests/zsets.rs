@@ -331,9 +331,9 @@ proptest! {
     }
 }
 
-/// Every sorted-set command (and the bit commands, LCS and TIME) is classified as Redis does: reads are answered by `query` without
-/// the log, writes (and ZRANDMEMBER, which advances the replicated generator) must go through
-/// it, and `query` refuses them.
+/// Every sorted-set command (and the bit commands, LCS and TIME) is classified as it must be:
+/// reads are answered by `query` without the log, writes (and ZRANDMEMBER, which advances the
+/// replicated generator) must go through it, and `query` refuses them.
 #[test]
 fn reads_and_writes_are_classified() {
     let reads = [
