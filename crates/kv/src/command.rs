@@ -229,7 +229,8 @@ pub enum Command {
         /// `COUNT`: roughly how many entries to visit (at least 1; clamped to
         /// [`crate::limits::MAX_SCAN_COUNT`]).
         count: u64,
-        /// `TYPE`: only keys of this type (case-insensitive; only `string` exists).
+        /// `TYPE`: only keys of this type (`string`, `hash`, `list`, `set`, `zset`;
+        /// case-insensitive).
         type_name: Option<Bytes>,
     },
     /// `DBSIZE`.

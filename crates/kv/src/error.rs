@@ -10,7 +10,8 @@
 //! connection, and replicas produce the same error for the same log entry.
 
 use crate::limits::{
-    MAX_ARGUMENTS, MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_REPLY_ELEMENTS, MAX_VALUE_BYTES,
+    MAX_ARGUMENTS, MAX_KEY_BYTES, MAX_LCS_CELLS, MAX_PATTERN_BYTES, MAX_REPLY_ELEMENTS,
+    MAX_VALUE_BYTES,
 };
 use resp::Reply;
 
@@ -170,6 +171,27 @@ pub enum Error {
     /// ZUNION/ZINTER WEIGHTS with a weight that is not a float.
     #[error("ERR weight value is not a float")]
     WeightNotFloat,
+    /// SETBIT/GETBIT with an offset that is not an integer in 0..2^32.
+    #[error("ERR bit offset is not an integer or out of range")]
+    BitOffset,
+    /// SETBIT with a value other than 0 or 1.
+    #[error("ERR bit is not an integer or out of range")]
+    BitValue,
+    /// BITPOS looking for something other than 0 or 1.
+    #[error("ERR The bit argument must be 1 or 0.")]
+    BitArgument,
+    /// BITOP NOT with more than one source.
+    #[error("ERR BITOP NOT must be called with a single source key.")]
+    BitOpNotSingleKey,
+    /// LCS of a key that is not a string.
+    #[error("ERR The specified keys must contain string values")]
+    LcsNotStrings,
+    /// LCS with both LEN and IDX.
+    #[error("ERR If you want both the length and indexes, please just use IDX.")]
+    LcsLenAndIdx,
+    /// LCS of strings whose table would exceed [`MAX_LCS_CELLS`].
+    #[error("ERR LCS of these strings would need more than {MAX_LCS_CELLS} table cells (two strings of about 4 KiB each)")]
+    LcsTooLarge,
     /// A reply would hold more than [`MAX_REPLY_ELEMENTS`] elements.
     #[error(
         "ERR reply would exceed {MAX_REPLY_ELEMENTS} elements; ask for a smaller range or COUNT"

@@ -204,3 +204,12 @@ pub(crate) fn copy(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply,
     ks.insert(dst.clone(), entry);
     Ok(Reply::Integer(1))
 }
+
+/// `TIME`: the store's clock as `[unix seconds, microseconds]`. The clock has millisecond
+/// resolution, so the microseconds are a multiple of 1000.
+pub(crate) fn time(now_ms: u64) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from((now_ms / 1000).to_string())),
+        Reply::Bulk(Bytes::from(((now_ms % 1000) * 1000).to_string())),
+    ])
+}

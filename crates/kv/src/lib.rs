@@ -27,11 +27,15 @@
 //! - `command`: the [`Command`] type; `options`: the option types inside it; `parse`:
 //!   [`Command::parse`].
 //! - `store`: [`Store`] and the dispatch of commands; `keyspace`: the data and its indexes.
-//! - `strings`, `keys`, `ttl`, `scan`: command semantics; `glob`: KEYS/SCAN patterns;
+//! - `strings`, `keys`, `ttl`, `scan`, `bits`, `lcs`: command semantics; `ops`: the commands
+//!   carried as an operation and raw arguments, dispatched to `hashes`, `lists`, `sets`,
+//!   `zsets` (with `zset_ranges` and `zset_algebra`), `bits` and `lcs`; `aggregate`: what
+//!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
 
 mod aggregate;
+mod bits;
 mod command;
 pub mod command_table;
 mod error;
@@ -40,6 +44,7 @@ mod hash;
 mod hashes;
 mod keys;
 mod keyspace;
+mod lcs;
 pub mod limits;
 mod lists;
 mod numbers;

@@ -49,6 +49,15 @@ pub const MAX_REPLY_ELEMENTS: usize = 1_000_000;
 /// command` when parsed, before anything is proposed.
 pub const MAX_ARGUMENTS: usize = 1_000_000;
 
+/// Largest table LCS may build, in cells of 4 bytes (16 Mi cells, 64 MiB).
+///
+/// LCS's dynamic program needs `(len1 + 1) × (len2 + 1)` cells, and every replica that applies
+/// it (or answers it as a read) builds the table, so two 8 MiB strings would need hundreds of
+/// terabytes. Beyond this ceiling (two strings of about 4 KiB each) LCS answers `ERR LCS of
+/// these strings would need more than 16777216 table cells (two strings of about 4 KiB
+/// each)`.
+pub const MAX_LCS_CELLS: u64 = 16 * 1024 * 1024;
+
 /// Default COUNT of SCAN when the client gives none, as in Redis.
 pub const DEFAULT_SCAN_COUNT: u64 = 10;
 

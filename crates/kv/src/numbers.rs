@@ -58,13 +58,14 @@ pub(crate) fn format_float(value: f64) -> String {
 
 /// Formats a sorted-set score as Redis 7.0 replies with it (C's `%.17g`): 17 significant
 /// digits, trailing zeros dropped, an exponent below 1e-4 or from 1e17 (`1e+20`,
-/// `1.0000000000000001e-05`), and `inf` / `-inf`. Scores are never NaN; zero prints `0`.
+/// `1.0000000000000001e-05`), `inf` / `-inf`, and `-0` for negative zero (which only a reply
+/// computed on the fly shows: a stored score is never `-0`). Scores are never NaN.
 pub(crate) fn format_score(value: f64) -> String {
     if value.is_infinite() {
         return if value > 0.0 { "inf" } else { "-inf" }.to_string();
     }
     if value == 0.0 || value.is_nan() {
-        return "0".to_string();
+        return if value.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
     // The decimal exponent after rounding to 17 significant digits.
     let scientific = format!("{value:.16e}");
@@ -114,7 +115,7 @@ mod tests {
         assert_eq!(format_score(0.0001), "0.0001");
         assert_eq!(format_score(123456789012345678.0), "1.2345678901234568e+17");
         assert_eq!(format_score(12345678901234567.0), "12345678901234568");
-        assert_eq!(format_score(-0.0), "0");
+        assert_eq!(format_score(-0.0), "-0");
         assert_eq!(format_score(f64::INFINITY), "inf");
         assert_eq!(format_score(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_score(1e300), "1.0000000000000001e+300");

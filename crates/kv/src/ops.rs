@@ -1,5 +1,6 @@
-//! The commands on hashes, lists, sets and sorted sets (and the key commands added with them), as one
-//! compact [`Op`] carried in [`crate::Command::Aggregate`].
+//! The commands on hashes, lists, sets and sorted sets, and the string and key commands added
+//! with them (bit operations, LCS, TIME, RANDOMKEY, OBJECT, COPY), as one compact [`Op`]
+//! carried in [`crate::Command::Aggregate`].
 //!
 //! These commands travel through the log as their operation plus their raw arguments: one byte
 //! and the arguments, whatever the command. [`crate::Command::parse`] checks them completely
@@ -20,7 +21,8 @@ use serde::{Deserialize, Serialize};
 /// draws random numbers).
 macro_rules! ops {
     ($($op:ident $name:literal $class:ident;)*) => {
-        /// An operation on a hash, list, set or sorted set, or a key command added with them.
+        /// An operation on a hash, list, set or sorted set, or a string or key command added
+        /// with them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub enum Op {
             $(
@@ -148,6 +150,14 @@ ops! {
     ZDiffStore "zdiffstore" write;
     ZRandMember "zrandmember" random;
     ZScan "zscan" read;
+    SetBit "setbit" write;
+    GetBit "getbit" read;
+    BitCount "bitcount" read;
+    BitPos "bitpos" read;
+    BitOp "bitop" write;
+    Lcs "lcs" read;
+    Time "time" read;
+    ZInterCard "zintercard" read;
 }
 
 impl Op {
@@ -155,13 +165,15 @@ impl Op {
     pub(crate) fn keys(self, args: &[Bytes]) -> Vec<&Bytes> {
         use Op::*;
         match self {
-            RandomKey => Vec::new(),
+            RandomKey | Time => Vec::new(),
+            BitOp => args.iter().skip(1).collect(),
+            Lcs => args.iter().take(2).collect(),
             Object => args.get(1).into_iter().collect(),
             SInter | SUnion | SDiff | SInterStore | SUnionStore | SDiffStore => {
                 args.iter().collect()
             }
             LMove | RPopLPush | SMove | Copy => args.iter().take(2).collect(),
-            SInterCard | LMPop | ZMPop | ZUnion | ZInter | ZDiff => {
+            SInterCard | LMPop | ZMPop | ZUnion | ZInter | ZDiff | ZInterCard => {
                 let n = crate::aggregate::int(&args[0]).unwrap_or(0).max(0) as usize;
                 args.iter().skip(1).take(n).collect()
             }
@@ -192,7 +204,10 @@ impl Op {
             Object => crate::keys::object(ks, now, args),
             ZScore | ZMScore | ZCard | ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore
             | ZRevRangeByScore | ZRangeByLex | ZRevRangeByLex | ZRank | ZRevRank | ZUnion
-            | ZInter | ZDiff | ZScan => crate::zsets::read(self, ks, now, args),
+            | ZInter | ZDiff | ZScan | ZInterCard => crate::zsets::read(self, ks, now, args),
+            GetBit | BitCount | BitPos => crate::bits::read(self, ks, now, args),
+            Lcs => crate::lcs::lcs(ks, now, args),
+            Time => Ok(crate::keys::time(now)),
             _ => Err(Error::NotReadOnly(self.name())),
         }
     }
@@ -223,6 +238,7 @@ impl Op {
             ZAdd | ZIncrBy | ZRem | ZRangeStore | ZPopMin | ZPopMax | ZMPop | ZRemRangeByRank
             | ZRemRangeByScore | ZRemRangeByLex | ZUnionStore | ZInterStore | ZDiffStore
             | ZRandMember => crate::zsets::write(self, ks, now, args, rng),
+            SetBit | BitOp => crate::bits::write(self, ks, now, args),
             _ => self.read(ks, now, args),
         }
     }

@@ -154,6 +154,14 @@ pub const COMMANDS: &[&str] = &[
     "zdiffstore",
     "zrandmember",
     "zscan",
+    "setbit",
+    "getbit",
+    "bitcount",
+    "bitpos",
+    "bitop",
+    "lcs",
+    "time",
+    "zintercard",
 ];
 
 /// The table row of a data command, by name in any case.

@@ -26,6 +26,7 @@
 
 use crate::command::Command;
 use crate::keyspace::Keyspace;
+use crate::ops::Op;
 use crate::options::{SetCondition, SetTtl};
 use crate::random::Rng;
 use crate::{keys, scan, strings, ttl, Error};
@@ -97,7 +98,13 @@ impl Store {
 
     /// Answers a read-only command at `max(now_ms, clock)` without changing anything; expired
     /// keys read as absent. A write command gets an `ERR` reply (see [`Command::is_write`]).
+    ///
+    /// `TIME` is the exception: it answers the store's clock, the timestamp of the last entry
+    /// applied, not `now_ms` (as a write it answers the entry's own timestamp).
     pub fn query(&self, now_ms: u64, cmd: &Command) -> Reply {
+        if let Command::Aggregate { op: Op::Time, .. } = cmd {
+            return keys::time(self.clock_ms);
+        }
         let now = self.clock_ms.max(now_ms);
         cmd.check_sizes()
             .and_then(|()| read(&self.keyspace, now, cmd))

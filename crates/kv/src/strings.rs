@@ -43,7 +43,7 @@ fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<
 }
 
 /// Replaces the value of `key`, keeping its deadline if it is live, else creating it.
-fn modify(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes) {
+pub(crate) fn modify(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes) {
     if ks.live(key, now).is_some() {
         ks.set_value(key, Value::Str(value));
     } else {

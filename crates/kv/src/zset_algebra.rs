@@ -1,12 +1,12 @@
 //! Sorted-set algebra: ZUNION ZINTER ZDIFF and their STORE forms, with WEIGHTS and AGGREGATE
-//! SUM|MIN|MAX, as in Redis 7.0 (`zunionInterDiffGenericCommand`).
+//! SUM|MIN|MAX, and ZINTERCARD, as in Redis 7.0 (`zunionInterDiffGenericCommand`,
+//! `zinterCardCommand`).
 //!
 //! Inputs may be sorted sets or plain sets (every member of a set has score 1); an absent key
-//! is empty; any other type is WRONGTYPE. A weighted score that is NaN (`0 * inf`) counts as
-//! 0, and so does a SUM of `inf` and `-inf`, as in Redis. Scores of a member present in
-//! several inputs are combined in key order (Redis combines ZINTER's in order of input size,
-//! which can differ in the last bit of a floating-point sum). A STORE with an empty result
-//! deletes its destination.
+//! is empty; any other type is WRONGTYPE. Scores are combined as Redis combines them (see
+//! [`compute`]): a weighted score that is NaN (`0 * inf`) and a SUM of `inf` and `-inf` count
+//! as 0, and a `-0` shows in ZUNION/ZINTER replies (a stored score is never `-0`). A STORE with
+//! an empty result deletes its destination.
 
 use crate::aggregate::{self, int, is};
 use crate::keyspace::Keyspace;
@@ -41,8 +41,22 @@ impl Combine {
                     sum
                 }
             }
-            Combine::Min => a.min(b),
-            Combine::Max => a.max(b),
+            // Redis's comparisons: a NaN `b` (a weighted `inf * 0`) keeps `a`, and so does a tie
+            // between 0 and -0.
+            Combine::Min => {
+                if b < a {
+                    b
+                } else {
+                    a
+                }
+            }
+            Combine::Max => {
+                if b > a {
+                    b
+                } else {
+                    a
+                }
+            }
         }
     }
 }
@@ -62,14 +76,7 @@ struct Algebra<'a> {
 /// Parses `numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` (ZDIFF:
 /// only WITHSCORES; STORE forms: no WITHSCORES).
 fn parse(op: Op, args: &[Bytes], store: bool) -> Result<Algebra<'_>, Error> {
-    let numkeys = int(&args[0])?;
-    if numkeys < 1 {
-        return Err(Error::AtLeastOneKey(op.name()));
-    }
-    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    if numkeys > args.len() - 1 {
-        return Err(Error::Syntax);
-    }
+    let numkeys = numkeys(op, args)?;
     let diff = matches!(op, Op::ZDiff | Op::ZDiffStore);
     let mut algebra = Algebra {
         keys: &args[1..=numkeys],
@@ -108,6 +115,19 @@ fn parse(op: Op, args: &[Bytes], store: bool) -> Result<Algebra<'_>, Error> {
     Ok(algebra)
 }
 
+/// The `numkeys` argument (`args[0]`): at least 1, and no more than the arguments after it.
+fn numkeys(op: Op, args: &[Bytes]) -> Result<usize, Error> {
+    let numkeys = int(&args[0])?;
+    if numkeys < 1 {
+        return Err(Error::AtLeastOneKey(op.name()));
+    }
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > args.len() - 1 {
+        return Err(Error::Syntax);
+    }
+    Ok(numkeys)
+}
+
 /// The members and scores under `key`: a sorted set, a set (scores 1), or nothing.
 fn input(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Vec<(Bytes, f64)>, Error> {
     Ok(match ks.live(key, now).map(|entry| &entry.value) {
@@ -118,43 +138,52 @@ fn input(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Vec<(Bytes, f64)>, Erro
     })
 }
 
-/// Computes the union, intersection or difference.
-fn compute(op: Op, ks: &Keyspace, now: u64, algebra: &Algebra) -> Result<ZSet, Error> {
-    let inputs = algebra
+/// Computes the union, intersection or difference: members and scores in (score, member)
+/// order, scores exactly as Redis computes them (a `-0` included; storing makes it `0`).
+///
+/// As in Redis, union and intersection take the inputs from the smallest to the largest (a
+/// stable sort, so equal sizes keep key order), which decides the order in which scores are
+/// combined. A weighted score that is NaN counts as 0 for every input of a union but only for
+/// the first input of an intersection: later ones are combined as NaN, which SUM turns into 0
+/// and MIN and MAX ignore.
+fn compute(op: Op, ks: &Keyspace, now: u64, algebra: &Algebra) -> Result<Vec<(Bytes, f64)>, Error> {
+    let mut inputs = algebra
         .keys
         .iter()
-        .map(|key| input(ks, now, key))
+        .zip(&algebra.weights)
+        .map(|(key, weight)| Ok((input(ks, now, key)?, *weight)))
         .collect::<Result<Vec<_>, Error>>()?;
-    let weighted = |i: usize, score: f64| {
-        let w = score * algebra.weights[i];
-        if w.is_nan() {
-            0.0
-        } else {
-            w
-        }
-    };
+    let diff = !matches!(
+        op,
+        Op::ZUnion | Op::ZUnionStore | Op::ZInter | Op::ZInterStore
+    );
+    if !diff {
+        inputs.sort_by_key(|(items, _)| items.len());
+    }
+    let no_nan = |score: f64| if score.is_nan() { 0.0 } else { score };
     let mut acc: BTreeMap<Bytes, f64> = BTreeMap::new();
     match op {
         Op::ZUnion | Op::ZUnionStore => {
-            for (i, items) in inputs.iter().enumerate() {
+            for (items, weight) in &inputs {
                 for (member, score) in items {
-                    let score = weighted(i, *score);
+                    let score = no_nan(score * weight);
                     acc.entry(member.clone())
                         .and_modify(|s| *s = algebra.combine.apply(*s, score))
                         .or_insert(score);
                 }
             }
         }
-        Op::ZInter | Op::ZInterStore => {
-            acc = inputs[0]
+        Op::ZInter | Op::ZInterStore | Op::ZInterCard => {
+            let (first, weight) = &inputs[0];
+            acc = first
                 .iter()
-                .map(|(m, s)| (m.clone(), weighted(0, *s)))
+                .map(|(m, s)| (m.clone(), no_nan(s * weight)))
                 .collect();
-            for (i, items) in inputs.iter().enumerate().skip(1) {
+            for (items, weight) in &inputs[1..] {
                 let other: BTreeMap<&Bytes, f64> = items.iter().map(|(m, s)| (m, *s)).collect();
                 acc.retain(|m, s| match other.get(m) {
                     Some(score) => {
-                        *s = algebra.combine.apply(*s, weighted(i, *score));
+                        *s = algebra.combine.apply(*s, score * weight);
                         true
                     }
                     None => false,
@@ -162,33 +191,65 @@ fn compute(op: Op, ks: &Keyspace, now: u64, algebra: &Algebra) -> Result<ZSet, E
             }
         }
         _ => {
-            acc = inputs[0].iter().cloned().collect();
-            for items in &inputs[1..] {
+            acc = inputs[0].0.iter().cloned().collect();
+            for (items, _) in &inputs[1..] {
                 for (member, _) in items {
                     acc.remove(member);
                 }
             }
         }
     }
-    let mut result = ZSet::default();
-    for (member, score) in acc {
-        result.insert(member, score);
-    }
+    let mut result: Vec<(Bytes, f64)> = acc.into_iter().collect();
+    // Scores are never NaN here; -0 and 0 tie, and the member decides.
+    result.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     Ok(result)
 }
 
-/// ZUNION, ZINTER, ZDIFF.
+/// ZUNION, ZINTER, ZDIFF, ZINTERCARD.
 pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    if op == Op::ZInterCard {
+        return zintercard(ks, now, args);
+    }
     let algebra = parse(op, args, false)?;
     let result = compute(op, ks, now, &algebra)?;
     aggregate::check_reply(result.len() * if algebra.withscores { 2 } else { 1 })?;
-    let items: Vec<(Bytes, f64)> = result.iter().map(|(m, s)| (m.clone(), s)).collect();
-    Ok(members_reply(&items, algebra.withscores))
+    Ok(members_reply(&result, algebra.withscores))
 }
 
 /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: `dst numkeys key ...`; replies with the stored size.
 pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let algebra = parse(op, &args[1..], true)?;
-    let result = compute(op, ks, now, &algebra)?;
+    let mut result = ZSet::default();
+    for (member, score) in compute(op, ks, now, &algebra)? {
+        result.insert(member, score);
+    }
     Ok(Reply::Integer(aggregate::store(ks, &args[0], result) as i64))
+}
+
+/// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`: the size of the intersection, counting at
+/// most `limit` (0: no limit).
+fn zintercard(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let numkeys = numkeys(Op::ZInterCard, args)?;
+    let limit = match &args[numkeys + 1..] {
+        [] => 0,
+        [opt, n] if is(opt, "limit") => int(n)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(Error::LimitNegative)?,
+        _ => return Err(Error::Syntax),
+    };
+    let algebra = Algebra {
+        keys: &args[1..=numkeys],
+        weights: vec![1.0; numkeys],
+        combine: Combine::Sum,
+        withscores: false,
+    };
+    let n = compute(Op::ZInterCard, ks, now, &algebra)?.len();
+    Ok(Reply::Integer(
+        if limit == 0 { n } else { n.min(limit) } as i64
+    ))
 }

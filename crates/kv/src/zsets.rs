@@ -1,12 +1,14 @@
 //! Sorted-set commands on members and scores: ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZRANK
 //! ZREVRANK ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZSCAN, as in Redis 7.0 (`t_zset.c`). The range
-//! commands are in [`crate::zset_ranges`], the set algebra in [`crate::zset_algebra`].
+//! commands are in [`crate::zset_ranges`], the set algebra (ZUNION ZINTER ZDIFF ZINTERCARD and
+//! the STORE forms) in [`crate::zset_algebra`].
 //!
 //! # Invariants and choices
 //!
 //! - A score is never NaN: arguments that are NaN are `ERR value is not a valid float`, and an
 //!   increment that would make one (`inf` plus `-inf`) is `ERR resulting score is not a number
-//!   (NaN)` and changes nothing. `-0` is stored as `0`.
+//!   (NaN)` and changes nothing. `-0` is stored as `0` (as Redis's small sorted sets store it),
+//!   though ZINCRBY and ZADD INCR answer the `-0` they computed, as Redis does.
 //! - Scores are replied as bulk strings in Redis 7.0's `%.17g` form
 //!   ([`crate::numbers::format_score`]): `0.1` is `0.10000000000000001`, `1e20` is `1e+20`.
 //!   Replies carry no protocol, so RESP3 clients get these bulk strings too, where Redis sends
@@ -57,7 +59,9 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
     match op {
         ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore | ZRevRangeByScore
         | ZRangeByLex | ZRevRangeByLex => return crate::zset_ranges::read(op, ks, now, args),
-        ZUnion | ZInter | ZDiff => return crate::zset_algebra::read(op, ks, now, args),
+        ZUnion | ZInter | ZDiff | ZInterCard => {
+            return crate::zset_algebra::read(op, ks, now, args)
+        }
         _ => {}
     }
     let scan = if op == ZScan {
@@ -239,7 +243,7 @@ fn zadd(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Er
     .unwrap_or_default();
     Ok(if flags.incr {
         if outcome.processed > 0 {
-            score_reply(outcome.score + 0.0)
+            score_reply(outcome.score)
         } else {
             Reply::Null
         }

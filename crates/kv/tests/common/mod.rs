@@ -129,8 +129,8 @@ pub fn step() -> impl Strategy<Value = (u64, Command)> {
     (0u64..6000, command)
 }
 
-/// A sorted-set command as raw arguments: writes, reads and random draws, on the shared keys
-/// (so they meet strings and WRONGTYPE too).
+/// A sorted-set, bit or LCS command (or TIME) as raw arguments: writes, reads and random draws,
+/// on the shared keys (so they meet strings and WRONGTYPE too).
 pub fn zset_args() -> impl Strategy<Value = Vec<String>> {
     let score = prop_oneof![
         6 => (-20i64..20).prop_map(|n| n.to_string()),
@@ -139,6 +139,7 @@ pub fn zset_args() -> impl Strategy<Value = Vec<String>> {
     let member = prop::sample::select(vec!["m1", "m2", "m3", "m4"]).prop_map(String::from);
     let shape = prop::sample::select(vec![
         "ZADD k s m",
+        "ZADD k s m s2 m2 0 m3",
         "ZADD k XX CH s m s2 m2",
         "ZADD k NX INCR s m",
         "ZADD k GT s m",
@@ -169,11 +170,25 @@ pub fn zset_args() -> impl Strategy<Value = Vec<String>> {
         "ZRANDMEMBER k",
         "ZRANDMEMBER k s WITHSCORES",
         "ZSCAN k 0 COUNT 2",
+        "SETBIT k s 1",
+        "GETBIT k s",
+        "BITCOUNT k 0 s BIT",
+        "BITPOS k 0 s",
+        "BITOP XOR k2 k k2",
+        "LCS k k2 IDX WITHMATCHLEN",
+        "TIME",
     ]);
+    // Mostly two keys of their own, so sorted sets grow; sometimes a shared one.
+    let zkey = || {
+        prop_oneof![
+            4 => prop::sample::select(vec!["z1", "z2"]).prop_map(String::from),
+            1 => key(),
+        ]
+    };
     (
         shape,
-        key(),
-        key(),
+        zkey(),
+        zkey(),
         score.clone(),
         score,
         member.clone(),
