@@ -7,6 +7,7 @@
 //! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file,
 //!   restore a backup into a new data dir (a new one-node cluster).
 
+mod bench;
 mod local;
 mod member;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Back up a live cluster to a file, inspect a backup, or restore one into a new data dir.
     Snapshot(snapshot::SnapshotArgs),
+    /// Closed-loop load generator for raftkv or any RESP server (throughput, latency).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Member(args) => member::run(args),
         Command::Status(args) => status::run(args),
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
