@@ -234,6 +234,50 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::keys::KeyDistribution;
+    use crate::bench::options::Output;
+
+    fn plan(stop: StopAfter, warmup: Duration) -> Plan {
+        Plan {
+            endpoints: vec!["a:1".into()],
+            clients: 1,
+            stop,
+            pipeline: 4,
+            value_size: 1,
+            keyspace: 1,
+            read_ratio: 0.0,
+            keys: KeyDistribution::Uniform,
+            warmup,
+            seed: 1,
+            output: Output::Json,
+        }
+    }
+
+    #[test]
+    fn request_budget_is_claimed_exactly_after_the_warmup() {
+        let t0 = Instant::now();
+        let shared = Shared::new(&plan(StopAfter::Requests(10), Duration::from_secs(1)), t0);
+        // Warm-up batches are free and never end the run.
+        assert_eq!(shared.claim(t0, 4), 4);
+        assert!(!shared.finished(t0));
+        let later = t0 + Duration::from_secs(2);
+        let claims: Vec<usize> = (0..5).map(|_| shared.claim(later, 4)).collect();
+        assert_eq!(claims, vec![4, 4, 2, 0, 0]);
+        assert!(shared.finished(later));
+    }
+
+    #[test]
+    fn duration_ends_the_run_at_warmup_plus_duration() {
+        let t0 = Instant::now();
+        let p = plan(
+            StopAfter::Duration(Duration::from_secs(3)),
+            Duration::from_secs(1),
+        );
+        let shared = Shared::new(&p, t0);
+        assert_eq!(shared.claim(t0 + Duration::from_millis(3999), 4), 4);
+        assert_eq!(shared.claim(t0 + Duration::from_secs(4), 4), 0);
+        assert!(shared.finished(t0 + Duration::from_secs(4)));
+    }
 
     #[test]
     fn redirect_errors_move_on_others_do_not() {
