@@ -103,7 +103,11 @@ async fn main() -> anyhow::Result<()> {
         total.ok += t.ok;
         total.errors += t.errors;
     }
-    let secs = opts.duration;
+    // The measured time ends when the last client's last request does.
+    let secs = Instant::now()
+        .saturating_duration_since(measure_from)
+        .as_secs_f64()
+        .max(1e-6);
     let h = &total.hist;
     let summary = serde_json::json!({
         "target": "etcd",
