@@ -6,11 +6,13 @@
 //! - `raftkv status`: one line per node (role, term, indexes, keys, disk, fsync latency); exits
 //!   non-zero when a node does not answer;
 //! - `raftkv snapshot`: save a consistent backup of a live cluster, inspect a backup file,
-//!   restore a backup into a new data dir (a new one-node cluster).
+//!   restore a backup into a new data dir (a new one-node cluster);
+//! - `raftkv bench`: a closed-loop load generator for raftkv or any RESP server.
 //!
 //! The admin commands find a cluster as `endpoints` describes (flag, `RAFTKV_ENDPOINTS`, the
 //! file `raftkv local` writes, or 127.0.0.1:6379).
 
+mod bench;
 mod endpoints;
 mod local;
 mod local_view;
@@ -41,6 +43,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Back up a live cluster to a file, inspect a backup, or restore one into a new data dir.
     Snapshot(snapshot::SnapshotArgs),
+    /// Closed-loop load generator for raftkv or any RESP server (throughput, latency).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Member(args) => member::run(args).map(|()| 0),
         Command::Status(args) => status::run(args),
         Command::Snapshot(args) => snapshot::run(args).map(|()| 0),
+        Command::Bench(args) => bench::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),
