@@ -152,6 +152,7 @@ pub const COMMANDS: &[(&str, i32)] = &[
     ("zdiffstore", -4),
     ("zrandmember", -2),
     ("zscan", -3),
+    ("publish", 3),
 ];
 
 /// The table entry for a lower-case command name (names are at most 16 bytes).
@@ -192,6 +193,10 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
     let rest = || args[1..].to_vec();
     Ok(match name {
         "get" => Command::Get { key: key() },
+        "publish" => Command::Publish {
+            channel: key(),
+            message: args[2].clone(),
+        },
         "set" => parse_set(args)?,
         "setnx" => Command::SetNx {
             key: key(),

@@ -7,7 +7,8 @@
 //! - [`node`]: wiring it all together for one `raftkv serve` process;
 //! - [`config`]: the one `Config` struct with its defaults;
 //! - [`metrics`], [`http`]: Prometheus metrics and the `/livez`, `/readyz`, `/metrics` endpoints;
-//! - [`removal`]: noticing that this node was removed from the cluster.
+//! - [`removal`]: noticing that this node was removed from the cluster;
+//! - [`pubsub`]: subscriptions and the delivery of applied `PUBLISH` entries.
 
 pub mod client;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod launch;
 pub mod metrics;
 pub mod node;
+pub mod pubsub;
 pub mod raft;
 pub mod removal;
 pub mod server;

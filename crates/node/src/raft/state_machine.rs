@@ -9,6 +9,11 @@
 //! Invariants: `last_applied` only grows (asserted); the store, `last_applied` and the
 //! membership always change together under one lock, so a snapshot is a consistent cut.
 //!
+//! A `PUBLISH` entry changes no key; applying it hands the message to this node's pub/sub
+//! [`Hub`], which queues it for the local subscribers (never waiting), and its reply is the
+//! number of messages queued here. Entries covered by an installed snapshot are never applied,
+//! so their messages are not delivered on a node that catches up from a snapshot.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
@@ -23,6 +28,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::pubsub::Hub;
 
 /// A snapshot handed to openraft: an open file positioned at its start.
 pub type SnapshotData = SnapshotFile;
@@ -43,6 +49,8 @@ pub struct Shared {
     snapshots: SnapshotDir,
     /// The newest applied leader stamp and when it was applied (see [`LeaderClock`]).
     leader_clock: LeaderClock,
+    /// Local pub/sub subscribers, to which applied `PUBLISH` entries are delivered.
+    hub: Arc<Hub>,
 }
 
 /// A read-only view of the applied state for the client read path.
@@ -95,6 +103,11 @@ impl StateView {
         (applied.store.next_expiry_ms(), applied.store.clock_ms())
     }
 
+    /// This node's pub/sub hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.shared.hub
+    }
+
     /// Bytes taken by snapshot files.
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.shared.snapshots.disk_bytes()
@@ -126,6 +139,7 @@ impl StateMachine {
             current_snapshot: RwLock::new(current),
             snapshots,
             leader_clock: LeaderClock::default(),
+            hub: Arc::new(Hub::default()),
         });
         Ok(StateMachine { shared })
     }
@@ -251,7 +265,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             .observe(c.now_ms, std::time::Instant::now());
                         c.cmds
                             .iter()
-                            .map(|cmd| applied.store.apply(c.now_ms, cmd))
+                            .map(|cmd| {
+                                let reply = applied.store.apply(c.now_ms, cmd);
+                                match cmd {
+                                    kv::Command::Publish { channel, message }
+                                        if !matches!(reply, resp::Reply::Error(_)) =>
+                                    {
+                                        let n = self.shared.hub.publish(channel, message);
+                                        resp::Reply::Integer(n as i64)
+                                    }
+                                    _ => reply,
+                                }
+                            })
                             .collect()
                     }
                     EntryPayload::Membership(ref m) => {

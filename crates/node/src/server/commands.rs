@@ -70,6 +70,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.protocol = Protocol::Resp2;
             state.readonly = false;
             state.transaction = None;
+            state.subscriptions.clear();
             Reply::Simple("RESET".into())
         }
         "SELECT" if args.len() == 2 => match resp::parse_i64(&args[1]) {
