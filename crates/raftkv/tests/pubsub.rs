@@ -1,0 +1,422 @@
+//! Pub/sub across a 3-node cluster: a message published on one node reaches the subscribers on
+//! every node in publish order, in RESP2 (subscribed mode) and RESP3 (push frames); PUBSUB
+//! introspection; the RESP2 subscribed-mode rules; a slow subscriber cut off while the others
+//! keep receiving. Subscribers are raw sockets checked byte for byte against Redis 7's frames.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::{wait_until, Cluster, WAIT};
+use resp::Reply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A raw connection that checks the exact bytes the server sends.
+struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    async fn connect(addr: &str) -> Raw {
+        Raw::over(TcpStream::connect(addr).await.expect("connect"))
+    }
+
+    fn over(stream: TcpStream) -> Raw {
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    async fn send(&mut self, args: &[&str]) {
+        let mut out = BytesMut::new();
+        node::client::encode_command(args, &mut out);
+        self.stream.write_all(&out).await.expect("send");
+    }
+
+    /// Read until `want` has arrived and check it is exactly what came next.
+    async fn expect(&mut self, want: &[u8]) {
+        let read = async {
+            while self.buf.len() < want.len() {
+                let n = self.stream.read_buf(&mut self.buf).await.expect("read");
+                assert!(n > 0, "connection closed; got {:?}", show(&self.buf));
+            }
+        };
+        if tokio::time::timeout(WAIT, read).await.is_err() {
+            panic!(
+                "timed out waiting for {:?}; got {:?}",
+                show(want),
+                show(&self.buf)
+            );
+        }
+        let got = self.buf.split_to(want.len());
+        assert_eq!(show(&got), show(want));
+    }
+
+    /// Read and drop everything up to and including `end`.
+    async fn skip_through(&mut self, end: &[u8]) {
+        let read = async {
+            loop {
+                if let Some(at) = self.buf.windows(end.len()).position(|w| w == end) {
+                    let _ = self.buf.split_to(at + end.len());
+                    return;
+                }
+                let n = self.stream.read_buf(&mut self.buf).await.expect("read");
+                assert!(n > 0, "connection closed; got {:?}", show(&self.buf));
+            }
+        };
+        tokio::time::timeout(WAIT, read)
+            .await
+            .expect("skip_through timed out");
+    }
+
+    /// Send a command and check its reply bytes.
+    async fn call(&mut self, args: &[&str], want: &[u8]) {
+        self.send(args).await;
+        self.expect(want).await;
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn bulk(s: &str) -> String {
+    format!("${}\r\n{s}\r\n", s.len())
+}
+
+/// A frame of bulk strings and a trailing integer or not: `>` in RESP3, `*` in RESP2.
+fn frame(resp3: bool, parts: &[&str], count: Option<i64>) -> Vec<u8> {
+    let n = parts.len() + usize::from(count.is_some());
+    let mut s = format!("{}{n}\r\n", if resp3 { '>' } else { '*' });
+    for p in parts {
+        s.push_str(&bulk(p));
+    }
+    if let Some(c) = count {
+        s.push_str(&format!(":{c}\r\n"));
+    }
+    s.into_bytes()
+}
+
+/// Start a 3-node cluster (extra flags for every node) and return it with its leader.
+async fn cluster(extra: &[&str]) -> (Cluster, u64) {
+    let cluster = Cluster::start_with(3, extra).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    (cluster, leader)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_published_on_one_node_reach_subscribers_on_the_others_in_order() {
+    let (cluster, leader) = cluster(&[]).await;
+    // Publish through a follower, so the PUBLISH is forwarded; subscribe on the other two.
+    let publisher = if leader == 1 { 2 } else { 1 };
+    let others: Vec<u64> = (1..=3).filter(|&id| id != publisher).collect();
+    let (resp2_node, resp3_node) = (others[0], others[1]);
+
+    let mut resp2 = Raw::connect(&cluster.node(resp2_node).client).await;
+    resp2
+        .call(
+            &["SUBSCRIBE", "news"],
+            &frame(false, &["subscribe", "news"], Some(1)),
+        )
+        .await;
+    resp2
+        .call(
+            &["PSUBSCRIBE", "n?ws"],
+            &frame(false, &["psubscribe", "n?ws"], Some(2)),
+        )
+        .await;
+    let mut resp3 = Raw::connect(&cluster.node(resp3_node).client).await;
+    resp3.send(&["HELLO", "3"]).await;
+    resp3.skip_through(b"$7\r\nmodules\r\n*0\r\n").await; // the end of HELLO's map
+    resp3
+        .call(
+            &["PSUBSCRIBE", "ne*"],
+            &frame(true, &["psubscribe", "ne*"], Some(1)),
+        )
+        .await;
+
+    // Sequential publishes and a pipelined run of them: both keep the publisher's order.
+    let mut publish = cluster.client(publisher).await;
+    for i in 0..20 {
+        let reply = publish.call(&["PUBLISH", "news", &format!("m{i}")]).await;
+        assert_eq!(
+            reply.unwrap(),
+            Reply::Integer(0),
+            "no subscriber on the publisher's node"
+        );
+    }
+    let mut pipeline = BytesMut::new();
+    for i in 20..40 {
+        node::client::encode_command(&["PUBLISH", "news", &format!("m{i}")], &mut pipeline);
+    }
+    publish.send_raw(&pipeline).await.unwrap();
+    for _ in 20..40 {
+        assert_eq!(publish.read_reply().await.unwrap(), Reply::Integer(0));
+    }
+    // A channel nobody matches is delivered to nobody.
+    assert_eq!(
+        publish.call(&["PUBLISH", "sports", "x"]).await.unwrap(),
+        Reply::Integer(0)
+    );
+
+    for i in 0..40 {
+        let m = format!("m{i}");
+        resp2
+            .expect(&frame(false, &["message", "news", &m], None))
+            .await;
+        resp2
+            .expect(&frame(false, &["pmessage", "n?ws", "news", &m], None))
+            .await;
+        resp3
+            .expect(&frame(true, &["pmessage", "ne*", "news", &m], None))
+            .await;
+    }
+    // In RESP3 every command still works between pushes; PING is a normal reply.
+    resp3.call(&["GET", "k"], b"_\r\n").await;
+    resp3.call(&["PING"], b"+PONG\r\n").await;
+
+    // A PUBLISH answers the receivers on the node it was sent to (Redis Cluster's count):
+    // two frames for the RESP2 subscriber (channel and pattern).
+    let mut local = cluster.client(resp2_node).await;
+    assert_eq!(
+        local.call(&["PUBLISH", "news", "last"]).await.unwrap(),
+        Reply::Integer(2)
+    );
+    resp2
+        .expect(&frame(false, &["message", "news", "last"], None))
+        .await;
+    resp2
+        .expect(&frame(false, &["pmessage", "n?ws", "news", "last"], None))
+        .await;
+    resp3
+        .expect(&frame(true, &["pmessage", "ne*", "news", "last"], None))
+        .await;
+    // Nothing else was delivered: the next frames are the replies to these commands.
+    resp2
+        .call(&["PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+        .await;
+    resp3.call(&["PING", "x"], b"$1\r\nx\r\n").await;
+    for id in [resp2_node, resp3_node] {
+        assert_eq!(cluster.count(id, "pubsub_published").await, 42);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_introspection_and_resp2_subscribed_mode() {
+    let (cluster, _) = cluster(&[]).await;
+    let mut a = Raw::connect(&cluster.node(2).client).await;
+    a.call(
+        &["SUBSCRIBE", "x", "y"],
+        &[
+            frame(false, &["subscribe", "x"], Some(1)),
+            frame(false, &["subscribe", "y"], Some(2)),
+        ]
+        .concat(),
+    )
+    .await;
+    let mut b = Raw::connect(&cluster.node(2).client).await;
+    b.call(
+        &["SUBSCRIBE", "x"],
+        &frame(false, &["subscribe", "x"], Some(1)),
+    )
+    .await;
+    b.call(
+        &["PSUBSCRIBE", "x*"],
+        &frame(false, &["psubscribe", "x*"], Some(2)),
+    )
+    .await;
+    // Pub/sub state is per node: node 2 sees its subscribers, node 1 none.
+    let mut c2 = cluster.client(2).await;
+    let numsub = |x, y, z| {
+        Reply::Array(vec![
+            common::bulk("x"),
+            Reply::Integer(x),
+            common::bulk("y"),
+            Reply::Integer(y),
+            common::bulk("z"),
+            Reply::Integer(z),
+        ])
+    };
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMSUB", "x", "y", "z"]).await.unwrap(),
+        numsub(2, 1, 0)
+    );
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMPAT"]).await.unwrap(),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        c2.call(&["PUBSUB", "CHANNELS"]).await.unwrap(),
+        Reply::Array(vec![common::bulk("x"), common::bulk("y")])
+    );
+    assert_eq!(
+        c2.call(&["PUBSUB", "CHANNELS", "y*"]).await.unwrap(),
+        Reply::Array(vec![common::bulk("y")])
+    );
+    let mut c1 = cluster.client(1).await;
+    assert_eq!(
+        c1.call(&["PUBSUB", "NUMSUB", "x", "y", "z"]).await.unwrap(),
+        numsub(0, 0, 0)
+    );
+    assert_eq!(
+        c1.call(&["PUBSUB", "NUMPAT"]).await.unwrap(),
+        Reply::Integer(0)
+    );
+    assert_eq!(
+        c1.call(&["PUBSUB", "CHANNELS"]).await.unwrap(),
+        Reply::Array(vec![])
+    );
+
+    // RESP2 subscribed mode: only (un)subscribe, PING, QUIT and RESET.
+    a.call(
+        &["GET", "k"],
+        b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    )
+    .await;
+    a.call(
+        &["PUBLISH", "x", "m"],
+        b"-ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    )
+    .await;
+    a.call(&["PING", "hi"], b"*2\r\n$4\r\npong\r\n$2\r\nhi\r\n")
+        .await;
+    // Unsubscribing from everything leaves subscribed mode.
+    a.call(
+        &["UNSUBSCRIBE"],
+        &[
+            frame(false, &["unsubscribe", "x"], Some(1)),
+            frame(false, &["unsubscribe", "y"], Some(0)),
+        ]
+        .concat(),
+    )
+    .await;
+    a.call(
+        &["UNSUBSCRIBE"],
+        b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+    )
+    .await;
+    a.call(&["GET", "k"], b"$-1\r\n").await;
+    a.call(&["PING"], b"+PONG\r\n").await;
+    // RESET unsubscribes too.
+    b.call(&["RESET"], b"+RESET\r\n").await;
+    b.call(&["GET", "k"], b"$-1\r\n").await;
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMSUB", "x", "y", "z"]).await.unwrap(),
+        numsub(0, 0, 0)
+    );
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMPAT"]).await.unwrap(),
+        Reply::Integer(0)
+    );
+    // A closed connection's subscriptions go with it.
+    a.call(
+        &["PSUBSCRIBE", "q*"],
+        &frame(false, &["psubscribe", "q*"], Some(1)),
+    )
+    .await;
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMPAT"]).await.unwrap(),
+        Reply::Integer(1)
+    );
+    drop(a);
+    wait_until("the closed subscriber's pattern to go", || {
+        let addr = cluster.node(2).client.clone();
+        async move {
+            let mut c = node::client::RespClient::connect(&addr, Duration::from_secs(2))
+                .await
+                .expect("connect");
+            c.call(&["PUBSUB", "NUMPAT"]).await.ok() == Some(Reply::Integer(0))
+        }
+    })
+    .await;
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMPAT", "extra"]).await.unwrap(),
+        Reply::Error("ERR wrong number of arguments for 'pubsub|numpat' command".into())
+    );
+    assert_eq!(
+        c2.call(&["SUBSCRIBE"]).await.unwrap(),
+        Reply::Error("ERR wrong number of arguments for 'subscribe' command".into())
+    );
+}
+
+/// The output limit the slow-subscriber test runs with: small, so the test publishes little.
+const LIMIT: usize = 64 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_is_cut_off_while_others_keep_receiving() {
+    let limit = LIMIT.to_string();
+    let (cluster, _) = cluster(&["--pubsub-output-limit-bytes", &limit]).await;
+    // The slow subscriber never reads; a small receive buffer makes it fall behind sooner.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr = cluster.node(2).client.parse().unwrap();
+    let mut slow = Raw::over(socket.connect(addr).await.expect("connect"));
+    slow.call(
+        &["SUBSCRIBE", "feed"],
+        &frame(false, &["subscribe", "feed"], Some(1)),
+    )
+    .await;
+    // Fast subscribers on the same node and on another one.
+    let mut fast = Vec::new();
+    for id in [2, 3] {
+        let mut c = Raw::connect(&cluster.node(id).client).await;
+        c.call(
+            &["SUBSCRIBE", "feed"],
+            &frame(false, &["subscribe", "feed"], Some(1)),
+        )
+        .await;
+        fast.push(c);
+    }
+
+    let payload = "p".repeat(16 * 1024);
+    let mut publisher = cluster.client(1).await;
+    let mut sent = 0;
+    while cluster.count(2, "pubsub_clients_cut_off").await == 0 {
+        // Bounded: kernel socket buffers hold a few MiB before the outbox fills.
+        assert!(sent < 2000, "the slow subscriber was never cut off");
+        let m = format!("{sent}:{payload}");
+        publisher.call(&["PUBLISH", "feed", &m]).await.unwrap();
+        for c in &mut fast {
+            c.expect(&frame(false, &["message", "feed", &m], None))
+                .await;
+        }
+        sent += 1;
+    }
+    eprintln!("slow subscriber cut off after {sent} messages of {} bytes", payload.len());
+    // Memory stayed bounded: the node dropped the slow subscriber's queue and closes it.
+    let closed = async {
+        let mut sink = vec![0u8; 1 << 16];
+        loop {
+            match slow.stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("the slow subscriber's connection is closed");
+    assert_eq!(cluster.count(2, "pubsub_clients_cut_off").await, 1);
+    assert_eq!(cluster.count(3, "pubsub_clients_cut_off").await, 0);
+    let mut c2 = cluster.client(2).await;
+    assert_eq!(
+        c2.call(&["PUBSUB", "NUMSUB", "feed"]).await.unwrap(),
+        Reply::Array(vec![common::bulk("feed"), Reply::Integer(1)])
+    );
+    // The others keep receiving, in order.
+    for i in 0..5 {
+        let m = format!("after{i}");
+        assert_eq!(
+            publisher.call(&["PUBLISH", "feed", &m]).await.unwrap(),
+            Reply::Integer(0)
+        );
+        for c in &mut fast {
+            c.expect(&frame(false, &["message", "feed", &m], None))
+                .await;
+        }
+    }
+}
