@@ -386,7 +386,10 @@ async fn a_slow_subscriber_is_cut_off_while_others_keep_receiving() {
         }
         sent += 1;
     }
-    eprintln!("slow subscriber cut off after {sent} messages of {} bytes", payload.len());
+    eprintln!(
+        "slow subscriber cut off after {sent} messages of {} bytes",
+        payload.len()
+    );
     // Memory stayed bounded: the node dropped the slow subscriber's queue and closes it.
     let closed = async {
         let mut sink = vec![0u8; 1 << 16];
@@ -418,5 +421,82 @@ async fn a_slow_subscriber_is_cut_off_while_others_keep_receiving() {
             c.expect(&frame(false, &["message", "feed", &m], None))
                 .await;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_node_catches_up_and_a_leader_change_loses_no_acknowledged_message() {
+    let (mut cluster, leader) = cluster(&["--unsafe-fault-injection"]).await;
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let (cut, live) = (followers[0], followers[1]);
+    let mut subs = Vec::new();
+    for id in [cut, live] {
+        let mut c = Raw::connect(&cluster.node(id).client).await;
+        c.call(
+            &["SUBSCRIBE", "ch"],
+            &frame(false, &["subscribe", "ch"], Some(1)),
+        )
+        .await;
+        subs.push(c);
+    }
+    // Cut one follower off from the other two nodes (its clients still reach it).
+    let (l, v) = (leader.to_string(), live.to_string());
+    let c = cut.to_string();
+    let isolate_cut = ["RAFTKV", "FAULT", "ISOLATE", &l, &v];
+    assert_eq!(cluster.call(cut, &isolate_cut).await, Reply::ok());
+    for id in [leader, live] {
+        assert_eq!(
+            cluster.call(id, &["RAFTKV", "FAULT", "ISOLATE", &c]).await,
+            Reply::ok()
+        );
+    }
+    let mut publisher = cluster.client(live).await;
+    for i in 0..10 {
+        let m = format!("m{i}");
+        assert_eq!(
+            publisher.call(&["PUBLISH", "ch", &m]).await.unwrap(),
+            Reply::Integer(1)
+        );
+        subs[1]
+            .expect(&frame(false, &["message", "ch", &m], None))
+            .await;
+    }
+    assert_eq!(
+        cluster.count(cut, "pubsub_published").await,
+        0,
+        "the partitioned node applied nothing"
+    );
+    // Healed, it applies the log it missed and delivers those messages, in order.
+    for id in [cut, leader, live] {
+        assert_eq!(
+            cluster.call(id, &["RAFTKV", "FAULT", "HEAL"]).await,
+            Reply::ok()
+        );
+    }
+    for i in 0..10 {
+        let m = format!("m{i}");
+        subs[0]
+            .expect(&frame(false, &["message", "ch", &m], None))
+            .await;
+    }
+    // The leader dies; after the election every acknowledged message reaches both subscribers
+    // exactly once, in order.
+    cluster.kill(leader);
+    cluster.wait_leader_among(&[cut, live]).await;
+    let mut publisher = cluster.client(cut).await;
+    for i in 10..20 {
+        let m = format!("m{i}");
+        assert_eq!(
+            publisher.call(&["PUBLISH", "ch", &m]).await.unwrap(),
+            Reply::Integer(1)
+        );
+    }
+    for sub in &mut subs {
+        for i in 10..20 {
+            let m = format!("m{i}");
+            sub.expect(&frame(false, &["message", "ch", &m], None))
+                .await;
+        }
+        sub.call(&["PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").await;
     }
 }
