@@ -179,7 +179,15 @@ mod tests {
             let outbox = outbox.clone();
             async move { outbox.cut_off().await }
         });
+        // Let the waiter run until it waits (the test runtime has one thread).
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiter.is_finished());
         assert_eq!(outbox.push(msg("too big for ten bytes")), Push::CutOff);
-        waiter.await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .expect("the cut-off waiter wakes")
+            .unwrap();
     }
 }
