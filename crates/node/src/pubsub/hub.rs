@@ -103,6 +103,10 @@ impl Hub {
     /// many messages were queued (a subscriber counts once per matching channel or pattern).
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         self.published.fetch_add(1, Ordering::Relaxed);
+        // Own copies, shared by every receiver: the arguments may be slices of a larger buffer
+        // (a client's read, a peer frame) that queued messages must not keep alive.
+        let channel = &Bytes::copy_from_slice(channel);
+        let payload = &Bytes::copy_from_slice(payload);
         let index = self.index();
         let mut queued = 0;
         let mut deliver = |outbox: &Outbox, pattern: Option<&Bytes>| match outbox.push(Message {

@@ -30,5 +30,8 @@ pub const DEFAULT_OUTBOX_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 /// Bytes a queued message is charged beyond its channel, pattern and payload (frame headers
 /// and bookkeeping), so a flood of empty messages is bounded too.
 pub const MESSAGE_OVERHEAD_BYTES: usize = 64;
+/// Most bytes of messages a connection encodes and writes at once, so delivering a long
+/// backlog never copies it all into one buffer.
+pub const DELIVERY_CHUNK_BYTES: usize = 256 * 1024;
 /// Most channels plus patterns one connection may be subscribed to.
 pub const MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 100_000;

@@ -105,9 +105,28 @@ impl Outbox {
     /// Take every queued message; the caller must report their bytes with
     /// [`Outbox::written`] once they are on the socket.
     pub fn take(&self) -> (Vec<Message>, usize) {
+        self.take_up_to(usize::MAX)
+    }
+
+    /// Take queued messages, oldest first, while they cost at most `max_bytes` in all (always
+    /// at least one, if any is queued), so the caller encodes a bounded chunk at a time. If
+    /// some remain, the outbox stays ready. Report the bytes with [`Outbox::written`].
+    pub fn take_up_to(&self, max_bytes: usize) -> (Vec<Message>, usize) {
         let mut q = self.queue.lock().expect("outbox lock poisoned");
-        let messages: Vec<Message> = q.messages.drain(..).collect();
-        let bytes = messages.iter().map(Message::cost).sum();
+        let (mut messages, mut bytes) = (Vec::new(), 0);
+        while let Some(next) = q.messages.front() {
+            let cost = next.cost();
+            if !messages.is_empty() && bytes + cost > max_bytes {
+                break;
+            }
+            bytes += cost;
+            messages.extend(q.messages.pop_front());
+        }
+        let more = !q.messages.is_empty();
+        drop(q);
+        if more {
+            self.ready.notify_one();
+        }
         (messages, bytes)
     }
 
@@ -170,6 +189,24 @@ mod tests {
         assert!(outbox.is_cut_off());
         assert_eq!(outbox.push(msg("x")), Push::Closed);
         assert!(outbox.take().0.is_empty(), "a cut-off queue is dropped");
+    }
+
+    #[test]
+    fn take_up_to_takes_bounded_chunks_in_order() {
+        let outbox = Outbox::new(1, 1 << 20);
+        for p in ["a", "b", "c"] {
+            outbox.push(Message {
+                payload: Bytes::copy_from_slice(p.as_bytes()),
+                ..msg("")
+            });
+        }
+        let one = msg("a").cost();
+        let payloads = |(m, _): (Vec<Message>, usize)| -> Vec<Bytes> {
+            m.into_iter().map(|m| m.payload).collect()
+        };
+        assert_eq!(payloads(outbox.take_up_to(2 * one)), ["a", "b"]);
+        assert_eq!(payloads(outbox.take_up_to(1)), ["c"], "at least one");
+        assert!(outbox.take_up_to(1).0.is_empty());
     }
 
     #[tokio::test]

@@ -267,15 +267,15 @@ async fn flush(
     Ok(())
 }
 
-/// Write every message queued in `outbox`. False if the subscriber was cut off (the
-/// connection must close).
+/// Write the oldest messages queued in `outbox`, one bounded chunk (the outbox stays ready if
+/// more remain). False if the subscriber was cut off (the connection must close).
 async fn deliver(
     outbox: &crate::pubsub::Outbox,
     protocol: Protocol,
     stream: &mut TcpStream,
     out: &mut BytesMut,
 ) -> std::io::Result<bool> {
-    let (messages, bytes) = outbox.take();
+    let (messages, bytes) = outbox.take_up_to(crate::pubsub::DELIVERY_CHUNK_BYTES);
     if outbox.is_cut_off() {
         return Ok(false);
     }
