@@ -500,3 +500,68 @@ async fn a_partitioned_node_catches_up_and_a_leader_change_loses_no_acknowledged
         sub.call(&["PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").await;
     }
 }
+
+/// A client library's pub/sub API works unchanged, in RESP2 and RESP3: the `redis` crate
+/// subscribes on two nodes and receives what it publishes through the third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_crate_subscribes_and_receives_in_resp2_and_resp3() {
+    let (cluster, _) = cluster(&[]).await;
+    let mut subscribers = Vec::new();
+    for (id, proto) in [(2, ""), (3, "?protocol=resp3")] {
+        let url = format!("redis://{}/{proto}", cluster.node(id).client);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        subscribers.push((
+            ready_rx,
+            std::thread::spawn(move || {
+                let client = redis::Client::open(url.as_str()).expect("url");
+                let mut con = client.get_connection().expect("connect");
+                let mut pubsub = con.as_pubsub();
+                pubsub.set_read_timeout(Some(WAIT)).unwrap();
+                pubsub.subscribe("jobs").expect("subscribe");
+                pubsub.psubscribe("job?").expect("psubscribe");
+                ready_tx.send(()).unwrap();
+                let mut got = Vec::new();
+                for _ in 0..6 {
+                    let msg = pubsub.get_message().expect("a message");
+                    let pattern: Option<String> = msg.get_pattern().ok();
+                    let payload: String = msg.get_payload().expect("payload");
+                    got.push((msg.get_channel_name().to_string(), pattern, payload));
+                }
+                got
+            }),
+        ));
+    }
+    for (ready, _) in &subscribers {
+        ready.recv_timeout(WAIT).expect("subscribed");
+    }
+    let url = format!("redis://{}/", cluster.node(1).client);
+    let client = redis::Client::open(url.as_str()).expect("url");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    for i in 0..3 {
+        let n: i64 = redis::cmd("PUBLISH")
+            .arg("jobs")
+            .arg(format!("job{i}"))
+            .query_async(&mut con)
+            .await
+            .expect("publish");
+        assert_eq!(n, 0, "no subscriber on node 1");
+    }
+    for (_, thread) in subscribers {
+        let got = tokio::task::spawn_blocking(move || thread.join().expect("subscriber"))
+            .await
+            .unwrap();
+        let want: Vec<_> = (0..3)
+            .flat_map(|i| {
+                let m = format!("job{i}");
+                [
+                    ("jobs".to_string(), None, m.clone()),
+                    ("jobs".to_string(), Some("job?".to_string()), m),
+                ]
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+}
