@@ -565,3 +565,80 @@ async fn the_redis_crate_subscribes_and_receives_in_resp2_and_resp3() {
         assert_eq!(got, want);
     }
 }
+
+/// A node so far behind that it catches up through a snapshot skips the messages the snapshot
+/// covers (a snapshot holds keys, not messages) and delivers the rest in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_catches_up_through_a_snapshot_skips_the_messages_it_covers() {
+    let flags = ["--unsafe-fault-injection", "--snapshot-threshold", "20"];
+    let (cluster, leader) = cluster(&flags).await;
+    let lagging = (1..=3).find(|&i| i != leader).unwrap();
+    let writer = (1..=3).find(|&i| i != leader && i != lagging).unwrap();
+    let mut sub = cluster.client(lagging).await;
+    assert_eq!(
+        sub.call(&["SUBSCRIBE", "ch"]).await.unwrap(),
+        Reply::Array(vec![
+            common::bulk("subscribe"),
+            common::bulk("ch"),
+            Reply::Integer(1)
+        ])
+    );
+    let (l, w, g) = (leader.to_string(), writer.to_string(), lagging.to_string());
+    let cut = ["RAFTKV", "FAULT", "ISOLATE", &l, &w];
+    assert_eq!(cluster.call(lagging, &cut).await, Reply::ok());
+    for id in [leader, writer] {
+        let cut = ["RAFTKV", "FAULT", "ISOLATE", &g];
+        assert_eq!(cluster.call(id, &cut).await, Reply::ok());
+    }
+    let mut publisher = cluster.client(writer).await;
+    for i in 0..120 {
+        let m = format!("m{i}");
+        publisher.call(&["PUBLISH", "ch", &m]).await.unwrap();
+    }
+    let c = &cluster;
+    wait_until(
+        "the leader to purge its log behind a snapshot",
+        || async move { c.count(leader, "raft_purged_index").await > 40 },
+    )
+    .await;
+    for id in [lagging, leader, writer] {
+        let heal = ["RAFTKV", "FAULT", "HEAL"];
+        assert_eq!(cluster.call(id, &heal).await, Reply::ok());
+    }
+    c.wait_local(lagging, &["EXISTS", "nothing"], Reply::Integer(0))
+        .await;
+    wait_until("the lagging node to install a snapshot", || async move {
+        c.count(lagging, "raft_snapshots_installed").await == 1
+    })
+    .await;
+    publisher.call(&["PUBLISH", "ch", "after"]).await.unwrap();
+    // What arrives is an in-order run of the last messages, then the new one.
+    let mut got = Vec::new();
+    loop {
+        let Reply::Array(frame) = sub.read_reply().await.expect("a message") else {
+            panic!("not a message frame");
+        };
+        assert_eq!(frame[..2], [common::bulk("message"), common::bulk("ch")]);
+        let Reply::Bulk(payload) = &frame[2] else {
+            panic!("payload");
+        };
+        let payload = String::from_utf8_lossy(payload).into_owned();
+        if payload == "after" {
+            break;
+        }
+        got.push(payload[1..].parse::<u32>().expect("m<number>"));
+    }
+    assert!(
+        got.first().is_none_or(|&first| first > 0),
+        "messages covered by the snapshot are skipped, got {got:?}"
+    );
+    let want: Vec<u32> = match got.first() {
+        Some(&first) => (first..120).collect(),
+        None => Vec::new(),
+    };
+    assert_eq!(got, want, "the messages after the snapshot, in order");
+    eprintln!(
+        "after the snapshot the lagging node delivered {} of 120 messages",
+        got.len()
+    );
+}
