@@ -307,6 +307,15 @@ mod tests {
     fn validation_catches_inconsistent_settings() {
         let ok = Config::default();
         ok.validate().unwrap();
+        let no_pubsub_room = Config {
+            pubsub_output_limit_bytes: 0,
+            ..Config::default()
+        };
+        assert!(no_pubsub_room
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("pubsub_output_limit_bytes"));
         let both = Config {
             bootstrap: true,
             join: Some("a:1".into()),

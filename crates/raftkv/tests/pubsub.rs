@@ -642,3 +642,55 @@ async fn a_node_that_catches_up_through_a_snapshot_skips_the_messages_it_covers(
         got.len()
     );
 }
+
+/// A connection's subscriptions are bounded: a SUBSCRIBE that would pass the limit is refused
+/// whole; patterns longer than the glob limit are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_per_connection_and_pattern_sizes_are_bounded() {
+    let (cluster, _) = cluster(&[]).await;
+    let max = node::pubsub::MAX_SUBSCRIPTIONS_PER_CLIENT;
+    let names: Vec<String> = (0..=max).map(|i| format!("c{i}")).collect();
+    let mut c = cluster.client(2).await;
+    let mut args = vec!["SUBSCRIBE"];
+    args.extend(names.iter().map(String::as_str));
+    let too_many = format!(
+        "ERR too many subscriptions: a connection may hold at most {max} channels and patterns"
+    );
+    assert_eq!(c.call(&args).await.unwrap(), Reply::Error(too_many.clone()));
+    // Nothing was subscribed, so the connection is not in subscribed mode.
+    assert_eq!(c.call(&["GET", "k"]).await.unwrap(), Reply::Null);
+    // Up to the limit is fine, then one more is refused (a repeat is not "more").
+    args.pop();
+    let mut out = BytesMut::new();
+    node::client::encode_command(&args, &mut out);
+    c.send_raw(&out).await.unwrap();
+    for i in 0..max {
+        let Reply::Array(frame) = c.read_reply().await.unwrap() else {
+            panic!("subscribe frame");
+        };
+        assert_eq!(frame[2], Reply::Integer(i as i64 + 1));
+    }
+    assert_eq!(
+        c.call(&["SUBSCRIBE", "c0"]).await.unwrap(),
+        Reply::Array(vec![
+            common::bulk("subscribe"),
+            common::bulk("c0"),
+            Reply::Integer(max as i64)
+        ])
+    );
+    assert_eq!(
+        c.call(&["PSUBSCRIBE", "one-more*"]).await.unwrap(),
+        Reply::Error(too_many)
+    );
+    let long = "x".repeat(1025); // the glob pattern limit is 1024 bytes
+    let mut p = cluster.client(3).await;
+    assert_eq!(
+        p.call(&["PSUBSCRIBE", &long]).await.unwrap(),
+        Reply::Error("ERR pattern exceeds maximum allowed size (1024 bytes)".into())
+    );
+    assert_eq!(
+        cluster.count(2, "pubsub_channels").await,
+        max as u64,
+        "INFO counts this node's channels"
+    );
+}
