@@ -694,3 +694,37 @@ async fn subscriptions_per_connection_and_pattern_sizes_are_bounded() {
         "INFO counts this node's channels"
     );
 }
+
+/// Messages queued for a connection before it leaves subscribed mode come before the reply
+/// that ends it, never after (a RESP2 client would take a late message for its next reply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_queued_before_unsubscribing_come_before_its_reply() {
+    let (cluster, leader) = cluster(&[]).await;
+    // On the leader, a PUBLISH is applied, so queued for this very connection, before its reply.
+    let mut c = Raw::connect(&cluster.node(leader).client).await;
+    c.send(&["HELLO", "3"]).await;
+    c.skip_through(b"$7\r\nmodules\r\n*0\r\n").await;
+    c.call(
+        &["SUBSCRIBE", "ch"],
+        &frame(true, &["subscribe", "ch"], Some(1)),
+    )
+    .await;
+    let mut pipeline = BytesMut::new();
+    node::client::encode_command(&["PUBLISH", "ch", "m1"], &mut pipeline);
+    node::client::encode_command(&["UNSUBSCRIBE"], &mut pipeline);
+    node::client::encode_command(&["SUBSCRIBE", "ch"], &mut pipeline);
+    node::client::encode_command(&["PUBLISH", "ch", "m2"], &mut pipeline);
+    node::client::encode_command(&["RESET"], &mut pipeline);
+    node::client::encode_command(&["GET", "k"], &mut pipeline);
+    c.stream.write_all(&pipeline).await.unwrap();
+    c.expect(b":1\r\n").await;
+    c.expect(&frame(true, &["message", "ch", "m1"], None)).await;
+    c.expect(&frame(true, &["unsubscribe", "ch"], Some(0)))
+        .await;
+    c.expect(&frame(true, &["subscribe", "ch"], Some(1))).await;
+    c.expect(b":1\r\n").await;
+    c.expect(&frame(true, &["message", "ch", "m2"], None)).await;
+    c.expect(b"+RESET\r\n").await;
+    c.expect(b"$-1\r\n").await; // RESET went back to RESP2
+    c.call(&["PING"], b"+PONG\r\n").await;
+}

@@ -172,12 +172,19 @@ async fn run(
             }
             if pubsub::is_pubsub_command(&args[0]) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
-                pubsub::handle(&args, state, ctx, &mut out);
+                let before = (state.subscriptions.active(), state.protocol);
+                let mut replies = BytesMut::new();
+                pubsub::handle(&args, state, ctx, &mut replies);
+                flush_if_unsubscribed(before, state, &mut out);
+                out.extend_from_slice(&replies);
                 continue;
             }
             if commands::is_connection_command(&args[0]) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
-                match commands::handle(&args, state, ctx).await {
+                let before = (state.subscriptions.active(), state.protocol);
+                let outcome = commands::handle(&args, state, ctx).await;
+                flush_if_unsubscribed(before, state, &mut out);
+                match outcome {
                     Outcome::Reply(reply) => resp::encode(&reply, state.protocol, &mut out),
                     Outcome::Close(reply) => {
                         resp::encode(&reply, state.protocol, &mut out);
@@ -265,6 +272,23 @@ async fn flush(
         resp::encode(&reply, state.protocol, out);
     }
     Ok(())
+}
+
+/// If the command just handled left subscribed mode (UNSUBSCRIBE from the last channel,
+/// RESET), encode every message still queued before its reply, in the protocol the connection
+/// had (`before`): queued messages were published before the command ran, and a RESP2 client
+/// that reads a message where it expects the reply of its next command would lose track.
+fn flush_if_unsubscribed(before: (bool, Protocol), state: &ClientState, out: &mut BytesMut) {
+    let (was_subscribed, protocol) = before;
+    if !was_subscribed || state.subscriptions.active() {
+        return;
+    }
+    let outbox = state.subscriptions.outbox();
+    let (messages, bytes) = outbox.take();
+    for message in &messages {
+        pubsub::encode_message(message, protocol, out);
+    }
+    outbox.written(bytes);
 }
 
 /// Write the oldest messages queued in `outbox`, one bounded chunk (the outbox stays ready if
