@@ -247,7 +247,7 @@ async fn flush(
         stream.write_all(out).await?;
         out.clear();
     }
-    let replies = if batch.is_empty() {
+    let mut replies = if batch.is_empty() {
         Vec::new()
     } else if (state.readonly || ctx.config.unsafe_stale_reads)
         && !batch.iter().any(|c| c.is_write())
@@ -259,7 +259,6 @@ async fn flush(
         timer.finish();
         replies
     };
-    let mut replies = replies;
     pubsub::local_receiver_counts(&published, &mut replies, ctx);
     let mut replies = replies.into_iter();
     for slot in pending.slots.drain(..) {

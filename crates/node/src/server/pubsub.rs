@@ -243,8 +243,15 @@ fn introspect(args: &[Bytes], ctx: &ServerContext) -> Reply {
 }
 
 /// The channel of each PUBLISH in `cmds` (`None` for other commands), taken before the batch
-/// is sent so [`local_receiver_counts`] can adjust the replies.
+/// is sent so [`local_receiver_counts`] can adjust the replies; empty (no allocation) when the
+/// batch publishes nothing, the common case.
 pub fn publish_channels(cmds: &[kv::Command]) -> Vec<Option<Bytes>> {
+    if !cmds
+        .iter()
+        .any(|c| matches!(c, kv::Command::Publish { .. }))
+    {
+        return Vec::new();
+    }
     cmds.iter()
         .map(|c| match c {
             kv::Command::Publish { channel, .. } => Some(channel.clone()),
