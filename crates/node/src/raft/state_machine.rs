@@ -225,6 +225,18 @@ impl Shared {
     }
 }
 
+/// Apply one command; an applied `PUBLISH` is delivered to this node's subscribers and answers
+/// how many messages were queued here.
+fn apply_one(store: &mut kv::Store, hub: &Hub, now_ms: u64, cmd: &kv::Command) -> resp::Reply {
+    let reply = store.apply(now_ms, cmd);
+    match cmd {
+        kv::Command::Publish { channel, message } if !matches!(reply, resp::Reply::Error(_)) => {
+            resp::Reply::Integer(hub.publish(channel, message) as i64)
+        }
+        _ => reply,
+    }
+}
+
 fn now_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -266,16 +278,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         c.cmds
                             .iter()
                             .map(|cmd| {
-                                let reply = applied.store.apply(c.now_ms, cmd);
-                                match cmd {
-                                    kv::Command::Publish { channel, message }
-                                        if !matches!(reply, resp::Reply::Error(_)) =>
-                                    {
-                                        let n = self.shared.hub.publish(channel, message);
-                                        resp::Reply::Integer(n as i64)
-                                    }
-                                    _ => reply,
-                                }
+                                apply_one(&mut applied.store, &self.shared.hub, c.now_ms, cmd)
                             })
                             .collect()
                     }
