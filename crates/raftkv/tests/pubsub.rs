@@ -728,3 +728,46 @@ async fn messages_queued_before_unsubscribing_come_before_its_reply() {
     c.expect(b"$-1\r\n").await; // RESET went back to RESP2
     c.call(&["PING"], b"+PONG\r\n").await;
 }
+
+/// `/metrics` exports the pub/sub counts of `INFO pubsub`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_export_the_pubsub_counts() {
+    let (cluster, _) = cluster(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let mut sub = Raw::connect(&cluster.node(2).client).await;
+    sub.call(
+        &["PSUBSCRIBE", "a*"],
+        &frame(false, &["psubscribe", "a*"], Some(1)),
+    )
+    .await;
+    for i in 0..3 {
+        cluster.call(1, &["PUBLISH", "abc", &i.to_string()]).await;
+        sub.expect(&frame(
+            false,
+            &["pmessage", "a*", "abc", &i.to_string()],
+            None,
+        ))
+        .await;
+    }
+    let addr = cluster.log_field(2, "metrics endpoint ready", "http");
+    let metrics = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect http");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read http");
+        out
+    })
+    .await
+    .unwrap();
+    for want in [
+        "raftkv_pubsub_channels 0\n",
+        "raftkv_pubsub_patterns 1\n",
+        "raftkv_pubsub_published_total 3\n",
+        "raftkv_pubsub_messages_delivered_total 3\n",
+        "raftkv_pubsub_clients_cut_off_total 0\n",
+    ] {
+        assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
+    }
+}
