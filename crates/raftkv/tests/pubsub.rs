@@ -771,3 +771,30 @@ async fn metrics_export_the_pubsub_counts() {
         assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
     }
 }
+
+/// PUBLISH inside MULTI/EXEC is delivered when the transaction's entry is applied, and EXEC
+/// reports the receivers on the node it was sent to, like a lone PUBLISH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_in_a_transaction_counts_local_receivers() {
+    let (cluster, _) = cluster(&[]).await;
+    let mut sub = Raw::connect(&cluster.node(2).client).await;
+    sub.call(
+        &["SUBSCRIBE", "ch"],
+        &frame(false, &["subscribe", "ch"], Some(1)),
+    )
+    .await;
+    for (id, want) in [(2, 1), (1, 0)] {
+        let mut c = cluster.client(id).await;
+        assert_eq!(c.call(&["MULTI"]).await.unwrap(), Reply::ok());
+        let m = format!("from{id}");
+        for args in [&["PUBLISH", "ch", &m][..], &["SET", "k", &m][..]] {
+            assert_eq!(c.call(args).await.unwrap(), Reply::Simple("QUEUED".into()));
+        }
+        assert_eq!(
+            c.call(&["EXEC"]).await.unwrap(),
+            Reply::Array(vec![Reply::Integer(want), Reply::ok()])
+        );
+        sub.expect(&frame(false, &["message", "ch", &m], None))
+            .await;
+    }
+}
