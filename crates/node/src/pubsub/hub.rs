@@ -103,26 +103,35 @@ impl Hub {
     /// many messages were queued (a subscriber counts once per matching channel or pattern).
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         self.published.fetch_add(1, Ordering::Relaxed);
-        // Own copies, shared by every receiver: the arguments may be slices of a larger buffer
-        // (a client's read, a peer frame) that queued messages must not keep alive.
-        let channel = &Bytes::copy_from_slice(channel);
-        let payload = &Bytes::copy_from_slice(payload);
         let index = self.index();
+        // Own copies, made for the first receiver and shared by the others: the arguments may
+        // be slices of a larger buffer (a client's read, a peer frame) that queued messages
+        // must not keep alive.
+        let mut owned: Option<(Bytes, Bytes)> = None;
         let mut queued = 0;
-        let mut deliver = |outbox: &Outbox, pattern: Option<&Bytes>| match outbox.push(Message {
-            pattern: pattern.cloned(),
-            channel: channel.clone(),
-            payload: payload.clone(),
-        }) {
-            Push::Queued => queued += 1,
-            Push::CutOff => {
-                self.cut_off_clients.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    client = outbox.client_id(),
-                    "pub/sub subscriber cut off: its output passed the limit"
-                );
+        let mut deliver = |outbox: &Outbox, pattern: Option<&Bytes>| {
+            let (channel, payload) = owned.get_or_insert_with(|| {
+                (
+                    Bytes::copy_from_slice(channel),
+                    Bytes::copy_from_slice(payload),
+                )
+            });
+            let message = Message {
+                pattern: pattern.cloned(),
+                channel: channel.clone(),
+                payload: payload.clone(),
+            };
+            match outbox.push(message) {
+                Push::Queued => queued += 1,
+                Push::CutOff => {
+                    self.cut_off_clients.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        client = outbox.client_id(),
+                        "pub/sub subscriber cut off: its output passed the limit"
+                    );
+                }
+                Push::Closed => {}
             }
-            Push::Closed => {}
         };
         if let Some(subs) = index.channels.get(channel) {
             for outbox in subs.values() {
