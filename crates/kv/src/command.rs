@@ -256,6 +256,16 @@ pub enum Command {
         /// The arguments after the command name.
         args: Vec<Bytes>,
     },
+    /// `PUBLISH channel message`. It changes no key: it goes through the log only so that every
+    /// node delivers the same messages in the same order, and [`crate::Store::apply`] answers
+    /// 0. The node hands the message to its pub/sub hub when it applies the entry and answers
+    /// the number of local receivers itself (see the node's `pubsub` module).
+    Publish {
+        /// The channel.
+        channel: Bytes,
+        /// The message.
+        message: Bytes,
+    },
 }
 
 impl Command {
@@ -319,6 +329,7 @@ impl Command {
             Command::FlushAll => "flushall",
             Command::ExpireDue { .. } => "expiredue",
             Command::Aggregate { op, .. } => op.name(),
+            Command::Publish { .. } => "publish",
         }
     }
 
@@ -358,7 +369,8 @@ impl Command {
             | Command::DbSize
             | Command::FlushDb
             | Command::FlushAll
-            | Command::ExpireDue { .. } => Vec::new(),
+            | Command::ExpireDue { .. }
+            | Command::Publish { .. } => Vec::new(),
             Command::Aggregate { op, args } => op.keys(args),
         }
     }
@@ -378,6 +390,7 @@ impl Command {
                 pairs.iter().map(|(_, value)| value).collect()
             }
             Command::Aggregate { args, .. } => args.iter().collect(),
+            Command::Publish { channel, message } => vec![channel, message],
             _ => Vec::new(),
         }
     }

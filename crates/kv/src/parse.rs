@@ -162,6 +162,7 @@ pub const COMMANDS: &[&str] = &[
     "lcs",
     "time",
     "zintercard",
+    "publish",
 ];
 
 /// The table row of a data command, by name in any case.
@@ -197,6 +198,10 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
     let rest = || args[1..].to_vec();
     Ok(match name {
         "get" => Command::Get { key: key() },
+        "publish" => Command::Publish {
+            channel: key(),
+            message: args[2].clone(),
+        },
         "set" => parse_set(args)?,
         "setnx" => Command::SetNx {
             key: key(),

@@ -222,6 +222,8 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         Command::RenameNx { from, to } => keys::rename(ks, now, from, to, true)?,
         Command::FlushDb | Command::FlushAll => keys::flush(ks),
         Command::ExpireDue { max_keys } => ttl::expire_due(ks, now, *max_keys),
+        // No key changes; the node delivers the message and counts its receivers.
+        Command::Publish { .. } => Reply::Integer(0),
         Command::Get { .. }
         | Command::MGet { .. }
         | Command::StrLen { .. }

@@ -138,6 +138,9 @@ pub struct Config {
     /// Accept `RAFTKV FAULT ISOLATE|HEAL`, which cut and restore this node's peer links.
     /// Test-only: a client could partition the cluster.
     pub unsafe_fault_injection: bool,
+    /// Most bytes of pub/sub messages waiting for one subscriber; a subscriber that falls
+    /// further behind is disconnected (Redis's `client-output-buffer-limit pubsub`).
+    pub pubsub_output_limit_bytes: usize,
 }
 
 impl Default for Config {
@@ -167,6 +170,7 @@ impl Default for Config {
             unsafe_power_loss_signal: false,
             metrics_listen: None,
             unsafe_fault_injection: false,
+            pubsub_output_limit_bytes: crate::pubsub::DEFAULT_OUTBOX_LIMIT_BYTES,
         }
     }
 }
@@ -269,6 +273,9 @@ impl Config {
         if self.max_clients == 0 {
             return bad("max_clients must be at least 1".into());
         }
+        if self.pubsub_output_limit_bytes == 0 {
+            return bad("pubsub_output_limit_bytes must be at least 1".into());
+        }
         let metrics = self.metrics_listen.as_ref();
         for (name, addr) in [("listen", &self.listen), ("peer_listen", &self.peer_listen)]
             .into_iter()
@@ -309,6 +316,15 @@ mod tests {
     fn validation_catches_inconsistent_settings() {
         let ok = Config::default();
         ok.validate().unwrap();
+        let no_pubsub_room = Config {
+            pubsub_output_limit_bytes: 0,
+            ..Config::default()
+        };
+        assert!(no_pubsub_room
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("pubsub_output_limit_bytes"));
         let both = Config {
             bootstrap: true,
             join: Some("a:1".into()),

@@ -84,6 +84,22 @@ pub fn command_too_large(bytes: usize, max: usize) -> Reply {
     ))
 }
 
+/// A RESP2 connection in subscribed mode sent a command other than the pub/sub ones, PING, QUIT
+/// or RESET (Redis 7's text; `name` is the command as the client spelled it).
+pub fn subscribed_mode(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        String::from_utf8_lossy(name).to_lowercase()
+    ))
+}
+
+/// A (P)SUBSCRIBE would take a connection past its subscription limit.
+pub fn too_many_subscriptions(max: usize) -> Reply {
+    Reply::error(format!(
+        "ERR too many subscriptions: a connection may hold at most {max} channels and patterns"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

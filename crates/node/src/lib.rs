@@ -8,7 +8,8 @@
 //! - [`config`]: the one `Config` struct with its defaults;
 //! - [`disk`]: the data dir's free space, the start-up write probe, and low-space status;
 //! - [`metrics`], [`http`]: Prometheus metrics and the `/livez`, `/readyz`, `/metrics` endpoints;
-//! - [`removal`]: noticing that this node was removed from the cluster.
+//! - [`removal`]: noticing that this node was removed from the cluster;
+//! - [`pubsub`]: subscriptions and the delivery of applied `PUBLISH` entries.
 
 pub mod client;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod launch;
 pub mod metrics;
 pub mod node;
+pub mod pubsub;
 pub mod raft;
 pub mod removal;
 pub mod server;

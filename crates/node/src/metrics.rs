@@ -26,6 +26,9 @@
 //! - `disk_free_bytes`, `disk_min_free_bytes`, `disk_ok` (1 unless free space is below the
 //!   minimum), `raft_log_growth_bytes_per_second` (gauges, set by the free-space sampler every
 //!   second, see [`crate::disk`]).
+//! - `pubsub_channels`, `pubsub_patterns` (gauges) and `pubsub_published_total`,
+//!   `pubsub_messages_delivered_total`, `pubsub_clients_cut_off_total` (counters), set at
+//!   scrape time from the node's pub/sub hub, as `INFO pubsub` reports them.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -188,6 +191,12 @@ pub fn refresh_gauges(consensus: &Consensus) {
     if let Some(rss) = resident_memory_bytes() {
         metrics::gauge!("raftkv_resident_memory_bytes").set(rss as f64);
     }
+    let pubsub = consensus.view().hub().stats();
+    metrics::gauge!("raftkv_pubsub_channels").set(pubsub.channels as f64);
+    metrics::gauge!("raftkv_pubsub_patterns").set(pubsub.patterns as f64);
+    metrics::counter!("raftkv_pubsub_published_total").absolute(pubsub.published);
+    metrics::counter!("raftkv_pubsub_messages_delivered_total").absolute(pubsub.delivered);
+    metrics::counter!("raftkv_pubsub_clients_cut_off_total").absolute(pubsub.cut_off_clients);
 }
 
 /// Render the Prometheus text exposition (after refreshing the gauges).

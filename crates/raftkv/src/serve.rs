@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// UNSAFE, test-only: on SIGUSR1 drop every WAL byte not yet fsynced and exit (simulated power cut). Implied by --unsafe-no-fsync.
     #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL", num_args = 0..=1, default_missing_value = "true")]
     unsafe_power_loss_signal: Option<bool>,
+    /// Most bytes of pub/sub messages queued for one subscriber before it is disconnected [default: 33554432].
+    #[arg(long, env = "RAFTKV_PUBSUB_OUTPUT_LIMIT_BYTES")]
+    pubsub_output_limit_bytes: Option<usize>,
     /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
     #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
     metrics_listen: Option<String>,
@@ -111,7 +114,8 @@ impl ServeArgs {
             election_timeout_ms_max,
             snapshot_threshold,
             max_clients,
-            read_policy
+            read_policy,
+            pubsub_output_limit_bytes
         );
         // Booleans too: `--unsafe-no-fsync=false` turns off what the file turned on.
         set!(

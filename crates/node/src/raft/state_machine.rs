@@ -16,6 +16,11 @@
 //! [`SNAPSHOT_RETRY_AFTER`]. The log keeps growing meanwhile, which the free-space monitor
 //! reports.
 //!
+//! A `PUBLISH` entry changes no key; applying it hands the message to this node's pub/sub
+//! [`Hub`], which queues it for the local subscribers (never waiting), and its reply is the
+//! number of messages queued here. Entries covered by an installed snapshot are never applied,
+//! so their messages are not delivered on a node that catches up from a snapshot.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
@@ -32,6 +37,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::pubsub::Hub;
 
 /// After a snapshot failed to be written, how long before openraft may start another.
 pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -59,6 +65,8 @@ pub struct Shared {
     snapshot_failures: AtomicU64,
     /// The last failure of the current run of failures; `None` once a build succeeds.
     last_snapshot_failure: Mutex<Option<(Instant, String)>>,
+    /// Local pub/sub subscribers, to which applied `PUBLISH` entries are delivered.
+    hub: Arc<Hub>,
 }
 
 /// Snapshot build outcomes, in plain data, for `INFO persistence`.
@@ -120,6 +128,11 @@ impl StateView {
         (applied.store.next_expiry_ms(), applied.store.clock_ms())
     }
 
+    /// This node's pub/sub hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.shared.hub
+    }
+
     /// Bytes taken by snapshot files.
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.shared.snapshots.disk_bytes()
@@ -166,6 +179,7 @@ impl StateMachine {
             leader_clock: LeaderClock::default(),
             snapshot_failures: AtomicU64::new(0),
             last_snapshot_failure: Mutex::new(None),
+            hub: Arc::new(Hub::default()),
         });
         Ok(StateMachine { shared })
     }
@@ -308,6 +322,18 @@ impl Shared {
     }
 }
 
+/// Apply one command; an applied `PUBLISH` is delivered to this node's subscribers and answers
+/// how many messages were queued here.
+fn apply_one(store: &mut kv::Store, hub: &Hub, now_ms: u64, cmd: &kv::Command) -> resp::Reply {
+    let reply = store.apply(now_ms, cmd);
+    match cmd {
+        kv::Command::Publish { channel, message } if !matches!(reply, resp::Reply::Error(_)) => {
+            resp::Reply::Integer(hub.publish(channel, message) as i64)
+        }
+        _ => reply,
+    }
+}
+
 fn now_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -348,7 +374,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             .observe(c.now_ms, std::time::Instant::now());
                         c.cmds
                             .iter()
-                            .map(|cmd| applied.store.apply(c.now_ms, cmd))
+                            .map(|cmd| {
+                                apply_one(&mut applied.store, &self.shared.hub, c.now_ms, cmd)
+                            })
                             .collect()
                     }
                     EntryPayload::Membership(ref m) => {

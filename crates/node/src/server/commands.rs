@@ -76,6 +76,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.protocol = Protocol::Resp2;
             state.readonly = false;
             state.transaction = None;
+            state.subscriptions.clear();
             Reply::Simple("RESET".into())
         }
         "SELECT" if args.len() == 2 => match resp::parse_i64(&args[1]) {
@@ -386,6 +387,7 @@ mod tests {
         let served: Vec<String> = CONNECTION_COMMANDS
             .iter()
             .chain(TRANSACTION_COMMANDS)
+            .chain(crate::server::pubsub::PUBSUB_COMMANDS)
             .filter(|c| !REFUSED.contains(c))
             .map(|c| c.to_ascii_lowercase())
             .collect();

@@ -1,4 +1,5 @@
-//! One client connection: read, decode, dispatch, reply.
+//! One client connection: read, decode, dispatch, reply; and, once subscribed, write the
+//! pub/sub messages queued in its outbox (a subscriber cut off for falling behind is closed).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,8 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::commands::{self, Outcome};
+use super::pubsub;
+use super::subscriptions::Subscriptions;
 use super::transaction::{self, Transaction};
 use super::ServerContext;
 use crate::errors;
@@ -39,6 +42,8 @@ pub struct ClientState {
     pub addr: SocketAddr,
     /// Commands queued since MULTI, if a transaction is open.
     pub transaction: Option<Transaction>,
+    /// Pub/sub channels and patterns (SUBSCRIBE, PSUBSCRIBE) and the outbox of messages.
+    pub subscriptions: Subscriptions,
 }
 
 /// A reply slot: either ready, or the reply of the next batched command.
@@ -73,6 +78,10 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerConte
         return;
     }
     let span = tracing::debug_span!("client", id, %addr);
+    let outbox = Arc::new(crate::pubsub::Outbox::new(
+        id,
+        ctx.config.pubsub_output_limit_bytes,
+    ));
     let mut state = ClientState {
         id,
         name: None,
@@ -80,10 +89,20 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerConte
         readonly: false,
         addr,
         transaction: None,
+        subscriptions: Subscriptions::new(ctx.consensus.view().hub().clone(), outbox.clone()),
     };
-    if let Err(e) = run(&mut stream, &mut state, &ctx).instrument(span).await {
-        tracing::debug!(id, error = %e, "client connection ended");
+    // A subscriber that falls behind is closed even while its task is stuck writing to it.
+    tokio::select! {
+        result = run(&mut stream, &mut state, &ctx).instrument(span) => {
+            if let Err(e) = result {
+                tracing::debug!(id, error = %e, "client connection ended");
+            }
+        }
+        () = outbox.cut_off() => {
+            tracing::info!(id, %addr, "closing a pub/sub subscriber that fell behind");
+        }
     }
+    drop(state); // unsubscribes everything
     ctx.connected_clients.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -96,8 +115,18 @@ async fn run(
     let mut decoder = resp::RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let outbox = state.subscriptions.outbox().clone();
     loop {
-        if stream.read_buf(&mut input).await? == 0 {
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read?,
+            () = outbox.ready() => {
+                if !deliver(&outbox, state.protocol, stream, &mut out).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if read == 0 {
             return Ok(());
         }
         if input.len() > MAX_QUERY_BUFFER_BYTES {
@@ -127,6 +156,10 @@ async fn run(
                 pending.slots.push(Slot::Ready(refusal));
                 continue;
             }
+            if let Some(reply) = pubsub::subscribed_mode_reply(&args, state) {
+                pending.slots.push(Slot::Ready(reply));
+                continue;
+            }
             if transaction::is_transaction_command(&args[0]) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
                 let reply = transaction::handle(&args, state, ctx).await;
@@ -137,9 +170,21 @@ async fn run(
                 pending.slots.push(Slot::Ready(t.queue(&args)));
                 continue;
             }
+            if pubsub::is_pubsub_command(&args[0]) {
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
+                let before = (state.subscriptions.active(), state.protocol);
+                let mut replies = BytesMut::new();
+                pubsub::handle(&args, state, ctx, &mut replies);
+                flush_if_unsubscribed(before, state, &mut out);
+                out.extend_from_slice(&replies);
+                continue;
+            }
             if commands::is_connection_command(&args[0]) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
-                match commands::handle(&args, state, ctx).await {
+                let before = (state.subscriptions.active(), state.protocol);
+                let outcome = commands::handle(&args, state, ctx).await;
+                flush_if_unsubscribed(before, state, &mut out);
+                match outcome {
                     Outcome::Reply(reply) => resp::encode(&reply, state.protocol, &mut out),
                     Outcome::Close(reply) => {
                         resp::encode(&reply, state.protocol, &mut out);
@@ -197,11 +242,12 @@ async fn flush(
     }
     let batch = std::mem::take(&mut pending.batch);
     pending.batch_bytes = 0;
+    let published = pubsub::publish_channels(&batch);
     if !batch.is_empty() && !out.is_empty() {
         stream.write_all(out).await?;
         out.clear();
     }
-    let replies = if batch.is_empty() {
+    let mut replies = if batch.is_empty() {
         Vec::new()
     } else if (state.readonly || ctx.config.unsafe_stale_reads)
         && !batch.iter().any(|c| c.is_write())
@@ -213,6 +259,7 @@ async fn flush(
         timer.finish();
         replies
     };
+    pubsub::local_receiver_counts(&published, &mut replies, ctx);
     let mut replies = replies.into_iter();
     for slot in pending.slots.drain(..) {
         let reply = match slot {
@@ -224,4 +271,45 @@ async fn flush(
         resp::encode(&reply, state.protocol, out);
     }
     Ok(())
+}
+
+/// If the command just handled left subscribed mode (UNSUBSCRIBE from the last channel,
+/// RESET), encode every message still queued before its reply, in the protocol the connection
+/// had (`before`): queued messages were published before the command ran, and a RESP2 client
+/// that reads a message where it expects the reply of its next command would lose track.
+fn flush_if_unsubscribed(before: (bool, Protocol), state: &ClientState, out: &mut BytesMut) {
+    let (was_subscribed, protocol) = before;
+    if !was_subscribed || state.subscriptions.active() {
+        return;
+    }
+    let outbox = state.subscriptions.outbox();
+    let (messages, bytes) = outbox.take();
+    for message in &messages {
+        pubsub::encode_message(message, protocol, out);
+    }
+    outbox.written(bytes);
+}
+
+/// Write the oldest messages queued in `outbox`, one bounded chunk (the outbox stays ready if
+/// more remain). False if the subscriber was cut off (the connection must close).
+async fn deliver(
+    outbox: &crate::pubsub::Outbox,
+    protocol: Protocol,
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+) -> std::io::Result<bool> {
+    let (messages, bytes) = outbox.take_up_to(crate::pubsub::DELIVERY_CHUNK_BYTES);
+    if outbox.is_cut_off() {
+        return Ok(false);
+    }
+    if messages.is_empty() {
+        return Ok(true);
+    }
+    for message in &messages {
+        pubsub::encode_message(message, protocol, out);
+    }
+    stream.write_all(out).await?;
+    out.clear();
+    outbox.written(bytes);
+    Ok(true)
 }

@@ -28,6 +28,12 @@
 //! `reads_lease`, `reads_readindex` (leader, after a quorum round), `reads_follower_readindex`
 //! (this node as follower, after the leader's read index) and `reads_local` (`READONLY`, no
 //! check).
+//!
+//! The `pubsub` section, about this node's subscribers: `pubsub_channels` and
+//! `pubsub_patterns` (with at least one subscriber, as Redis counts them),
+//! `pubsub_published` (PUBLISH entries applied here since start), `pubsub_messages_delivered`
+//! (messages queued for local subscribers), `pubsub_clients_cut_off` (subscribers disconnected
+//! for passing the output limit) and `pubsub_output_limit_bytes` (that limit).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -48,6 +54,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "keyspace",
     "raft",
     "reads",
+    "pubsub",
 ];
 
 /// Render the requested sections (`default`/`all`/`everything` or names) as INFO text.
@@ -83,6 +90,7 @@ pub fn render(args: &[Bytes], _state: &ClientState, ctx: &ServerContext) -> Stri
             "keyspace" => keyspace(&mut out, ctx),
             "raft" => raft(&mut out, ctx),
             "reads" => reads(&mut out, ctx),
+            "pubsub" => pubsub(&mut out, ctx),
             _ => {}
         }
     }
@@ -256,5 +264,19 @@ fn reads(out: &mut String, ctx: &ServerContext) {
         r.read_index,
         r.follower_read_index,
         r.local,
+    );
+}
+
+fn pubsub(out: &mut String, ctx: &ServerContext) {
+    let s = ctx.consensus.view().hub().stats();
+    let _ = write!(
+        out,
+        "# Pubsub\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_published:{}\r\npubsub_messages_delivered:{}\r\npubsub_clients_cut_off:{}\r\npubsub_output_limit_bytes:{}\r\n",
+        s.channels,
+        s.patterns,
+        s.published,
+        s.delivered,
+        s.cut_off_clients,
+        ctx.config.pubsub_output_limit_bytes,
     );
 }

@@ -6,6 +6,9 @@
 //! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
 //! in order with one write.
 //!
+//! Pub/sub commands ([`pubsub`]) are answered by the connection too; a subscribed connection
+//! also waits on its outbox and writes delivered messages between replies.
+//!
 //! A command error is a reply and never closes the connection; only a protocol error does
 //! (after its error reply), or `QUIT`. Beyond `max_clients` connections a new client gets
 //! `-ERR max number of clients reached` and is closed.
@@ -16,6 +19,8 @@ pub mod connection;
 pub mod help;
 pub mod info;
 pub mod introspection;
+pub mod pubsub;
+pub mod subscriptions;
 pub mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

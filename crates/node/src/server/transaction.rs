@@ -36,7 +36,9 @@ pub fn is_transaction_command(name: &[u8]) -> bool {
 impl Transaction {
     /// Queue one command; the reply is `+QUEUED` or the error that will abort EXEC.
     pub fn queue(&mut self, args: &[Bytes]) -> Reply {
-        if super::commands::is_connection_command(&args[0]) {
+        if super::commands::is_connection_command(&args[0])
+            || super::pubsub::is_pubsub_command(&args[0])
+        {
             self.failed = true;
             return Reply::error(format!(
                 "ERR '{}' inside MULTI is not supported by raftkv",
@@ -84,7 +86,12 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
                 Reply::error("EXECABORT Transaction discarded because of previous errors.")
             }
             Some(t) if t.cmds.is_empty() => Reply::Array(vec![]),
-            Some(t) => Reply::Array(ctx.consensus.execute(t.cmds).await),
+            Some(t) => {
+                let published = super::pubsub::publish_channels(&t.cmds);
+                let mut replies = ctx.consensus.execute(t.cmds).await;
+                super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+                Reply::Array(replies)
+            }
         },
         "DISCARD" => match state.transaction.take() {
             None => Reply::error("ERR DISCARD without MULTI"),
