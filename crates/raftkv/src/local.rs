@@ -33,11 +33,10 @@
 //! [`crate::serve::CLEAN_EXIT_MESSAGE`]), SIGKILLs any still
 //! running after that, and reports how each node stopped.
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -45,8 +44,8 @@ use clap::Args;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::local_node::{ended_cleanly, LocalNode};
 use crate::local_view::{self, NodeView, StopSignals};
-use node::launch::Launch;
 
 /// `println!` that ignores a closed terminal: after SIGHUP the nodes must still be stopped, and
 /// `println!` would panic on the write error first.
@@ -67,8 +66,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How long to wait for a process to vanish after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-/// Lines of a failed node's log shown on the screen.
-const LOG_TAIL_LINES: usize = 8;
 
 /// Flags of `raftkv local`.
 #[derive(Args, Debug)]
@@ -85,56 +82,6 @@ pub struct LocalArgs {
     /// Pass --unsafe-no-fsync to every node (benchmarks only).
     #[arg(long)]
     unsafe_no_fsync: bool,
-}
-
-/// One node `local` manages.
-pub struct LocalNode {
-    /// Node id, 1-based.
-    pub id: usize,
-    /// Client address.
-    pub client: String,
-    /// Peer address.
-    pub peer: String,
-    /// Data dir.
-    pub data_dir: PathBuf,
-    /// Log file (stdout and stderr).
-    pub log_path: PathBuf,
-    /// The process `local` started, until it is reaped.
-    pub child: Option<Child>,
-    /// The pid `local` started it with.
-    pub started_pid: u32,
-    /// How that process ended, once reaped.
-    pub exit: Option<String>,
-}
-
-impl LocalNode {
-    /// How to start this node, with `flags` after its ids and addresses.
-    fn launch(&self, flags: Vec<String>) -> Launch {
-        Launch {
-            id: self.id as u64,
-            data_dir: self.data_dir.clone(),
-            listen: self.client.clone(),
-            peer_listen: self.peer.clone(),
-            flags,
-            env: Vec::new(),
-        }
-    }
-
-    /// The shell command that restarts this node by hand (its data is kept, so it resumes).
-    pub fn restart_command(&self, exe: &Path) -> String {
-        let args: Vec<String> = self
-            .launch(Vec::new())
-            .args()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        format!(
-            "{} {} >> {} 2>&1 &",
-            exe.display(),
-            args.join(" "),
-            self.log_path.display()
-        )
-    }
 }
 
 /// Start the cluster, show it until Ctrl-C, then stop every node gracefully.
@@ -257,28 +204,6 @@ fn spawn(n: &mut LocalNode, exe: &Path, args: &LocalArgs) -> anyhow::Result<()> 
     n.child = Some(child);
     n.exit = None;
     Ok(())
-}
-
-/// The last `lines` lines of a log file.
-pub fn log_tail(path: &Path, lines: usize) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// The end of a failed node's log, for the screen.
-pub fn failure_tail(path: &Path) -> String {
-    log_tail(path, LOG_TAIL_LINES)
-}
-
-/// True if the log's last line is the node's graceful-shutdown line.
-pub fn ended_cleanly(path: &Path) -> bool {
-    log_tail(path, 1)
-        .trim_end()
-        .ends_with(crate::serve::CLEAN_EXIT_MESSAGE)
 }
 
 /// SIGTERM every running node once, wait up to [`STOP_GRACE`], SIGKILL what is left.

@@ -16,7 +16,7 @@ use node::client::{info_fields, RaftInfo, RespClient};
 use resp::Reply;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::local::{failure_tail, LocalNode};
+use crate::local_node::{failure_tail, LocalNode};
 
 /// The signals that stop `raftkv local`: SIGINT (Ctrl-C), SIGTERM and SIGHUP. Once created,
 /// they no longer kill the process, so the nodes are always stopped first.

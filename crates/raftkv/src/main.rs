@@ -15,6 +15,7 @@
 mod bench;
 mod endpoints;
 mod local;
+mod local_node;
 mod local_view;
 mod member;
 mod serve;
