@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
-use common::{bulk, raftkv, wait_until, Cluster};
+use common::{bulk, http, http_get, raftkv, wait_until, Cluster};
 use resp::Reply;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,22 +126,6 @@ async fn status_shows_every_node_and_marks_a_killed_one_unreachable() {
     );
 }
 
-/// One HTTP/1.1 request; returns (status code, body).
-fn http(addr: &str, request: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect http");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read http");
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
-    (code, body.unwrap_or_default())
-}
-
 /// The value of the unlabelled counter `name` in a Prometheus text export.
 fn counter(metrics: &str, name: &str) -> Option<u64> {
     metrics
@@ -153,18 +134,14 @@ fn counter(metrics: &str, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn get(addr: &str, path: &str) -> (u16, String) {
-    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
     let mut cluster = Cluster::start_with(3, &["--metrics-listen", "127.0.0.1:0"]).await;
     let addr = cluster.log_field(1, "metrics endpoint ready", "http");
-    assert_eq!(get(&addr, "/livez").0, 200);
+    assert_eq!(http_get(&addr, "/livez").0, 200);
     wait_until("readyz 200", || {
         let addr = addr.clone();
-        async move { get(&addr, "/readyz").0 == 200 }
+        async move { http_get(&addr, "/readyz").0 == 200 }
     })
     .await;
     for i in 0..5 {
@@ -172,7 +149,7 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
         assert_eq!(cluster.call(1, &["SET", &key, "v"]).await, Reply::ok());
     }
     assert_eq!(cluster.call(1, &["GET", "k1"]).await, bulk("v"));
-    let (code, metrics) = get(&addr, "/metrics");
+    let (code, metrics) = http_get(&addr, "/metrics");
     assert_eq!(code, 200);
     for want in [
         "raftkv_keys 5",
@@ -195,7 +172,7 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
     // Proposals are counted where they are made: on the leader, whichever node that is.
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
     let leader_addr = cluster.log_field(leader, "metrics endpoint ready", "http");
-    let (_, leader_metrics) = get(&leader_addr, "/metrics");
+    let (_, leader_metrics) = http_get(&leader_addr, "/metrics");
     // Every counter is listed from the start, so check the count, not the name.
     let committed = counter(&leader_metrics, "raftkv_proposals_committed_total");
     assert!(
@@ -204,7 +181,7 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
     );
     // Bad requests are answered, never crash the endpoint.
     assert_eq!(http(&addr, "garbage\r\n\r\n").0, 400);
-    assert_eq!(get(&addr, "/nope").0, 404);
+    assert_eq!(http_get(&addr, "/nope").0, 404);
     assert_eq!(http(&addr, "POST /livez HTTP/1.1\r\n\r\n").0, 405);
     assert_eq!(
         http(
@@ -214,17 +191,17 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
         .0,
         400
     );
-    assert_eq!(get(&addr, "/livez").0, 200);
+    assert_eq!(http_get(&addr, "/livez").0, 200);
 
     // Without a quorum, node 1 cannot serve a linearizable read: not ready, but still live.
     cluster.kill(2);
     cluster.kill(3);
     wait_until("readyz 503", || {
         let addr = addr.clone();
-        async move { get(&addr, "/readyz").0 == 503 }
+        async move { http_get(&addr, "/readyz").0 == 503 }
     })
     .await;
-    assert_eq!(get(&addr, "/livez").0, 200);
+    assert_eq!(http_get(&addr, "/livez").0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::recorder::{assert_all_present, Recorder};
-use common::{bulk, raftkv, wait_until, Cluster, NodeSetup, WAIT};
+use common::{bulk, http_get, raftkv, wait_until, Cluster, NodeSetup, WAIT};
 use resp::Reply;
 
 /// Exit status of a node whose Raft log could not be written (`EXIT_STORAGE_FAILURE`).
@@ -479,22 +479,6 @@ async fn snapshot_on_a_full_disk(test: &str, first_snapshot: bool) {
         "ok"
     );
     assert_ne!(info_field(&cluster, 1, "raft_purged_index").await, purged);
-}
-
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect http");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read http");
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
-    (code, body.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
