@@ -65,6 +65,7 @@ pub(crate) fn put<T: Kind>(ks: &mut Keyspace, key: &Bytes, present: bool, value:
         let entry = Entry {
             value: value.wrap(),
             deadline_ms: None,
+            version: 0,
         };
         ks.insert(key.clone(), entry);
     }

@@ -216,6 +216,7 @@ fn bitop(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         let entry = crate::keyspace::Entry {
             value: Value::Str(Bytes::from(result)),
             deadline_ms: None,
+            version: 0,
         };
         ks.insert(dst.clone(), entry);
     }

@@ -266,6 +266,22 @@ pub enum Command {
         /// The message.
         message: Bytes,
     },
+    /// WATCH's read: the current version of each key (see [`crate::Store::watch_version`]),
+    /// answered as an array of integers in key order. Read-only; no RESP name (the node sends
+    /// it for `WATCH key [key ...]`).
+    KeyVersions {
+        /// The keys, in order.
+        keys: Vec<Bytes>,
+    },
+    /// The optimistic-locking check that EXEC puts first in a transaction whose connection
+    /// watched keys: answers `+OK` if every key still has the version the client saw at WATCH
+    /// time, and [`crate::WATCH_ABORTED`] if any changed; in that case the rest of the log
+    /// entry is skipped (see [`crate::Store::apply_batch`]). A write, so it is ordered by the
+    /// log and decided alike on every replica. No RESP name.
+    WatchGuard {
+        /// The watched keys with the versions seen at WATCH time.
+        watched: Vec<(Bytes, i64)>,
+    },
 }
 
 impl Command {
@@ -288,6 +304,7 @@ impl Command {
                 | Command::Keys { .. }
                 | Command::Scan { .. }
                 | Command::DbSize
+                | Command::KeyVersions { .. }
         )
     }
 
@@ -330,6 +347,8 @@ impl Command {
             Command::ExpireDue { .. } => "expiredue",
             Command::Aggregate { op, .. } => op.name(),
             Command::Publish { .. } => "publish",
+            Command::KeyVersions { .. } => "watch",
+            Command::WatchGuard { .. } => "exec",
         }
     }
 
@@ -359,7 +378,9 @@ impl Command {
             | Command::Unlink { keys }
             | Command::Exists { keys }
             | Command::Touch { keys }
-            | Command::MGet { keys } => keys.iter().collect(),
+            | Command::MGet { keys }
+            | Command::KeyVersions { keys } => keys.iter().collect(),
+            Command::WatchGuard { watched } => watched.iter().map(|(key, _)| key).collect(),
             Command::MSet { pairs } | Command::MSetNx { pairs } => {
                 pairs.iter().map(|(key, _)| key).collect()
             }

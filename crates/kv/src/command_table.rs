@@ -15,7 +15,7 @@
 //!   test checks it.
 //! - A row exists exactly for each command that is served: every [`ServedBy::Data`] row is
 //!   named in [`crate::COMMANDS`], and the node's tests check its own rows the same way. A
-//!   command raftkv refuses (WATCH, for one) has no row, so `COMMAND` never lists it.
+//!   command raftkv refuses has no row, so `COMMAND` never lists it.
 //! - Adding a command is one row here, in name order. Summaries and syntax follow Redis 7's
 //!   command reference.
 
@@ -227,6 +227,7 @@ pub const COMMAND_TABLE: &[CommandSpec] = &[
     row("unlink", -2, &["write", "fast"], (1, -1, 1), "generic", "4.0.0", Data, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "key [key ...]"),
     row("unsubscribe", -1, &["pubsub", "noscript", "loading", "stale"], (0, 0, 0), "pubsub", "2.0.0", Node, "Stop listening for messages posted to the given channels", "[channel [channel ...]]"),
     row("unwatch", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], (0, 0, 0), "transactions", "2.2.0", Node, "Forget about all watched keys", ""),
+    row("watch", -2, &["noscript", "loading", "stale", "fast", "allow_busy"], (1, -1, 1), "transactions", "2.2.0", Node, "Watch the given keys to determine execution of the MULTI/EXEC block", "key [key ...]"),
     row("zadd", -4, &["write", "denyoom", "fast"], (1, 1, 1), "sorted-set", "1.2.0", Data, "Add one or more members to a sorted set, or update its score if it already exists", "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"),
     row("zcard", 2, &["readonly", "fast"], (1, 1, 1), "sorted-set", "1.2.0", Data, "Get the number of members in a sorted set", "key"),
     row("zcount", 4, &["readonly", "fast"], (1, 1, 1), "sorted-set", "2.0.0", Data, "Count the members in a sorted set with scores within the given values", "key min max"),

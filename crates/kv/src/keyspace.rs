@@ -21,6 +21,31 @@
 //! readable during its deadline millisecond but deletes at `deadline <= now` when setting a TTL;
 //! here one rule serves both, so a read, a write and ExpireDue always agree.)
 //!
+//! # Versions (for WATCH)
+//!
+//! Every change counts: `mod_seq` is a store-wide modification counter, incremented by every
+//! [`Keyspace::insert`], [`Keyspace::remove`], [`Keyspace::set_value`],
+//! [`Keyspace::set_deadline`] and [`Keyspace::clear`] (FLUSHDB/FLUSHALL), and an entry records in
+//! `version` the counter value of its last change. Nothing else feeds the counter, so it is the
+//! same on every replica after the same log, and snapshots carry it.
+//!
+//! Deleted keys leave no tombstone. Instead `delete_seq` is the counter value of the latest
+//! removal of any key (a DEL, an expiry reclaimed, a flush). What WATCH records for a key,
+//! [`Keyspace::watch_version`], is:
+//!
+//! - a live key: its `version` (at least 1);
+//! - a missing key: `delete_seq` (at least 0);
+//! - a key stored but already expired: `-version - 1` (negative).
+//!
+//! A watched key has been modified since WATCH if and only if this number changed, except that
+//! a missing key also reads as changed when any other key was deleted meanwhile (harmless: the
+//! transaction aborts and the client retries, which Redis also allows). Why a real change is
+//! always seen: a key created or changed after WATCH gets a version greater than every counter
+//! value at WATCH time, so greater than whatever was recorded; a key deleted after WATCH (live
+//! or expired at WATCH) reads as `delete_seq`, now at least the counter of that deletion, which
+//! is greater than its old version and never negative; a key that expires after WATCH turns
+//! from `version` to the negative `-version - 1`.
+//!
 //! Cloning is O(1): both maps share structure until one copy changes, which is what lets the
 //! node write a snapshot from a clone while the original keeps applying.
 
@@ -65,6 +90,9 @@ pub(crate) struct Entry {
     /// Deadline in milliseconds since the Unix epoch; the key is expired when the store's clock
     /// reaches it. `None`: the key never expires.
     pub(crate) deadline_ms: Option<u64>,
+    /// The keyspace's `mod_seq` at the entry's last change (see the module docs); set by
+    /// [`Keyspace::insert`], so callers building an entry may leave it 0.
+    pub(crate) version: u64,
 }
 
 impl Entry {
@@ -83,6 +111,10 @@ pub(crate) struct Keyspace {
     deadlines: OrdSet<(u64, Bytes)>,
     /// Sum of all deadlines in `deadlines`, in milliseconds.
     deadline_sum_ms: u128,
+    /// Modifications so far (see the module docs).
+    mod_seq: u64,
+    /// `mod_seq` at the latest removal of any key.
+    delete_seq: u64,
 }
 
 impl Keyspace {
@@ -97,7 +129,14 @@ impl Keyspace {
     }
 
     /// Stores `entry` under `key`, replacing any previous entry; returns the previous one.
-    pub(crate) fn insert(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
+    pub(crate) fn insert(&mut self, key: Bytes, mut entry: Entry) -> Option<Entry> {
+        entry.version = self.bump();
+        self.load(key, entry)
+    }
+
+    /// Stores `entry` as it is, version included, replacing any previous entry; for the
+    /// snapshot reader, which restores versions rather than making changes.
+    pub(crate) fn load(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
         let new_deadline = entry.deadline_ms;
         let old = self.entries.insert(Slot::of(&key), entry);
         if let Some(deadline) = old.as_ref().and_then(|old| old.deadline_ms) {
@@ -112,6 +151,7 @@ impl Keyspace {
     /// Removes `key`; returns its entry if it was stored.
     pub(crate) fn remove(&mut self, key: &Bytes) -> Option<Entry> {
         let old = self.entries.remove(&Slot::of(key))?;
+        self.delete_seq = self.bump();
         if let Some(deadline) = old.deadline_ms {
             self.remove_deadline(deadline, key.clone());
         }
@@ -127,16 +167,25 @@ impl Keyspace {
 
     /// Replaces the value of a stored key, keeping its deadline. Does nothing if it is absent.
     pub(crate) fn set_value(&mut self, key: &Bytes, value: Value) {
-        if let Some(entry) = self.entries.get_mut(&Slot::of(key)) {
-            entry.value = value;
+        if self.entries.contains_key(&Slot::of(key)) {
+            let version = self.bump();
+            if let Some(entry) = self.entries.get_mut(&Slot::of(key)) {
+                entry.value = value;
+                entry.version = version;
+            }
         }
     }
 
     /// Sets or clears the deadline of a stored key. Does nothing if it is absent.
     pub(crate) fn set_deadline(&mut self, key: &Bytes, deadline_ms: Option<u64>) {
+        if !self.entries.contains_key(&Slot::of(key)) {
+            return;
+        }
+        let version = self.bump();
         let Some(entry) = self.entries.get_mut(&Slot::of(key)) else {
             return;
         };
+        entry.version = version;
         let old = std::mem::replace(&mut entry.deadline_ms, deadline_ms);
         if old == deadline_ms {
             return;
@@ -151,7 +200,39 @@ impl Keyspace {
 
     /// Removes every key.
     pub(crate) fn clear(&mut self) {
-        *self = Keyspace::default();
+        let seq = self.bump();
+        *self = Keyspace {
+            mod_seq: seq,
+            delete_seq: seq,
+            ..Keyspace::default()
+        };
+    }
+
+    /// Counts one modification and returns its sequence number.
+    fn bump(&mut self) -> u64 {
+        self.mod_seq += 1;
+        self.mod_seq
+    }
+
+    /// What WATCH records for `key` at `now_ms`; it changes whenever the key is modified
+    /// (see the module docs for the rule and why it is sound).
+    pub(crate) fn watch_version(&self, key: &Bytes, now_ms: u64) -> i64 {
+        match self.get(key) {
+            None => self.delete_seq as i64,
+            Some(entry) if entry.is_live(now_ms) => entry.version as i64,
+            Some(entry) => -(entry.version as i64) - 1,
+        }
+    }
+
+    /// The modification counters `(mod_seq, delete_seq)`, for snapshots.
+    pub(crate) fn seqs(&self) -> (u64, u64) {
+        (self.mod_seq, self.delete_seq)
+    }
+
+    /// Restores the modification counters read from a snapshot.
+    pub(crate) fn set_seqs(&mut self, mod_seq: u64, delete_seq: u64) {
+        self.mod_seq = mod_seq;
+        self.delete_seq = delete_seq;
     }
 
     /// Number of stored keys, expired or not.

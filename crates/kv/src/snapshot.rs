@@ -8,24 +8,27 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 2
+//! # Format, version 3
 //!
 //! All integers are little-endian. Offsets are from the start of the snapshot.
 //!
 //! ```text
-//! header   (36 bytes)
+//! header   (52 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 2
+//!   8   version    u32 3
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
 //!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
-//!   32  crc32      u32 CRC-32 (IEEE) of bytes 0..32
+//!   32  mod_seq    u64 modifications so far (WATCH versions, see the keyspace module)
+//!   40  delete_seq u64 mod_seq at the latest deletion of any key
+//!   48  crc32      u32 CRC-32 (IEEE) of bytes 0..48
 //! chunk    (zero or more; 13 bytes + payload)
 //!   0   tag        u8  'C'
 //!   1   entries    u32 number of entries in the payload, at least 1
 //!   5   length     u32 payload length in bytes, at most MAX_SNAPSHOT_CHUNK_BYTES
 //!   9   payload    entries back to back, each postcard-encoded as
-//!                  (key: bytes, deadline_ms: Option<u64>, value: Value, more: bool)
+//!                  (key: bytes, deadline_ms: Option<u64>, value: Value, more: bool,
+//!                   version: u64)
 //!                  Value = Str(bytes) | Hash([(field, value)]) | List([item])
 //!                        | Set([member]) | ZSet([(member, score: f64)])
 //!   ..  crc32      u32 CRC-32 of the tag, entries, length and payload
@@ -42,6 +45,12 @@
 //! and the next entry must then be the same key, with the same deadline and type, whose
 //! elements are added to it. Hash fields, set members and sorted-set members may not repeat,
 //! scores may not be NaN, and an aggregate may not be empty.
+//!
+//! # Version 2 (read, never written)
+//!
+//! Version 2, written before WATCH existed, has a 36-byte header without `mod_seq` and
+//! `delete_seq` (bytes 32..36 are the header CRC-32) and entries without `version`. The reader
+//! loads it with every version and both counters 0.
 //!
 //! # Version 1 (read, never written)
 //!
@@ -73,11 +82,15 @@ use crate::limits::SNAPSHOT_CHUNK_TARGET_BYTES;
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
 /// The format version this code writes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// The format version before WATCH versions, which this code still reads.
+const VERSION_2: u32 = 2;
 /// The strings-only format version this code still reads.
 const VERSION_1: u32 = 1;
+/// Header length in bytes (version 3).
+const HEADER_LEN: usize = 52;
 /// Header length in bytes (version 2).
-const HEADER_LEN: usize = 36;
+const HEADER_LEN_V2: usize = 36;
 /// Header length in bytes (version 1).
 const HEADER_LEN_V1: usize = 28;
 /// Chunk tag.
@@ -98,6 +111,8 @@ struct EntryOut<'a> {
     value: ValueOut<'a>,
     /// True if the next entry continues this key's value.
     more: bool,
+    /// The key's WATCH version (see the keyspace module).
+    version: u64,
 }
 
 /// A value or a piece of an aggregate, as written.
@@ -118,6 +133,23 @@ enum ValueOut<'a> {
 /// One entry as read (version 2): borrowed from the chunk payload.
 #[derive(serde::Deserialize)]
 struct EntryIn<'a> {
+    /// The key.
+    #[serde(borrow)]
+    key: &'a [u8],
+    /// The deadline in milliseconds since the Unix epoch, if any.
+    deadline_ms: Option<u64>,
+    /// The value, or a piece of it.
+    #[serde(borrow)]
+    value: ValueIn<'a>,
+    /// True if the next entry continues this key's value.
+    more: bool,
+    /// The key's WATCH version (0 when read from version 2).
+    version: u64,
+}
+
+/// One entry as read (version 2, no WATCH version): borrowed from the chunk payload.
+#[derive(serde::Deserialize)]
+struct EntryInV2<'a> {
     /// The key.
     #[serde(borrow)]
     key: &'a [u8],

@@ -96,6 +96,31 @@ impl Store {
         result.unwrap_or_else(|error| error.to_reply())
     }
 
+    /// Applies the commands of one log entry in order at `now_ms`, one reply each. A
+    /// [`Command::WatchGuard`] that fails aborts the rest: every later command is skipped and
+    /// answers [`WATCH_ABORTED`] too. The node's state machine follows the same rule (with
+    /// [`aborts_batch`]).
+    pub fn apply_batch(&mut self, now_ms: u64, cmds: &[Command]) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            let reply = self.apply(now_ms, cmd);
+            let abort = aborts_batch(cmd, &reply);
+            replies.push(reply);
+            if abort {
+                replies.resize(cmds.len(), WATCH_ABORTED);
+                break;
+            }
+        }
+        replies
+    }
+
+    /// The version WATCH records for `key` at `max(now_ms, clock)`: it changes whenever the
+    /// key is set, changed, deleted, expires or is flushed (rule and proof in the keyspace
+    /// module docs: the store's modification counter and the counter at the latest deletion).
+    pub fn watch_version(&self, now_ms: u64, key: &bytes::Bytes) -> i64 {
+        self.keyspace.watch_version(key, self.clock_ms.max(now_ms))
+    }
+
     /// Answers a read-only command at `max(now_ms, clock)` without changing anything; expired
     /// keys read as absent. A write command gets an `ERR` reply (see [`Command::is_write`]).
     ///
@@ -145,6 +170,16 @@ impl Store {
     }
 }
 
+/// The reply of a [`Command::WatchGuard`] that found a watched key changed (EXEC's nil array),
+/// and of every command after it in the same batch, which is skipped.
+pub const WATCH_ABORTED: Reply = Reply::NullArray;
+
+/// True if `reply` to `cmd` means the rest of its batch must be skipped: `cmd` is a
+/// [`Command::WatchGuard`] that found a watched key changed.
+pub fn aborts_batch(cmd: &Command, reply: &Reply) -> bool {
+    matches!(cmd, Command::WatchGuard { .. }) && *reply == WATCH_ABORTED
+}
+
 /// Executes a read-only command; a write command is [`Error::NotReadOnly`].
 fn read(ks: &Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
     Ok(match cmd {
@@ -171,6 +206,11 @@ fn read(ks: &Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
             type_name.as_ref(),
         ),
         Command::Aggregate { op, args } => op.read(ks, now, args)?,
+        Command::KeyVersions { keys } => Reply::Array(
+            keys.iter()
+                .map(|key| Reply::Integer(ks.watch_version(key, now)))
+                .collect(),
+        ),
         _ => return Err(Error::NotReadOnly(cmd.name())),
     })
 }
@@ -224,6 +264,16 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         Command::ExpireDue { max_keys } => ttl::expire_due(ks, now, *max_keys),
         // No key changes; the node delivers the message and counts its receivers.
         Command::Publish { .. } => Reply::Integer(0),
+        Command::WatchGuard { watched } => {
+            let unchanged = watched
+                .iter()
+                .all(|(key, seen)| ks.watch_version(key, now) == *seen);
+            if unchanged {
+                Reply::ok()
+            } else {
+                WATCH_ABORTED
+            }
+        }
         Command::Get { .. }
         | Command::MGet { .. }
         | Command::StrLen { .. }
@@ -235,6 +285,7 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         | Command::DbSize
         | Command::Ttl { .. }
         | Command::Scan { .. }
+        | Command::KeyVersions { .. }
         | Command::Aggregate { .. } => read(ks, now, cmd)?,
     })
 }

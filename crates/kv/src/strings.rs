@@ -37,7 +37,14 @@ fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<
         _ => {
             let deadline_ms = deadline.map(|d| d as u64);
             let value = Value::Str(value);
-            ks.insert(key.clone(), Entry { value, deadline_ms });
+            ks.insert(
+                key.clone(),
+                Entry {
+                    value,
+                    deadline_ms,
+                    version: 0,
+                },
+            );
         }
     }
 }

@@ -12,6 +12,9 @@
 //! - `scan_all now=N [count=C] [match=P]`: SCAN from cursor 0 to the end, one line per page.
 //! - `dump`: every stored entry by key, expired ones included, with deadlines.
 //! - `stats now=N`, `next_expiry`, `clock`: the corresponding `Store` methods.
+//! - `versions now=N KEY...`: `Store::watch_version` of each key (what WATCH records).
+//! - `guard now=N KEY=VERSION... CMD ARG...`: `Store::apply_batch` of a `WatchGuard` with those
+//!   versions followed by the command (what EXEC sends); prints both replies.
 //!
 //! After every command that can change the store, the runner checks that a snapshot round trip
 //! gives back an equal store (which also checks the internal indexes against the entries).
@@ -87,6 +90,35 @@ impl Runner for StoreRunner {
             "stats" => {
                 let stats = self.store.stats(key_u64(command, "now")?);
                 writeln!(output, "{stats:?}")?;
+            }
+            "versions" => {
+                let (now, keys) = now_and_args(command)?;
+                let shown: Vec<String> = keys
+                    .iter()
+                    .map(|key| {
+                        format!("{}={}", show_bytes(key), self.store.watch_version(now, key))
+                    })
+                    .collect();
+                writeln!(output, "{}", shown.join(" "))?;
+            }
+            "guard" => {
+                // guard now=N key=version ... -- CMD ARG...: apply_batch of a WatchGuard and one
+                // command, as EXEC sends it.
+                let now = key_u64(command, "now")?;
+                let mut watched = Vec::new();
+                for arg in &command.args {
+                    if let Argument::KeyValue(key, value) = arg {
+                        if key != "now" {
+                            watched.push((Bytes::from(key.clone()), value.parse::<i64>()?));
+                        }
+                    }
+                }
+                let args = positional(command);
+                let cmds = vec![Command::WatchGuard { watched }, Command::parse(&args)?];
+                let replies = self.store.apply_batch(now, &cmds);
+                let shown: Vec<String> = replies.iter().map(show).collect();
+                writeln!(output, "{} → {}", show_args(&args), shown.join(", "))?;
+                self.check_round_trip()?;
             }
             "next_expiry" => writeln!(output, "{:?}", self.store.next_expiry_ms())?,
             "clock" => writeln!(output, "{}", self.store.clock_ms())?,
@@ -184,7 +216,7 @@ impl StoreRunner {
     }
 }
 
-/// Decodes the entries of a snapshot (format version 2 in kv's `snapshot` module docs),
+/// Decodes the entries of a snapshot (format version 3 in kv's `snapshot` module docs),
 /// joining an aggregate's pieces and showing it as text.
 fn decode_entries(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
     #[derive(serde::Deserialize)]
@@ -201,10 +233,12 @@ fn decode_entries(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
         deadline_ms: Option<u64>,
         value: ValueIn,
         more: bool,
+        #[allow(dead_code)] // read past; `versions` shows it
+        version: u64,
     }
     let mut entries: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = Vec::new();
     let mut continued = false;
-    let mut pos = 36;
+    let mut pos = 52;
     while bytes[pos] == b'C' {
         let count = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().unwrap());
         let len = u32::from_le_bytes(bytes[pos + 5..pos + 9].try_into().unwrap()) as usize;

@@ -50,7 +50,7 @@ fn big_store(n: usize) -> Store {
 fn empty_store_round_trips() {
     let store = Store::new();
     let bytes = snapshot(&store);
-    assert_eq!(bytes.len(), 36 + 21, "header and trailer only");
+    assert_eq!(bytes.len(), 52 + 21, "header and trailer only");
     assert_eq!(Store::read_snapshot(&mut bytes.as_slice()).unwrap(), store);
 }
 
@@ -114,12 +114,12 @@ fn errors_name_the_part_and_offset() {
     ));
 
     let mut bad = bytes.clone();
-    bad[8] = 3;
+    bad[8] = 4;
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(matches!(
         err,
         SnapshotError::UnsupportedVersion {
-            version: 3,
+            version: 4,
             offset: 8
         }
     ));
@@ -130,19 +130,19 @@ fn errors_name_the_part_and_offset() {
     assert!(matches!(&err, SnapshotError::Checksum { what, offset: 0, .. } if what == "header"));
 
     let mut bad = bytes.clone();
-    bad[48] ^= 1; // inside the first chunk's payload
+    bad[64] ^= 1; // inside the first chunk's payload
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
-    assert!(matches!(&err, SnapshotError::Checksum { what, offset: 36, .. } if what == "chunk 0"));
+    assert!(matches!(&err, SnapshotError::Checksum { what, offset: 52, .. } if what == "chunk 0"));
     assert!(
-        err.to_string().contains("chunk 0 at byte offset 36"),
+        err.to_string().contains("chunk 0 at byte offset 52"),
         "{err}"
     );
 
     let mut bad = bytes.clone();
-    bad[36] = b'Z';
+    bad[52] = b'Z';
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(
-        matches!(err, SnapshotError::Malformed { offset: 36, .. }),
+        matches!(err, SnapshotError::Malformed { offset: 52, .. }),
         "{err}"
     );
 
@@ -243,9 +243,9 @@ proptest! {
     /// Arbitrary bytes never panic the reader.
     #[test]
     fn garbage_never_panics(mut bytes in prop::collection::vec(any::<u8>(), 0..200), valid in any::<bool>()) {
-        if valid && bytes.len() >= 36 {
+        if valid && bytes.len() >= 52 {
             let header = snapshot(&Store::new());
-            bytes[..36].copy_from_slice(&header[..36]);
+            bytes[..52].copy_from_slice(&header[..52]);
         }
         let _ = Store::read_snapshot(&mut bytes.as_slice());
     }

@@ -6,8 +6,8 @@
 //! returned only once the trailer and the end of the stream have checked out.
 
 use super::{
-    EntryIn, EntryInV1, SnapshotError, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN,
-    HEADER_LEN_V1, MAGIC, TRAILER_TAG, VERSION, VERSION_1,
+    EntryIn, EntryInV1, EntryInV2, SnapshotError, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN,
+    HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, TRAILER_TAG, VERSION, VERSION_1, VERSION_2,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
@@ -166,6 +166,19 @@ impl Loader {
                     deadline_ms: entry.deadline_ms,
                     value: ValueIn::Str(entry.value),
                     more: false,
+                    version: 0,
+                };
+                self.entry(piece, offset)?;
+            } else if self.version == VERSION_2 {
+                let (entry, tail) =
+                    postcard::take_from_bytes::<EntryInV2<'_>>(rest).map_err(undecodable)?;
+                rest = tail;
+                let piece = EntryIn {
+                    key: entry.key,
+                    deadline_ms: entry.deadline_ms,
+                    value: entry.value,
+                    more: entry.more,
+                    version: 0,
                 };
                 self.entry(piece, offset)?;
             } else {
@@ -193,7 +206,10 @@ impl Loader {
         }
         let (key, mut stored) = match self.pending.take() {
             Some((key, stored)) => {
-                if key != entry.key || stored.deadline_ms != entry.deadline_ms {
+                if key != entry.key
+                    || stored.deadline_ms != entry.deadline_ms
+                    || stored.version != entry.version
+                {
                     return Err(malformed(offset, "an aggregate's pieces do not match"));
                 }
                 (key, stored)
@@ -212,8 +228,12 @@ impl Loader {
                     ValueIn::Set(_) => Value::Set(Default::default()),
                     ValueIn::ZSet(_) => Value::ZSet(ZSet::default()),
                 };
-                let deadline_ms = entry.deadline_ms;
-                (key, Entry { value, deadline_ms })
+                let entry = Entry {
+                    value,
+                    deadline_ms: entry.deadline_ms,
+                    version: entry.version,
+                };
+                (key, entry)
             }
         };
         add_piece(&mut stored.value, entry.value).map_err(|reason| malformed(offset, reason))?;
@@ -226,7 +246,7 @@ impl Loader {
             if stored.value.len() == 0 {
                 return Err(malformed(offset, "an empty aggregate"));
             }
-            self.keyspace.insert(key, stored);
+            self.keyspace.load(key, stored);
         }
         self.entries += 1;
         Ok(())
@@ -299,6 +319,7 @@ impl Store {
         let version = u32_at(&header[8..12]);
         let header_len = match version {
             VERSION => HEADER_LEN,
+            VERSION_2 => HEADER_LEN_V2,
             VERSION_1 => HEADER_LEN_V1,
             _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
         };
@@ -318,10 +339,15 @@ impl Store {
             return Err(malformed(12, "unknown flags"));
         }
         let clock_ms = u64_at(&header[16..24]);
-        let rand_seq = if version == VERSION {
-            u64_at(&header[24..32])
-        } else {
+        let rand_seq = if version == VERSION_1 {
             0
+        } else {
+            u64_at(&header[24..32])
+        };
+        let (mod_seq, delete_seq) = if version == VERSION {
+            (u64_at(&header[32..40]), u64_at(&header[40..48]))
+        } else {
+            (0, 0)
         };
 
         let mut loader = Loader {
@@ -374,8 +400,10 @@ impl Store {
         if !r.at_end()? {
             return Err(SnapshotError::TrailingData { offset: r.offset });
         }
+        let mut keyspace = loader.keyspace;
+        keyspace.set_seqs(mod_seq, delete_seq);
         Ok(Store {
-            keyspace: loader.keyspace,
+            keyspace,
             clock_ms,
             rand_seq,
         })

@@ -96,6 +96,9 @@ impl Store {
         header.extend_from_slice(&0u32.to_le_bytes());
         header.extend_from_slice(&self.clock_ms.to_le_bytes());
         header.extend_from_slice(&self.rand_seq.to_le_bytes());
+        let (mod_seq, delete_seq) = self.keyspace.seqs();
+        header.extend_from_slice(&mod_seq.to_le_bytes());
+        header.extend_from_slice(&delete_seq.to_le_bytes());
         let header_crc = crc32fast::hash(&header);
         header.extend_from_slice(&header_crc.to_le_bytes());
         debug_assert_eq!(header.len(), HEADER_LEN);
@@ -183,6 +186,7 @@ fn pieces<'a>(key: &'a Bytes, entry: &'a Entry) -> Vec<EntryOut<'a>> {
             deadline_ms: entry.deadline_ms,
             value,
             more: i < last,
+            version: entry.version,
         })
         .collect()
 }

@@ -36,7 +36,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
 use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
-use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use super::types::{LogCommand, LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::pubsub::Hub;
 
 /// After a snapshot failed to be written, how long before openraft may start another.
@@ -322,6 +322,23 @@ impl Shared {
     }
 }
 
+/// Apply one entry's commands in order, one reply each, with [`kv::Store::apply_batch`]'s rule:
+/// a failed WATCH guard (EXEC of a transaction whose watched keys changed) skips the rest,
+/// which answer [`kv::WATCH_ABORTED`] too.
+fn apply_entry(store: &mut kv::Store, hub: &Hub, c: &LogCommand) -> Vec<resp::Reply> {
+    let mut replies = Vec::with_capacity(c.cmds.len());
+    for cmd in &c.cmds {
+        let reply = apply_one(store, hub, c.now_ms, cmd);
+        let abort = kv::aborts_batch(cmd, &reply);
+        replies.push(reply);
+        if abort {
+            replies.resize(c.cmds.len(), kv::WATCH_ABORTED);
+            break;
+        }
+    }
+    replies
+}
+
 /// Apply one command; an applied `PUBLISH` is delivered to this node's subscribers and answers
 /// how many messages were queued here.
 fn apply_one(store: &mut kv::Store, hub: &Hub, now_ms: u64, cmd: &kv::Command) -> resp::Reply {
@@ -372,12 +389,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         self.shared
                             .leader_clock
                             .observe(c.now_ms, std::time::Instant::now());
-                        c.cmds
-                            .iter()
-                            .map(|cmd| {
-                                apply_one(&mut applied.store, &self.shared.hub, c.now_ms, cmd)
-                            })
-                            .collect()
+                        apply_entry(&mut applied.store, &self.shared.hub, c)
                     }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());

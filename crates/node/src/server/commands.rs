@@ -76,6 +76,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.protocol = Protocol::Resp2;
             state.readonly = false;
             state.transaction = None;
+            state.watched.clear();
             state.subscriptions.clear();
             Reply::Simple("RESET".into())
         }
@@ -380,7 +381,7 @@ mod tests {
     use kv::command_table::{ServedBy, COMMAND_TABLE};
 
     /// Known to the node but refused, so never listed by COMMAND.
-    const REFUSED: &[&str] = &["WATCH"];
+    const REFUSED: &[&str] = &[];
 
     #[test]
     fn node_rows_are_exactly_what_the_node_serves() {

@@ -42,6 +42,8 @@ pub struct ClientState {
     pub addr: SocketAddr,
     /// Commands queued since MULTI, if a transaction is open.
     pub transaction: Option<Transaction>,
+    /// Keys WATCHed, with the versions seen (cleared by EXEC, DISCARD, UNWATCH and RESET).
+    pub watched: transaction::Watches,
     /// Pub/sub channels and patterns (SUBSCRIBE, PSUBSCRIBE) and the outbox of messages.
     pub subscriptions: Subscriptions,
 }
@@ -89,6 +91,7 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerConte
         readonly: false,
         addr,
         transaction: None,
+        watched: Default::default(),
         subscriptions: Subscriptions::new(ctx.consensus.view().hub().clone(), outbox.clone()),
     };
     // A subscriber that falls behind is closed even while its task is stuck writing to it.

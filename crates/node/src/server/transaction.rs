@@ -5,7 +5,20 @@
 //! barrier if nothing writes). The state machine applies an entry under one lock, so the
 //! commands run together with nothing from other clients in between, as in Redis. A command
 //! that fails to parse while queued aborts the transaction (`-EXECABORT` at EXEC), as in Redis.
-//! Connection commands cannot be queued, and WATCH (optimistic locking) is not offered.
+//! Connection commands cannot be queued.
+//!
+//! # WATCH
+//!
+//! Optimistic locking as in Redis. `WATCH key ...` reads each key's version (see
+//! `kv::Store::watch_version`: it changes whenever the key is set, changed, deleted, expires
+//! or is flushed) through the linearizable read path, on whichever node the client is on, and
+//! remembers the first version seen per key in [`Watches`]. EXEC then puts a
+//! `kv::Command::WatchGuard` carrying those versions first in the transaction's log entry; every
+//! replica applies the guard at the same point of the log, compares, and if any key changed
+//! skips the whole entry, so the decision is the same everywhere and EXEC answers a nil array
+//! (`*-1`, or `_` in RESP3). EXEC (whatever its outcome), DISCARD, UNWATCH, RESET and closing the
+//! connection forget the watches. A transaction with watches always goes through the log, even
+//! if it only reads.
 
 use bytes::Bytes;
 use resp::Reply;
@@ -17,6 +30,13 @@ use crate::raft::MAX_ENTRY_BYTES;
 
 /// The transaction commands handled here.
 pub const TRANSACTION_COMMANDS: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
+
+/// The most keys one connection may watch at once (a WATCH beyond it is refused).
+pub const MAX_WATCHED_KEYS: usize = 10_000;
+
+/// The keys a connection watches, each with the version first seen (WATCH of a key already
+/// watched keeps the earlier version, as Redis keeps the earlier watch).
+pub type Watches = std::collections::BTreeMap<Bytes, i64>;
 
 /// Commands queued since MULTI.
 #[derive(Debug, Default)]
@@ -80,29 +100,92 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.transaction = Some(Transaction::default());
             Reply::ok()
         }
-        "EXEC" => match state.transaction.take() {
-            None => Reply::error("ERR EXEC without MULTI"),
-            Some(t) if t.failed => {
-                Reply::error("EXECABORT Transaction discarded because of previous errors.")
+        "EXEC" => {
+            let watched = std::mem::take(&mut state.watched);
+            match state.transaction.take() {
+                None => Reply::error("ERR EXEC without MULTI"),
+                Some(t) if t.failed => {
+                    Reply::error("EXECABORT Transaction discarded because of previous errors.")
+                }
+                Some(t) if t.cmds.is_empty() && watched.is_empty() => Reply::Array(vec![]),
+                Some(t) => exec(t.cmds, watched, ctx).await,
             }
-            Some(t) if t.cmds.is_empty() => Reply::Array(vec![]),
-            Some(t) => {
-                let published = super::pubsub::publish_channels(&t.cmds);
-                let mut replies = ctx.consensus.execute(t.cmds).await;
-                super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
-                Reply::Array(replies)
-            }
-        },
+        }
         "DISCARD" => match state.transaction.take() {
             None => Reply::error("ERR DISCARD without MULTI"),
-            Some(_) => Reply::ok(),
+            Some(_) => {
+                state.watched.clear();
+                Reply::ok()
+            }
         },
         "WATCH" if state.transaction.is_some() => {
             Reply::error("ERR WATCH inside MULTI is not allowed")
         }
-        "WATCH" => Reply::error(
-            "ERR WATCH is not supported by raftkv: MULTI/EXEC runs atomically as one log entry, without optimistic locking",
-        ),
-        _ => Reply::ok(), // UNWATCH: nothing is ever watched
+        "WATCH" => watch(&args[1..], state, ctx).await,
+        _ => {
+            // UNWATCH
+            state.watched.clear();
+            Reply::ok()
+        }
+    }
+}
+
+/// WATCH: read the keys' versions linearizably and remember the first version of each.
+async fn watch(keys: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Reply {
+    let fresh: Vec<Bytes> = keys
+        .iter()
+        .filter(|key| !state.watched.contains_key(*key))
+        .cloned()
+        .collect();
+    if fresh.is_empty() {
+        return Reply::ok();
+    }
+    if state.watched.len() + fresh.len() > MAX_WATCHED_KEYS {
+        return Reply::error(format!(
+            "ERR too many watched keys (the limit is {MAX_WATCHED_KEYS})"
+        ));
+    }
+    let read = kv::Command::KeyVersions {
+        keys: fresh.clone(),
+    };
+    let reply = ctx.consensus.execute(vec![read]).await.pop();
+    match reply {
+        Some(Reply::Array(versions)) if versions.len() == fresh.len() => {
+            for (key, version) in fresh.into_iter().zip(versions) {
+                if let Reply::Integer(version) = version {
+                    state.watched.entry(key).or_insert(version);
+                }
+            }
+            Reply::ok()
+        }
+        Some(error @ Reply::Error(_)) => error,
+        other => Reply::error(format!("ERR unexpected answer to WATCH's read: {other:?}")),
+    }
+}
+
+/// EXEC: run the queued commands as one log entry, behind a WATCH guard if keys are watched.
+async fn exec(cmds: Vec<kv::Command>, watched: Watches, ctx: &ServerContext) -> Reply {
+    let published = super::pubsub::publish_channels(&cmds);
+    if watched.is_empty() {
+        let mut replies = ctx.consensus.execute(cmds).await;
+        super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+        return Reply::Array(replies);
+    }
+    let guard = kv::Command::WatchGuard {
+        watched: watched.into_iter().collect(),
+    };
+    let mut batch = Vec::with_capacity(cmds.len() + 1);
+    batch.push(guard);
+    batch.extend(cmds);
+    let mut replies = ctx.consensus.execute(batch).await;
+    let guard_reply = replies.remove(0);
+    match guard_reply {
+        Reply::Simple(_) => {
+            super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+            Reply::Array(replies)
+        }
+        Reply::NullArray => Reply::NullArray,
+        // The batch failed as a whole (no leader, outcome unknown): the same error for all.
+        error => error,
     }
 }
