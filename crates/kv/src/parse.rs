@@ -162,6 +162,20 @@ pub const COMMANDS: &[&str] = &[
     "lcs",
     "time",
     "zintercard",
+    "xadd",
+    "xlen",
+    "xrange",
+    "xrevrange",
+    "xdel",
+    "xtrim",
+    "xread",
+    "xgroup",
+    "xreadgroup",
+    "xack",
+    "xpending",
+    "xclaim",
+    "xautoclaim",
+    "xinfo",
 ];
 
 /// The table row of a data command, by name in any case.
