@@ -224,12 +224,12 @@ pub enum Error {
     /// An exclusive range end that is `0-0`.
     #[error("ERR invalid end ID for the interval")]
     StreamInvalidEnd,
-    /// XREAD/XREADGROUP with a different number of keys and IDs; the field is the command name
-    /// in upper case.
+    /// XREAD/XREADGROUP with a different number of keys and IDs (Redis 7.0 names XREAD for
+    /// both).
     #[error(
-        "ERR Unbalanced {0} list of streams: for each stream key an ID or '$' must be specified."
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
     )]
-    StreamUnbalanced(&'static str),
+    StreamUnbalanced,
     /// XREAD or XREADGROUP with BLOCK, which raftkv does not serve yet.
     #[error("ERR BLOCK is not supported yet")]
     BlockNotSupported,
@@ -251,7 +251,11 @@ pub enum Error {
         /// The group, lossily decoded.
         group: String,
     },
-    /// XPENDING on a missing key or group.
+    /// A subcommand of XGROUP with an option it does not take; the field is the subcommand as
+    /// given.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{0}'. Try XGROUP HELP.")]
+    XGroupSyntax(String),
+    /// XPENDING, XCLAIM or XAUTOCLAIM on a missing key or group.
     #[error("NOGROUP No such key '{key}' or consumer group '{group}'")]
     NoGroupKey {
         /// The key, lossily decoded.

@@ -109,18 +109,23 @@ fn entries_read_arg(arg: &[u8]) -> Result<Option<u64>, Error> {
 /// `XGROUP CREATE|DESTROY|CREATECONSUMER|DELCONSUMER|SETID ...`.
 fn xgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let sub = &args[0];
-    let arity_ok = match () {
-        _ if is(sub, "create") => (4..=7).contains(&args.len()),
-        _ if is(sub, "setid") => args.len() == 4 || args.len() == 6,
-        _ if is(sub, "destroy") => args.len() == 3,
-        _ if is(sub, "createconsumer") || is(sub, "delconsumer") => args.len() == 4,
-        _ => false,
+    // Redis's subcommand arities, without the command name: (exact?, count).
+    let arity = match () {
+        _ if is(sub, "create") => Some((false, 4, "xgroup|create")),
+        _ if is(sub, "setid") => Some((false, 4, "xgroup|setid")),
+        _ if is(sub, "destroy") => Some((true, 3, "xgroup|destroy")),
+        _ if is(sub, "createconsumer") => Some((true, 4, "xgroup|createconsumer")),
+        _ if is(sub, "delconsumer") => Some((true, 4, "xgroup|delconsumer")),
+        _ => None,
     };
-    if !arity_ok {
+    let Some((exact, n, name)) = arity else {
         return Err(Error::UnknownSubcommand {
             sub: lossy(sub),
             command: "XGROUP",
         });
+    };
+    if args.len() < n || (exact && args.len() != n) {
+        return Err(Error::WrongArity(name));
     }
     let (key, group) = (&args[1], &args[2]);
     let mut mkstream = false;
@@ -135,7 +140,7 @@ fn xgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 entries_read = entries_read_arg(&args[i + 1])?;
                 i += 2;
             } else {
-                return Err(Error::Syntax);
+                return Err(Error::XGroupSyntax(lossy(sub)));
             }
         }
     }
@@ -206,7 +211,7 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
     }
     let (group, name) = (&args[1], &args[2]);
     let mut noack = false;
-    let read = ReadArgs::parse(args, 3, "XREADGROUP", |a| {
+    let read = ReadArgs::parse(args, 3, |a| {
         let hit = is(a, "noack");
         noack |= hit;
         hit
@@ -305,16 +310,16 @@ fn has_tombstones(s: &Stream, from: StreamId) -> bool {
 }
 
 /// The group's lag as XINFO GROUPS reports it, or None if unknown.
-fn lag(s: &Stream, g: &Group) -> Option<u64> {
+/// It is negative when ENTRIESREAD claimed more entries than were added, as in Redis.
+fn lag(s: &Stream, g: &Group) -> Option<i64> {
     if s.entries_added == 0 {
         return Some(0);
     }
-    match g.entries_read {
-        Some(n) if !has_tombstones(s, g.last_delivered) => Some(s.entries_added.saturating_sub(n)),
-        _ => s
-            .entries_read_at(g.last_delivered)
-            .map(|n| s.entries_added.saturating_sub(n)),
-    }
+    let read = match g.entries_read {
+        Some(n) if !has_tombstones(s, g.last_delivered) => n,
+        _ => s.entries_read_at(g.last_delivered)?,
+    };
+    Some((s.entries_added as i64).wrapping_sub(read as i64))
 }
 
 /// The stream under `key` and its group `group`, or the NOGROUP error `missing` makes.
@@ -455,7 +460,7 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         i += 1;
     }
     if group_of(ks, now, key, group)?.is_none() {
-        return Err(Error::NoGroup {
+        return Err(Error::NoGroupKey {
             key: lossy(key),
             group: lossy(group),
         });
@@ -515,7 +520,7 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
         }
     }
     if group_of(ks, now, key, group)?.is_none() {
-        return Err(Error::NoGroup {
+        return Err(Error::NoGroupKey {
             key: lossy(key),
             group: lossy(group),
         });
@@ -606,10 +611,7 @@ pub(crate) fn xinfo(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Er
                             g.entries_read
                                 .map_or(Reply::Null, |n| Reply::Integer(n as i64)),
                         ),
-                        (
-                            text("lag"),
-                            lag(s, g).map_or(Reply::Null, |n| Reply::Integer(n as i64)),
-                        ),
+                        (text("lag"), lag(s, g).map_or(Reply::Null, Reply::Integer)),
                     ])
                 })
                 .collect(),

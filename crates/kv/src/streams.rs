@@ -348,11 +348,10 @@ pub(crate) struct ReadArgs<'a> {
 }
 
 impl<'a> ReadArgs<'a> {
-    /// Parses from `args[i]`; `name` is the upper-case command name for errors.
+    /// Parses from `args[i]`.
     pub(crate) fn parse(
         args: &'a [Bytes],
         mut i: usize,
-        name: &'static str,
         mut extra: impl FnMut(&[u8]) -> bool,
     ) -> Result<ReadArgs<'a>, Error> {
         let mut count = None;
@@ -367,7 +366,7 @@ impl<'a> ReadArgs<'a> {
             } else if is(&args[i], "streams") && more >= 1 {
                 let rest = &args[i + 1..];
                 if !rest.len().is_multiple_of(2) {
-                    return Err(Error::StreamUnbalanced(name));
+                    return Err(Error::StreamUnbalanced);
                 }
                 let (keys, ids) = rest.split_at(rest.len() / 2);
                 return Ok(ReadArgs { count, keys, ids });
@@ -383,7 +382,7 @@ impl<'a> ReadArgs<'a> {
 
 /// `XREAD [COUNT n] STREAMS key ... id ...` (BLOCK is refused).
 fn xread(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
-    let read = ReadArgs::parse(args, 0, "XREAD", |_| false)?;
+    let read = ReadArgs::parse(args, 0, |_| false)?;
     let mut after = Vec::with_capacity(read.ids.len());
     for (key, id) in read.keys.iter().zip(read.ids) {
         after.push(match id.as_ref() {
