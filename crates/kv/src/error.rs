@@ -197,6 +197,102 @@ pub enum Error {
         "ERR reply would exceed {MAX_REPLY_ELEMENTS} elements; ask for a smaller range or COUNT"
     )]
     ReplyTooLarge,
+    /// A stream ID argument that is not `ms` or `ms-seq` (or an exclusive `-`/`+`).
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    StreamIdInvalid,
+    /// XADD with an ID not above the stream's last ID.
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    StreamIdTooSmall,
+    /// XADD with the ID `0-0`.
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    StreamIdZero,
+    /// XADD `*` on a stream whose last ID is the greatest possible.
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    StreamExhausted,
+    /// A negative MAXLEN threshold.
+    #[error("ERR The MAXLEN argument must be >= 0.")]
+    StreamMaxLenNegative,
+    /// LIMIT given without `~`.
+    #[error("ERR syntax error, LIMIT cannot be used without the special ~ option")]
+    StreamLimitWithoutTilde,
+    /// MAXLEN and MINID together.
+    #[error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")]
+    StreamMaxLenAndMinId,
+    /// An exclusive range start that is the greatest ID.
+    #[error("ERR invalid start ID for the interval")]
+    StreamInvalidStart,
+    /// An exclusive range end that is `0-0`.
+    #[error("ERR invalid end ID for the interval")]
+    StreamInvalidEnd,
+    /// XREAD/XREADGROUP with a different number of keys and IDs (Redis 7.0 names XREAD for
+    /// both).
+    #[error(
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+    )]
+    StreamUnbalanced,
+    /// XREAD or XREADGROUP with BLOCK, which raftkv does not serve yet.
+    #[error("ERR BLOCK is not supported yet")]
+    BlockNotSupported,
+    /// XREADGROUP on a missing key or group.
+    #[error(
+        "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+    )]
+    NoGroupRead {
+        /// The key, lossily decoded.
+        key: String,
+        /// The group, lossily decoded.
+        group: String,
+    },
+    /// A group command on a group that does not exist.
+    #[error("NOGROUP No such consumer group '{group}' for key name '{key}'")]
+    NoGroup {
+        /// The key, lossily decoded.
+        key: String,
+        /// The group, lossily decoded.
+        group: String,
+    },
+    /// A subcommand of XGROUP with an option it does not take; the field is the subcommand as
+    /// given.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{0}'. Try XGROUP HELP.")]
+    XGroupSyntax(String),
+    /// XPENDING, XCLAIM or XAUTOCLAIM on a missing key or group.
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}'")]
+    NoGroupKey {
+        /// The key, lossily decoded.
+        key: String,
+        /// The group, lossily decoded.
+        group: String,
+    },
+    /// XGROUP CREATE of a group that exists.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// XGROUP on a missing key.
+    #[error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")]
+    XGroupNoKey,
+    /// A negative LIMIT in XADD or XTRIM.
+    #[error("ERR The LIMIT argument must be >= 0.")]
+    StreamLimitNegative,
+    /// XREAD with `>`.
+    #[error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")]
+    XReadGreater,
+    /// XINFO STREAM FULL, which raftkv does not serve.
+    #[error("ERR XINFO STREAM FULL is not supported")]
+    XInfoFull,
+    /// A bad min-idle-time, IDLE or TIME argument of XCLAIM; the field names it as Redis does.
+    #[error("ERR Invalid {0} argument for XCLAIM")]
+    XClaimArgument(&'static str),
+    /// An XCLAIM option raftkv does not know; the field is the option as given.
+    #[error("ERR Unrecognized XCLAIM option '{0}'")]
+    XClaimOption(String),
+    /// XAUTOCLAIM's COUNT out of range.
+    #[error("ERR COUNT must be > 0")]
+    XAutoClaimCount,
+    /// XGROUP's ENTRIESREAD out of range.
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesRead,
+    /// XREADGROUP with `$`.
+    #[error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")]
+    XReadGroupDollar,
     /// A command has more than [`MAX_ARGUMENTS`] arguments.
     #[error("ERR too many arguments: at most {MAX_ARGUMENTS} per command")]
     TooManyArguments,
@@ -206,6 +302,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// True for errors that depend on what the keyspace holds rather than on the arguments
+    /// (a missing key or consumer group). [`crate::Command::parse`] checks a command by running
+    /// it on an empty keyspace, where these are expected; they are answered when applied.
+    pub(crate) fn depends_on_state(&self) -> bool {
+        matches!(
+            self,
+            Error::NoSuchKey
+                | Error::NoGroup { .. }
+                | Error::NoGroupRead { .. }
+                | Error::NoGroupKey { .. }
+                | Error::XGroupNoKey
+        )
+    }
+
     /// The error as a RESP error reply, with any `\r` or `\n` replaced by a space.
     pub fn to_reply(&self) -> Reply {
         let text = self.to_string();

@@ -29,7 +29,8 @@
 //! - `store`: [`Store`] and the dispatch of commands; `keyspace`: the data and its indexes.
 //! - `strings`, `keys`, `ttl`, `scan`, `bits`, `lcs`: command semantics; `ops`: the commands
 //!   carried as an operation and raw arguments, dispatched to `hashes`, `lists`, `sets`,
-//!   `zsets` (with `zset_ranges` and `zset_algebra`), `bits` and `lcs`; `aggregate`: what
+//!   `zsets` (with `zset_ranges` and `zset_algebra`), `streams` (with `stream_groups`, on the
+//!   value type in `stream`), `bits` and `lcs`; `aggregate`: what
 //!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
@@ -56,6 +57,9 @@ mod scan;
 mod sets;
 pub mod snapshot;
 mod store;
+mod stream;
+mod stream_groups;
+mod streams;
 mod strings;
 mod ttl;
 mod value;

@@ -1,4 +1,4 @@
-//! The commands on hashes, lists, sets and sorted sets, and the string and key commands added
+//! The commands on hashes, lists, sets, sorted sets and streams, and the string and key commands added
 //! with them (bit operations, LCS, TIME, RANDOMKEY, OBJECT, COPY), as one compact [`Op`]
 //! carried in [`crate::Command::Aggregate`].
 //!
@@ -158,6 +158,20 @@ ops! {
     Lcs "lcs" read;
     Time "time" read;
     ZInterCard "zintercard" read;
+    XAdd "xadd" write;
+    XLen "xlen" read;
+    XRange "xrange" read;
+    XRevRange "xrevrange" read;
+    XDel "xdel" write;
+    XTrim "xtrim" write;
+    XRead "xread" read;
+    XGroup "xgroup" write;
+    XReadGroup "xreadgroup" write;
+    XAck "xack" write;
+    XPending "xpending" read;
+    XClaim "xclaim" write;
+    XAutoClaim "xautoclaim" write;
+    XInfo "xinfo" read;
 }
 
 impl Op {
@@ -187,6 +201,8 @@ impl Op {
                     .collect()
             }
             ZRangeStore => args.iter().take(2).collect(),
+            XRead | XReadGroup => crate::streams::read_keys(args),
+            XGroup | XInfo => args.get(1).into_iter().collect(),
             _ => args.first().into_iter().collect(),
         }
     }
@@ -208,6 +224,8 @@ impl Op {
             GetBit | BitCount | BitPos => crate::bits::read(self, ks, now, args),
             Lcs => crate::lcs::lcs(ks, now, args),
             Time => Ok(crate::keys::time(now)),
+            XLen | XRange | XRevRange | XRead | XInfo => crate::streams::read(self, ks, now, args),
+            XPending => crate::stream_groups::read(ks, now, args),
             _ => Err(Error::NotReadOnly(self.name())),
         }
     }
@@ -239,17 +257,22 @@ impl Op {
             | ZRemRangeByScore | ZRemRangeByLex | ZUnionStore | ZInterStore | ZDiffStore
             | ZRandMember => crate::zsets::write(self, ks, now, args, rng),
             SetBit | BitOp => crate::bits::write(self, ks, now, args),
+            XAdd | XDel | XTrim | XGroup | XReadGroup | XAck | XClaim | XAutoClaim => {
+                crate::streams::write(self, ks, now, args)
+            }
             _ => self.read(ks, now, args),
         }
     }
 
     /// Checks the arguments without a keyspace: runs the operation on an empty one. Only
     /// argument errors can come out of that (a missing key is never an error worth refusing
-    /// before the log, so `ERR no such key` is let through to be answered when applied).
+    /// before the log, so `ERR no such key`, and the stream errors about missing groups, are let
+    /// through to be answered when applied: see [`Error::depends_on_state`]).
     pub(crate) fn check(self, args: &[Bytes]) -> Result<(), Error> {
         let mut scratch = Keyspace::default();
         match self.write(&mut scratch, 0, args, &mut Rng::new(0, 0)) {
-            Err(Error::NoSuchKey) | Ok(_) => Ok(()),
+            Err(e) if e.depends_on_state() => Ok(()),
+            Ok(_) => Ok(()),
             Err(e) => Err(e),
         }
     }

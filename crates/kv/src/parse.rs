@@ -163,6 +163,20 @@ pub const COMMANDS: &[&str] = &[
     "time",
     "zintercard",
     "publish",
+    "xadd",
+    "xlen",
+    "xrange",
+    "xrevrange",
+    "xdel",
+    "xtrim",
+    "xread",
+    "xgroup",
+    "xreadgroup",
+    "xack",
+    "xpending",
+    "xclaim",
+    "xautoclaim",
+    "xinfo",
 ];
 
 /// The table row of a data command, by name in any case.

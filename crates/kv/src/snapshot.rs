@@ -31,6 +31,11 @@
 //!                   version: u64)
 //!                  Value = Str(bytes) | Hash([(field, value)]) | List([item])
 //!                        | Set([member]) | ZSet([(member, score: f64)])
+//!                        | Stream(meta: Option<StreamMeta>, [(id, [field, value, ...])])
+//!                  StreamMeta = (last_id, entries_added: u64, max_deleted_id,
+//!                                [(group, last_delivered_id, entries_read: Option<u64>,
+//!                                  [(consumer, seen_ms)], [(id, consumer, delivery_ms, count)])])
+//!                  id = (ms: u64, seq: u64)
 //!   ..  crc32      u32 CRC-32 of the tag, entries, length and payload
 //! trailer  (21 bytes)
 //!   0   tag        u8  'E'
@@ -43,8 +48,14 @@
 //! An aggregate is written in pieces of about [`SNAPSHOT_CHUNK_TARGET_BYTES`] each, so a set of
 //! a million members never needs one huge entry: every piece but the last has `more = true`,
 //! and the next entry must then be the same key, with the same deadline and type, whose
-//! elements are added to it. Hash fields, set members and sorted-set members may not repeat,
-//! scores may not be NaN, and an aggregate may not be empty.
+//! elements are added to it. A stream's first piece carries its metadata and consumer groups
+//! (`meta` is `Some` there and `None` in later pieces); its entry IDs must increase and not
+//! pass the last ID, every PEL entry must name a consumer of its group, and a stream may be
+//! empty. `Stream` is the last variant of `Value`, added after version 2 was released: the
+//! variants before it keep their indexes, so version-2 snapshots read unchanged (and code older
+//! than streams rejects a snapshot holding one as malformed, never misreads it). Hash fields,
+//! set members and sorted-set members may not repeat, scores may not be NaN, and an aggregate
+//! may not be empty.
 //!
 //! # Version 2 (read, never written)
 //!
@@ -78,6 +89,7 @@ mod writer;
 pub use error::SnapshotError;
 
 use crate::limits::SNAPSHOT_CHUNK_TARGET_BYTES;
+use crate::stream::StreamId;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
@@ -128,6 +140,8 @@ enum ValueOut<'a> {
     Set(Vec<&'a bytes::Bytes>),
     /// Sorted-set members and scores.
     ZSet(Vec<(&'a bytes::Bytes, f64)>),
+    /// Stream entries, with the stream's metadata and groups in the first piece.
+    Stream(Option<StreamMeta>, Vec<(StreamId, &'a [bytes::Bytes])>),
 }
 
 /// One entry as read (version 2): borrowed from the chunk payload.
@@ -179,6 +193,39 @@ enum ValueIn<'a> {
     /// Sorted-set members and scores.
     #[serde(borrow)]
     ZSet(Vec<(&'a [u8], f64)>),
+    /// Stream entries, with the stream's metadata and groups in the first piece.
+    Stream(
+        Option<StreamMeta>,
+        #[serde(borrow)] Vec<(StreamId, Vec<&'a [u8]>)>,
+    ),
+}
+
+/// A stream's state besides its entries, as written in its first piece.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StreamMeta {
+    /// The greatest ID ever added.
+    last_id: StreamId,
+    /// Entries ever added.
+    entries_added: u64,
+    /// The greatest ID removed by XDEL.
+    max_deleted: StreamId,
+    /// The consumer groups, by name.
+    groups: Vec<GroupMeta>,
+}
+
+/// One consumer group, as written.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GroupMeta {
+    /// The group's name.
+    name: bytes::Bytes,
+    /// Its last-delivered ID.
+    last_delivered: StreamId,
+    /// Its read counter, if known.
+    entries_read: Option<u64>,
+    /// Its consumers: (name, seen time).
+    consumers: Vec<(bytes::Bytes, u64)>,
+    /// Its PEL: (ID, consumer, delivery time, deliveries).
+    pel: Vec<(StreamId, bytes::Bytes, u64, u64)>,
 }
 
 /// One entry as read (version 1, strings only): borrowed from the chunk payload.

@@ -138,10 +138,12 @@ pub(crate) enum Value {
     Set(OrdSet<Bytes>),
     /// A sorted set, never empty.
     ZSet(ZSet),
+    /// A stream (may be empty: see [`crate::stream`]).
+    Stream(crate::stream::Stream),
 }
 
 impl Value {
-    /// The name TYPE answers (`string`, `hash`, `list`, `set`, `zset`).
+    /// The name TYPE answers (`string`, `hash`, `list`, `set`, `zset`, `stream`).
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
@@ -149,6 +151,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -168,6 +171,7 @@ impl Value {
             Value::List(l) => l.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 
@@ -183,6 +187,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Set(_) => "hashtable",
             Value::ZSet(_) => "skiplist",
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -6,11 +6,12 @@
 //! returned only once the trailer and the end of the stream have checked out.
 
 use super::{
-    EntryIn, EntryInV1, EntryInV2, SnapshotError, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN,
-    HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, TRAILER_TAG, VERSION, VERSION_1, VERSION_2,
+    EntryIn, EntryInV1, EntryInV2, SnapshotError, StreamMeta, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG,
+    HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, TRAILER_TAG, VERSION, VERSION_1, VERSION_2,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
+use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
 use crate::value::{Value, ZSet};
 use crate::Store;
 use bytes::Bytes;
@@ -227,6 +228,7 @@ impl Loader {
                     ValueIn::List(_) => Value::List(Default::default()),
                     ValueIn::Set(_) => Value::Set(Default::default()),
                     ValueIn::ZSet(_) => Value::ZSet(ZSet::default()),
+                    ValueIn::Stream(..) => Value::Stream(Stream::default()),
                 };
                 let entry = Entry {
                     value,
@@ -243,7 +245,9 @@ impl Loader {
             }
             self.pending = Some((key, stored));
         } else {
-            if stored.value.len() == 0 {
+            if let Value::Stream(s) = &stored.value {
+                check_stream(s).map_err(|reason| malformed(offset, reason))?;
+            } else if stored.value.len() == 0 {
                 return Err(malformed(offset, "an empty aggregate"));
             }
             self.keyspace.load(key, stored);
@@ -295,7 +299,82 @@ fn add_piece(value: &mut Value, piece: ValueIn<'_>) -> Result<(), &'static str> 
                 }
             }
         }
+        (Value::Stream(s), ValueIn::Stream(meta, entries)) => stream_piece(s, meta, entries)?,
         _ => return Err("an aggregate's pieces have different types"),
+    }
+    Ok(())
+}
+
+/// Adds one piece of a stream: the metadata (first piece only) and entries in ID order.
+fn stream_piece(
+    s: &mut Stream,
+    meta: Option<StreamMeta>,
+    entries: Vec<(StreamId, Vec<&[u8]>)>,
+) -> Result<(), &'static str> {
+    let first = s.entries_added == 0 && s.len() == 0 && s.groups.is_empty();
+    match meta {
+        Some(meta) if first => {
+            s.last_id = meta.last_id;
+            s.entries_added = meta.entries_added;
+            s.max_deleted = meta.max_deleted;
+            for g in meta.groups {
+                let mut group = Group {
+                    last_delivered: g.last_delivered,
+                    entries_read: g.entries_read,
+                    ..Group::default()
+                };
+                for (name, seen_ms) in g.consumers {
+                    let consumer = Consumer {
+                        seen_ms,
+                        pending: Default::default(),
+                    };
+                    if group.consumers.insert(name, consumer).is_some() {
+                        return Err("a stream group repeats a consumer");
+                    }
+                }
+                for (id, consumer, delivery_ms, deliveries) in g.pel {
+                    let Some(c) = group.consumers.get_mut(&consumer) else {
+                        return Err("a pending entry names no consumer of its group");
+                    };
+                    c.pending.insert(id);
+                    let p = Pending {
+                        consumer,
+                        delivery_ms,
+                        deliveries,
+                    };
+                    if group.pel.insert(id, p).is_some() {
+                        return Err("a stream group repeats a pending entry");
+                    }
+                }
+                if s.groups.insert(g.name, group).is_some() {
+                    return Err("a stream repeats a group");
+                }
+            }
+        }
+        Some(_) => return Err("stream metadata outside the first piece"),
+        None if first => return Err("a stream's first piece lacks its metadata"),
+        None => {}
+    }
+    for (id, fields) in entries {
+        if s.entries.get_max().is_some_and(|(last, _)| *last >= id) || id > s.last_id {
+            return Err("stream entries out of order");
+        }
+        if fields.is_empty() || !fields.len().is_multiple_of(2) {
+            return Err("a stream entry without field-value pairs");
+        }
+        let fields = fields
+            .into_iter()
+            .map(element)
+            .collect::<Result<Vec<_>, _>>()?;
+        s.entries.insert(id, std::sync::Arc::new(fields));
+    }
+    Ok(())
+}
+
+/// Checks a stream read whole.
+fn check_stream(s: &Stream) -> Result<(), &'static str> {
+    if !s.groups_consistent() {
+        return Err("a stream group's consumers and pending entries disagree");
     }
     Ok(())
 }

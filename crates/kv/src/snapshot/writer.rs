@@ -6,7 +6,7 @@
 //! byte on its way to the sink for the trailer's whole-stream CRC-32.
 
 use super::{
-    EntryOut, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC,
+    EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC,
     SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
 };
 use crate::keyspace::Entry;
@@ -176,6 +176,7 @@ fn pieces<'a>(key: &'a Bytes, entry: &'a Entry) -> Vec<EntryOut<'a>> {
             .into_iter()
             .map(ValueOut::ZSet)
             .collect(),
+        Value::Stream(s) => stream_pieces(s),
     };
     let last = values.len().saturating_sub(1);
     values
@@ -189,4 +190,44 @@ fn pieces<'a>(key: &'a Bytes, entry: &'a Entry) -> Vec<EntryOut<'a>> {
             version: entry.version,
         })
         .collect()
+}
+
+/// A stream's pieces: its metadata and groups in the first, its entries spread over all.
+fn stream_pieces(s: &crate::stream::Stream) -> Vec<ValueOut<'_>> {
+    let groups = s
+        .groups
+        .iter()
+        .map(|(name, g)| GroupMeta {
+            name: name.clone(),
+            last_delivered: g.last_delivered,
+            entries_read: g.entries_read,
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(name, c)| (name.clone(), c.seen_ms))
+                .collect(),
+            pel: g
+                .pel
+                .iter()
+                .map(|(id, p)| (*id, p.consumer.clone(), p.delivery_ms, p.deliveries))
+                .collect(),
+        })
+        .collect();
+    let mut meta = Some(StreamMeta {
+        last_id: s.last_id,
+        entries_added: s.entries_added,
+        max_deleted: s.max_deleted,
+        groups,
+    });
+    let mut out: Vec<ValueOut<'_>> = runs(
+        s.entries.iter().map(|(id, f)| (*id, f.as_slice())),
+        |(_, f)| f.iter().map(|b| b.len() + 8).sum(),
+    )
+    .into_iter()
+    .map(|run| ValueOut::Stream(meta.take(), run))
+    .collect();
+    if out.is_empty() {
+        out.push(ValueOut::Stream(meta.take(), Vec::new()));
+    }
+    out
 }

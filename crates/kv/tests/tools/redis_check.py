@@ -1,4 +1,4 @@
-"""Checks a goldenscript of crates/kv/tests/scripts against a real Redis.
+r"""Checks a goldenscript of crates/kv/tests/scripts against a real Redis.
 
 Feeds the script's apply/query commands, in order, to a redis-server (after FLUSHALL) and
 compares each reply, formatted as tests/scripts.rs's show() formats ours, with the script's
