@@ -21,6 +21,11 @@
 //! number of messages queued here. Entries covered by an installed snapshot are never applied,
 //! so their messages are not delivered on a node that catches up from a snapshot.
 //!
+//! Every applied write reports the keys it names to this node's blocked-client [`Registry`]
+//! (after the entry's lock is released), which wakes the client first in line on each; an
+//! installed snapshot wakes every blocked client. The registry is node-local and never touches
+//! the store, so applying stays deterministic.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
@@ -38,6 +43,7 @@ use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::pubsub::Hub;
+use crate::server::blocking::Registry;
 
 /// After a snapshot failed to be written, how long before openraft may start another.
 pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -67,6 +73,8 @@ pub struct Shared {
     last_snapshot_failure: Mutex<Option<(Instant, String)>>,
     /// Local pub/sub subscribers, to which applied `PUBLISH` entries are delivered.
     hub: Arc<Hub>,
+    /// Clients blocked on this node (BLPOP and kin), woken by applied writes to their keys.
+    blocking: Arc<Registry>,
 }
 
 /// Snapshot build outcomes, in plain data, for `INFO persistence`.
@@ -133,6 +141,11 @@ impl StateView {
         &self.shared.hub
     }
 
+    /// This node's registry of blocked clients.
+    pub fn blocking(&self) -> &Arc<Registry> {
+        &self.shared.blocking
+    }
+
     /// Bytes taken by snapshot files.
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.shared.snapshots.disk_bytes()
@@ -180,6 +193,7 @@ impl StateMachine {
             snapshot_failures: AtomicU64::new(0),
             last_snapshot_failure: Mutex::new(None),
             hub: Arc::new(Hub::default()),
+            blocking: Arc::new(Registry::new(crate::server::blocking::MAX_BLOCKED_CLIENTS)),
         });
         Ok(StateMachine { shared })
     }
@@ -357,6 +371,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             + OptionalSend,
     {
         while let Some((entry, responder)) = entries.try_next().await? {
+            let watching = self.shared.blocking.has_waiters();
             let reply = {
                 let mut applied = self.shared.applied.write().expect("state lock poisoned");
                 assert!(
@@ -385,6 +400,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                 }
             };
+            if watching {
+                if let EntryPayload::Normal(ref c) = entry.payload {
+                    let written = c.cmds.iter().filter(|cmd| cmd.is_write());
+                    self.shared
+                        .blocking
+                        .touched(written.flat_map(|cmd| cmd.keys()));
+                }
+            }
             if let Some(responder) = responder {
                 responder.send(reply);
             }
@@ -433,6 +456,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
         }
+        self.shared.blocking.wake_all();
         let path = self.shared.snapshots.adopt(&received, &header)?;
         tracing::info!(snapshot = %header.id, "installed snapshot from leader");
         crate::counters::SNAPSHOTS_INSTALLED.incr();

@@ -22,6 +22,8 @@ pub const TRANSACTION_COMMANDS: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH",
 #[derive(Debug, Default)]
 pub struct Transaction {
     cmds: Vec<kv::Command>,
+    /// Blocking commands queued, by position, with how their replies are reshaped.
+    blocking: Vec<(usize, super::blocking::Shape)>,
     bytes: usize,
     failed: bool,
 }
@@ -50,15 +52,24 @@ impl Transaction {
             self.failed = true;
             return command_too_large(self.bytes + size, MAX_ENTRY_BYTES);
         }
-        match kv::Command::parse(args) {
+        // Inside MULTI a blocking command never blocks: it runs as its non-blocking form.
+        let parsed = if super::blocking::is_blocking_command(&args[0]) {
+            super::blocking::parse(args).map(|pop| {
+                self.blocking.push((self.cmds.len(), pop.shape));
+                pop.command
+            })
+        } else {
+            kv::Command::parse(args).map_err(|e| e.to_reply())
+        };
+        match parsed {
             Ok(cmd) => {
                 self.cmds.push(cmd);
                 self.bytes += size;
                 Reply::Simple("QUEUED".into())
             }
-            Err(e) => {
+            Err(reply) => {
                 self.failed = true;
-                e.to_reply()
+                reply
             }
         }
     }
@@ -90,6 +101,11 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
                 let published = super::pubsub::publish_channels(&t.cmds);
                 let mut replies = ctx.consensus.execute(t.cmds).await;
                 super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+                for &(i, shape) in &t.blocking {
+                    if let Some(r) = replies.get_mut(i) {
+                        *r = shape.apply(std::mem::replace(r, Reply::Null));
+                    }
+                }
                 Reply::Array(replies)
             }
         },
