@@ -114,6 +114,18 @@ impl Store {
         replies
     }
 
+    /// The store's modification counter: it grows with every change (keyspace module docs).
+    pub fn mod_seq(&self) -> u64 {
+        self.keyspace.seqs().0
+    }
+
+    /// True if `key` holds a value changed or created after the counter read `seq`: what a
+    /// client blocked on `key` may now find there. A key that was only deleted, or a write that
+    /// changed nothing (a pop from an empty list), answers false.
+    pub fn written_since(&self, key: &bytes::Bytes, seq: u64) -> bool {
+        self.keyspace.get(key).is_some_and(|e| e.version > seq)
+    }
+
     /// The version WATCH records for `key` at `max(now_ms, clock)`: it changes whenever the
     /// key is set, changed, deleted, expires or is flushed (rule and proof in the keyspace
     /// module docs: the store's modification counter and the counter at the latest deletion).

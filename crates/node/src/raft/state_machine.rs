@@ -21,6 +21,12 @@
 //! number of messages queued here. Entries covered by an installed snapshot are never applied,
 //! so their messages are not delivered on a node that catches up from a snapshot.
 //!
+//! Every applied write reports the keys it names that now hold a new value (a key deleted, or
+//! a pop from an empty list, reports nothing) to this node's blocked-client [`Registry`]
+//! (after the entry's lock is released), which wakes the client first in line on each; an
+//! installed snapshot wakes every blocked client. The registry is node-local and never touches
+//! the store, so applying stays deterministic.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
@@ -38,6 +44,7 @@ use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogCommand, LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::pubsub::Hub;
+use crate::server::blocking::Registry;
 
 /// After a snapshot failed to be written, how long before openraft may start another.
 pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -67,6 +74,8 @@ pub struct Shared {
     last_snapshot_failure: Mutex<Option<(Instant, String)>>,
     /// Local pub/sub subscribers, to which applied `PUBLISH` entries are delivered.
     hub: Arc<Hub>,
+    /// Clients blocked on this node (BLPOP and kin), woken by applied writes to their keys.
+    blocking: Arc<Registry>,
 }
 
 /// Snapshot build outcomes, in plain data, for `INFO persistence`.
@@ -133,6 +142,11 @@ impl StateView {
         &self.shared.hub
     }
 
+    /// This node's registry of blocked clients.
+    pub fn blocking(&self) -> &Arc<Registry> {
+        &self.shared.blocking
+    }
+
     /// Bytes taken by snapshot files.
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.shared.snapshots.disk_bytes()
@@ -180,6 +194,7 @@ impl StateMachine {
             snapshot_failures: AtomicU64::new(0),
             last_snapshot_failure: Mutex::new(None),
             hub: Arc::new(Hub::default()),
+            blocking: Arc::new(Registry::new(crate::server::blocking::MAX_BLOCKED_CLIENTS)),
         });
         Ok(StateMachine { shared })
     }
@@ -374,7 +389,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             + OptionalSend,
     {
         while let Some((entry, responder)) = entries.try_next().await? {
-            let reply = {
+            let watching = self.shared.blocking.has_waiters();
+            let (reply, written) = {
                 let mut applied = self.shared.applied.write().expect("state lock poisoned");
                 assert!(
                     applied.last_applied.as_ref() < Some(&entry.log_id),
@@ -384,19 +400,36 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 );
                 applied.last_applied = Some(entry.log_id);
                 match entry.payload {
-                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Blank => (Vec::new(), Vec::new()),
                     EntryPayload::Normal(ref c) => {
                         self.shared
                             .leader_clock
                             .observe(c.now_ms, std::time::Instant::now());
-                        apply_entry(&mut applied.store, &self.shared.hub, c)
+                        let before = applied.store.mod_seq();
+                        let reply = apply_entry(&mut applied.store, &self.shared.hub, c);
+                        // Only keys that now hold something new can serve a blocked client: an
+                        // empty pop (a blocked client's own attempt) wakes nobody.
+                        let written = if watching {
+                            let store = &applied.store;
+                            let keys = c.cmds.iter().filter(|cmd| cmd.is_write());
+                            keys.flat_map(|cmd| cmd.keys())
+                                .filter(|key| store.written_since(key, before))
+                                .cloned()
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        (reply, written)
                     }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                        Vec::new()
+                        (Vec::new(), Vec::new())
                     }
                 }
             };
+            if !written.is_empty() {
+                self.shared.blocking.touched(&written);
+            }
             if let Some(responder) = responder {
                 responder.send(reply);
             }
@@ -445,6 +478,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
         }
+        self.shared.blocking.wake_all();
         let path = self.shared.snapshots.adopt(&received, &header)?;
         tracing::info!(snapshot = %header.id, "installed snapshot from leader");
         crate::counters::SNAPSHOTS_INSTALLED.incr();

@@ -389,6 +389,7 @@ mod tests {
             .iter()
             .chain(TRANSACTION_COMMANDS)
             .chain(crate::server::pubsub::PUBSUB_COMMANDS)
+            .chain(crate::server::blocking::BLOCKING_COMMANDS)
             .filter(|c| !REFUSED.contains(c))
             .map(|c| c.to_ascii_lowercase())
             .collect();

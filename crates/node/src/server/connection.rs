@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
+use super::blocking;
 use super::commands::{self, Outcome};
 use super::pubsub;
 use super::subscriptions::Subscriptions;
@@ -171,6 +172,20 @@ async fn run(
             }
             if let Some(t) = state.transaction.as_mut() {
                 pending.slots.push(Slot::Ready(t.queue(&args)));
+                continue;
+            }
+            if blocking::is_blocking_command(&args[0]) {
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
+                let reply = match blocking::parse(&args) {
+                    Ok(pop) => match blocking::run(pop, ctx, stream, &mut input).await? {
+                        Some(reply) => reply,
+                        None => return Ok(()), // closed while blocked
+                    },
+                    Err(reply) => reply,
+                };
+                resp::encode(&reply, state.protocol, &mut out);
+                stream.write_all(&out).await?;
+                out.clear();
                 continue;
             }
             if pubsub::is_pubsub_command(&args[0]) {

@@ -114,9 +114,10 @@ fn server(out: &mut String, ctx: &ServerContext) {
 fn clients(out: &mut String, ctx: &ServerContext) {
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
         ctx.connected_clients.load(Ordering::Relaxed),
-        ctx.config.max_clients
+        ctx.config.max_clients,
+        ctx.consensus.view().blocking().blocked_clients()
     );
 }
 

@@ -6,6 +6,8 @@
 //! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
 //! in order with one write.
 //!
+//! Blocking pops ([`blocking`]) wait on this node and pop through the log.
+//!
 //! Pub/sub commands ([`pubsub`]) are answered by the connection too; a subscribed connection
 //! also waits on its outbox and writes delivered messages between replies.
 //!
@@ -14,6 +16,7 @@
 //! `-ERR max number of clients reached` and is closed.
 
 pub mod backup;
+pub mod blocking;
 pub mod commands;
 pub mod connection;
 pub mod help;

@@ -42,6 +42,8 @@ pub type Watches = std::collections::BTreeMap<Bytes, i64>;
 #[derive(Debug, Default)]
 pub struct Transaction {
     cmds: Vec<kv::Command>,
+    /// Blocking commands queued, by position, with how their replies are reshaped.
+    blocking: Vec<(usize, super::blocking::Shape)>,
     bytes: usize,
     failed: bool,
 }
@@ -70,15 +72,24 @@ impl Transaction {
             self.failed = true;
             return command_too_large(self.bytes + size, MAX_ENTRY_BYTES);
         }
-        match kv::Command::parse(args) {
+        // Inside MULTI a blocking command never blocks: it runs as its non-blocking form.
+        let parsed = if super::blocking::is_blocking_command(&args[0]) {
+            super::blocking::parse(args).map(|pop| {
+                self.blocking.push((self.cmds.len(), pop.shape));
+                pop.command
+            })
+        } else {
+            kv::Command::parse(args).map_err(|e| e.to_reply())
+        };
+        match parsed {
             Ok(cmd) => {
                 self.cmds.push(cmd);
                 self.bytes += size;
                 Reply::Simple("QUEUED".into())
             }
-            Err(e) => {
+            Err(reply) => {
                 self.failed = true;
-                e.to_reply()
+                reply
             }
         }
     }
@@ -108,7 +119,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
                     Reply::error("EXECABORT Transaction discarded because of previous errors.")
                 }
                 Some(t) if t.cmds.is_empty() && watched.is_empty() => Reply::Array(vec![]),
-                Some(t) => exec(t.cmds, watched, ctx).await,
+                Some(t) => exec(t, watched, ctx).await,
             }
         }
         "DISCARD" => match state.transaction.take() {
@@ -164,28 +175,32 @@ async fn watch(keys: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> 
 }
 
 /// EXEC: run the queued commands as one log entry, behind a WATCH guard if keys are watched.
-async fn exec(cmds: Vec<kv::Command>, watched: Watches, ctx: &ServerContext) -> Reply {
-    let published = super::pubsub::publish_channels(&cmds);
-    if watched.is_empty() {
-        let mut replies = ctx.consensus.execute(cmds).await;
-        super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
-        return Reply::Array(replies);
+async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
+    let published = super::pubsub::publish_channels(&t.cmds);
+    let guarded = !watched.is_empty();
+    let mut batch = Vec::with_capacity(t.cmds.len() + 1);
+    if guarded {
+        batch.push(kv::Command::WatchGuard {
+            watched: watched.into_iter().collect(),
+        });
     }
-    let guard = kv::Command::WatchGuard {
-        watched: watched.into_iter().collect(),
-    };
-    let mut batch = Vec::with_capacity(cmds.len() + 1);
-    batch.push(guard);
-    batch.extend(cmds);
+    batch.extend(t.cmds);
     let mut replies = ctx.consensus.execute(batch).await;
-    let guard_reply = replies.remove(0);
-    match guard_reply {
-        Reply::Simple(_) => {
-            super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
-            Reply::Array(replies)
+    if guarded {
+        match replies.remove(0) {
+            Reply::Simple(_) => {}
+            Reply::NullArray => return Reply::NullArray,
+            // The batch failed as a whole (no leader, outcome unknown): the same error for all.
+            error => return error,
         }
-        Reply::NullArray => Reply::NullArray,
-        // The batch failed as a whole (no leader, outcome unknown): the same error for all.
-        error => error,
     }
+    super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+    // Blocking commands queued in MULTI ran as their non-blocking forms; give their replies the
+    // blocking command's shape.
+    for &(i, shape) in &t.blocking {
+        if let Some(r) = replies.get_mut(i) {
+            *r = shape.apply(std::mem::replace(r, Reply::Null));
+        }
+    }
+    Reply::Array(replies)
 }

@@ -1,0 +1,547 @@
+//! Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP.
+//!
+//! A client may block on any node; the wait is local and the pop goes through the log. Each
+//! blocking command is run as its non-blocking form (LMPOP, LMOVE, RPOPLPUSH, ZMPOP), which
+//! pops atomically in one log entry or answers nil when every key is empty. On nil the client
+//! waits in this node's [`Registry`], a FIFO queue per key; the state machine reports the keys
+//! of every applied write, and the registry wakes the client first in line on each, which then
+//! retries its pop through the log. If it lost the race (another client, possibly on another
+//! node, took the element first) it waits again, keeping its place.
+//!
+//! Invariants:
+//! - A client registers before its first attempt, so a write applied after that attempt always
+//!   wakes it (a wake-up that comes while it is not waiting is stored, never lost).
+//! - Only the first client in line on a key is woken by a write to it; a client that leaves the
+//!   line (served, timed out, or closed) wakes the next one on each of its keys, so an element
+//!   pushed for two clients reaches both, in the order they blocked.
+//! - A client whose connection closes leaves the registry before any further attempt, so no
+//!   element is popped for a client that is gone (a pop already in the log when the connection
+//!   closes still completes, as in Redis).
+//! - A pop that failed without reaching the log (no leader, no quorum) is retried, through the
+//!   new leader once there is one: the client keeps waiting. A pop whose outcome is unknown is
+//!   answered with that error, never retried blindly.
+//! - At most [`MAX_BLOCKED_CLIENTS`] clients wait on one node; beyond that a blocking command
+//!   is refused with [`TOO_MANY_BLOCKED`].
+//!
+//! FIFO order holds among the clients blocked on one node; clients blocked on different nodes
+//! race through the log. Inside MULTI a blocking command never blocks: it runs as its
+//! non-blocking form and answers nil at once if there is nothing to pop.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use resp::Reply;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::connection::MAX_QUERY_BUFFER_BYTES;
+use super::ServerContext;
+
+/// The blocking commands handled here.
+pub const BLOCKING_COMMANDS: &[&str] = &[
+    "BLPOP",
+    "BRPOP",
+    "BLMOVE",
+    "BRPOPLPUSH",
+    "BLMPOP",
+    "BZPOPMIN",
+    "BZPOPMAX",
+    "BZMPOP",
+];
+
+/// Most clients blocked at once on one node.
+pub const MAX_BLOCKED_CLIENTS: usize = 10_000;
+
+/// The error a blocking command gets when [`MAX_BLOCKED_CLIENTS`] are already blocked.
+pub const TOO_MANY_BLOCKED: &str = "ERR max number of blocked clients reached";
+
+/// How long a client whose pop could not reach a leader waits before trying again (a write to
+/// one of its keys wakes it sooner).
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// True if `name` is a blocking command.
+pub fn is_blocking_command(name: &[u8]) -> bool {
+    BLOCKING_COMMANDS
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// How the non-blocking form's reply becomes the blocking command's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// The same reply (BLMOVE, BRPOPLPUSH, BLMPOP, BZMPOP).
+    Same,
+    /// `[key, [element]]` to `[key, element]` (BLPOP, BRPOP).
+    KeyElement,
+    /// `[key, [[member, score]]]` to `[key, member, score]` (BZPOPMIN, BZPOPMAX).
+    KeyMemberScore,
+}
+
+impl Shape {
+    /// Reshape a successful reply; errors and nil pass through.
+    pub fn apply(self, reply: Reply) -> Reply {
+        let Reply::Array(mut parts) = reply else {
+            return reply;
+        };
+        if self == Shape::Same || parts.len() != 2 {
+            return Reply::Array(parts);
+        }
+        let (Some(Reply::Array(mut popped)), Some(key)) = (parts.pop(), parts.pop()) else {
+            return Reply::error("ERR internal: unexpected pop reply");
+        };
+        if popped.is_empty() {
+            return Reply::NullArray;
+        }
+        match (self, popped.swap_remove(0)) {
+            (Shape::KeyMemberScore, Reply::Array(pair)) => {
+                Reply::Array(std::iter::once(key).chain(pair).collect())
+            }
+            (_, element) => Reply::Array(vec![key, element]),
+        }
+    }
+}
+
+/// A parsed blocking command.
+#[derive(Clone, Debug)]
+pub struct BlockingPop {
+    /// The non-blocking form, run through the log at each attempt.
+    pub command: kv::Command,
+    /// How its reply is reshaped.
+    pub shape: Shape,
+    /// How long to wait; `None` waits forever (timeout 0).
+    pub timeout: Option<Duration>,
+    /// The keys whose writes may let the pop succeed.
+    pub keys: Vec<Bytes>,
+}
+
+/// Parse a timeout in seconds, decimals allowed, as Redis does (0 = forever).
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+    let not_float = || Reply::error("ERR timeout is not a float or out of range");
+    let text = std::str::from_utf8(arg).map_err(|_| not_float())?;
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        return Err(not_float());
+    }
+    let seconds: f64 = text.parse().map_err(|_| not_float())?;
+    if !seconds.is_finite() {
+        return Err(not_float());
+    }
+    if seconds < 0.0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    if seconds * 1000.0 > i64::MAX as f64 {
+        return Err(Reply::error("ERR timeout is out of range"));
+    }
+    let millis = (seconds * 1000.0) as u64;
+    Ok((millis > 0).then_some(Duration::from_millis(millis)))
+}
+
+/// Parse a blocking command (`args[0]` is its name) into its non-blocking form, checking arity,
+/// the timeout and then the rest as the non-blocking form does.
+pub fn parse(args: &[Bytes]) -> Result<BlockingPop, Reply> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let not_blocking = || Reply::error("ERR internal: not a blocking command");
+    let spec = kv::command_table::lookup(name.as_bytes()).ok_or_else(not_blocking)?;
+    if !spec.arity_ok(args.len()) {
+        return Err(crate::errors::wrong_arity(spec.name));
+    }
+    let n = args.len();
+    let word = |s: &'static str| Bytes::from_static(s.as_bytes());
+    let count = |k: usize| Bytes::from(k.to_string());
+    let (timeout_arg, form, shape): (&Bytes, Vec<Bytes>, Shape) = match spec.name {
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+            let keys = &args[1..n - 1];
+            let (form, end, shape) = match spec.name {
+                "blpop" => ("lmpop", "left", Shape::KeyElement),
+                "brpop" => ("lmpop", "right", Shape::KeyElement),
+                "bzpopmin" => ("zmpop", "min", Shape::KeyMemberScore),
+                _ => ("zmpop", "max", Shape::KeyMemberScore),
+            };
+            let mut built = vec![word(form), count(keys.len())];
+            built.extend(keys.iter().cloned());
+            built.push(word(end));
+            (&args[n - 1], built, shape)
+        }
+        "blmove" => {
+            let built = [&[word("lmove")], &args[1..5]].concat();
+            (&args[5], built, Shape::Same)
+        }
+        "brpoplpush" => {
+            let built = [&[word("rpoplpush")], &args[1..3]].concat();
+            (&args[3], built, Shape::Same)
+        }
+        "blmpop" | "bzmpop" => {
+            let form = if spec.name == "blmpop" {
+                "lmpop"
+            } else {
+                "zmpop"
+            };
+            let built = [&[word(form)], &args[2..]].concat();
+            (&args[1], built, Shape::Same)
+        }
+        _ => return Err(not_blocking()),
+    };
+    let timeout = parse_timeout(timeout_arg)?;
+    let command = kv::Command::parse(&form).map_err(|e| e.to_reply())?;
+    let keys = match spec.name {
+        // A move waits on its source only.
+        "blmove" | "brpoplpush" => vec![args[1].clone()],
+        _ => command.keys().into_iter().cloned().collect(),
+    };
+    Ok(BlockingPop {
+        command,
+        shape,
+        timeout,
+        keys,
+    })
+}
+
+/// What one attempt's reply means.
+enum Attempt {
+    /// Popped, or an error to answer: the command is done.
+    Done(Reply),
+    /// Nothing to pop: wait for a write.
+    Empty,
+    /// The pop could not reach a leader and was not applied: try again.
+    Unreachable,
+}
+
+fn classify(reply: Reply, shape: Shape) -> Attempt {
+    match reply {
+        Reply::Null | Reply::NullArray => Attempt::Empty,
+        Reply::Error(ref e) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => {
+            Attempt::Unreachable
+        }
+        reply => Attempt::Done(shape.apply(reply)),
+    }
+}
+
+/// Run a blocking pop for a client: attempt, wait, attempt again, until it pops, times out
+/// (nil), gets an error, or the connection closes (`Ok(None)`: close it). Bytes the client
+/// sends meanwhile are kept in `input` for after the reply.
+pub async fn run(
+    pop: BlockingPop,
+    ctx: &ServerContext,
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+) -> std::io::Result<Option<Reply>> {
+    let registry = ctx.consensus.view().blocking().clone();
+    let Some(mut waiter) = registry.register(pop.keys.clone()) else {
+        return Ok(Some(Reply::error(TOO_MANY_BLOCKED)));
+    };
+    let deadline = pop.timeout.map(|t| Instant::now() + t);
+    loop {
+        let reply = ctx
+            .consensus
+            .execute(vec![pop.command.clone()])
+            .await
+            .pop()
+            .unwrap_or_else(|| Reply::error("ERR internal: missing reply"));
+        let retry_after = match classify(reply, pop.shape) {
+            Attempt::Done(reply) => return Ok(Some(reply)),
+            Attempt::Empty => {
+                waiter.waiting();
+                None
+            }
+            Attempt::Unreachable => Some(RETRY_AFTER),
+        };
+        loop {
+            tokio::select! {
+                biased;
+                read = stream.read_buf(input) => {
+                    if read? == 0 || input.len() > MAX_QUERY_BUFFER_BYTES {
+                        drop(waiter); // leave the line before anything else can happen
+                        return Ok(None);
+                    }
+                    continue; // pipelined commands wait until this one is answered
+                }
+                () = waiter.woken() => break,
+                () = sleep_until(deadline) => return Ok(Some(Reply::NullArray)),
+                () = tokio::time::sleep(retry_after.unwrap_or(RETRY_AFTER)),
+                    if retry_after.is_some() => break,
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The clients blocked on one node, in line per key.
+pub struct Registry {
+    inner: Mutex<Lines>,
+    /// How many clients are registered (read without the lock by the apply path).
+    blocked: AtomicUsize,
+    /// How many of them have found nothing to pop and wait (what `INFO` reports); a client
+    /// whose first attempt is still in flight is registered but not yet waiting.
+    waiting: AtomicUsize,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct Lines {
+    next_id: u64,
+    /// Per key, the ids of the clients waiting on it, first come first.
+    lines: HashMap<Bytes, VecDeque<u64>>,
+    /// Per client, its keys and how to wake it.
+    clients: HashMap<u64, (Vec<Bytes>, Arc<Notify>)>,
+}
+
+/// A client's place in the registry; dropping it leaves every line and wakes whoever is then
+/// first on its keys.
+pub struct Waiter {
+    registry: Arc<Registry>,
+    id: u64,
+    wake: Arc<Notify>,
+    /// Counted in [`Registry::blocked_clients`].
+    waiting: bool,
+}
+
+impl Waiter {
+    /// The client found nothing to pop and now waits: count it as blocked.
+    pub fn waiting(&mut self) {
+        if !self.waiting {
+            self.waiting = true;
+            self.registry.waiting.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Wait until woken (returns at once if a wake-up came since the last one).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if self.waiting {
+            self.registry.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.registry.remove(self.id);
+    }
+}
+
+impl Registry {
+    /// An empty registry that holds at most `limit` clients.
+    pub fn new(limit: usize) -> Registry {
+        Registry {
+            inner: Mutex::new(Lines::default()),
+            blocked: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Put a client at the end of the line of each of `keys`; `None` if the registry is full.
+    pub fn register(self: &Arc<Self>, mut keys: Vec<Bytes>) -> Option<Waiter> {
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.clone()));
+        let mut inner = self.inner.lock().expect("blocking lock poisoned");
+        if inner.clients.len() >= self.limit {
+            return None;
+        }
+        inner.next_id += 1;
+        let id = inner.next_id;
+        for key in &keys {
+            inner.lines.entry(key.clone()).or_default().push_back(id);
+        }
+        let wake = Arc::new(Notify::new());
+        inner.clients.insert(id, (keys, wake.clone()));
+        self.blocked.store(inner.clients.len(), Ordering::Relaxed);
+        Some(Waiter {
+            registry: self.clone(),
+            id,
+            wake,
+            waiting: false,
+        })
+    }
+
+    /// True if any client is blocked (a cheap check for the apply path).
+    pub fn has_waiters(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed) > 0
+    }
+
+    /// How many clients are blocked: registered, and their last attempt found nothing.
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Keys were written: wake the first client in line on each.
+    pub fn touched<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes>) {
+        if !self.has_waiters() {
+            return;
+        }
+        let inner = self.inner.lock().expect("blocking lock poisoned");
+        for key in keys {
+            wake_first(&inner, key);
+        }
+    }
+
+    /// Wake every blocked client (the whole state changed, as when a snapshot is installed).
+    pub fn wake_all(&self) {
+        let inner = self.inner.lock().expect("blocking lock poisoned");
+        for (_, wake) in inner.clients.values() {
+            wake.notify_one();
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        let mut inner = self.inner.lock().expect("blocking lock poisoned");
+        let Some((keys, _)) = inner.clients.remove(&id) else {
+            return;
+        };
+        for key in &keys {
+            if let Some(line) = inner.lines.get_mut(key) {
+                line.retain(|&c| c != id);
+                if line.is_empty() {
+                    inner.lines.remove(key);
+                }
+            }
+            // What this client left (or did not need) may be there for the next one.
+            wake_first(&inner, key);
+        }
+        self.blocked.store(inner.clients.len(), Ordering::Relaxed);
+    }
+}
+
+fn wake_first(inner: &Lines, key: &Bytes) {
+    let first = inner.lines.get(key).and_then(|line| line.front());
+    if let Some((_, wake)) = first.and_then(|id| inner.clients.get(id)) {
+        wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> Bytes {
+        Bytes::copy_from_slice(k.as_bytes())
+    }
+
+    /// A client registered on `keys` whose first attempt found nothing.
+    fn waiting(r: &Arc<Registry>, keys: Vec<Bytes>) -> Waiter {
+        let mut w = r.register(keys).unwrap();
+        w.waiting();
+        w
+    }
+
+    /// True if the waiter has a pending wake-up.
+    fn is_woken(w: &Waiter) -> bool {
+        futures_util::FutureExt::now_or_never(w.woken()).is_some()
+    }
+
+    #[test]
+    fn a_write_wakes_the_first_in_line_only_and_the_next_when_it_leaves() {
+        let r = Arc::new(Registry::new(10));
+        let a = waiting(&r, vec![key("q")]);
+        let b = waiting(&r, vec![key("q")]);
+        r.touched([&key("q")]);
+        assert!(is_woken(&a));
+        assert!(!is_woken(&b));
+        drop(a);
+        assert!(
+            is_woken(&b),
+            "the next in line is woken when the first leaves"
+        );
+        assert_eq!(r.blocked_clients(), 1);
+    }
+
+    #[test]
+    fn a_write_to_another_key_wakes_nobody() {
+        let r = Arc::new(Registry::new(10));
+        let a = waiting(&r, vec![key("q"), key("p")]);
+        r.touched([&key("x")]);
+        assert!(!is_woken(&a));
+        r.touched([&key("p")]);
+        assert!(is_woken(&a));
+    }
+
+    #[test]
+    fn a_closed_client_leaves_every_line() {
+        let r = Arc::new(Registry::new(10));
+        let a = waiting(&r, vec![key("q"), key("p"), key("q")]);
+        let b = waiting(&r, vec![key("p")]);
+        drop(a);
+        assert!(r.inner.lock().unwrap().lines.get(&key("q")).is_none());
+        assert_eq!(r.blocked_clients(), 1);
+        drop(b);
+        assert!(!r.has_waiters());
+        assert!(r.inner.lock().unwrap().lines.is_empty());
+    }
+
+    #[test]
+    fn a_client_counts_as_blocked_only_once_it_found_nothing() {
+        let r = Arc::new(Registry::new(10));
+        let mut a = r.register(vec![key("q")]).unwrap();
+        assert_eq!(
+            r.blocked_clients(),
+            0,
+            "its first attempt is still in flight"
+        );
+        a.waiting();
+        a.waiting();
+        assert_eq!(r.blocked_clients(), 1);
+        drop(a);
+        assert_eq!(r.blocked_clients(), 0);
+    }
+
+    #[test]
+    fn the_registry_is_bounded() {
+        let r = Arc::new(Registry::new(2));
+        let _a = waiting(&r, vec![key("q")]);
+        let b = waiting(&r, vec![key("q")]);
+        assert!(r.register(vec![key("q")]).is_none());
+        drop(b);
+        assert!(r.register(vec![key("q")]).is_some());
+    }
+
+    #[test]
+    fn timeouts_parse_as_redis_does() {
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert_eq!(
+            parse_timeout(b"0.5").unwrap(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_timeout(b"2").unwrap(), Some(Duration::from_secs(2)));
+        let err = |a: &[u8]| match parse_timeout(a) {
+            Err(Reply::Error(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(err(b"-1"), "ERR timeout is negative");
+        assert_eq!(err(b"abc"), "ERR timeout is not a float or out of range");
+        assert_eq!(err(b"inf"), "ERR timeout is not a float or out of range");
+        assert_eq!(err(b"1e300"), "ERR timeout is out of range");
+    }
+
+    #[test]
+    fn replies_are_reshaped() {
+        let b = |s: &str| Reply::Bulk(key(s));
+        let lmpop = Reply::Array(vec![b("q"), Reply::Array(vec![b("x")])]);
+        assert_eq!(
+            Shape::KeyElement.apply(lmpop),
+            Reply::Array(vec![b("q"), b("x")])
+        );
+        let zmpop = Reply::Array(vec![
+            b("z"),
+            Reply::Array(vec![Reply::Array(vec![b("m"), b("1")])]),
+        ]);
+        assert_eq!(
+            Shape::KeyMemberScore.apply(zmpop),
+            Reply::Array(vec![b("z"), b("m"), b("1")])
+        );
+        assert_eq!(Shape::KeyElement.apply(Reply::NullArray), Reply::NullArray);
+    }
+}

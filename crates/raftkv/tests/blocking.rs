@@ -1,0 +1,239 @@
+//! Blocking pops on a 3-node cluster: a client blocked on a follower is woken by a push through
+//! another node; a timeout answers nil; two clients blocked on one key are served in the order
+//! they blocked; a client blocked across a leader kill gets exactly one element and every
+//! element pushed is popped once or still in the list; a blocked connection that closes takes
+//! nothing; a waiting client adds nothing to the log. `INFO clients` `blocked_clients` says when
+//! a client is blocked (its first attempt found nothing), so nothing sleeps.
+
+mod common;
+
+use bytes::BytesMut;
+use common::{bulk, wait_until, Cluster, WAIT};
+use node::client::RespClient;
+use resp::Reply;
+
+/// Send a command without waiting for its reply.
+async fn send(client: &mut RespClient, args: &[&str]) {
+    let mut out = BytesMut::new();
+    node::client::encode_command(args, &mut out);
+    client.send_raw(&out).await.expect("send");
+}
+
+/// Read the next reply, failing after the harness's deadline.
+async fn reply(client: &mut RespClient) -> Reply {
+    tokio::time::timeout(WAIT, client.read_reply())
+        .await
+        .expect("a reply within the deadline")
+        .expect("read a reply")
+}
+
+/// Send `setup` (if any) and then `args` on a fresh connection, read until the bytes received
+/// end with `want`, and return them all.
+async fn wire(addr: &str, setup: &[&str], args: &[&str], want: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut out = BytesMut::new();
+    if !setup.is_empty() {
+        node::client::encode_command(setup, &mut out);
+    }
+    node::client::encode_command(args, &mut out);
+    stream.write_all(&out).await.expect("send");
+    let mut got = Vec::new();
+    while !got.ends_with(want.as_bytes()) {
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{want:?} within the deadline; got {got:?}"))
+            .expect("read");
+        assert!(n > 0, "connection closed; got {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Wait until node `id` has exactly `n` blocked clients.
+async fn wait_blocked(cluster: &Cluster, id: u64, n: u64) {
+    wait_until(
+        &format!("{n} blocked clients on node {id}"),
+        || async move { cluster.count(id, "blocked_clients").await == n },
+    )
+    .await;
+}
+
+/// A leader and the two other nodes.
+async fn roles(cluster: &Cluster) -> (u64, u64, u64) {
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|&i| i != leader).collect();
+    (leader, others[0], others[1])
+}
+
+#[tokio::test]
+async fn a_client_blocked_on_a_follower_is_woken_by_a_push_on_another_node() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, other) = roles(&cluster).await;
+    let mut blocked = cluster.client(follower).await;
+
+    send(&mut blocked, &["BLPOP", "q1", "q2", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+    // A waiting client writes nothing to the log: its own empty attempt must not wake it.
+    let before = cluster.last_log_index(other).await;
+    cluster.call(other, &["SET", "unrelated", "x"]).await;
+    cluster
+        .wait_local(follower, &["GET", "unrelated"], bulk("x"))
+        .await;
+    assert_eq!(cluster.last_log_index(other).await, before + 1);
+    assert_eq!(
+        cluster.call(other, &["RPUSH", "q2", "a", "b"]).await,
+        Reply::Integer(2)
+    );
+    assert_eq!(
+        reply(&mut blocked).await,
+        Reply::Array(vec![bulk("q2"), bulk("a")])
+    );
+    wait_blocked(&cluster, follower, 0).await;
+
+    send(&mut blocked, &["BZPOPMIN", "z", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+    cluster
+        .call(other, &["ZADD", "z", "2", "y", "1", "x"])
+        .await;
+    assert_eq!(
+        reply(&mut blocked).await,
+        Reply::Array(vec![bulk("z"), bulk("x"), bulk("1")])
+    );
+
+    send(
+        &mut blocked,
+        &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"],
+    )
+    .await;
+    wait_blocked(&cluster, follower, 1).await;
+    cluster.call(other, &["RPUSH", "src", "m"]).await;
+    assert_eq!(reply(&mut blocked).await, bulk("m"));
+    assert_eq!(
+        cluster.call(other, &["LRANGE", "dst", "0", "-1"]).await,
+        Reply::Array(vec![bulk("m")])
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_answers_nil_and_multi_never_blocks() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, _) = roles(&cluster).await;
+    // The test client reads both nils as `Null`: check the bytes on the wire.
+    let addr = &cluster.client_addrs(&[follower])[0];
+    let nil2 = "*-1\r\n";
+    assert_eq!(wire(addr, &[], &["BLPOP", "q", "0.2"], nil2).await, nil2);
+    let bzmpop = ["BZMPOP", "0.1", "1", "z", "MIN"];
+    assert_eq!(wire(addr, &[], &bzmpop, nil2).await, nil2);
+    // RESP3: the HELLO map, then `_` (the map itself holds no `_`).
+    let resp3 = wire(addr, &["HELLO", "3"], &["BRPOP", "q", "0.1"], "_\r\n").await;
+    assert!(resp3.starts_with('%'), "HELLO 3 answers a map: {resp3:?}");
+    let mut c = cluster.client(follower).await;
+    assert_eq!(
+        c.call(&["BLPOP", "q", "-1"]).await.unwrap(),
+        Reply::Error("ERR timeout is negative".into())
+    );
+    assert_eq!(
+        c.call(&["BRPOP", "q", "soon"]).await.unwrap(),
+        Reply::Error("ERR timeout is not a float or out of range".into())
+    );
+    assert_eq!(c.call(&["MULTI"]).await.unwrap(), Reply::ok());
+    assert_eq!(
+        c.call(&["BLPOP", "q", "0"]).await.unwrap(),
+        Reply::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        c.call(&["RPUSH", "q", "v"]).await.unwrap(),
+        Reply::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        c.call(&["BRPOP", "q", "0"]).await.unwrap(),
+        Reply::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        c.call(&["EXEC"]).await.unwrap(),
+        Reply::Array(vec![
+            Reply::Null, // `*-1` on the wire; the test client reads it as Null
+            Reply::Integer(1),
+            Reply::Array(vec![bulk("q"), bulk("v")]),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn two_blocked_clients_are_served_in_the_order_they_blocked() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, other) = roles(&cluster).await;
+    let mut first = cluster.client(follower).await;
+    let mut second = cluster.client(follower).await;
+    send(&mut first, &["BLPOP", "q", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+    send(&mut second, &["BLPOP", "q", "0"]).await;
+    wait_blocked(&cluster, follower, 2).await;
+    cluster.call(other, &["RPUSH", "q", "one", "two"]).await;
+    assert_eq!(
+        reply(&mut first).await,
+        Reply::Array(vec![bulk("q"), bulk("one")])
+    );
+    assert_eq!(
+        reply(&mut second).await,
+        Reply::Array(vec![bulk("q"), bulk("two")])
+    );
+    assert_eq!(cluster.call(other, &["LLEN", "q"]).await, Reply::Integer(0));
+}
+
+#[tokio::test]
+async fn a_client_blocked_across_a_leader_kill_gets_exactly_one_element() {
+    let mut cluster = Cluster::start(3).await;
+    let (leader, follower, other) = roles(&cluster).await;
+    let mut blocked = cluster.client(follower).await;
+    send(&mut blocked, &["BLPOP", "jobs", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+
+    cluster.kill(leader);
+    cluster.wait_leader_among(&[follower, other]).await;
+    let pushed = ["j1", "j2", "j3", "j4", "j5"];
+    let mut args = vec!["RPUSH", "jobs"];
+    args.extend(pushed);
+    assert_eq!(cluster.call(other, &args).await, Reply::Integer(5));
+
+    let got = match reply(&mut blocked).await {
+        Reply::Array(parts) if parts.len() == 2 && parts[0] == bulk("jobs") => parts[1].clone(),
+        other => panic!("unexpected BLPOP reply {other:?}"),
+    };
+    wait_blocked(&cluster, follower, 0).await;
+    let Reply::Array(left) = cluster.call(other, &["LRANGE", "jobs", "0", "-1"]).await else {
+        panic!("LRANGE answers an array");
+    };
+    let mut seen: Vec<Reply> = left.into_iter().chain([got]).collect();
+    assert_eq!(
+        seen.len(),
+        pushed.len(),
+        "one element popped, the rest still there"
+    );
+    seen.sort_by_key(|r| format!("{r:?}"));
+    let want: Vec<Reply> = pushed.iter().map(|p| bulk(p)).collect();
+    assert_eq!(seen, want, "every element popped once or still in the list");
+}
+
+#[tokio::test]
+async fn a_closed_blocked_connection_takes_nothing() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, other) = roles(&cluster).await;
+    let mut gone = cluster.client(follower).await;
+    send(&mut gone, &["BLPOP", "q", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+    drop(gone);
+    wait_blocked(&cluster, follower, 0).await;
+
+    let mut waiting = cluster.client(follower).await;
+    send(&mut waiting, &["BLPOP", "q", "0"]).await;
+    wait_blocked(&cluster, follower, 1).await;
+    cluster.call(other, &["RPUSH", "q", "only"]).await;
+    assert_eq!(
+        reply(&mut waiting).await,
+        Reply::Array(vec![bulk("q"), bulk("only")])
+    );
+    assert_eq!(cluster.call(other, &["LLEN", "q"]).await, Reply::Integer(0));
+}
