@@ -475,7 +475,7 @@ mod tests {
         let a = waiting(&r, vec![key("q"), key("p"), key("q")]);
         let b = waiting(&r, vec![key("p")]);
         drop(a);
-        assert!(r.inner.lock().unwrap().lines.get(&key("q")).is_none());
+        assert!(!r.inner.lock().unwrap().lines.contains_key(&key("q")));
         assert_eq!(r.blocked_clients(), 1);
         drop(b);
         assert!(!r.has_waiters());
