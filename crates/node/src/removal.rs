@@ -10,9 +10,10 @@
 //! neither this node's id among its voters nor among its learners. Node ids are never reused,
 //! and a node being added is not yet a member in its own view, so neither case misfires; a
 //! leader from an older term (a stale, partitioned one) is ignored. Only a node whose own
-//! *committed* membership lists it checks at all: a node whose addition was appended but never
-//! committed (a later leader's log does without it) was never a member, and a later `MEMBER ADD`
-//! must still work for it.
+//! *committed* membership has listed it checks at all: a node whose addition was appended but
+//! never committed (a later leader's log does without it) was never a member, and a later
+//! `MEMBER ADD` must still work for it. A node that received the entry removing it (so its own
+//! latest membership no longer lists it) still checks, and learns it from the leader.
 //!
 //! Once removed, the flag in [`ServerContext::removed`] makes the client listener answer every
 //! command except `INFO` with [`REMOVED_ERROR`]. The process keeps running (so an operator sees
@@ -62,6 +63,8 @@ pub async fn watch(ctx: Arc<ServerContext>) {
     let mut leader_term = 0;
     // The membership this node held when it concluded it was removed.
     let mut verdict: Option<Option<LogId>> = None;
+    // Whether a committed membership of this process ever listed this node.
+    let mut was_member = false;
     loop {
         tokio::time::sleep(CHECK_INTERVAL).await;
         crate::counters::REMOVAL_CHECKS.incr();
@@ -82,14 +85,16 @@ pub async fn watch(ctx: Arc<ServerContext>) {
         }
         // Only a node whose membership was committed can have been removed: one whose addition
         // never committed (a new leader's log did without it) is not a member yet, not removed.
-        let committed_member = m
+        // Once committed it stays "was a member" even when the entry removing it reaches this
+        // node, which then no longer lists itself but must still find out.
+        was_member |= m
             .committed_membership_config
             .membership()
             .get_node(&me)
             .is_some();
-        if m.state == ServerState::Leader || !view.contains(me) || !committed_member {
-            // A leader is a member by definition; a node absent from its own membership was
-            // never added (still joining) or not yet initialized.
+        if m.state == ServerState::Leader || !was_member {
+            // A leader is a member by definition; a node never committed as a member is still
+            // joining or not yet initialized.
             continue;
         }
         let mut peers: Vec<(u64, String)> = view
