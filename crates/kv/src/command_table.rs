@@ -226,6 +226,7 @@ pub const COMMAND_TABLE: &[CommandSpec] = &[
     row("sscan", -3, &["readonly"], (1, 1, 1), "set", "2.8.0", Data, "Incrementally iterate Set elements", "key cursor [MATCH pattern] [COUNT count]"),
     row("strlen", 2, &["readonly", "fast"], (1, 1, 1), "string", "2.2.0", Data, "Get the length of the value stored in a key", "key"),
     row("subscribe", -2, &["pubsub", "noscript", "loading", "stale"], (0, 0, 0), "pubsub", "2.0.0", Node, "Listen for messages published to the given channels", "channel [channel ...]"),
+    row("substr", 4, &["readonly"], (1, 1, 1), "string", "1.0.0", Data, "Get a substring of the string stored at a key", "key start end"),
     row("sunion", -2, &["readonly"], (1, -1, 1), "set", "1.0.0", Data, "Add multiple sets", "key [key ...]"),
     row("sunionstore", -3, &["write", "denyoom"], (1, -1, 1), "set", "1.0.0", Data, "Add multiple sets and store the resulting set in a key", "destination key [key ...]"),
     row("time", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "2.6.0", Data, "Return the current server time", ""),

@@ -52,6 +52,7 @@ pub const COMMANDS: &[&str] = &[
     "append",
     "strlen",
     "getrange",
+    "substr",
     "setrange",
     "expire",
     "pexpire",
@@ -281,7 +282,8 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
             value: args[2].clone(),
         },
         "strlen" => Command::StrLen { key: key() },
-        "getrange" => Command::GetRange {
+        // SUBSTR is GETRANGE's deprecated old name.
+        "getrange" | "substr" => Command::GetRange {
             key: key(),
             start: integer(&args[2])?,
             end: integer(&args[3])?,

@@ -93,31 +93,48 @@ fn check_aggregates(store: &Store) {
     let pair = |f: &str, v: &str| (bulk(f), bulk(v));
     assert_eq!(
         read(store, &["HGETALL", "h"]),
-        Reply::Map(vec![pair("", "empty field"), pair("f1", "v1"), pair("f2", "v2")])
+        Reply::Map(vec![
+            pair("", "empty field"),
+            pair("f1", "v1"),
+            pair("f2", "v2")
+        ])
     );
     assert_eq!(read(store, &["TTL", "h"]), Reply::Integer(7200));
-    assert_eq!(read(store, &["LRANGE", "l", "0", "-1"]), bulks(&["a", "b", "c", "a"]));
+    assert_eq!(
+        read(store, &["LRANGE", "l", "0", "-1"]),
+        bulks(&["a", "b", "c", "a"])
+    );
     assert_eq!(read(store, &["SCARD", "s"]), Reply::Integer(3));
     assert_eq!(
         read(store, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
         bulks(&["bottom", "-inf", "one", "1", "two", "2.5", "top", "inf"])
     );
     assert_eq!(read(store, &["HLEN", "bighash"]), Reply::Integer(5000));
-    assert_eq!(read(store, &["HGET", "bighash", "field:04999"]), bulk("value:4999"));
-    assert_eq!(read(store, &["ZSCORE", "bigz", "member:01234"]), bulk("1234"));
-    assert_eq!(read(store, &["LLEN", "biglist"]), Reply::Integer(5000));
-    assert_eq!(read(store, &["LINDEX", "biglist", "-1"]), bulk("item:04999"));
     assert_eq!(
-        read(store, &["TYPE", "bigz"]),
-        Reply::Simple("zset".into())
+        read(store, &["HGET", "bighash", "field:04999"]),
+        bulk("value:4999")
     );
+    assert_eq!(
+        read(store, &["ZSCORE", "bigz", "member:01234"]),
+        bulk("1234")
+    );
+    assert_eq!(read(store, &["LLEN", "biglist"]), Reply::Integer(5000));
+    assert_eq!(
+        read(store, &["LINDEX", "biglist", "-1"]),
+        bulk("item:04999")
+    );
+    assert_eq!(read(store, &["TYPE", "bigz"]), Reply::Simple("zset".into()));
 }
 
 /// Loads a fixture snapshot of `version`, checks what it holds, and writes it again in
 /// today's format, which must round-trip.
 fn load(name: &str, version: u32) -> Store {
     let bytes = fixture(name);
-    assert_eq!(&bytes[8..12], &version.to_le_bytes(), "{name} is version {version}");
+    assert_eq!(
+        &bytes[8..12],
+        &version.to_le_bytes(),
+        "{name} is version {version}"
+    );
     let store = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
     check_aggregates(&store);
     let mut again = Vec::new();
@@ -145,8 +162,14 @@ fn version_3_snapshot_still_loads() {
     let Reply::Array(entries) = read(&store, &["XRANGE", "st", "-", "+"]) else {
         panic!("XRANGE answers an array");
     };
-    assert_eq!(entries[0], Reply::Array(vec![bulk("1-1"), bulks(&["f", "v"])]));
-    assert_eq!(entries[1], Reply::Array(vec![bulk("1700000000000-0"), bulks(&["k", "v"])]));
+    assert_eq!(
+        entries[0],
+        Reply::Array(vec![bulk("1-1"), bulks(&["f", "v"])])
+    );
+    assert_eq!(
+        entries[1],
+        Reply::Array(vec![bulk("1700000000000-0"), bulks(&["k", "v"])])
+    );
     // alice read 1-1 and 2-0 (since deleted): both stay pending.
     let Reply::Array(summary) = read(&store, &["XPENDING", "st", "grp"]) else {
         panic!("XPENDING answers an array");
