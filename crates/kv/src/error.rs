@@ -272,6 +272,18 @@ pub enum Error {
     /// A negative LIMIT in XADD or XTRIM.
     #[error("ERR The LIMIT argument must be >= 0.")]
     StreamLimitNegative,
+    /// XSETID with an ID below the stream's greatest entry.
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    XSetIdTooSmall,
+    /// XSETID's ENTRIESADDED below the stream's length.
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    XSetIdEntriesBelowLength,
+    /// XSETID's ENTRIESADDED negative.
+    #[error("ERR entries_added must be positive")]
+    XSetIdEntriesAdded,
+    /// XSETID's MAXDELETEDID above its ID.
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    XSetIdBelowMaxDeleted,
     /// XREAD with `>`.
     #[error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")]
     XReadGreater,

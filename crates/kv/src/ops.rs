@@ -172,6 +172,7 @@ ops! {
     XClaim "xclaim" write;
     XAutoClaim "xautoclaim" write;
     XInfo "xinfo" read;
+    XSetId "xsetid" write;
 }
 
 impl Op {
@@ -257,7 +258,7 @@ impl Op {
             | ZRemRangeByScore | ZRemRangeByLex | ZUnionStore | ZInterStore | ZDiffStore
             | ZRandMember => crate::zsets::write(self, ks, now, args, rng),
             SetBit | BitOp => crate::bits::write(self, ks, now, args),
-            XAdd | XDel | XTrim | XGroup | XReadGroup | XAck | XClaim | XAutoClaim => {
+            XAdd | XDel | XTrim | XGroup | XReadGroup | XAck | XClaim | XAutoClaim | XSetId => {
                 crate::streams::write(self, ks, now, args)
             }
             _ => self.read(ks, now, args),

@@ -178,6 +178,7 @@ pub const COMMANDS: &[&str] = &[
     "xclaim",
     "xautoclaim",
     "xinfo",
+    "xsetid",
 ];
 
 /// The table row of a data command, by name in any case.

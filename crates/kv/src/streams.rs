@@ -163,8 +163,56 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
             })?;
             Ok(Reply::Integer(removed.unwrap_or(0) as i64))
         }
+        XSetId => xsetid(ks, now, args),
         _ => crate::stream_groups::write(op, ks, now, args),
     }
+}
+
+/// `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`, with Redis 7.0's checks in its
+/// order: the arguments, then the key, then the new last ID against the stream's top entry.
+/// As in Redis, the maximal deleted ID may be set above the new last ID only by an earlier
+/// XDEL, never by this command.
+fn xsetid(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
+    let id = StreamId::parse(&args[1], 0)?;
+    let (mut added, mut max_deleted) = (None, None);
+    let mut rest = args[2..].iter();
+    while let Some(opt) = rest.next() {
+        let value = rest.next().ok_or(Error::Syntax)?;
+        if opt.eq_ignore_ascii_case(b"entriesadded") {
+            let n = resp::parse_i64(value).ok_or(Error::NotInteger)?;
+            added = Some(u64::try_from(n).map_err(|_| Error::XSetIdEntriesAdded)?);
+        } else if opt.eq_ignore_ascii_case(b"maxdeletedid") {
+            let max = StreamId::parse(value, 0)?;
+            if id < max {
+                return Err(Error::XSetIdBelowMaxDeleted);
+            }
+            max_deleted = Some(max);
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let Some(stream) = aggregate::get::<Stream>(ks, now, &args[0])? else {
+        return Err(Error::NoSuchKey);
+    };
+    if let Some((top, _)) = stream.entries.get_max() {
+        if id < *top {
+            return Err(Error::XSetIdTooSmall);
+        }
+        if added.is_some_and(|n| n < stream.len() as u64) {
+            return Err(Error::XSetIdEntriesBelowLength);
+        }
+    }
+    aggregate::update::<Stream, _>(ks, now, &args[0], false, |s| {
+        s.last_id = id;
+        if let Some(n) = added {
+            s.entries_added = n;
+        }
+        if let Some(max) = max_deleted {
+            s.max_deleted = max;
+        }
+        Ok(())
+    })?;
+    Ok(Reply::ok())
 }
 
 /// The ID argument of XADD.
