@@ -98,6 +98,9 @@ pub struct Config {
     pub bootstrap: bool,
     /// Join the cluster through this member's client address (ignored when the data dir has state).
     pub join: Option<String>,
+    /// File holding the cluster secret every peer connection must prove (see
+    /// `transport::auth`); none: peers prove the empty secret, so only nodes without one talk.
+    pub cluster_secret_file: Option<PathBuf>,
     /// Log filter when `RUST_LOG` is unset (`error`, `warn`, `info`, `debug`, `trace`).
     pub log_level: String,
     /// Leader heartbeat period, in milliseconds.
@@ -154,6 +157,7 @@ impl Default for Config {
             peer_advertise: None,
             bootstrap: false,
             join: None,
+            cluster_secret_file: None,
             log_level: "info".to_string(),
             heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
             election_timeout_ms_min: DEFAULT_ELECTION_TIMEOUT_MS_MIN,

@@ -39,9 +39,11 @@ pub static PRE_VOTES_SENT: Counter = Counter::new();
 pub static REMOVAL_CHECKS: Counter = Counter::new();
 /// Incoming peer connections refused at the hello (wrong cluster, wrong node, not a member).
 pub static PEER_CONNECTIONS_REFUSED: Counter = Counter::new();
+/// Peer connections, either way, whose other side failed to prove the cluster secret.
+pub static PEER_AUTH_FAILURES: Counter = Counter::new();
 
 /// Every counter with its `INFO` field name, in the order `INFO raft` lists them.
-pub fn all() -> [(&'static str, &'static Counter); 6] {
+pub fn all() -> [(&'static str, &'static Counter); 7] {
     [
         ("raft_snapshots_installed", &SNAPSHOTS_INSTALLED),
         ("raft_leadership_handed_over", &LEADERSHIP_HANDED_OVER),
@@ -49,6 +51,7 @@ pub fn all() -> [(&'static str, &'static Counter); 6] {
         ("raft_pre_votes_sent", &PRE_VOTES_SENT),
         ("raft_removal_checks", &REMOVAL_CHECKS),
         ("peer_connections_refused", &PEER_CONNECTIONS_REFUSED),
+        ("peer_auth_failures", &PEER_AUTH_FAILURES),
     ]
 }
 
@@ -62,7 +65,9 @@ mod tests {
         REMOVAL_CHECKS.incr();
         assert_eq!(REMOVAL_CHECKS.get(), before + 1);
         let names: Vec<_> = all().iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), 6);
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
         assert!(names.contains(&"raft_removal_checks"));
+        assert!(names.contains(&"peer_auth_failures"));
     }
 }

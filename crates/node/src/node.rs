@@ -121,6 +121,10 @@ impl Node {
             read_lease_ms: config.lease_ms(),
             read_lease_margin_ms: config.lease_margin_ms(),
             pre_vote: config.pre_vote,
+            peer_auth: match &config.cluster_secret_file {
+                Some(path) => crate::transport::PeerAuth::load(path)?,
+                None => crate::transport::PeerAuth::none(),
+            },
         };
         let me = NodeAddr {
             peer_addr: config.peer_addr().to_string(),

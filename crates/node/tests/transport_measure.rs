@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use node::transport::auth::Side;
 use node::transport::frame;
 use node::transport::message::{Envelope, Forward, PeerRequest, PeerResponse};
-use node::transport::{PeerClient, TcpTransport};
+use node::transport::{PeerAuth, PeerClient, TcpTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -39,10 +40,21 @@ async fn frame_echo_server() -> String {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let (mut r, mut w) = stream.into_split();
+                // The listener's side of the hello, with no cluster secret.
                 let hello = frame::read_hello(&mut r).await.unwrap();
-                frame::write_hello_answer(&mut w, hello.to, frame::HelloAnswer::Accepted)
+                let auth = PeerAuth::none();
+                let nonce = PeerAuth::nonce().unwrap();
+                let reply = frame::HelloReply {
+                    answer: frame::HelloAnswer::Accepted,
+                    nonce,
+                    proof: auth.proof(Side::Listener, &hello, &nonce),
+                };
+                frame::write_hello_answer(&mut w, hello.to, &reply)
                     .await
                     .unwrap();
+                let proof = frame::read_proof(&mut r).await.unwrap();
+                let ok = auth.verify(Side::Dialer, &hello, &nonce, &proof);
+                frame::write_verdict(&mut w, ok).await.unwrap();
                 let mut buf = Vec::new();
                 while let Ok(Some(env)) =
                     frame::read::<Envelope<PeerRequest>, _>(&mut r, &mut buf).await
@@ -120,10 +132,15 @@ async fn transport_round_trips_and_pipelining() {
     let codec = started.elapsed() / CALLS as u32;
 
     let client = Arc::new(PeerClient::new(
-        frame::Hello { from: 1, to: 2 },
+        frame::Hello {
+            from: 1,
+            to: 2,
+            nonce: Default::default(),
+        },
         frame_echo_server().await,
         Arc::new(TcpTransport),
         Arc::default(),
+        Arc::new(PeerAuth::none()),
     ));
     client
         .call(message(), Duration::from_secs(5))

@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// Most bytes of pub/sub messages queued for one subscriber before it is disconnected [default: 33554432].
     #[arg(long, env = "RAFTKV_PUBSUB_OUTPUT_LIMIT_BYTES")]
     pubsub_output_limit_bytes: Option<usize>,
+    /// File with the cluster secret (at least 16 bytes) every peer must prove; all nodes of a cluster use the same [default: none].
+    #[arg(long, env = "RAFTKV_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
     /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
     #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
     metrics_listen: Option<String>,
@@ -143,6 +146,9 @@ impl ServeArgs {
         }
         if self.join.is_some() {
             c.join = self.join;
+        }
+        if self.cluster_secret_file.is_some() {
+            c.cluster_secret_file = self.cluster_secret_file;
         }
         if let Some(bytes) = self.min_free_space {
             c.min_free_space_bytes = bytes;

@@ -152,6 +152,8 @@ pub struct RaftOptions {
     pub read_lease_margin_ms: u64,
     /// Run a pre-vote round before each election.
     pub pre_vote: bool,
+    /// What peer connections prove (the cluster secret, or none).
+    pub peer_auth: crate::transport::PeerAuth,
 }
 
 /// Why a command could not be run here.
@@ -265,7 +267,7 @@ impl Consensus {
         let fault = log.fault_slot();
         let sm = StateMachine::open(opts.data_dir.join("snapshots"))?;
         let view = sm.view();
-        let peers = Peers::new(opts.node_id, transport);
+        let peers = Peers::new(opts.node_id, transport, opts.peer_auth.clone());
         let config = openraft::Config {
             cluster_name: "raftkv".to_string(),
             heartbeat_interval: opts.heartbeat_interval_ms,
@@ -412,6 +414,11 @@ impl Consensus {
         }
     }
 
+    /// What this node proves its peers with, for the peer server's hello.
+    pub(crate) fn peer_auth(&self) -> &crate::transport::PeerAuth {
+        self.peers.auth()
+    }
+
     /// The leader's id and addresses, as this node knows them.
     pub fn leader(&self) -> Option<(NodeId, NodeAddr)> {
         let m = self.raft.metrics().borrow_watched().clone();
@@ -451,7 +458,15 @@ impl Consensus {
                     match routed {
                         Ok(Some(replies)) => return replies,
                         Ok(None) => {} // the hint was stale; wait for news below
-                        Err(e) if writes && e.kind() != io::ErrorKind::ConnectionRefused => {
+                        // Refused at connect (or at the hello): nothing was sent.
+                        Err(e)
+                            if writes
+                                && !matches!(
+                                    e.kind(),
+                                    io::ErrorKind::ConnectionRefused
+                                        | io::ErrorKind::PermissionDenied
+                                ) =>
+                        {
                             tracing::debug!(error = %e, "forwarding a write failed");
                             return fail(errors::outcome_unknown(
                                 "the leader failed or could not be reached while handling the write",
@@ -650,6 +665,17 @@ impl Consensus {
                     }
                 }
                 if !is_member(id) {
+                    // A node that cannot prove the cluster secret could never catch up: say so
+                    // now instead of waiting. (One not reachable yet may still start later.)
+                    if let Err(e) = self.peers.probe(id, &addr.peer_addr).await {
+                        if e.kind() == io::ErrorKind::PermissionDenied {
+                            return Err(ConsensusError::Membership(format!(
+                                "node {id} at {} failed the cluster secret check: start it with \
+                                 the cluster's --cluster-secret-file",
+                                addr.peer_addr
+                            )));
+                        }
+                    }
                     // Blocks until the learner has caught up with the leader's log.
                     self.raft
                         .add_learner(id, addr, true)

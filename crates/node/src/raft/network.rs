@@ -82,6 +82,7 @@ pub struct Network {
 fn rpc_error(e: io::Error) -> RPCError<TypeConfig> {
     match e.kind() {
         io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::PermissionDenied
         | io::ErrorKind::NotFound
         | io::ErrorKind::AddrNotAvailable => RPCError::Unreachable(Unreachable::new(&e)),
         _ => RPCError::Network(NetworkError::new(&e)),

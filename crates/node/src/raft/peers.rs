@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::types::NodeId;
 use crate::transport::frame::Hello;
-use crate::transport::{LinkFaults, PeerClient, Transport};
+use crate::transport::{LinkFaults, PeerAuth, PeerClient, Transport};
 
 /// Clients by (peer node, peer address, purpose).
 type ClientMap = HashMap<(NodeId, String, &'static str), Arc<PeerClient>>;
@@ -22,16 +22,18 @@ pub struct Peers {
     me: NodeId,
     transport: Arc<dyn Transport>,
     faults: Arc<LinkFaults>,
+    auth: Arc<PeerAuth>,
     clients: Arc<Mutex<ClientMap>>,
 }
 
 impl Peers {
-    /// An empty pool for node `me`, dialing through `transport`.
-    pub fn new(me: NodeId, transport: Arc<dyn Transport>) -> Peers {
+    /// An empty pool for node `me`, dialing through `transport` and proving `auth`.
+    pub fn new(me: NodeId, transport: Arc<dyn Transport>, auth: PeerAuth) -> Peers {
         Peers {
             me,
             transport,
             faults: Arc::default(),
+            auth: Arc::new(auth),
             clients: Arc::default(),
         }
     }
@@ -41,15 +43,34 @@ impl Peers {
         let mut clients = self.clients.lock().expect("peers lock poisoned");
         clients
             .entry((to, addr.to_string(), purpose))
-            .or_insert_with(|| {
-                Arc::new(PeerClient::new(
-                    Hello { from: self.me, to },
-                    addr.to_string(),
-                    self.transport.clone(),
-                    self.faults.clone(),
-                ))
-            })
+            .or_insert_with(|| Arc::new(self.new_client(to, addr)))
             .clone()
+    }
+
+    /// Connect to node `to` at `addr` once, through the hello and its authentication, and
+    /// hang up; the connection is not kept.
+    pub async fn probe(&self, to: NodeId, addr: &str) -> std::io::Result<()> {
+        self.new_client(to, addr).check().await
+    }
+
+    fn new_client(&self, to: NodeId, addr: &str) -> PeerClient {
+        let hello = Hello {
+            from: self.me,
+            to,
+            nonce: Default::default(),
+        };
+        PeerClient::new(
+            hello,
+            addr.to_string(),
+            self.transport.clone(),
+            self.faults.clone(),
+            self.auth.clone(),
+        )
+    }
+
+    /// What this node proves its peers with, shared with the peer server.
+    pub fn auth(&self) -> &Arc<PeerAuth> {
+        &self.auth
     }
 
     /// The test-only link faults shared by every client and the peer server.

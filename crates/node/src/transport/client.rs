@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer};
 use super::message::{Envelope, PeerRequest, PeerResponse};
 use super::{LinkFaults, Transport};
@@ -34,28 +35,32 @@ struct Connection {
 
 /// A client for one node at one peer address. Cheap to share behind an `Arc`.
 pub struct PeerClient {
+    /// The hello this client sends, less the nonce (fresh for every connection).
     hello: Hello,
     addr: String,
     transport: Arc<dyn Transport>,
     faults: Arc<LinkFaults>,
+    auth: Arc<PeerAuth>,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     next_id: AtomicU64,
 }
 
 impl PeerClient {
-    /// A client from node `hello.from` to node `hello.to` at `addr`; it does not dial until the
-    /// first call. Calls fail at once while `faults` cuts the link.
+    /// A client from node `hello.from` to node `hello.to` at `addr`, proving `auth`; it does
+    /// not dial until the first call. Calls fail at once while `faults` cuts the link.
     pub fn new(
         hello: Hello,
         addr: String,
         transport: Arc<dyn Transport>,
         faults: Arc<LinkFaults>,
+        auth: Arc<PeerAuth>,
     ) -> PeerClient {
         PeerClient {
             hello,
             addr,
             transport,
             faults,
+            auth,
             conn: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
         }
@@ -125,6 +130,20 @@ impl PeerClient {
         )
     }
 
+    /// A failed authentication: `PermissionDenied`, which callers treat as unreachable (no
+    /// request was sent) and membership changes report as a wrong secret.
+    fn unauthenticated(&self, why: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("node {} at {}: {why}", self.hello.to, self.addr),
+        )
+    }
+
+    /// Connect (with the hello and its authentication) if not connected yet, sending nothing.
+    pub async fn check(&self) -> io::Result<()> {
+        self.connection().await.map(|_| ())
+    }
+
     async fn connection(&self) -> io::Result<Arc<Connection>> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
@@ -142,8 +161,41 @@ impl PeerClient {
                         format!("connect to {} timed out", self.addr),
                     )
                 })??;
-        frame::write_hello(&mut w, self.hello).await?;
-        let answer = tokio::time::timeout(CONNECT_TIMEOUT, frame::read_hello_answer(&mut r))
+        let hello = Hello {
+            nonce: PeerAuth::nonce()?,
+            ..self.hello
+        };
+        let handshake = async {
+            frame::write_hello(&mut w, hello).await?;
+            let reply = frame::read_hello_answer(&mut r).await?;
+            match reply.answer {
+                HelloAnswer::Accepted => {}
+                HelloAnswer::WrongNode(id) => {
+                    return Err(self.refused(&format!("the address now belongs to node {id}")))
+                }
+                HelloAnswer::Cut => return Err(self.refused("the link is cut by fault injection")),
+            }
+            if !self
+                .auth
+                .verify(Side::Listener, &hello, &reply.nonce, &reply.proof)
+            {
+                crate::counters::PEER_AUTH_FAILURES.incr();
+                return Err(self.unauthenticated(
+                    "it could not prove the cluster secret (the secrets differ, or only one \
+                     side has --cluster-secret-file)",
+                ));
+            }
+            let proof = self.auth.proof(Side::Dialer, &hello, &reply.nonce);
+            frame::write_proof(&mut w, &proof).await?;
+            if !frame::read_verdict(&mut r).await? {
+                return Err(self.unauthenticated(
+                    "it refused this node's proof of the cluster secret (the secrets differ, \
+                     or only one side has --cluster-secret-file)",
+                ));
+            }
+            Ok(())
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| {
                 io::Error::new(
@@ -151,13 +203,6 @@ impl PeerClient {
                     format!("no hello answer from {} in time", self.addr),
                 )
             })??;
-        match answer {
-            HelloAnswer::Accepted => {}
-            HelloAnswer::WrongNode(id) => {
-                return Err(self.refused(&format!("the address now belongs to node {id}")))
-            }
-            HelloAnswer::Cut => return Err(self.refused("the link is cut by fault injection")),
-        }
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_QUEUED_REQUESTS);
         let pending: Pending = Arc::default();
         let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));

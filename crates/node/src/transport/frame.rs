@@ -11,6 +11,15 @@
 //! leader's messages for the old id are refused at connect instead of being answered from the
 //! new node's empty log (which openraft would take for a follower whose log went backwards, and
 //! panic).
+//!
+//! The hello also authenticates both sides with the cluster secret ([`super::auth`]):
+//!
+//! ```text
+//! dialer   -> "RKVP" version:u32 from:u64 to:u64 dialer_nonce:[16]        (40 bytes)
+//! listener -> answer:u8 listener_id:u64 listener_nonce:[16] proof:[32]    (57 bytes)
+//! dialer   -> proof:[32]                      (only after Accepted and a valid listener proof)
+//! listener -> verdict:u8 (0 = authenticated; anything else: closed)
+//! ```
 
 use std::io;
 
@@ -18,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::auth::{Nonce, Proof, NONCE_BYTES, PROOF_BYTES};
 use crate::raft::types::NodeId;
 
 /// Largest frame body accepted, in bytes: room for a full AppendEntries request (the most
@@ -26,7 +36,7 @@ use crate::raft::types::NodeId;
 pub const MAX_FRAME_BYTES: usize =
     crate::raft::MAX_APPEND_ENTRIES as usize * crate::raft::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
 /// Bumped whenever a peer message changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// First bytes a dialing peer sends, followed by the protocol version and a [`Hello`].
 pub const HELLO_MAGIC: &[u8; 4] = b"RKVP";
 
@@ -73,13 +83,27 @@ pub async fn read<T: DeserializeOwned, R: AsyncRead + Unpin>(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// What a dialing peer says first: who it is and which node it means to reach.
+/// What a dialing peer says first: who it is, which node it means to reach, and its
+/// challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
     /// The dialing node's id.
     pub from: NodeId,
     /// The node the dialer believes listens at this address.
     pub to: NodeId,
+    /// The dialer's fresh nonce, which the listener's proof must cover.
+    pub nonce: Nonce,
+}
+
+/// The listener's whole reply to a [`Hello`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelloReply {
+    /// Whether it accepts.
+    pub answer: HelloAnswer,
+    /// The listener's fresh nonce, which the dialer's proof must cover.
+    pub nonce: Nonce,
+    /// The listener's proof of the cluster secret.
+    pub proof: Proof,
 }
 
 /// The listener's answer to a [`Hello`].
@@ -96,20 +120,25 @@ pub enum HelloAnswer {
 const ANSWER_ACCEPTED: u8 = 0;
 const ANSWER_WRONG_NODE: u8 = 1;
 const ANSWER_CUT: u8 = 2;
+const HELLO_BYTES: usize = 24 + NONCE_BYTES;
+const ANSWER_BYTES: usize = 9 + NONCE_BYTES + PROOF_BYTES;
+const VERDICT_AUTHENTICATED: u8 = 0;
+const VERDICT_REFUSED: u8 = 1;
 
 /// Send the connection preamble: magic, protocol version, then `hello`.
 pub async fn write_hello<W: AsyncWrite + Unpin>(w: &mut W, hello: Hello) -> io::Result<()> {
-    let mut buf = [0u8; 24];
+    let mut buf = [0u8; HELLO_BYTES];
     buf[..4].copy_from_slice(HELLO_MAGIC);
     buf[4..8].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     buf[8..16].copy_from_slice(&hello.from.to_le_bytes());
-    buf[16..].copy_from_slice(&hello.to.to_le_bytes());
+    buf[16..24].copy_from_slice(&hello.to.to_le_bytes());
+    buf[24..].copy_from_slice(&hello.nonce);
     w.write_all(&buf).await
 }
 
 /// Read and check the connection preamble.
 pub async fn read_hello<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Hello> {
-    let mut buf = [0u8; 24];
+    let mut buf = [0u8; HELLO_BYTES];
     r.read_exact(&mut buf[..8]).await?;
     if &buf[..4] != HELLO_MAGIC {
         return Err(io::Error::new(
@@ -127,39 +156,81 @@ pub async fn read_hello<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Hello> {
     r.read_exact(&mut buf[8..]).await?;
     Ok(Hello {
         from: u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes")),
-        to: u64::from_le_bytes(buf[16..].try_into().expect("8 bytes")),
+        to: u64::from_le_bytes(buf[16..24].try_into().expect("8 bytes")),
+        nonce: buf[24..].try_into().expect("a nonce"),
     })
 }
 
-/// Send the listener's answer to a hello; `me` is the listener's id.
+/// Send the listener's reply to a hello; `me` is the listener's id.
 pub async fn write_hello_answer<W: AsyncWrite + Unpin>(
     w: &mut W,
     me: NodeId,
-    answer: HelloAnswer,
+    reply: &HelloReply,
 ) -> io::Result<()> {
-    let code = match answer {
+    let code = match reply.answer {
         HelloAnswer::Accepted => ANSWER_ACCEPTED,
         HelloAnswer::WrongNode(_) => ANSWER_WRONG_NODE,
         HelloAnswer::Cut => ANSWER_CUT,
     };
-    let mut buf = [0u8; 9];
+    let mut buf = [0u8; ANSWER_BYTES];
     buf[0] = code;
-    buf[1..].copy_from_slice(&me.to_le_bytes());
+    buf[1..9].copy_from_slice(&me.to_le_bytes());
+    buf[9..9 + NONCE_BYTES].copy_from_slice(&reply.nonce);
+    buf[9 + NONCE_BYTES..].copy_from_slice(&reply.proof);
     w.write_all(&buf).await
 }
 
-/// Read the listener's answer to our hello.
-pub async fn read_hello_answer<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<HelloAnswer> {
-    let mut buf = [0u8; 9];
+/// Read the listener's reply to our hello.
+pub async fn read_hello_answer<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<HelloReply> {
+    let mut buf = [0u8; ANSWER_BYTES];
     r.read_exact(&mut buf).await?;
-    let id = u64::from_le_bytes(buf[1..].try_into().expect("8 bytes"));
-    match buf[0] {
-        ANSWER_ACCEPTED => Ok(HelloAnswer::Accepted),
-        ANSWER_WRONG_NODE => Ok(HelloAnswer::WrongNode(id)),
-        ANSWER_CUT => Ok(HelloAnswer::Cut),
-        other => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unknown hello answer {other}"),
-        )),
-    }
+    let id = u64::from_le_bytes(buf[1..9].try_into().expect("8 bytes"));
+    let answer = match buf[0] {
+        ANSWER_ACCEPTED => HelloAnswer::Accepted,
+        ANSWER_WRONG_NODE => HelloAnswer::WrongNode(id),
+        ANSWER_CUT => HelloAnswer::Cut,
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unknown hello answer {other}"),
+            ))
+        }
+    };
+    Ok(HelloReply {
+        answer,
+        nonce: buf[9..9 + NONCE_BYTES].try_into().expect("a nonce"),
+        proof: buf[9 + NONCE_BYTES..].try_into().expect("a proof"),
+    })
+}
+
+/// Send the dialer's proof of the cluster secret.
+pub async fn write_proof<W: AsyncWrite + Unpin>(w: &mut W, proof: &Proof) -> io::Result<()> {
+    w.write_all(proof).await
+}
+
+/// Read the dialer's proof of the cluster secret.
+pub async fn read_proof<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Proof> {
+    let mut proof = [0u8; PROOF_BYTES];
+    r.read_exact(&mut proof).await?;
+    Ok(proof)
+}
+
+/// Send the listener's verdict on the dialer's proof.
+pub async fn write_verdict<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    authenticated: bool,
+) -> io::Result<()> {
+    let code = if authenticated {
+        VERDICT_AUTHENTICATED
+    } else {
+        VERDICT_REFUSED
+    };
+    w.write_all(&[code]).await
+}
+
+/// Read the listener's verdict: true if it accepted the dialer's proof.
+pub async fn read_verdict<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<bool> {
+    let mut code = [0u8; 1];
+    r.read_exact(&mut code).await?;
+    Ok(code[0] == VERDICT_AUTHENTICATED)
 }

@@ -10,11 +10,13 @@
 //!
 //! Every connection starts with a hello naming the dialer and the node it means to reach; the
 //! listener refuses a connection meant for another node id (see [`frame`]), so Raft messages
-//! always reach the node they were addressed to, even after an address is reused.
+//! always reach the node they were addressed to, even after an address is reused. The same
+//! exchange proves to each side that the other knows the cluster secret ([`auth`]).
 //!
 //! How bytes move is behind the [`Transport`] trait, so the same node code can run over a
 //! simulated network later; [`TcpTransport`] is the real one.
 
+pub mod auth;
 pub mod client;
 pub mod faults;
 pub mod frame;
@@ -26,6 +28,7 @@ use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use auth::PeerAuth;
 pub use client::PeerClient;
 pub use faults::LinkFaults;
 pub use server::PeerServer;

@@ -21,12 +21,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::frame::{self, HelloAnswer};
+use super::auth::{PeerAuth, Side};
+use super::frame::{self, Hello, HelloAnswer, HelloReply};
 use super::message::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 use crate::raft::Consensus;
 
 /// Most answers queued for one connection's writer.
 const MAX_QUEUED_ANSWERS: usize = 1024;
+/// Deadline for a dialer's whole hello exchange: a peer that sends half a hello and goes
+/// silent is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Accepts peer connections and serves them until the listener task is dropped.
 pub struct PeerServer;
@@ -61,13 +65,16 @@ impl PeerServer {
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    consensus: Arc<Consensus>,
-) -> io::Result<()> {
-    let (mut r, mut w) = stream.into_split();
-    let hello = frame::read_hello(&mut r).await?;
+/// The listener's side of the hello: check who is meant, prove the secret, check the dialer's
+/// proof. `Ok(None)` if the connection was refused (and answered so).
+async fn handshake(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    consensus: &Consensus,
+) -> io::Result<Option<Hello>> {
+    let hello = frame::read_hello(r).await?;
     let me = consensus.node_id();
+    let auth: &PeerAuth = consensus.peer_auth();
     let answer = if hello.to != me {
         HelloAnswer::WrongNode(me)
     } else if consensus.link_faults().is_cut(hello.from) {
@@ -75,7 +82,13 @@ async fn serve_connection(
     } else {
         HelloAnswer::Accepted
     };
-    frame::write_hello_answer(&mut w, me, answer).await?;
+    let nonce = PeerAuth::nonce()?;
+    let reply = HelloReply {
+        answer,
+        nonce,
+        proof: auth.proof(Side::Listener, &hello, &nonce),
+    };
+    frame::write_hello_answer(w, me, &reply).await?;
     if answer != HelloAnswer::Accepted {
         tracing::info!(
             from = hello.from,
@@ -84,8 +97,39 @@ async fn serve_connection(
             "peer connection refused"
         );
         crate::counters::PEER_CONNECTIONS_REFUSED.incr();
-        return Ok(());
+        return Ok(None);
     }
+    let proof = frame::read_proof(r).await?;
+    let authenticated = auth.verify(Side::Dialer, &hello, &nonce, &proof);
+    frame::write_verdict(w, authenticated).await?;
+    if !authenticated {
+        tracing::warn!(
+            from = hello.from,
+            "a peer failed to prove the cluster secret; connection refused"
+        );
+        crate::counters::PEER_AUTH_FAILURES.incr();
+        return Ok(None);
+    }
+    Ok(Some(hello))
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    consensus: Arc<Consensus>,
+) -> io::Result<()> {
+    let (mut r, mut w) = stream.into_split();
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut r, &mut w, &consensus));
+    let hello = match handshake.await {
+        Ok(Ok(Some(hello))) => hello,
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no complete hello in time",
+            ))
+        }
+    };
     let (tx, mut rx) = mpsc::channel::<Envelope<PeerResponse>>(MAX_QUEUED_ANSWERS);
     let writer = tokio::spawn(async move {
         let mut buf = Vec::new();
