@@ -116,6 +116,9 @@ pub struct Config {
     pub min_free_space_bytes: u64,
     /// Most simultaneous client connections; more are refused with an error.
     pub max_clients: usize,
+    /// Close a client connection that sent nothing for this many seconds; 0 never does
+    /// (Redis's `timeout`). Subscribers and blocked clients are exempt, as in Redis.
+    pub client_idle_timeout_secs: u64,
     /// How the leader confirms leadership before a linearizable read (`lease` or `readindex`).
     pub read_policy: ReadPolicy,
     /// Leader lease for lease reads, in milliseconds; default: half of `election_timeout_ms_min`.
@@ -165,6 +168,7 @@ impl Default for Config {
             snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
             max_clients: DEFAULT_MAX_CLIENTS,
+            client_idle_timeout_secs: 0,
             read_policy: ReadPolicy::Lease,
             read_lease_ms: None,
             read_lease_margin_ms: None,

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Most simultaneous client connections [default: 10000].
     #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
     max_clients: Option<usize>,
+    /// Close a client connection idle for this many seconds; 0 never does (Redis's `timeout`) [default: 0].
+    #[arg(long = "client-idle-timeout", env = "RAFTKV_CLIENT_IDLE_TIMEOUT")]
+    client_idle_timeout_secs: Option<u64>,
     /// How the leader confirms it leads before a linearizable read: lease or readindex [default: lease].
     #[arg(long, env = "RAFTKV_READ_POLICY")]
     read_policy: Option<node::config::ReadPolicy>,
@@ -117,6 +120,7 @@ impl ServeArgs {
             election_timeout_ms_max,
             snapshot_threshold,
             max_clients,
+            client_idle_timeout_secs,
             read_policy,
             pubsub_output_limit_bytes
         );

@@ -147,3 +147,32 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--client-idle-timeout`: a client that sends nothing is closed once the timeout passes; a
+/// subscriber (which waits for messages, not commands) is not, as in Redis. The subscriber
+/// connects first, so when the idle client is closed it has idled longer still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_are_closed_but_subscribers_are_not() {
+    use tokio::io::AsyncReadExt;
+    let cluster = Cluster::start_with(1, &["--client-idle-timeout", "1"]).await;
+    let addr = cluster.node(1).client.clone();
+    let mut subscriber = cluster.client(1).await;
+    let reply = subscriber.call(&["SUBSCRIBE", "news"]).await.unwrap();
+    assert!(matches!(reply, resp::Reply::Array(_)), "{reply:?}");
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(common::WAIT, idle.read_to_end(&mut got))
+        .await
+        .expect("the idle client is closed")
+        .expect("read");
+    assert!(got.is_empty(), "closed without a reply: {got:?}");
+    assert!(cluster.count(1, "idle_clients_closed").await >= 1);
+    let pong = subscriber
+        .call(&["PING"])
+        .await
+        .expect("the subscriber is still connected");
+    assert_eq!(
+        pong,
+        resp::Reply::Array(vec![common::bulk("pong"), common::bulk("")])
+    );
+}

@@ -71,7 +71,10 @@ async fn nodes_sharing_a_secret_replicate_and_a_node_with_another_cannot_join() 
     assert!(err.contains("failed the cluster secret check"), "{err}");
     assert!(cluster.count(leader, "peer_auth_failures").await > 0);
     let info4 = cluster.info(4).await.expect("node 4 answers INFO");
-    assert_eq!(info4["raft_voters"], "", "node 4 never got a membership: {info4:?}");
+    assert_eq!(
+        info4["raft_voters"], "",
+        "node 4 never got a membership: {info4:?}"
+    );
     let Some(info) = cluster.info(leader).await else {
         panic!("the leader answers INFO");
     };

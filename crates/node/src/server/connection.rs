@@ -64,6 +64,14 @@ struct Pending {
     batch_bytes: usize,
 }
 
+/// Sleep for `timeout`, or forever if there is none.
+async fn idle_for(timeout: Option<std::time::Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Estimated bytes a command takes in a log entry: its arguments plus a little framing each.
 pub fn entry_bytes(args: &[bytes::Bytes]) -> usize {
     args.iter().map(|a| a.len() + 16).sum()
@@ -120,7 +128,13 @@ async fn run(
     let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let outbox = state.subscriptions.outbox().clone();
+    let idle_timeout = match ctx.config.client_idle_timeout_secs {
+        0 => None,
+        secs => Some(std::time::Duration::from_secs(secs)),
+    };
     loop {
+        // Subscribers wait for messages, not commands: only other clients time out.
+        let idle = idle_timeout.filter(|_| !state.subscriptions.active());
         let read = tokio::select! {
             read = stream.read_buf(&mut input) => read?,
             () = outbox.ready() => {
@@ -128,6 +142,11 @@ async fn run(
                     return Ok(());
                 }
                 continue;
+            }
+            () = idle_for(idle) => {
+                tracing::debug!(id = state.id, "closing an idle client");
+                ctx.idle_clients_closed.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
             }
         };
         if read == 0 {

@@ -47,6 +47,8 @@ pub struct ServerContext {
     pub run_id: String,
     /// Open client connections.
     pub connected_clients: AtomicUsize,
+    /// Client connections closed for idling past `client_idle_timeout_secs`.
+    pub idle_clients_closed: AtomicU64,
     /// Client connections accepted since start.
     pub total_connections: AtomicU64,
     /// Commands processed since start.
@@ -85,6 +87,7 @@ impl ServerContext {
             started: Instant::now(),
             run_id,
             connected_clients: AtomicUsize::new(0),
+            idle_clients_closed: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             total_commands: AtomicU64::new(0),
             next_client_id: AtomicU64::new(1),
