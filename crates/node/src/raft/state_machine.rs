@@ -400,35 +400,58 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 );
                 applied.last_applied = Some(entry.log_id);
                 match entry.payload {
-                    EntryPayload::Blank => (Vec::new(), Vec::new()),
+                    EntryPayload::Blank => (Vec::new(), (Vec::new(), Vec::new())),
                     EntryPayload::Normal(ref c) => {
                         self.shared
                             .leader_clock
                             .observe(c.now_ms, std::time::Instant::now());
                         let before = applied.store.mod_seq();
-                        let reply = apply_entry(&mut applied.store, &self.shared.hub, c);
-                        // Only keys that now hold something new can serve a blocked client: an
-                        // empty pop (a blocked client's own attempt) wakes nobody.
-                        let written = if watching {
-                            let store = &applied.store;
+                        // Keys held before the entry, to tell which it deleted (a blocked
+                        // XREADGROUP must learn that its stream is gone).
+                        let held: Vec<bytes::Bytes> = if watching {
                             let keys = c.cmds.iter().filter(|cmd| cmd.is_write());
                             keys.flat_map(|cmd| cmd.keys())
-                                .filter(|key| store.written_since(key, before))
+                                .filter(|key| applied.store.holds(key))
                                 .cloned()
                                 .collect()
                         } else {
                             Vec::new()
                         };
+                        let reply = apply_entry(&mut applied.store, &self.shared.hub, c);
+                        // Only keys that now hold something new can serve a blocked client: an
+                        // empty pop (a blocked client's own attempt) wakes nobody, nor does a
+                        // write that gives nobody anything new (a blocked XREADGROUP's own).
+                        let written = if watching {
+                            let store = &applied.store;
+                            let keys = c
+                                .cmds
+                                .iter()
+                                .filter(|cmd| cmd.is_write() && cmd.can_serve_blocked());
+                            let written: Vec<bytes::Bytes> = keys
+                                .flat_map(|cmd| cmd.keys())
+                                .filter(|key| store.written_since(key, before))
+                                .cloned()
+                                .collect();
+                            let deleted: Vec<bytes::Bytes> =
+                                held.into_iter().filter(|k| !store.holds(k)).collect();
+                            (written, deleted)
+                        } else {
+                            (Vec::new(), Vec::new())
+                        };
                         (reply, written)
                     }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                        (Vec::new(), Vec::new())
+                        (Vec::new(), (Vec::new(), Vec::new()))
                     }
                 }
             };
+            let (written, deleted) = written;
             if !written.is_empty() {
                 self.shared.blocking.touched(&written);
+            }
+            if !deleted.is_empty() {
+                self.shared.blocking.deleted(&deleted);
             }
             if let Some(responder) = responder {
                 responder.send(reply);
