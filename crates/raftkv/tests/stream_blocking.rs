@@ -3,8 +3,9 @@
 //! client is woken by a write, each group is served first come first served and one entry goes
 //! to one consumer of a group; a timeout answers nil on the wire, MULTI and history IDs never
 //! block; a stream deleted or a group destroyed while blocked answers Redis 7.0's errors; a
-//! consumer blocked across a leader kill gets each entry at most once. `INFO clients`
-//! `blocked_clients` says when a client is blocked, so nothing sleeps.
+//! consumer blocked across a leader kill gets each entry at most once, and one whose connection
+//! closed is given nothing. `INFO clients` `blocked_clients` says when a client is blocked, so
+//! nothing sleeps.
 
 mod common;
 
@@ -337,4 +338,47 @@ async fn a_consumer_blocked_across_a_leader_kill_gets_each_entry_at_most_once() 
         assert_eq!((consumer.as_str(), *deliveries), (owner, 1), "{id}");
     }
     assert_eq!(pel.len(), added.len());
+}
+
+#[tokio::test]
+async fn a_closed_blocked_consumer_is_given_nothing() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, other) = roles(&cluster).await;
+    cluster
+        .call(other, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])
+        .await;
+    let mut gone = cluster.client(follower).await;
+    send(
+        &mut gone,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "gone",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    )
+    .await;
+    wait_blocked(&cluster, follower, 1).await;
+    drop(gone);
+    wait_blocked(&cluster, follower, 0).await;
+    cluster.call(other, &["XADD", "s", "1-0", "f", "v"]).await;
+    assert_eq!(
+        cluster
+            .call(
+                other,
+                &["XREADGROUP", "GROUP", "g", "next", "STREAMS", "s", ">"]
+            )
+            .await,
+        read_reply("s", &[("1-0", "v")]),
+        "the entry is still there for the group"
+    );
+    assert_eq!(
+        pending(&cluster, other, "s", "g").await,
+        vec![("1-0".to_string(), "next".to_string(), 1)]
+    );
 }
