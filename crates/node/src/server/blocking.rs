@@ -3,36 +3,35 @@
 //!
 //! A blocked command is an attempt to repeat ([`Attempt`]) until it is served, with the keys
 //! whose writes may serve it and its [`Turn`] in line. A client may block on any node; the wait
-//! is local and every attempt goes through the log (or, for XREAD, is a linearizable read). Each
-//! blocking command is run as its non-blocking form (LMPOP, LMOVE, RPOPLPUSH, ZMPOP), which
-//! pops atomically in one log entry or answers nil when every key is empty. On nil the client
-//! waits in this node's [`Registry`], a FIFO queue per key; the state machine reports the keys
-//! of every applied write, and the registry wakes the client first in line on each, which then
-//! retries its pop through the log. If it lost the race (another client, possibly on another
+//! is local and every attempt goes through the log (or, for XREAD, is a linearizable read). A
+//! blocking pop is run as its non-blocking form (LMPOP, LMOVE, RPOPLPUSH, ZMPOP), which pops
+//! atomically in one log entry or answers nil when every key is empty. On nil the client waits
+//! in this node's [`Registry`], in line per key; the state machine reports the keys of every
+//! applied write that may serve a blocked client, and the registry wakes the clients whose
+//! turn it is, which then try again. If one lost the race (another client, possibly on another
 //! node, took the element first) it waits again, keeping its place.
 //!
 //! Invariants:
 //! - A client registers before its first attempt, so a write applied after that attempt always
 //!   wakes it (a wake-up that comes while it is not waiting is stored, never lost).
-//! - Only the first client in line on a key is woken by a write to it; a client that leaves the
-//!   line (served, timed out, or closed) wakes the next one on each of its keys, so an element
-//!   pushed for two clients reaches both, in the order they blocked.
+//! - Which waiters a write wakes depends on their [`Turn`]. Pops, and XREADGROUP clients of one
+//!   consumer group, take what they find: they wait in a FIFO queue per key (one for the pops,
+//!   one per group), only the first of a queue is woken by a write, and a client that leaves
+//!   the queue (served, timed out, or closed) wakes the next one on each of its keys, so an
+//!   element pushed for two clients reaches both, in the order they blocked. XREAD clients
+//!   take nothing, so a write wakes every one of them.
 //! - A client whose connection closes leaves the registry before any further attempt, so no
 //!   element is popped for a client that is gone (a pop already in the log when the connection
 //!   closes still completes, as in Redis).
-//! - A pop that failed without reaching the log (no leader, no quorum) is retried, through the
-//!   new leader once there is one: the client keeps waiting. A pop whose outcome is unknown is
-//!   answered with that error, never retried blindly.
+//! - An attempt that failed without reaching the log (no leader, no quorum) is retried, through
+//!   the new leader once there is one: the client keeps waiting. An attempt whose outcome is
+//!   unknown is answered with that error, never retried blindly.
 //! - At most [`MAX_BLOCKED_CLIENTS`] clients wait on one node; beyond that a blocking command
 //!   is refused with [`TOO_MANY_BLOCKED`].
 //!
-//! - Which waiters a write wakes depends on their [`Turn`]: pops, and XREADGROUP clients of one
-//!   group, take what they find, so only the first of them in line on the key is woken (and the
-//!   next when it leaves); XREAD clients take nothing, so a write wakes every one of them.
-//!
 //! FIFO order holds among the clients blocked on one node; clients blocked on different nodes
 //! race through the log. Inside MULTI a blocking command never blocks: it runs as its
-//! non-blocking form and answers nil at once if there is nothing to pop.
+//! non-blocking form and answers nil at once if there is nothing to pop (or read).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
