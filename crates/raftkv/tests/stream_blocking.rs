@@ -104,6 +104,17 @@ async fn xread_on_a_follower_is_woken_by_xadd_on_another_node_and_dollar_skips_o
     cluster.call(other, &["DEL", "s"]).await;
     cluster.call(other, &["XADD", "t", "1-1", "f", "t1"]).await;
     assert_eq!(reply(&mut blocked).await, read_reply("t", &[("1-1", "t1")]));
+
+    // A stream replaced by a string while an XREAD waits is skipped, not an error (Redis 7.0).
+    send(
+        &mut blocked,
+        &["XREAD", "BLOCK", "0", "STREAMS", "t", "u", "$", "$"],
+    )
+    .await;
+    wait_blocked(&cluster, follower, 1).await;
+    cluster.call(other, &["SET", "t", "now a string"]).await;
+    cluster.call(other, &["XADD", "u", "1-0", "f", "u1"]).await;
+    assert_eq!(reply(&mut blocked).await, read_reply("u", &[("1-0", "u1")]));
 }
 
 #[tokio::test]

@@ -11,8 +11,9 @@
 //!   attempt (XINFO STREAM beside XREAD), and the retries ask for entries after it; a missing
 //!   stream's `$` is `0-0`.
 //! - XREAD is a linearizable read at each attempt and takes nothing, so every XREAD client
-//!   blocked on a stream is woken by a write to it ([`Turn::Every`]). A stream deleted while
-//!   an XREAD waits is not an error: it keeps waiting.
+//!   blocked on a stream is woken by a write to it ([`Turn::Every`]). A stream deleted, or
+//!   replaced by a value of another type, while an XREAD waits is not an error: it keeps
+//!   waiting (its retries read each stream apart and skip a key of another type).
 //! - XREADGROUP goes through the log at each attempt (it changes the PEL), so an entry is
 //!   delivered to one consumer once. Its clients wait in one queue per group
 //!   ([`Turn::Queue`]): a write wakes the first of each group, first come first served. Its own
@@ -96,10 +97,11 @@ impl StreamRead {
     /// Run the read once.
     pub(super) async fn run(&mut self, ctx: &ServerContext) -> Step {
         let first = std::mem::replace(&mut self.first, false);
-        let step = match self.op {
-            kv::Op::XReadGroup if !first => self.retry_group(ctx).await,
-            kv::Op::XRead if first => self.first_read(ctx).await,
-            _ => classify(execute_one(ctx, self.command()).await, Shape::Same),
+        let step = match (self.op, first) {
+            (kv::Op::XRead, true) => self.first_read(ctx).await,
+            (kv::Op::XRead, false) => self.retry_read(ctx).await,
+            (_, true) => classify(execute_one(ctx, self.command()).await, Shape::Same),
+            (_, false) => self.retry_group(ctx).await,
         };
         if matches!(step, Step::Unreachable) {
             self.first = first; // it did not run: the next attempt is the same one
@@ -133,6 +135,35 @@ impl StreamRead {
             }
         }
         step
+    }
+
+    /// XREAD's later attempts: one read per stream, all in one linearizable read, so that a
+    /// key that now holds another type is skipped (Redis keeps such a client waiting, and
+    /// serves it from its other streams).
+    async fn retry_read(&mut self, ctx: &ServerContext) -> Step {
+        let (at, n) = (self.read.keys_at, self.read.streams);
+        let batch = (0..n)
+            .map(|i| {
+                let mut args = self.args[..at].to_vec();
+                args.push(self.args[at + i].clone());
+                args.push(self.args[at + n + i].clone());
+                kv::Command::Aggregate { op: self.op, args }
+            })
+            .collect();
+        let mut served = Vec::new();
+        for reply in ctx.consensus.execute(batch).await {
+            match reply {
+                Reply::Array(streams) => served.extend(streams),
+                Reply::Null | Reply::NullArray => {}
+                Reply::Error(e) if e.starts_with("WRONGTYPE") => {}
+                other => return classify(other, Shape::Same),
+            }
+        }
+        if served.is_empty() {
+            Step::Empty
+        } else {
+            Step::Done(Reply::Array(served))
+        }
     }
 
     /// XREADGROUP's later attempts: the read, with each key's TYPE in the same log entry to
