@@ -2,10 +2,10 @@
 //! by XADD through another node and `$` skips what was there before it blocked; every XREAD
 //! client is woken by a write, each group is served first come first served and one entry goes
 //! to one consumer of a group; a timeout answers nil on the wire, MULTI and history IDs never
-//! block; a stream deleted or a group destroyed while blocked answers Redis 7.0's errors; a
-//! consumer blocked across a leader kill gets each entry at most once, and one whose connection
-//! closed is given nothing. `INFO clients` `blocked_clients` says when a client is blocked, so
-//! nothing sleeps.
+//! block; a stream deleted (or flushed) or a group destroyed while blocked answers Redis 7.0's
+//! errors; a consumer blocked across a leader kill gets each entry at most once, and one whose
+//! connection closed is given nothing. `INFO clients` `blocked_clients` says when a client is
+//! blocked, so nothing sleeps.
 
 mod common;
 
@@ -254,6 +254,7 @@ async fn xreadgroup_is_woken_and_each_entry_goes_to_one_consumer_of_a_group() {
 
 #[tokio::test]
 async fn a_deleted_stream_or_destroyed_group_unblocks_xreadgroup_with_redis_errors() {
+    // DEL, XGROUP DESTROY and FLUSHALL, each while a consumer waits.
     let cluster = Cluster::start(3).await;
     let (_, follower, other) = roles(&cluster).await;
     let create = ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"];
@@ -288,6 +289,15 @@ async fn a_deleted_stream_or_destroyed_group_unblocks_xreadgroup_with_redis_erro
         Reply::Error(
             "NOGROUP the consumer group this client was blocked on no longer exists".into()
         )
+    );
+
+    cluster.call(other, &create).await;
+    send(&mut c, &read).await;
+    wait_blocked(&cluster, follower, 1).await;
+    cluster.call(other, &["FLUSHALL"]).await;
+    assert_eq!(
+        reply(&mut c).await,
+        Reply::Error("UNBLOCKED the stream key no longer exists".into())
     );
 }
 

@@ -359,6 +359,79 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Which blocked clients one applied log entry wakes: computed under the state lock (before and
+/// after the entry is applied) and delivered to the [`Registry`] after it.
+///
+/// - Only keys that now hold something new can serve a blocked client: an empty pop (a
+///   blocked client's own attempt) wakes nobody, nor does a write that gives nobody anything
+///   new (`kv::Command::can_serve_blocked`: a blocked XREADGROUP's own attempts).
+/// - Keys the entry deleted wake the consumer groups' queues, so that a blocked XREADGROUP
+///   learns its stream is gone; FLUSHDB and FLUSHALL wake every blocked client.
+#[derive(Default)]
+pub struct Wakes {
+    written: Vec<Bytes>,
+    deleted: Vec<Bytes>,
+    flushed: bool,
+}
+
+/// What [`Wakes::after`] compares with: the store's modification counter and the keys the
+/// entry writes that were held before it.
+pub struct BeforeApply {
+    seq: u64,
+    held: Vec<Bytes>,
+}
+
+impl Wakes {
+    /// Taken before `cmds` are applied to `store` (only when clients are blocked).
+    pub fn before(store: &kv::Store, cmds: &[kv::Command]) -> BeforeApply {
+        let keys = cmds.iter().filter(|cmd| cmd.is_write());
+        BeforeApply {
+            seq: store.mod_seq(),
+            held: keys
+                .flat_map(|cmd| cmd.keys())
+                .filter(|key| store.holds(key))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The wake-ups after `cmds` were applied to `store`.
+    pub fn after(before: BeforeApply, store: &kv::Store, cmds: &[kv::Command]) -> Wakes {
+        let serving = cmds
+            .iter()
+            .filter(|cmd| cmd.is_write() && cmd.can_serve_blocked());
+        Wakes {
+            written: serving
+                .flat_map(|cmd| cmd.keys())
+                .filter(|key| store.written_since(key, before.seq))
+                .cloned()
+                .collect(),
+            deleted: before
+                .held
+                .into_iter()
+                .filter(|k| !store.holds(k))
+                .collect(),
+            flushed: cmds
+                .iter()
+                .any(|cmd| matches!(cmd, kv::Command::FlushAll | kv::Command::FlushDb)),
+        }
+    }
+
+    /// Wake the clients in `registry`.
+    pub fn deliver(self, registry: &Registry) {
+        if self.flushed {
+            registry.wake_all();
+            return;
+        }
+        if !self.written.is_empty() {
+            registry.touched(&self.written);
+        }
+        if !self.deleted.is_empty() {
+            registry.deleted(&self.deleted);
+        }
+    }
+}
+
 /// The clients blocked on one node, in line per key.
 pub struct Registry {
     inner: Mutex<Lines>,
