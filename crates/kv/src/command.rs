@@ -396,6 +396,29 @@ impl Command {
         }
     }
 
+    /// XREAD's or XREADGROUP's BLOCK option, for the node that makes the client wait (the
+    /// state machine never waits); None for any other command, or without BLOCK.
+    pub fn blocking_read(&self) -> Option<crate::BlockingRead> {
+        match self {
+            Command::Aggregate { op, args } => crate::streams::blocking_read(*op, args),
+            _ => None,
+        }
+    }
+
+    /// False for writes that never give a blocked client anything new to take: XREADGROUP,
+    /// XACK, XCLAIM and XAUTOCLAIM only move entries between a group's PEL and its consumers.
+    /// The node does not wake blocked clients on their keys, so that a blocked XREADGROUP's own
+    /// attempts (which record the consumer as seen) do not wake it again.
+    pub fn can_serve_blocked(&self) -> bool {
+        !matches!(
+            self,
+            Command::Aggregate {
+                op: Op::XReadGroup | Op::XAck | Op::XClaim | Op::XAutoClaim,
+                ..
+            }
+        )
+    }
+
     /// The values the command would store as given (not the grown results of APPEND or
     /// SETRANGE, which are checked when applied).
     pub(crate) fn values(&self) -> Vec<&Bytes> {

@@ -230,9 +230,12 @@ pub enum Error {
         "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
     )]
     StreamUnbalanced,
-    /// XREAD or XREADGROUP with BLOCK, which raftkv does not serve yet.
-    #[error("ERR BLOCK is not supported yet")]
-    BlockNotSupported,
+    /// XREAD or XREADGROUP with a BLOCK timeout that is not an integer of milliseconds.
+    #[error("ERR timeout is not an integer or out of range")]
+    BlockTimeoutInvalid,
+    /// XREAD or XREADGROUP with a negative BLOCK timeout.
+    #[error("ERR timeout is negative")]
+    BlockTimeoutNegative,
     /// XREADGROUP on a missing key or group.
     #[error(
         "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"

@@ -76,6 +76,7 @@ pub use options::{
 pub use parse::COMMANDS;
 pub use snapshot::SnapshotError;
 pub use store::{aborts_batch, Stats, Store, WATCH_ABORTED};
+pub use streams::BlockingRead;
 
 /// True if `text` matches the Redis glob `pattern` (`*`, `?`, `[a-z]`, `[^a]`, backslash escapes), as KEYS
 /// and SCAN MATCH use it.

@@ -126,6 +126,12 @@ impl Store {
         self.keyspace.get(key).is_some_and(|e| e.version > seq)
     }
 
+    /// True if `key` holds a value (expired or not): with [`Store::written_since`], how the
+    /// node tells that a write deleted a key a client is blocked on.
+    pub fn holds(&self, key: &bytes::Bytes) -> bool {
+        self.keyspace.get(key).is_some()
+    }
+
     /// The version WATCH records for `key` at `max(now_ms, clock)`: it changes whenever the
     /// key is set, changed, deleted, expires or is flushed (rule and proof in the keyspace
     /// module docs: the store's modification counter and the counter at the latest deletion).

@@ -7,8 +7,8 @@
 //! - XREADGROUP and XCLAIM change state (the PEL, delivery counts, consumers), so they go
 //!   through the log. Idle times and delivery times use the log entry's `now`; XPENDING and
 //!   XINFO CONSUMERS, served as reads, measure idle time against the read's `now`.
-//! - BLOCK is refused with `ERR BLOCK is not supported yet`; XINFO STREAM FULL with
-//!   `ERR XINFO STREAM FULL is not supported`.
+//! - BLOCK never waits here (see [`crate::streams::BlockingRead`]: the node waits);
+//!   XINFO STREAM FULL is refused with `ERR XINFO STREAM FULL is not supported`.
 //! - Replies that Redis 7.0 sends as maps in RESP3 (XINFO) are [`Reply::Map`]; XREADGROUP's
 //!   reply is RESP2's array of `[key, entries]` pairs in both protocols.
 

@@ -9,7 +9,9 @@
 //! - `~` (approximate trimming) trims exactly, like `=`: Redis trims whole radix-tree nodes
 //!   only, so with `~` it may keep more entries than raftkv. `LIMIT` (only allowed with `~`)
 //!   caps the entries one trim removes; there is no default cap.
-//! - BLOCK is refused with `ERR BLOCK is not supported yet`.
+//! - BLOCK is parsed and checked here but never waits: the state machine answers at once, as
+//!   Redis does inside MULTI. The node waits (see [`BlockingRead`] and the node's `blocking`
+//!   module) and runs the read again when the stream changes.
 //! - XINFO STREAM's `radix-tree-keys` and `radix-tree-nodes` describe no real tree here: they
 //!   are what Redis would report for entries packed 100 per node (`ceil(len / 100)` and one
 //!   more), which matches Redis for small streams built by XADD alone. XINFO STREAM FULL is
@@ -389,6 +391,10 @@ fn xrange(rev: bool, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, E
 pub(crate) struct ReadArgs<'a> {
     /// COUNT (None or 0: no limit).
     pub(crate) count: Option<usize>,
+    /// BLOCK's milliseconds, if given (0: forever).
+    pub(crate) block_ms: Option<u64>,
+    /// Where the keys start in the arguments.
+    pub(crate) keys_at: usize,
     /// The keys after STREAMS.
     pub(crate) keys: &'a [Bytes],
     /// The IDs after the keys.
@@ -403,6 +409,7 @@ impl<'a> ReadArgs<'a> {
         mut extra: impl FnMut(&[u8]) -> bool,
     ) -> Result<ReadArgs<'a>, Error> {
         let mut count = None;
+        let mut block_ms = None;
         while i < args.len() {
             let more = args.len() - i - 1;
             if is(&args[i], "count") && more >= 1 {
@@ -410,14 +417,22 @@ impl<'a> ReadArgs<'a> {
                 count = usize::try_from(n).ok().filter(|&n| n > 0);
                 i += 2;
             } else if is(&args[i], "block") && more >= 1 {
-                return Err(Error::BlockNotSupported);
+                let ms = int(&args[i + 1]).map_err(|_| Error::BlockTimeoutInvalid)?;
+                block_ms = Some(u64::try_from(ms).map_err(|_| Error::BlockTimeoutNegative)?);
+                i += 2;
             } else if is(&args[i], "streams") && more >= 1 {
                 let rest = &args[i + 1..];
                 if !rest.len().is_multiple_of(2) {
                     return Err(Error::StreamUnbalanced);
                 }
                 let (keys, ids) = rest.split_at(rest.len() / 2);
-                return Ok(ReadArgs { count, keys, ids });
+                return Ok(ReadArgs {
+                    count,
+                    block_ms,
+                    keys_at: i + 1,
+                    keys,
+                    ids,
+                });
             } else if extra(&args[i]) {
                 i += 1;
             } else {
@@ -428,7 +443,7 @@ impl<'a> ReadArgs<'a> {
     }
 }
 
-/// `XREAD [COUNT n] STREAMS key ... id ...` (BLOCK is refused).
+/// `XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ...` (BLOCK never waits here).
 fn xread(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let read = ReadArgs::parse(args, 0, |_| false)?;
     let mut after = Vec::with_capacity(read.ids.len());
@@ -461,6 +476,37 @@ fn xread(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         Reply::NullArray
     } else {
         Reply::Array(out)
+    })
+}
+
+/// What a node needs to make XREAD or XREADGROUP with BLOCK wait: the state machine answers
+/// them at once (nil when there is nothing to read), and the node runs the read again when
+/// one of the streams changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockingRead {
+    /// BLOCK's milliseconds (0: wait forever).
+    pub block_ms: u64,
+    /// Where the keys start in the arguments after the command name; the IDs follow them.
+    pub keys_at: usize,
+    /// How many streams are read (keys, then as many IDs).
+    pub streams: usize,
+}
+
+/// The BLOCK option of XREAD or XREADGROUP (`args` after the command name), or None if there
+/// is none or the arguments are invalid (the state machine then answers the error).
+pub(crate) fn blocking_read(op: Op, args: &[Bytes]) -> Option<BlockingRead> {
+    let read = match op {
+        Op::XRead => ReadArgs::parse(args, 0, |_| false),
+        Op::XReadGroup if args.len() > 3 && is(&args[0], "group") => {
+            ReadArgs::parse(args, 3, |a| is(a, "noack"))
+        }
+        _ => return None,
+    };
+    let read = read.ok()?;
+    Some(BlockingRead {
+        block_ms: read.block_ms?,
+        keys_at: read.keys_at,
+        streams: read.keys.len(),
     })
 }
 

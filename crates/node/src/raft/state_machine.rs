@@ -44,7 +44,7 @@ use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogCommand, LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::pubsub::Hub;
-use crate::server::blocking::Registry;
+use crate::server::blocking::{Registry, Wakes};
 
 /// After a snapshot failed to be written, how long before openraft may start another.
 pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -390,7 +390,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let watching = self.shared.blocking.has_waiters();
-            let (reply, written) = {
+            let (reply, wakes) = {
                 let mut applied = self.shared.applied.write().expect("state lock poisoned");
                 assert!(
                     applied.last_applied.as_ref() < Some(&entry.log_id),
@@ -400,36 +400,25 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 );
                 applied.last_applied = Some(entry.log_id);
                 match entry.payload {
-                    EntryPayload::Blank => (Vec::new(), Vec::new()),
+                    EntryPayload::Blank => (Vec::new(), Wakes::default()),
                     EntryPayload::Normal(ref c) => {
                         self.shared
                             .leader_clock
                             .observe(c.now_ms, std::time::Instant::now());
-                        let before = applied.store.mod_seq();
+                        let before = watching.then(|| Wakes::before(&applied.store, &c.cmds));
                         let reply = apply_entry(&mut applied.store, &self.shared.hub, c);
-                        // Only keys that now hold something new can serve a blocked client: an
-                        // empty pop (a blocked client's own attempt) wakes nobody.
-                        let written = if watching {
-                            let store = &applied.store;
-                            let keys = c.cmds.iter().filter(|cmd| cmd.is_write());
-                            keys.flat_map(|cmd| cmd.keys())
-                                .filter(|key| store.written_since(key, before))
-                                .cloned()
-                                .collect()
-                        } else {
-                            Vec::new()
-                        };
-                        (reply, written)
+                        let wakes = before
+                            .map(|b| Wakes::after(b, &applied.store, &c.cmds))
+                            .unwrap_or_default();
+                        (reply, wakes)
                     }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                        (Vec::new(), Vec::new())
+                        (Vec::new(), Wakes::default())
                     }
                 }
             };
-            if !written.is_empty() {
-                self.shared.blocking.touched(&written);
-            }
+            wakes.deliver(&self.shared.blocking);
             if let Some(responder) = responder {
                 responder.send(reply);
             }

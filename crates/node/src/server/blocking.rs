@@ -1,31 +1,37 @@
-//! Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP.
+//! Blocking commands: the pops BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP,
+//! and XREAD/XREADGROUP with BLOCK (their attempts are in [`super::stream_block`]).
 //!
-//! A client may block on any node; the wait is local and the pop goes through the log. Each
-//! blocking command is run as its non-blocking form (LMPOP, LMOVE, RPOPLPUSH, ZMPOP), which
-//! pops atomically in one log entry or answers nil when every key is empty. On nil the client
-//! waits in this node's [`Registry`], a FIFO queue per key; the state machine reports the keys
-//! of every applied write, and the registry wakes the client first in line on each, which then
-//! retries its pop through the log. If it lost the race (another client, possibly on another
+//! A blocked command is an attempt to repeat ([`Attempt`]) until it is served, with the keys
+//! whose writes may serve it and its [`Turn`] in line. A client may block on any node; the wait
+//! is local and every attempt goes through the log (or, for XREAD, is a linearizable read). A
+//! blocking pop is run as its non-blocking form (LMPOP, LMOVE, RPOPLPUSH, ZMPOP), which pops
+//! atomically in one log entry or answers nil when every key is empty. On nil the client waits
+//! in this node's [`Registry`], in line per key; the state machine reports the keys of every
+//! applied write that may serve a blocked client, and the registry wakes the clients whose
+//! turn it is, which then try again. If one lost the race (another client, possibly on another
 //! node, took the element first) it waits again, keeping its place.
 //!
 //! Invariants:
 //! - A client registers before its first attempt, so a write applied after that attempt always
 //!   wakes it (a wake-up that comes while it is not waiting is stored, never lost).
-//! - Only the first client in line on a key is woken by a write to it; a client that leaves the
-//!   line (served, timed out, or closed) wakes the next one on each of its keys, so an element
-//!   pushed for two clients reaches both, in the order they blocked.
+//! - Which waiters a write wakes depends on their [`Turn`]. Pops, and XREADGROUP clients of one
+//!   consumer group, take what they find: they wait in a FIFO queue per key (one for the pops,
+//!   one per group), only the first of a queue is woken by a write, and a client that leaves
+//!   the queue (served, timed out, or closed) wakes the next one on each of its keys, so an
+//!   element pushed for two clients reaches both, in the order they blocked. XREAD clients
+//!   take nothing, so a write wakes every one of them.
 //! - A client whose connection closes leaves the registry before any further attempt, so no
 //!   element is popped for a client that is gone (a pop already in the log when the connection
 //!   closes still completes, as in Redis).
-//! - A pop that failed without reaching the log (no leader, no quorum) is retried, through the
-//!   new leader once there is one: the client keeps waiting. A pop whose outcome is unknown is
-//!   answered with that error, never retried blindly.
+//! - An attempt that failed without reaching the log (no leader, no quorum) is retried, through
+//!   the new leader once there is one: the client keeps waiting. An attempt whose outcome is
+//!   unknown is answered with that error, never retried blindly.
 //! - At most [`MAX_BLOCKED_CLIENTS`] clients wait on one node; beyond that a blocking command
 //!   is refused with [`TOO_MANY_BLOCKED`].
 //!
 //! FIFO order holds among the clients blocked on one node; clients blocked on different nodes
 //! race through the log. Inside MULTI a blocking command never blocks: it runs as its
-//! non-blocking form and answers nil at once if there is nothing to pop.
+//! non-blocking form and answers nil at once if there is nothing to pop (or read).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -204,54 +210,128 @@ pub fn parse(args: &[Bytes]) -> Result<BlockingPop, Reply> {
     })
 }
 
+/// Which blocked clients a write to one of their keys wakes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Turn {
+    /// The client takes what it finds: only the first in line among the clients of the same
+    /// queue is woken. `None` is the queue of the pops; `Some(group)` the queue of XREADGROUP
+    /// clients of that consumer group.
+    Queue(Option<Bytes>),
+    /// The client takes nothing (XREAD): every such client on the key is woken.
+    Every,
+}
+
+/// What a blocked client repeats until it is served.
+pub enum Attempt {
+    /// A pop: its non-blocking form and how its reply is reshaped.
+    Pop {
+        /// The non-blocking form, run through the log.
+        command: kv::Command,
+        /// How its reply is reshaped.
+        shape: Shape,
+    },
+    /// XREAD or XREADGROUP with BLOCK.
+    Stream(super::stream_block::StreamRead),
+}
+
+/// A parsed blocking command.
+pub struct Blocked {
+    /// What is repeated.
+    pub attempt: Attempt,
+    /// How long to wait; `None` waits forever (timeout 0).
+    pub timeout: Option<Duration>,
+    /// The keys whose writes may serve it.
+    pub keys: Vec<Bytes>,
+    /// Which writes wake it.
+    pub turn: Turn,
+}
+
+impl From<BlockingPop> for Blocked {
+    fn from(pop: BlockingPop) -> Blocked {
+        Blocked {
+            attempt: Attempt::Pop {
+                command: pop.command,
+                shape: pop.shape,
+            },
+            timeout: pop.timeout,
+            keys: pop.keys,
+            turn: Turn::Queue(None),
+        }
+    }
+}
+
+/// The blocking command in `args`, if it is one: a blocking pop, or XREAD/XREADGROUP with a
+/// valid BLOCK option (`Err` is the reply to a pop that does not parse; an invalid XREAD is
+/// not blocking and gets its error from the state machine).
+pub fn blocking_command(args: &[Bytes]) -> Option<Result<Blocked, Reply>> {
+    if is_blocking_command(&args[0]) {
+        return Some(parse(args).map(Blocked::from));
+    }
+    super::stream_block::parse(args).map(Ok)
+}
+
+impl Attempt {
+    /// Run the attempt once.
+    async fn run(&mut self, ctx: &ServerContext) -> Step {
+        match self {
+            Attempt::Pop { command, shape } => {
+                let reply = ctx
+                    .consensus
+                    .execute(vec![command.clone()])
+                    .await
+                    .pop()
+                    .unwrap_or_else(|| Reply::error("ERR internal: missing reply"));
+                classify(reply, *shape)
+            }
+            Attempt::Stream(read) => read.run(ctx).await,
+        }
+    }
+}
+
 /// What one attempt's reply means.
-enum Attempt {
-    /// Popped, or an error to answer: the command is done.
+pub(super) enum Step {
+    /// Served, or an error to answer: the command is done.
     Done(Reply),
-    /// Nothing to pop: wait for a write.
+    /// Nothing to take: wait for a write.
     Empty,
     /// The pop could not reach a leader and was not applied: try again.
     Unreachable,
 }
 
-fn classify(reply: Reply, shape: Shape) -> Attempt {
+/// What `reply` to an attempt means, reshaped by `shape` if it is served.
+pub(super) fn classify(reply: Reply, shape: Shape) -> Step {
     match reply {
-        Reply::Null | Reply::NullArray => Attempt::Empty,
+        Reply::Null | Reply::NullArray => Step::Empty,
         Reply::Error(ref e) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => {
-            Attempt::Unreachable
+            Step::Unreachable
         }
-        reply => Attempt::Done(shape.apply(reply)),
+        reply => Step::Done(shape.apply(reply)),
     }
 }
 
-/// Run a blocking pop for a client: attempt, wait, attempt again, until it pops, times out
-/// (nil), gets an error, or the connection closes (`Ok(None)`: close it). Bytes the client
-/// sends meanwhile are kept in `input` for after the reply.
+/// Run a blocking command for a client: attempt, wait, attempt again, until it is served,
+/// times out (nil), gets an error, or the connection closes (`Ok(None)`: close it). Bytes the
+/// client sends meanwhile are kept in `input` for after the reply.
 pub async fn run(
-    pop: BlockingPop,
+    mut blocked: Blocked,
     ctx: &ServerContext,
     stream: &mut TcpStream,
     input: &mut BytesMut,
 ) -> std::io::Result<Option<Reply>> {
     let registry = ctx.consensus.view().blocking().clone();
-    let Some(mut waiter) = registry.register(pop.keys.clone()) else {
+    let Some(mut waiter) = registry.register(blocked.keys.clone(), blocked.turn.clone()) else {
         return Ok(Some(Reply::error(TOO_MANY_BLOCKED)));
     };
-    let deadline = pop.timeout.map(|t| Instant::now() + t);
+    // A timeout too long to represent waits forever.
+    let deadline = blocked.timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
-        let reply = ctx
-            .consensus
-            .execute(vec![pop.command.clone()])
-            .await
-            .pop()
-            .unwrap_or_else(|| Reply::error("ERR internal: missing reply"));
-        let retry_after = match classify(reply, pop.shape) {
-            Attempt::Done(reply) => return Ok(Some(reply)),
-            Attempt::Empty => {
+        let retry_after = match blocked.attempt.run(ctx).await {
+            Step::Done(reply) => return Ok(Some(reply)),
+            Step::Empty => {
                 waiter.waiting();
                 None
             }
-            Attempt::Unreachable => Some(RETRY_AFTER),
+            Step::Unreachable => Some(RETRY_AFTER),
         };
         loop {
             tokio::select! {
@@ -279,12 +359,85 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Which blocked clients one applied log entry wakes: computed under the state lock (before and
+/// after the entry is applied) and delivered to the [`Registry`] after it.
+///
+/// - Only keys that now hold something new can serve a blocked client: an empty pop (a
+///   blocked client's own attempt) wakes nobody, nor does a write that gives nobody anything
+///   new (`kv::Command::can_serve_blocked`: a blocked XREADGROUP's own attempts).
+/// - Keys the entry deleted wake the consumer groups' queues, so that a blocked XREADGROUP
+///   learns its stream is gone; FLUSHDB and FLUSHALL wake every blocked client.
+#[derive(Default)]
+pub struct Wakes {
+    written: Vec<Bytes>,
+    deleted: Vec<Bytes>,
+    flushed: bool,
+}
+
+/// What [`Wakes::after`] compares with: the store's modification counter and the keys the
+/// entry writes that were held before it.
+pub struct BeforeApply {
+    seq: u64,
+    held: Vec<Bytes>,
+}
+
+impl Wakes {
+    /// Taken before `cmds` are applied to `store` (only when clients are blocked).
+    pub fn before(store: &kv::Store, cmds: &[kv::Command]) -> BeforeApply {
+        let keys = cmds.iter().filter(|cmd| cmd.is_write());
+        BeforeApply {
+            seq: store.mod_seq(),
+            held: keys
+                .flat_map(|cmd| cmd.keys())
+                .filter(|key| store.holds(key))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The wake-ups after `cmds` were applied to `store`.
+    pub fn after(before: BeforeApply, store: &kv::Store, cmds: &[kv::Command]) -> Wakes {
+        let serving = cmds
+            .iter()
+            .filter(|cmd| cmd.is_write() && cmd.can_serve_blocked());
+        Wakes {
+            written: serving
+                .flat_map(|cmd| cmd.keys())
+                .filter(|key| store.written_since(key, before.seq))
+                .cloned()
+                .collect(),
+            deleted: before
+                .held
+                .into_iter()
+                .filter(|k| !store.holds(k))
+                .collect(),
+            flushed: cmds
+                .iter()
+                .any(|cmd| matches!(cmd, kv::Command::FlushAll | kv::Command::FlushDb)),
+        }
+    }
+
+    /// Wake the clients in `registry`.
+    pub fn deliver(self, registry: &Registry) {
+        if self.flushed {
+            registry.wake_all();
+            return;
+        }
+        if !self.written.is_empty() {
+            registry.touched(&self.written);
+        }
+        if !self.deleted.is_empty() {
+            registry.deleted(&self.deleted);
+        }
+    }
+}
+
 /// The clients blocked on one node, in line per key.
 pub struct Registry {
     inner: Mutex<Lines>,
     /// How many clients are registered (read without the lock by the apply path).
     blocked: AtomicUsize,
-    /// How many of them have found nothing to pop and wait (what `INFO` reports); a client
+    /// How many of them have found nothing to take and wait (what `INFO` reports); a client
     /// whose first attempt is still in flight is registered but not yet waiting.
     waiting: AtomicUsize,
     limit: usize,
@@ -293,14 +446,49 @@ pub struct Registry {
 #[derive(Default)]
 struct Lines {
     next_id: u64,
-    /// Per key, the ids of the clients waiting on it, first come first.
-    lines: HashMap<Bytes, VecDeque<u64>>,
-    /// Per client, its keys and how to wake it.
-    clients: HashMap<u64, (Vec<Bytes>, Arc<Notify>)>,
+    /// Per key, the clients waiting on it.
+    lines: HashMap<Bytes, KeyLine>,
+    /// Per client, its keys, turn and how to wake it.
+    clients: HashMap<u64, Client>,
+}
+
+/// The clients waiting on one key.
+#[derive(Default)]
+struct KeyLine {
+    /// Per queue (see [`Turn::Queue`]), the ids of its clients, first come first.
+    queues: HashMap<Option<Bytes>, VecDeque<u64>>,
+    /// The clients woken by every write ([`Turn::Every`]).
+    every: Vec<u64>,
+}
+
+impl KeyLine {
+    fn is_empty(&self) -> bool {
+        self.queues.is_empty() && self.every.is_empty()
+    }
+
+    fn remove(&mut self, id: u64, turn: &Turn) {
+        match turn {
+            Turn::Every => self.every.retain(|&c| c != id),
+            Turn::Queue(q) => {
+                if let Some(line) = self.queues.get_mut(q) {
+                    line.retain(|&c| c != id);
+                    if line.is_empty() {
+                        self.queues.remove(q);
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Client {
+    keys: Vec<Bytes>,
+    turn: Turn,
+    wake: Arc<Notify>,
 }
 
 /// A client's place in the registry; dropping it leaves every line and wakes whoever is then
-/// first on its keys.
+/// first in its queue on its keys.
 pub struct Waiter {
     registry: Arc<Registry>,
     id: u64,
@@ -310,7 +498,7 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    /// The client found nothing to pop and now waits: count it as blocked.
+    /// The client found nothing to take and now waits: count it as blocked.
     pub fn waiting(&mut self) {
         if !self.waiting {
             self.waiting = true;
@@ -344,8 +532,9 @@ impl Registry {
         }
     }
 
-    /// Put a client at the end of the line of each of `keys`; `None` if the registry is full.
-    pub fn register(self: &Arc<Self>, mut keys: Vec<Bytes>) -> Option<Waiter> {
+    /// Put a client at the end of its queue (or among the clients woken by every write) on
+    /// each of `keys`; `None` if the registry is full.
+    pub fn register(self: &Arc<Self>, mut keys: Vec<Bytes>, turn: Turn) -> Option<Waiter> {
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert(k.clone()));
         let mut inner = self.inner.lock().expect("blocking lock poisoned");
@@ -355,10 +544,19 @@ impl Registry {
         inner.next_id += 1;
         let id = inner.next_id;
         for key in &keys {
-            inner.lines.entry(key.clone()).or_default().push_back(id);
+            let line = inner.lines.entry(key.clone()).or_default();
+            match &turn {
+                Turn::Every => line.every.push(id),
+                Turn::Queue(q) => line.queues.entry(q.clone()).or_default().push_back(id),
+            }
         }
         let wake = Arc::new(Notify::new());
-        inner.clients.insert(id, (keys, wake.clone()));
+        let client = Client {
+            keys,
+            turn,
+            wake: wake.clone(),
+        };
+        inner.clients.insert(id, client);
         self.blocked.store(inner.clients.len(), Ordering::Relaxed);
         Some(Waiter {
             registry: self.clone(),
@@ -378,48 +576,82 @@ impl Registry {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// Keys were written: wake the first client in line on each.
+    /// Keys were written: on each, wake the first client of every queue and every client that
+    /// takes nothing.
     pub fn touched<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes>) {
         if !self.has_waiters() {
             return;
         }
         let inner = self.inner.lock().expect("blocking lock poisoned");
         for key in keys {
-            wake_first(&inner, key);
+            let Some(line) = inner.lines.get(key) else {
+                continue;
+            };
+            for queue in line.queues.keys() {
+                wake_first(&inner, key, queue);
+            }
+            for id in &line.every {
+                wake(&inner, *id);
+            }
+        }
+    }
+
+    /// Keys were deleted: wake the first client of every consumer group's queue on each, so
+    /// that a blocked XREADGROUP learns its stream is gone (a pop or XREAD keeps waiting).
+    pub fn deleted<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes>) {
+        if !self.has_waiters() {
+            return;
+        }
+        let inner = self.inner.lock().expect("blocking lock poisoned");
+        for key in keys {
+            let Some(line) = inner.lines.get(key) else {
+                continue;
+            };
+            for queue in line.queues.keys().filter(|q| q.is_some()) {
+                wake_first(&inner, key, queue);
+            }
         }
     }
 
     /// Wake every blocked client (the whole state changed, as when a snapshot is installed).
     pub fn wake_all(&self) {
         let inner = self.inner.lock().expect("blocking lock poisoned");
-        for (_, wake) in inner.clients.values() {
-            wake.notify_one();
+        for client in inner.clients.values() {
+            client.wake.notify_one();
         }
     }
 
     fn remove(&self, id: u64) {
         let mut inner = self.inner.lock().expect("blocking lock poisoned");
-        let Some((keys, _)) = inner.clients.remove(&id) else {
+        let Some(client) = inner.clients.remove(&id) else {
             return;
         };
-        for key in &keys {
+        for key in &client.keys {
             if let Some(line) = inner.lines.get_mut(key) {
-                line.retain(|&c| c != id);
+                line.remove(id, &client.turn);
                 if line.is_empty() {
                     inner.lines.remove(key);
                 }
             }
-            // What this client left (or did not need) may be there for the next one.
-            wake_first(&inner, key);
+            // What this client left (or did not need) may be there for the next in its queue.
+            if let Turn::Queue(queue) = &client.turn {
+                wake_first(&inner, key, queue);
+            }
         }
         self.blocked.store(inner.clients.len(), Ordering::Relaxed);
     }
 }
 
-fn wake_first(inner: &Lines, key: &Bytes) {
-    let first = inner.lines.get(key).and_then(|line| line.front());
-    if let Some((_, wake)) = first.and_then(|id| inner.clients.get(id)) {
-        wake.notify_one();
+fn wake_first(inner: &Lines, key: &Bytes, queue: &Option<Bytes>) {
+    let line = inner.lines.get(key).and_then(|line| line.queues.get(queue));
+    if let Some(&id) = line.and_then(|line| line.front()) {
+        wake(inner, id);
+    }
+}
+
+fn wake(inner: &Lines, id: u64) {
+    if let Some(client) = inner.clients.get(&id) {
+        client.wake.notify_one();
     }
 }
 
@@ -433,7 +665,12 @@ mod tests {
 
     /// A client registered on `keys` whose first attempt found nothing.
     fn waiting(r: &Arc<Registry>, keys: Vec<Bytes>) -> Waiter {
-        let mut w = r.register(keys).unwrap();
+        waiting_as(r, keys, Turn::Queue(None))
+    }
+
+    /// The same with a turn.
+    fn waiting_as(r: &Arc<Registry>, keys: Vec<Bytes>, turn: Turn) -> Waiter {
+        let mut w = r.register(keys, turn).unwrap();
         w.waiting();
         w
     }
@@ -457,6 +694,44 @@ mod tests {
             "the next in line is woken when the first leaves"
         );
         assert_eq!(r.blocked_clients(), 1);
+    }
+
+    #[test]
+    fn a_write_wakes_the_first_of_each_queue_and_every_reader() {
+        let r = Arc::new(Registry::new(10));
+        let group = |g: &str| Turn::Queue(Some(key(g)));
+        let reg = |turn: Turn| {
+            let mut w = r.register(vec![key("s")], turn).unwrap();
+            w.waiting();
+            w
+        };
+        let (g1a, g1b, g2) = (reg(group("g1")), reg(group("g1")), reg(group("g2")));
+        let (x, y) = (reg(Turn::Every), reg(Turn::Every));
+        r.touched([&key("s")]);
+        assert!(is_woken(&g1a) && is_woken(&g2) && is_woken(&x) && is_woken(&y));
+        assert!(
+            !is_woken(&g1b),
+            "one group is served first come first served"
+        );
+        drop(x);
+        assert!(!is_woken(&g1b), "a reader leaving wakes nobody");
+        drop(g1a);
+        assert!(
+            is_woken(&g1b),
+            "the next of the group when the first leaves"
+        );
+        assert!(!is_woken(&g2));
+    }
+
+    #[test]
+    fn a_deletion_wakes_the_first_of_each_group_only() {
+        let r = Arc::new(Registry::new(10));
+        let g = waiting_as(&r, vec![key("s")], Turn::Queue(Some(key("g"))));
+        let pop = waiting(&r, vec![key("s")]);
+        let x = waiting_as(&r, vec![key("s")], Turn::Every);
+        r.deleted([&key("s")]);
+        assert!(is_woken(&g));
+        assert!(!is_woken(&pop) && !is_woken(&x));
     }
 
     #[test]
@@ -485,7 +760,7 @@ mod tests {
     #[test]
     fn a_client_counts_as_blocked_only_once_it_found_nothing() {
         let r = Arc::new(Registry::new(10));
-        let mut a = r.register(vec![key("q")]).unwrap();
+        let mut a = r.register(vec![key("q")], Turn::Queue(None)).unwrap();
         assert_eq!(
             r.blocked_clients(),
             0,
@@ -503,9 +778,9 @@ mod tests {
         let r = Arc::new(Registry::new(2));
         let _a = waiting(&r, vec![key("q")]);
         let b = waiting(&r, vec![key("q")]);
-        assert!(r.register(vec![key("q")]).is_none());
+        assert!(r.register(vec![key("q")], Turn::Queue(None)).is_none());
         drop(b);
-        assert!(r.register(vec![key("q")]).is_some());
+        assert!(r.register(vec![key("q")], Turn::Queue(None)).is_some());
     }
 
     #[test]

@@ -193,10 +193,10 @@ async fn run(
                 pending.slots.push(Slot::Ready(t.queue(&args)));
                 continue;
             }
-            if blocking::is_blocking_command(&args[0]) {
+            if let Some(parsed) = blocking::blocking_command(&args) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
-                let reply = match blocking::parse(&args) {
-                    Ok(pop) => match blocking::run(pop, ctx, stream, &mut input).await? {
+                let reply = match parsed {
+                    Ok(blocked) => match blocking::run(blocked, ctx, stream, &mut input).await? {
                         Some(reply) => reply,
                         None => return Ok(()), // closed while blocked
                     },

@@ -6,7 +6,8 @@
 //! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
 //! in order with one write.
 //!
-//! Blocking pops ([`blocking`]) wait on this node and pop through the log.
+//! Blocking pops ([`blocking`]) and XREAD/XREADGROUP with BLOCK ([`stream_block`]) wait on
+//! this node and pop or read through the log.
 //!
 //! Pub/sub commands ([`pubsub`]) are answered by the connection too; a subscribed connection
 //! also waits on its outbox and writes delivered messages between replies.
@@ -23,6 +24,7 @@ pub mod help;
 pub mod info;
 pub mod introspection;
 pub mod pubsub;
+pub mod stream_block;
 pub mod subscriptions;
 pub mod transaction;
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod blocked;
 pub mod recorder;
 
 use std::io::{BufRead, BufReader, Write};
