@@ -209,3 +209,89 @@ pub fn zset_args() -> impl Strategy<Value = Vec<String>> {
                 .collect()
         })
 }
+
+/// The error every cross-type use answers.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// The string key the model tests keep beside their aggregates, to check WRONGTYPE.
+pub const STRING_KEY: &str = "str";
+
+/// The value under [`STRING_KEY`].
+pub const STRING_VALUE: &str = "x";
+
+/// Applies a command given as text arguments at `now`, parsing it as a client's would.
+pub fn run_at(store: &mut kv::Store, now: u64, args: &[String]) -> resp::Reply {
+    let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.clone())).collect();
+    match Command::parse(&args) {
+        Ok(cmd) => store.apply(now, &cmd),
+        Err(e) => e.to_reply(),
+    }
+}
+
+/// [`run_at`] at time 1000, with `&str` arguments.
+pub fn run(store: &mut kv::Store, args: &[&str]) -> resp::Reply {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    run_at(store, 1000, &args)
+}
+
+/// The text of a bulk reply (None for nil).
+pub fn text(reply: &resp::Reply) -> Option<String> {
+    match reply {
+        resp::Reply::Bulk(b) => Some(String::from_utf8(b.to_vec()).unwrap()),
+        resp::Reply::Null => None,
+        other => panic!("not a bulk string: {other:?}"),
+    }
+}
+
+/// The bulk strings of an array, set or map reply, flattened in order (nil elements are
+/// skipped).
+pub fn texts(reply: &resp::Reply) -> Vec<String> {
+    use resp::Reply::*;
+    match reply {
+        Array(items) | Set(items) => items.iter().filter_map(text).collect(),
+        Map(pairs) => pairs
+            .iter()
+            .flat_map(|(k, v)| [text(k), text(v)])
+            .flatten()
+            .collect(),
+        NullArray => Vec::new(),
+        other => panic!("not an aggregate: {other:?}"),
+    }
+}
+
+/// Checks cross-type use around an aggregate test: `key`, if it exists and holds `own` (the
+/// TYPE name), answers WRONGTYPE to a read of every other type; and every read of type `own`
+/// on [`STRING_KEY`] answers WRONGTYPE too, leaving the string as it was.
+pub fn check_wrongtype(store: &mut kv::Store, key: &str, own: &str) {
+    let reads: [(&str, &[&str]); 6] = [
+        ("string", &["GET", key]),
+        ("list", &["LRANGE", key, "0", "-1"]),
+        ("hash", &["HGETALL", key]),
+        ("set", &["SMEMBERS", key]),
+        ("zset", &["ZRANGE", key, "0", "-1"]),
+        ("stream", &["XRANGE", key, "-", "+"]),
+    ];
+    let exists = run(store, &["EXISTS", key]) == resp::Reply::Integer(1);
+    for (kind, args) in reads {
+        if exists && kind != own {
+            let reply = run(store, args);
+            assert_eq!(reply, resp::Reply::Error(WRONGTYPE.into()), "{args:?}");
+        }
+        if kind == own {
+            let mut args = args.to_vec();
+            args[1] = STRING_KEY;
+            let reply = run(store, &args);
+            assert_eq!(reply, resp::Reply::Error(WRONGTYPE.into()), "{args:?}");
+        }
+    }
+    if exists {
+        let kind = run(store, &["TYPE", key]);
+        assert_eq!(kind, resp::Reply::Simple(own.into()), "TYPE {key}");
+    }
+    let value = run(store, &["GET", STRING_KEY]);
+    assert_eq!(
+        text(&value).as_deref(),
+        Some(STRING_VALUE),
+        "string changed"
+    );
+}
