@@ -297,6 +297,15 @@ fn check(store: &mut Store, key: &str, stream: &Option<Model>, probe: &Probe) {
         Reply::Integer(i64::from(stream.is_some())),
         "EXISTS"
     );
+    // Exclusive bounds at every entry: what follows it, and what precedes it backwards.
+    for (i, (id, _)) in all.iter().enumerate() {
+        let open = format!("({id}");
+        let after = entries(&run(store, &["XRANGE", key, &open, "+"]));
+        assert_eq!(after, all[i + 1..], "XRANGE {open} +");
+        let before = entries(&run(store, &["XREVRANGE", key, &open, "-"]));
+        let expected: Vec<_> = all[..i].iter().rev().cloned().collect();
+        assert_eq!(before, expected, "XREVRANGE {open} -");
+    }
     let (start, end, count) = *probe;
     let (lo, hi) = (bound_id(start, true), bound_id(end, false));
     let mut selected: Vec<(String, Vec<String>)> = if lo > hi {
