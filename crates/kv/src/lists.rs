@@ -223,6 +223,16 @@ fn lmove(
     aggregate::get::<List>(ks, now, dst)?;
     let mut source = source.clone();
     let item = pop(&mut source, from, 1).remove(0);
+    if src == dst {
+        // A rotation: the key, and its TTL, stay even when it holds one element (Redis pushes
+        // before it deletes an emptied source).
+        match to {
+            End::Left => source.push_front(item.clone()),
+            End::Right => source.push_back(item.clone()),
+        }
+        aggregate::put(ks, src, true, source);
+        return Ok(bulk(&item));
+    }
     aggregate::put(ks, src, true, source);
     aggregate::update::<List, _>(ks, now, dst, true, |l| {
         match to {
