@@ -29,6 +29,8 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
             check_reply(range.len())?;
             bulks(l.iter().skip(range.start).take(range.len()))
         }
+        // A missing key answers nil before the index is parsed, as in Redis.
+        Op::LIndex if list.is_none() => Reply::Null,
         Op::LIndex => {
             let i = int(&args[1])?;
             index(i, l.len())
@@ -132,6 +134,10 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
             })
         }
         Op::LSet => {
+            // A missing key is reported before a bad index, as in Redis.
+            if aggregate::get::<List>(ks, now, key)?.is_none() {
+                return Err(Error::NoSuchKey);
+            }
             let i = int(&args[1])?;
             let done = aggregate::update::<List, _>(ks, now, key, false, |l| {
                 let i = index(i, l.len()).ok_or(Error::IndexOutOfRange)?;

@@ -44,13 +44,14 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
         XGroup => xgroup(ks, now, args),
         XReadGroup => xreadgroup(ks, now, args),
         XAck => {
+            // No key or group: nothing to acknowledge, before the IDs are parsed (as Redis).
+            if get::<Stream>(ks, now, &args[0])?.is_none_or(|s| !s.groups.contains_key(&args[1])) {
+                return Ok(Reply::Integer(0));
+            }
             let ids = args[2..]
                 .iter()
                 .map(|a| StreamId::parse(a, 0))
                 .collect::<Result<Vec<_>, _>>()?;
-            if get::<Stream>(ks, now, &args[0])?.is_none_or(|s| !s.groups.contains_key(&args[1])) {
-                return Ok(Reply::Integer(0));
-            }
             let acked = aggregate::update::<Stream, _>(ks, now, &args[0], false, |s| {
                 let g = s.groups.get_mut(&args[1]).expect("checked above");
                 Ok(ids.iter().filter(|id| unpend(g, **id).is_some()).count())
@@ -470,7 +471,6 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         if let Some(last) = lastid {
             g.last_delivered = g.last_delivered.max(last);
         }
-        consumer(&mut g, name, now).seen_ms = now;
         let mut out = Vec::new();
         for id in ids {
             let Some(fields) = s.entries.get(&id) else {
@@ -484,6 +484,8 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 None => continue,
             };
             let deliveries = retry.unwrap_or(if justid { deliveries } else { deliveries + 1 });
+            // The consumer is created (or seen) only when it claims something, as in Redis.
+            consumer(&mut g, name, now).seen_ms = now;
             pend(&mut g, id, name, delivery_ms, deliveries);
             out.push(if justid {
                 id.reply()
@@ -527,7 +529,6 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
     }
     let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
         let mut g = s.groups.get(group).expect("checked above").clone();
-        consumer(&mut g, name, now).seen_ms = now;
         let mut attempts = count * AUTOCLAIM_ATTEMPTS_FACTOR;
         let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
         let mut next = StreamId::MIN;
@@ -552,6 +553,8 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
                 }
                 Some(fields) => {
                     let deliveries = if justid { deliveries } else { deliveries + 1 };
+                    // Created (or seen) only when it claims something, as in Redis.
+                    consumer(&mut g, name, now).seen_ms = now;
                     pend(&mut g, id, name, now, deliveries);
                     claimed.push(if justid {
                         id.reply()
