@@ -293,10 +293,11 @@ fn lpos(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 return Err(Error::RankZero);
             }
         } else if is(&args[i], "count") {
-            let n = int(value)?;
+            // Redis answers the "can't be negative" error to a non-integer too.
+            let n = int(value).map_err(|_| Error::CountNegative)?;
             count = Some(usize::try_from(n).map_err(|_| Error::CountNegative)?);
         } else if is(&args[i], "maxlen") {
-            let n = int(value)?;
+            let n = int(value).map_err(|_| Error::MaxLenNegative)?;
             maxlen = usize::try_from(n).map_err(|_| Error::MaxLenNegative)?;
         } else {
             return Err(Error::Syntax);

@@ -236,13 +236,17 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
     for (key, after) in read.keys.iter().zip(after) {
         let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
             let mut g = s.groups.get(group).expect("checked above").clone();
-            consumer(&mut g, name, now).seen_ms = now;
             let reply = match after {
                 None => {
                     let start = g.last_delivered.next();
                     let entries = start.map_or_else(Vec::new, |start| {
                         range(s, start, StreamId::MAX, read.count, false)
                     });
+                    // With `>` the consumer is created (or seen) only if there is something
+                    // to deliver, as in Redis 7.0.
+                    if !entries.is_empty() {
+                        consumer(&mut g, name, now).seen_ms = now;
+                    }
                     for (id, _) in &entries {
                         deliver(s, &mut g, *id);
                         if !noack {
@@ -252,7 +256,8 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
                     (!entries.is_empty()).then(|| entries_reply(&entries))
                 }
                 Some(after) => {
-                    let c = g.consumers.get(name).expect("created above");
+                    let c = consumer(&mut g, name, now);
+                    c.seen_ms = now;
                     let ids: Vec<StreamId> = after.next().map_or_else(Vec::new, |start| {
                         c.pending
                             .range(start..)
@@ -424,6 +429,13 @@ fn claim_ms(arg: &[u8], what: &'static str) -> Result<i64, Error> {
 /// [JUSTID] [LASTID id]`.
 fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let (key, group, name) = (&args[0], &args[1], &args[2]);
+    // The key and group are looked at before the arguments, as in Redis.
+    if group_of(ks, now, key, group)?.is_none() {
+        return Err(Error::NoGroupKey {
+            key: lossy(key),
+            group: lossy(group),
+        });
+    }
     let min_idle = claim_ms(&args[3], "min-idle-time")?.max(0) as u64;
     let mut ids = Vec::new();
     let mut i = 4;
@@ -459,12 +471,6 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
             return Err(Error::XClaimOption(lossy(a)));
         }
         i += 1;
-    }
-    if group_of(ks, now, key, group)?.is_none() {
-        return Err(Error::NoGroupKey {
-            key: lossy(key),
-            group: lossy(group),
-        });
     }
     let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
         let mut g = s.groups.get(group).expect("checked above").clone();
