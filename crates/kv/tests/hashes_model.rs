@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{check_wrongtype, run, run_at, text, texts, STRING_KEY, STRING_VALUE, WRONGTYPE};
+use common::{
+    check_ttl, check_wrongtype, run, run_at, text, texts, STRING_KEY, STRING_VALUE, TTL_MS,
+    WRONGTYPE,
+};
 use kv::Store;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -52,6 +55,8 @@ enum Step {
     IncrByFloat(String, i32),
     /// HRANDFIELD with no count, or a count and WITHVALUES.
     RandField(Option<(i64, bool)>),
+    /// PEXPIRE key TTL_MS (kept by every later change, until the hash is emptied).
+    Expire,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -63,6 +68,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(f, n)| Step::IncrBy(f, n)),
         2 => (field(), -8i32..8).prop_map(|(f, q)| Step::IncrByFloat(f, q)),
         2 => prop::option::of((-7i64..7, any::<bool>())).prop_map(Step::RandField),
+        1 => Just(Step::Expire),
     ]
 }
 
@@ -101,6 +107,7 @@ fn command(key: &str, step: &Step) -> Vec<String> {
                 }
             }
         }
+        Step::Expire => ["PEXPIRE", key, TTL_MS].into_iter().for_each(push),
     }
     args
 }
@@ -193,6 +200,7 @@ fn model_step(model: &mut Model, step: &Step, got: &Reply) -> Result<(), TestCas
                 prop_assert_eq!(fields.len(), count.unsigned_abs() as usize);
             }
         }
+        Step::Expire => prop_assert_eq!(got, &int(usize::from(!model.is_empty()))),
     }
     Ok(())
 }
@@ -251,12 +259,17 @@ proptest! {
         let mut store = Store::new();
         run(&mut store, &["SET", STRING_KEY, STRING_VALUE]);
         let mut models = [Model::new(), Model::new()];
+        let mut ttls = [false, false];
         for (k, step) in &steps {
             let got = run_at(&mut store, 1000, &command(keys[*k], step));
             model_step(&mut models[*k], step, &got)?;
-            let wrong = run_at(&mut store, 1000, &command(STRING_KEY, step));
-            prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            if !matches!(step, Step::Expire) {
+                let wrong = run_at(&mut store, 1000, &command(STRING_KEY, step));
+                prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            }
+            ttls[*k] = (ttls[*k] || matches!(step, Step::Expire)) && !models[*k].is_empty();
             check(&mut store, keys[*k], &models[*k]);
+            check_ttl(&mut store, keys[*k], !models[*k].is_empty(), ttls[*k]);
         }
         let mut bytes = Vec::new();
         store.write_snapshot(&mut bytes).unwrap();

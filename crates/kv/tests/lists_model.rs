@@ -7,7 +7,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{check_wrongtype, run, run_at, texts, STRING_KEY, STRING_VALUE, WRONGTYPE};
+use common::{
+    check_ttl, check_wrongtype, run, run_at, texts, STRING_KEY, STRING_VALUE, TTL_MS, WRONGTYPE,
+};
 use kv::Store;
 use proptest::prelude::*;
 use resp::Reply;
@@ -43,6 +45,8 @@ enum Step {
     Move(usize, usize, bool, bool),
     /// LMPOP over the keys in this order, from the left or right, with an optional COUNT.
     MPop(Vec<usize>, bool, Option<usize>),
+    /// PEXPIRE key TTL_MS (kept by every later change, until the list is emptied).
+    Expire(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -60,6 +64,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (prop::sample::select(vec![vec![0], vec![1], vec![0, 1], vec![1, 0]]),
               any::<bool>(), prop::option::of(1usize..4))
             .prop_map(|(keys, l, n)| Step::MPop(keys, l, n)),
+        1 => k().prop_map(Step::Expire),
     ]
 }
 
@@ -120,6 +125,7 @@ fn command(keys: [&str; 2], step: &Step) -> Vec<String> {
                 args.extend(["COUNT".to_string(), n.to_string()]);
             }
         }
+        Step::Expire(k) => args.extend(["PEXPIRE", keys[*k], TTL_MS].map(String::from)),
     }
     args
 }
@@ -278,6 +284,7 @@ fn model_step(models: &mut [Model; 2], step: &Step) -> Reply {
             }
             Reply::NullArray
         }
+        Step::Expire(k) => int(usize::from(!models[*k].is_empty())),
     }
 }
 
@@ -365,10 +372,13 @@ proptest! {
         let mut store = Store::new();
         run(&mut store, &["SET", STRING_KEY, STRING_VALUE]);
         let mut models = [Model::new(), Model::new()];
+        let mut ttls = [false, false];
         for step in &steps {
-            // The string key in place of the first key: WRONGTYPE, nothing changes.
-            let wrong = run_at(&mut store, 1000, &command([STRING_KEY, STRING_KEY], step));
-            prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            if !matches!(step, Step::Expire(_)) {
+                // The string key in place of the first key: WRONGTYPE, nothing changes.
+                let wrong = run_at(&mut store, 1000, &command([STRING_KEY, STRING_KEY], step));
+                prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            }
             if let Step::Move(a, _, from, to) = step {
                 // ... and in place of LMOVE's destination when there is something to move.
                 let mut keys = KEYS;
@@ -384,8 +394,13 @@ proptest! {
             let got = run_at(&mut store, 1000, &command(KEYS, step));
             let expected = model_step(&mut models, step);
             prop_assert_eq!(&got, &expected, "{:?}", step);
+            if let Step::Expire(k) = step {
+                ttls[*k] |= !models[*k].is_empty();
+            }
             for (k, key) in KEYS.iter().enumerate() {
+                ttls[k] &= !models[k].is_empty();
                 check(&mut store, key, &models[k], &probe);
+                check_ttl(&mut store, key, !models[k].is_empty(), ttls[k]);
             }
         }
         let mut bytes = Vec::new();

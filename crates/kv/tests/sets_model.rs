@@ -7,7 +7,10 @@
 
 mod common;
 
-use common::{check_wrongtype, run, run_at, text, texts, STRING_KEY, STRING_VALUE, WRONGTYPE};
+use common::{
+    check_ttl, check_wrongtype, run, run_at, text, texts, STRING_KEY, STRING_VALUE, TTL_MS,
+    WRONGTYPE,
+};
 use kv::Store;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -71,6 +74,9 @@ enum Step {
     Pop(usize, Option<usize>),
     /// SRANDMEMBER with an optional count.
     RandMember(usize, Option<i64>),
+    /// PEXPIRE key TTL_MS (kept by every later change, until the set is emptied or replaced
+    /// by a STORE).
+    Expire(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -84,6 +90,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(op, d, src)| Step::Store(op, d, src)),
         2 => (k(), prop::option::of(0usize..4)).prop_map(|(k, n)| Step::Pop(k, n)),
         2 => (k(), prop::option::of(-7i64..7)).prop_map(|(k, n)| Step::RandMember(k, n)),
+        1 => k().prop_map(Step::Expire),
     ]
 }
 
@@ -115,6 +122,7 @@ fn command(step: &Step) -> (Vec<String>, usize) {
             args.extend(["SRANDMEMBER".to_string(), KEYS[*k].to_string()]);
             args.extend(count.map(|n| n.to_string()));
         }
+        Step::Expire(k) => args.extend(["PEXPIRE", KEYS[*k], TTL_MS].map(String::from)),
     }
     (args, source)
 }
@@ -179,6 +187,7 @@ fn model_step(models: &mut [Model; 3], step: &Step, got: &Reply) -> Result<(), T
                 prop_assert_eq!(drawn.len(), n.unsigned_abs() as usize);
             }
         }
+        Step::Expire(k) => prop_assert_eq!(got, &int(usize::from(!models[*k].is_empty()))),
     }
     Ok(())
 }
@@ -243,12 +252,15 @@ proptest! {
         let mut store = Store::new();
         run(&mut store, &["SET", STRING_KEY, STRING_VALUE]);
         let mut models = [Model::new(), Model::new(), Model::new()];
+        let mut ttls = [false; 3];
         for step in &steps {
-            // The string key in place of the first source: WRONGTYPE, nothing changes.
-            let (mut args, source) = command(step);
-            args[source] = STRING_KEY.to_string();
-            let wrong = run_at(&mut store, 1000, &args);
-            prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", args);
+            if !matches!(step, Step::Expire(_)) {
+                // The string key in place of the first source: WRONGTYPE, nothing changes.
+                let (mut args, source) = command(step);
+                args[source] = STRING_KEY.to_string();
+                let wrong = run_at(&mut store, 1000, &args);
+                prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", args);
+            }
             if let Step::Move(a, _, m) = step {
                 // SMOVE into a string: WRONGTYPE, unless the source is missing (Redis answers
                 // 0 then, without looking at the destination).
@@ -262,7 +274,16 @@ proptest! {
             }
             let got = run_at(&mut store, 1000, &command(step).0);
             model_step(&mut models, step, &got)?;
+            match step {
+                Step::Expire(k) => ttls[*k] |= !models[*k].is_empty(),
+                Step::Store(_, dst, _) => ttls[*dst] = false,
+                _ => {}
+            }
             check(&mut store, &models, limit);
+            for (k, key) in KEYS.iter().enumerate() {
+                ttls[k] &= !models[k].is_empty();
+                check_ttl(&mut store, key, !models[k].is_empty(), ttls[k]);
+            }
         }
         let mut bytes = Vec::new();
         store.write_snapshot(&mut bytes).unwrap();

@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{check_wrongtype, run, run_at, text, STRING_KEY, STRING_VALUE, WRONGTYPE};
+use common::{
+    check_ttl, check_wrongtype, run, run_at, text, STRING_KEY, STRING_VALUE, TTL_MS, WRONGTYPE,
+};
 use kv::Store;
 use proptest::prelude::*;
 use resp::Reply;
@@ -58,6 +60,8 @@ enum Step {
     Del(usize, Vec<Id>),
     /// XTRIM key MAXLEN|MINID threshold
     Trim(usize, Trim),
+    /// PEXPIRE key TTL_MS (kept by every later change: a stream is never deleted by them).
+    Expire(usize),
 }
 
 /// Milliseconds around the clock, so that explicit IDs and `*` interleave.
@@ -96,6 +100,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(k, nomk, trim, id, fields)| Step::Add(k, nomk, trim, id, fields)),
         2 => (k(), prop::collection::vec(id(), 1..3)).prop_map(|(k, ids)| Step::Del(k, ids)),
         1 => (k(), trim()).prop_map(|(k, t)| Step::Trim(k, t)),
+        1 => k().prop_map(Step::Expire),
     ]
 }
 
@@ -141,6 +146,7 @@ fn command(key: &str, step: &Step) -> Vec<String> {
             args.extend(["XTRIM".to_string(), key.to_string()]);
             args.extend(trim_args(*t));
         }
+        Step::Expire(_) => args.extend(["PEXPIRE", key, TTL_MS].map(String::from)),
     }
     args
 }
@@ -204,6 +210,7 @@ fn model_step(stream: &mut Option<Model>, step: &Step, now: u64) -> Reply {
                 .count())
         }
         Step::Trim(_, t) => int(stream.as_mut().map_or(0, |s| trim_model(s, *t))),
+        Step::Expire(_) => int(usize::from(stream.is_some())),
     }
 }
 
@@ -351,18 +358,23 @@ proptest! {
         let mut store = Store::new();
         run(&mut store, &["SET", STRING_KEY, STRING_VALUE]);
         let mut models: [Option<Model>; 2] = [None, None];
+        let mut ttls = [false, false];
         let mut now = START_MS;
         for (tick, step) in &steps {
             now += tick;
             let k = match step {
-                Step::Add(k, ..) | Step::Del(k, _) | Step::Trim(k, _) => *k,
+                Step::Add(k, ..) | Step::Del(k, _) | Step::Trim(k, _) | Step::Expire(k) => *k,
             };
-            let wrong = run_at(&mut store, now, &command(STRING_KEY, step));
-            prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            if !matches!(step, Step::Expire(_)) {
+                let wrong = run_at(&mut store, now, &command(STRING_KEY, step));
+                prop_assert_eq!(wrong, Reply::Error(WRONGTYPE.into()), "{:?} on a string", step);
+            }
             let got = run_at(&mut store, now, &command(KEYS[k], step));
             let expected = model_step(&mut models[k], step, now);
             prop_assert_eq!(&got, &expected, "{:?} at {}", step, now);
+            ttls[k] |= matches!(step, Step::Expire(_)) && models[k].is_some();
             check(&mut store, KEYS[k], &models[k], &probe);
+            check_ttl(&mut store, KEYS[k], models[k].is_some(), ttls[k]);
         }
         let mut bytes = Vec::new();
         store.write_snapshot(&mut bytes).unwrap();

@@ -482,3 +482,21 @@ pub fn check_wrongtype(store: &mut kv::Store, key: &str, own: &str) {
         "string changed"
     );
 }
+
+/// The TTL the model tests give with their Expire step, in milliseconds.
+pub const TTL_MS: &str = "100000";
+
+/// Checks `key`'s PTTL at time 1000 against a model that says whether the key exists and
+/// whether it was given [`TTL_MS`] since it was created (changes keep a TTL; emptying the key
+/// deletes it with its TTL; the STORE commands replace it without one).
+pub fn check_ttl(store: &mut kv::Store, key: &str, exists: bool, ttl: bool) {
+    let got = run(store, &["PTTL", key]);
+    let resp::Reply::Integer(ms) = got else {
+        panic!("PTTL {key}: {got:?}");
+    };
+    match (exists, ttl) {
+        (false, _) => assert_eq!(ms, -2, "PTTL of missing {key}"),
+        (true, false) => assert_eq!(ms, -1, "PTTL of {key} without a TTL"),
+        (true, true) => assert!(ms > 0, "{key} lost its TTL: PTTL {ms}"),
+    }
+}
