@@ -2,8 +2,10 @@
 
 Prints a goldenscript of N random commands (seeded) on a few keys of every type that collide
 (so WRONGTYPE and missing keys come up), with odd counts, indexes, IDs and options, avoiding
-anything random, time-dependent or unordered in Redis (HGETALL, SMEMBERS and the set algebra
-list members in hash-table order there; XADD `*` reads the clock). Use as zset_fuzz.py:
+anything random, time-dependent, unordered in Redis (HGETALL, SMEMBERS and the set algebra
+list members in hash-table order there; XADD `*` reads the clock) or documented as different
+(`~` trimming, HINCRBYFLOAT's 15 significant digits, LPOS RANK -9223372036854775808). Use as
+zset_fuzz.py:
 
     python3 crates/kv/tests/tools/aggregate_fuzz.py SEED N > crates/kv/tests/scripts/zz_fuzz
     UPDATE_GOLDENFILES=1 cargo test -p raftkv-kv --test scripts
@@ -38,7 +40,13 @@ def num(lo=-4, hi=6):
     r = random.random()
     if r < 0.9:
         return str(random.randint(lo, hi))
-    return random.choice(["x", "1.5", "-0", "9223372036854775807", "-9223372036854775808", ""])
+    return random.choice(["x", "1.5", "-0", "9223372036854775807", "-9223372036854775807", ""])
+
+
+def val():
+    """A hash value: numbers and text, but no huge integer (HINCRBYFLOAT would print it with
+    15 significant digits, a documented difference)."""
+    return random.choice([str(random.randint(-4, 6)), "1.5", "x", "", "-0"])
 
 
 def sid():
@@ -62,8 +70,10 @@ def bound(start):
 
 def trim():
     out = [random.choice(["MAXLEN", "MINID"])]
+    # No `~`: raftkv trims exactly where Redis keeps whole radix-tree nodes (documented), so
+    # LIMIT here always meets the "LIMIT without ~" error.
     if random.random() < 0.3:
-        out.append(random.choice(["=", "~"]))
+        out.append("=")
     out.append(num(0, 4) if out[0] == "MAXLEN" else sid())
     if random.random() < 0.15:
         out += ["LIMIT", num(0, 3)]
@@ -77,8 +87,8 @@ def side():
 def cmd():
     c = random.randint(0, 52)
     # Hashes.
-    if c == 0: return ["HSET", key("h")] + [x for _ in range(random.randint(1, 3)) for x in (e(), num())]
-    if c == 1: return ["HSETNX", key("h"), e(), num()]
+    if c == 0: return ["HSET", key("h")] + [x for _ in range(random.randint(1, 3)) for x in (e(), val())]
+    if c == 1: return ["HSETNX", key("h"), e(), val()]
     if c == 2: return ["HDEL", key("h")] + [e() for _ in range(random.randint(1, 3))]
     if c == 3: return ["HINCRBY", key("h"), e(), num()]
     if c == 4: return ["HINCRBYFLOAT", key("h"), e(), random.choice(["1", "0.5", "-2.25", "1e2", "x", "inf", "0"])]
@@ -86,7 +96,7 @@ def cmd():
     if c == 6: return [random.choice(["HGET", "HSTRLEN", "HEXISTS"]), key("h"), e()]
     if c == 7: return [random.choice(["HLEN", "TYPE", "EXISTS"]), key("h")]
     if c == 8: return ["HRANDFIELD", random.choice(["none", "str", "h1"]), "0"] + random.choice([[], ["WITHVALUES"], ["x"]])
-    if c == 9: return ["HMSET", key("h"), e()] + random.choice([[num()], [], [num(), e()]])
+    if c == 9: return ["HMSET", key("h"), e()] + random.choice([[val()], [], [val(), e()]])
     # Lists.
     if c == 10: return [random.choice(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), key("l")] + [e() for _ in range(random.randint(1, 3))]
     if c == 11: return [random.choice(["LPOP", "RPOP"]), key("l")] + random.choice([[], [num(-1, 4)]])
@@ -125,7 +135,7 @@ def cmd():
         args = ["SINTERCARD", str(n)] + [key("s") for _ in range(max(n, 1))]
         if random.random() < 0.5: args += ["LIMIT", num(-1, 3)]
         return args
-    if c == 31: return [random.choice(["SPOP", "SRANDMEMBER"]), random.choice(["none", "str", "s1"]), random.choice(["0", "-0", "x", "-1"])]
+    if c == 31: return [random.choice(["SPOP", "SRANDMEMBER"]), random.choice(["none", "str", "s1"]), random.choice(["0", "-0", "x"])]
     if c == 32: return ["SCARD", key("s")]
     # Streams.
     if c in (33, 34, 35, 36):
