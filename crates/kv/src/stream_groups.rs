@@ -177,8 +177,12 @@ fn xgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 Reply::ok()
             }
             _ if is(sub, "setid") => {
+                // A missing group is reported before a bad ID, as in Redis.
+                if !s.groups.contains_key(group) {
+                    return Err(no_group());
+                }
                 let last_delivered = id_arg(s)?;
-                let g = s.groups.get_mut(group).ok_or_else(no_group)?;
+                let g = s.groups.get_mut(group).expect("checked above");
                 g.last_delivered = last_delivered;
                 g.entries_read = entries_read;
                 Reply::ok()

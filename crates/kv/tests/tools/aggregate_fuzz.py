@@ -85,7 +85,7 @@ def side():
 
 
 def cmd():
-    c = random.randint(0, 52)
+    c = random.randint(0, 54)
     # Hashes.
     if c == 0: return ["HSET", key("h")] + [x for _ in range(random.randint(1, 3)) for x in (e(), val())]
     if c == 1: return ["HSETNX", key("h"), e(), val()]
@@ -174,6 +174,8 @@ def cmd():
     if c == 49: return ["XINFO", "GROUPS", key("x")]
     if c == 50: return ["XCLAIM", key("x"), random.choice(["g", "g2"]), "c2", "0", sid(), "JUSTID"]
     if c == 51: return ["COPY", random.choice(OTHER), random.choice(OTHER)] + random.choice([[], ["REPLACE"]])
+    if c == 52: return [random.choice(["RENAME", "RENAMENX"]), random.choice(OTHER), random.choice(OTHER)]
+    if c == 53: return [random.choice(["TYPE", "EXISTS", "XLEN", "LLEN", "SCARD", "HLEN"]), random.choice(OTHER)]
     return ["DEL", random.choice(OTHER)]
 
 
