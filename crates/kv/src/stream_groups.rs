@@ -314,9 +314,12 @@ fn deliver(s: &Stream, g: &mut Group, id: StreamId) {
 }
 
 /// Redis's `streamRangeHasTombstones(s, from, +)`: an XDEL may have removed an entry at or
-/// above `from`.
+/// above `from`. A deletion below the first entry left (trimmed away since) is no tombstone.
 fn has_tombstones(s: &Stream, from: StreamId) -> bool {
-    s.len() > 0 && s.max_deleted != StreamId::MIN && from <= s.max_deleted
+    s.len() > 0
+        && s.max_deleted != StreamId::MIN
+        && s.first_id().is_some_and(|first| first <= s.max_deleted)
+        && from <= s.max_deleted
 }
 
 /// The group's lag as XINFO GROUPS reports it, or None if unknown.
@@ -548,19 +551,19 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
             .map(|(id, p)| (*id, p.delivery_ms, p.deliveries))
             .collect();
         let mut it = candidates.into_iter().peekable();
-        while attempts > 0 && claimed.len() < count {
+        // As in Redis, a deleted entry leaves the PEL whatever its idle time, and counts
+        // against COUNT like a claimed one.
+        while attempts > 0 && claimed.len() + deleted.len() < count {
             let Some((id, delivered, deliveries)) = it.next() else {
                 break;
             };
             attempts -= 1;
-            if now.saturating_sub(delivered) < min_idle {
-                continue;
-            }
             match s.entries.get(&id) {
                 None => {
                     unpend(&mut g, id);
                     deleted.push(id.reply());
                 }
+                Some(_) if now.saturating_sub(delivered) < min_idle => {}
                 Some(fields) => {
                     let deliveries = if justid { deliveries } else { deliveries + 1 };
                     // Created (or seen) only when it claims something, as in Redis.

@@ -179,14 +179,61 @@ def cmd():
     return ["DEL", random.choice(OTHER)]
 
 
+def group_episode():
+    """Consumer groups at work on one fresh stream: a few entries, a group or two, reads, acks,
+    claims and deletions with IDs that exist, so the PEL, delivery counts, entries-read and lag
+    are exercised (nothing that reports idle times, which depend on Redis's clock)."""
+    n = random.randint(1, 6)
+    ids = ["1-%d" % i for i in range(1, n + 1)]
+    out = [["DEL", "x1"]]
+    out += [["XADD", "x1", i, "f", i] for i in ids]
+    some = lambda: random.sample(ids + ["9-9"], random.randint(1, min(3, n + 1)))
+    groups = ["g", "g2"]
+    for g in groups:
+        out.append(["XGROUP", "CREATE", "x1", g, random.choice(["0", "$", random.choice(ids)])] +
+                   random.choice([[], ["ENTRIESREAD", str(random.randint(-1, n + 1))]]))
+    for _ in range(random.randint(4, 16)):
+        g, c = random.choice(groups), random.choice(["c1", "c2", "c3"])
+        r = random.random()
+        if r < 0.25:
+            out.append(["XREADGROUP", "GROUP", g, c] + random.choice([[], ["COUNT", str(random.randint(1, 3))], ["NOACK"]]) +
+                       ["STREAMS", "x1", random.choice([">", ">", "0", random.choice(ids)])])
+        elif r < 0.4:
+            out.append(["XACK", "x1", g] + some())
+        elif r < 0.55:
+            opts = random.choice([[], ["JUSTID"], ["RETRYCOUNT", "5"], ["FORCE"], ["LASTID", random.choice(ids)], ["FORCE", "JUSTID"]])
+            out.append(["XCLAIM", "x1", g, c, "0"] + some() + opts)
+        elif r < 0.65:
+            out.append(["XAUTOCLAIM", "x1", g, c, "0", random.choice(["0", "-", random.choice(ids)])] +
+                       random.choice([[], ["COUNT", str(random.randint(1, 3))], ["JUSTID"]]))
+        elif r < 0.72:
+            out.append(["XDEL", "x1"] + some())
+        elif r < 0.77:
+            out.append(["XADD", "x1", "2-%d" % random.randint(0, 9), "f", "new"])
+        elif r < 0.82:
+            out.append(["XGROUP", random.choice(["DELCONSUMER", "CREATECONSUMER"]), "x1", g, c])
+        elif r < 0.86:
+            out.append(["XGROUP", "SETID", "x1", g, random.choice(["0", "$"] + ids)] +
+                       random.choice([[], ["ENTRIESREAD", str(random.randint(-1, n))]]))
+        elif r < 0.9:
+            out.append(["XTRIM", "x1", "MAXLEN", str(random.randint(0, n))])
+        else:
+            out.append(["XPENDING", "x1", g])
+    out += [["XINFO", "GROUPS", "x1"], ["XPENDING", "x1", "g"], ["XPENDING", "x1", "g2"], ["XINFO", "STREAM", "x1"]]
+    return out
+
+
 def q(t):
     if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_\-./@]*", t): return t
     return '"' + t.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
+# A third argument `groups` makes consumer-group episodes instead (N of them).
 out = ["# temporary differential fuzz", "apply now=1000 SET str v"]
 for _ in range(int(sys.argv[2])):
-    out.append("apply now=1000 " + " ".join(q(t) for t in cmd()))
+    cmds = group_episode() if sys.argv[3:] == ["groups"] else [cmd()]
+    for c in cmds:
+        out.append("apply now=1000 " + " ".join(q(t) for t in c))
 out.append("---")
 out.append("")
 print("\n".join(out))
