@@ -188,6 +188,8 @@ fn random(
     let Some(set) = aggregate::get::<Set>(ks, now, &args[0])? else {
         return Ok(match count {
             None => Reply::Null,
+            // An empty set (`~0` in RESP3) for SPOP, an empty array for SRANDMEMBER, as Redis.
+            Some(_) if op == Op::SPop => Reply::Set(Vec::new()),
             Some(_) => Reply::Array(Vec::new()),
         });
     };

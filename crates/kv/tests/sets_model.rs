@@ -291,3 +291,23 @@ proptest! {
         prop_assert!(loaded == store, "snapshot round trip");
     }
 }
+
+/// SPOP with a count answers a set (RESP3 `~`), even for a missing key or a count of 0;
+/// SRANDMEMBER with a count answers an array (it may repeat members), as Redis 7.0 does.
+#[test]
+fn spop_with_a_count_answers_a_set() {
+    let mut store = Store::new();
+    let empty_set = Reply::Set(Vec::new());
+    assert_eq!(run(&mut store, &["SPOP", "missing", "2"]), empty_set);
+    assert_eq!(
+        run(&mut store, &["SRANDMEMBER", "missing", "2"]),
+        Reply::Array(Vec::new())
+    );
+    run(&mut store, &["SADD", "s", "a"]);
+    assert_eq!(run(&mut store, &["SPOP", "s", "0"]), empty_set);
+    assert_eq!(
+        run(&mut store, &["SRANDMEMBER", "s", "0"]),
+        Reply::Array(Vec::new())
+    );
+    assert!(matches!(run(&mut store, &["SPOP", "s", "1"]), Reply::Set(m) if m.len() == 1));
+}
