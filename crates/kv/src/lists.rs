@@ -29,6 +29,8 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
             check_reply(range.len())?;
             bulks(l.iter().skip(range.start).take(range.len()))
         }
+        // A missing key answers nil before the index is parsed, as in Redis.
+        Op::LIndex if list.is_none() => Reply::Null,
         Op::LIndex => {
             let i = int(&args[1])?;
             index(i, l.len())
@@ -132,6 +134,10 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
             })
         }
         Op::LSet => {
+            // A missing key is reported before a bad index, as in Redis.
+            if aggregate::get::<List>(ks, now, key)?.is_none() {
+                return Err(Error::NoSuchKey);
+            }
             let i = int(&args[1])?;
             let done = aggregate::update::<List, _>(ks, now, key, false, |l| {
                 let i = index(i, l.len()).ok_or(Error::IndexOutOfRange)?;
@@ -223,6 +229,16 @@ fn lmove(
     aggregate::get::<List>(ks, now, dst)?;
     let mut source = source.clone();
     let item = pop(&mut source, from, 1).remove(0);
+    if src == dst {
+        // A rotation: the key, and its TTL, stay even when it holds one element (Redis pushes
+        // before it deletes an emptied source).
+        match to {
+            End::Left => source.push_front(item.clone()),
+            End::Right => source.push_back(item.clone()),
+        }
+        aggregate::put(ks, src, true, source);
+        return Ok(bulk(&item));
+    }
     aggregate::put(ks, src, true, source);
     aggregate::update::<List, _>(ks, now, dst, true, |l| {
         match to {
@@ -277,10 +293,11 @@ fn lpos(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 return Err(Error::RankZero);
             }
         } else if is(&args[i], "count") {
-            let n = int(value)?;
+            // Redis answers the "can't be negative" error to a non-integer too.
+            let n = int(value).map_err(|_| Error::CountNegative)?;
             count = Some(usize::try_from(n).map_err(|_| Error::CountNegative)?);
         } else if is(&args[i], "maxlen") {
-            let n = int(value)?;
+            let n = int(value).map_err(|_| Error::MaxLenNegative)?;
             maxlen = usize::try_from(n).map_err(|_| Error::MaxLenNegative)?;
         } else {
             return Err(Error::Syntax);

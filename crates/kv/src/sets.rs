@@ -143,8 +143,8 @@ pub(crate) fn write(
         Op::SPop | Op::SRandMember => random(op, ks, now, args, rng),
         Op::SMove => {
             let (src, dst, member) = (&args[0], &args[1], &args[2]);
+            // A missing source answers 0 whatever the destination holds, as in Redis.
             let Some(source) = aggregate::get::<Set>(ks, now, src)? else {
-                aggregate::get::<Set>(ks, now, dst)?;
                 return Ok(Reply::Integer(0));
             };
             aggregate::get::<Set>(ks, now, dst)?;
@@ -188,6 +188,8 @@ fn random(
     let Some(set) = aggregate::get::<Set>(ks, now, &args[0])? else {
         return Ok(match count {
             None => Reply::Null,
+            // An empty set (`~0` in RESP3) for SPOP, an empty array for SRANDMEMBER, as Redis.
+            Some(_) if op == Op::SPop => Reply::Set(Vec::new()),
             Some(_) => Reply::Array(Vec::new()),
         });
     };

@@ -44,13 +44,14 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
         XGroup => xgroup(ks, now, args),
         XReadGroup => xreadgroup(ks, now, args),
         XAck => {
+            // No key or group: nothing to acknowledge, before the IDs are parsed (as Redis).
+            if get::<Stream>(ks, now, &args[0])?.is_none_or(|s| !s.groups.contains_key(&args[1])) {
+                return Ok(Reply::Integer(0));
+            }
             let ids = args[2..]
                 .iter()
                 .map(|a| StreamId::parse(a, 0))
                 .collect::<Result<Vec<_>, _>>()?;
-            if get::<Stream>(ks, now, &args[0])?.is_none_or(|s| !s.groups.contains_key(&args[1])) {
-                return Ok(Reply::Integer(0));
-            }
             let acked = aggregate::update::<Stream, _>(ks, now, &args[0], false, |s| {
                 let g = s.groups.get_mut(&args[1]).expect("checked above");
                 Ok(ids.iter().filter(|id| unpend(g, **id).is_some()).count())
@@ -176,8 +177,12 @@ fn xgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 Reply::ok()
             }
             _ if is(sub, "setid") => {
+                // A missing group is reported before a bad ID, as in Redis.
+                if !s.groups.contains_key(group) {
+                    return Err(no_group());
+                }
                 let last_delivered = id_arg(s)?;
-                let g = s.groups.get_mut(group).ok_or_else(no_group)?;
+                let g = s.groups.get_mut(group).expect("checked above");
                 g.last_delivered = last_delivered;
                 g.entries_read = entries_read;
                 Reply::ok()
@@ -235,13 +240,17 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
     for (key, after) in read.keys.iter().zip(after) {
         let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
             let mut g = s.groups.get(group).expect("checked above").clone();
-            consumer(&mut g, name, now).seen_ms = now;
             let reply = match after {
                 None => {
                     let start = g.last_delivered.next();
                     let entries = start.map_or_else(Vec::new, |start| {
                         range(s, start, StreamId::MAX, read.count, false)
                     });
+                    // With `>` the consumer is created (or seen) only if there is something
+                    // to deliver, as in Redis 7.0.
+                    if !entries.is_empty() {
+                        consumer(&mut g, name, now).seen_ms = now;
+                    }
                     for (id, _) in &entries {
                         deliver(s, &mut g, *id);
                         if !noack {
@@ -251,7 +260,8 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
                     (!entries.is_empty()).then(|| entries_reply(&entries))
                 }
                 Some(after) => {
-                    let c = g.consumers.get(name).expect("created above");
+                    let c = consumer(&mut g, name, now);
+                    c.seen_ms = now;
                     let ids: Vec<StreamId> = after.next().map_or_else(Vec::new, |start| {
                         c.pending
                             .range(start..)
@@ -304,9 +314,12 @@ fn deliver(s: &Stream, g: &mut Group, id: StreamId) {
 }
 
 /// Redis's `streamRangeHasTombstones(s, from, +)`: an XDEL may have removed an entry at or
-/// above `from`.
+/// above `from`. A deletion below the first entry left (trimmed away since) is no tombstone.
 fn has_tombstones(s: &Stream, from: StreamId) -> bool {
-    s.len() > 0 && s.max_deleted != StreamId::MIN && from <= s.max_deleted
+    s.len() > 0
+        && s.max_deleted != StreamId::MIN
+        && s.first_id().is_some_and(|first| first <= s.max_deleted)
+        && from <= s.max_deleted
 }
 
 /// The group's lag as XINFO GROUPS reports it, or None if unknown.
@@ -423,6 +436,13 @@ fn claim_ms(arg: &[u8], what: &'static str) -> Result<i64, Error> {
 /// [JUSTID] [LASTID id]`.
 fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let (key, group, name) = (&args[0], &args[1], &args[2]);
+    // The key and group are looked at before the arguments, as in Redis.
+    if group_of(ks, now, key, group)?.is_none() {
+        return Err(Error::NoGroupKey {
+            key: lossy(key),
+            group: lossy(group),
+        });
+    }
     let min_idle = claim_ms(&args[3], "min-idle-time")?.max(0) as u64;
     let mut ids = Vec::new();
     let mut i = 4;
@@ -459,18 +479,11 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         }
         i += 1;
     }
-    if group_of(ks, now, key, group)?.is_none() {
-        return Err(Error::NoGroupKey {
-            key: lossy(key),
-            group: lossy(group),
-        });
-    }
     let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
         let mut g = s.groups.get(group).expect("checked above").clone();
         if let Some(last) = lastid {
             g.last_delivered = g.last_delivered.max(last);
         }
-        consumer(&mut g, name, now).seen_ms = now;
         let mut out = Vec::new();
         for id in ids {
             let Some(fields) = s.entries.get(&id) else {
@@ -484,6 +497,8 @@ fn xclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
                 None => continue,
             };
             let deliveries = retry.unwrap_or(if justid { deliveries } else { deliveries + 1 });
+            // The consumer is created (or seen) only when it claims something, as in Redis.
+            consumer(&mut g, name, now).seen_ms = now;
             pend(&mut g, id, name, delivery_ms, deliveries);
             out.push(if justid {
                 id.reply()
@@ -527,7 +542,6 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
     }
     let reply = aggregate::update::<Stream, _>(ks, now, key, false, |s| {
         let mut g = s.groups.get(group).expect("checked above").clone();
-        consumer(&mut g, name, now).seen_ms = now;
         let mut attempts = count * AUTOCLAIM_ATTEMPTS_FACTOR;
         let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
         let mut next = StreamId::MIN;
@@ -537,21 +551,23 @@ fn xautoclaim(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
             .map(|(id, p)| (*id, p.delivery_ms, p.deliveries))
             .collect();
         let mut it = candidates.into_iter().peekable();
-        while attempts > 0 && claimed.len() < count {
+        // As in Redis, a deleted entry leaves the PEL whatever its idle time, and counts
+        // against COUNT like a claimed one.
+        while attempts > 0 && claimed.len() + deleted.len() < count {
             let Some((id, delivered, deliveries)) = it.next() else {
                 break;
             };
             attempts -= 1;
-            if now.saturating_sub(delivered) < min_idle {
-                continue;
-            }
             match s.entries.get(&id) {
                 None => {
                     unpend(&mut g, id);
                     deleted.push(id.reply());
                 }
+                Some(_) if now.saturating_sub(delivered) < min_idle => {}
                 Some(fields) => {
                     let deliveries = if justid { deliveries } else { deliveries + 1 };
+                    // Created (or seen) only when it claims something, as in Redis.
+                    consumer(&mut g, name, now).seen_ms = now;
                     pend(&mut g, id, name, now, deliveries);
                     claimed.push(if justid {
                         id.reply()

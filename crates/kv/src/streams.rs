@@ -131,6 +131,10 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
     match op {
         XAdd => xadd(ks, now, args),
         XDel => {
+            // A missing key answers 0 before the IDs are parsed, as in Redis.
+            if get::<Stream>(ks, now, &args[0])?.is_none() {
+                return Ok(Reply::Integer(0));
+            }
             let ids = args[1..]
                 .iter()
                 .map(|a| StreamId::parse(a, 0))
@@ -257,6 +261,19 @@ fn next_id(last: StreamId, id: &AddId, now: u64) -> Result<StreamId, Error> {
     }
 }
 
+/// Parses XADD's ID argument: `*`, `ms-*` or an explicit ID.
+fn add_id(arg: &[u8]) -> Result<AddId, Error> {
+    Ok(match arg {
+        b"*" => AddId::Auto,
+        text => match text.strip_suffix(b"-*") {
+            Some(ms) => {
+                AddId::AutoSeq(crate::numbers::parse_u64(ms).ok_or(Error::StreamIdInvalid)?)
+            }
+            None => AddId::Exact(StreamId::parse(text, 0)?),
+        },
+    })
+}
+
 /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...`.
 fn xadd(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     let mut opts = TrimArgs::default();
@@ -273,20 +290,16 @@ fn xadd(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
             n => i += n,
         }
     }
-    opts.finish()?;
     let fields = &args[i.min(args.len())..];
+    // Redis's order: the ID, then the trimming options, then the arity.
+    let Some(id) = fields.first().map(|id| add_id(id)).transpose()? else {
+        opts.finish()?;
+        return Err(Error::WrongArity("xadd"));
+    };
+    opts.finish()?;
     if fields.len() < 3 || fields.len().is_multiple_of(2) {
         return Err(Error::WrongArity("xadd"));
     }
-    let id = match fields[0].as_ref() {
-        b"*" => AddId::Auto,
-        text => match text.strip_suffix(b"-*") {
-            Some(ms) => {
-                AddId::AutoSeq(crate::numbers::parse_u64(ms).ok_or(Error::StreamIdInvalid)?)
-            }
-            None => AddId::Exact(StreamId::parse(text, 0)?),
-        },
-    };
     if let AddId::Exact(StreamId::MIN) = id {
         return Err(Error::StreamIdZero);
     }
