@@ -451,6 +451,20 @@ impl Command {
         }
     }
 
+    /// About how many bytes the command holds in memory: its arguments, plus 16 bytes each for
+    /// their handles. Cheap (no encoding); what caches of log entries should charge for it.
+    pub fn approx_bytes(&self) -> usize {
+        let sized = |b: &bytes::Bytes| b.len() + 16;
+        match self {
+            Command::Aggregate { args, .. } => args.iter().map(sized).sum(),
+            _ => {
+                let keys: usize = self.keys().into_iter().map(sized).sum();
+                let values: usize = self.values().into_iter().map(sized).sum();
+                keys + values + 16
+            }
+        }
+    }
+
     /// Checks the size limits of [`crate::limits`] on keys, patterns and given values.
     pub(crate) fn check_sizes(&self) -> Result<(), crate::Error> {
         use crate::limits::{MAX_ARGUMENTS, MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_VALUE_BYTES};

@@ -141,3 +141,20 @@ fn scan_count_is_clamped_not_refused() {
     let reply = store.query(0, &scan);
     assert!(!reply.is_error(), "{reply:?}");
 }
+
+/// What a log-entry cache charges for a command: every argument, not just the key.
+#[test]
+fn approx_bytes_counts_every_argument() {
+    let arg = |s: &str| Bytes::from(s.to_string());
+    let mut hset = vec![arg("HSET"), arg("h")];
+    for i in 0..1000 {
+        hset.push(arg(&format!("field:{i:05}")));
+        hset.push(bytes(b'v', 100));
+    }
+    let big = parse(&hset).unwrap().approx_bytes();
+    assert!(big >= 1000 * (11 + 100), "{big}");
+    let set = parse(&[arg("SET"), arg("k"), bytes(b'v', 1000)]).unwrap();
+    assert!(set.approx_bytes() >= 1001, "{}", set.approx_bytes());
+    let get = parse(&[arg("GET"), arg("k")]).unwrap();
+    assert!(get.approx_bytes() < 64);
+}

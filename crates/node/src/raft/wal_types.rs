@@ -156,12 +156,13 @@ impl raft_log::Types for WalTypes {
 
     fn payload_size(payload: &WalPayload) -> u64 {
         match &payload.0 {
+            // Every argument counts (an HSET of 10,000 members is not the size of its key), so
+            // the cache's byte limit means what it says.
             EntryPayload::Normal(c) => {
                 64 + c
                     .cmds
                     .iter()
-                    .flat_map(|cmd| cmd.keys())
-                    .map(|k| k.len() as u64 + 16)
+                    .map(|cmd| cmd.approx_bytes() as u64)
                     .sum::<u64>()
             }
             _ => 64,
