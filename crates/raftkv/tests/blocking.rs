@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::blocked::{reply, roles, send, wait_blocked, wire};
+use common::blocked::{assert_waiters_write_nothing, reply, roles, send, wait_blocked, wire};
 use common::{bulk, Cluster};
 use resp::Reply;
 
@@ -19,13 +19,7 @@ async fn a_client_blocked_on_a_follower_is_woken_by_a_push_on_another_node() {
 
     send(&mut blocked, &["BLPOP", "q1", "q2", "0"]).await;
     wait_blocked(&cluster, follower, 1).await;
-    // A waiting client writes nothing to the log: its own empty attempt must not wake it.
-    let before = cluster.last_log_index(other).await;
-    cluster.call(other, &["SET", "unrelated", "x"]).await;
-    cluster
-        .wait_local(follower, &["GET", "unrelated"], bulk("x"))
-        .await;
-    assert_eq!(cluster.last_log_index(other).await, before + 1);
+    assert_waiters_write_nothing(&cluster, follower, other).await;
     assert_eq!(
         cluster.call(other, &["RPUSH", "q2", "a", "b"]).await,
         Reply::Integer(2)

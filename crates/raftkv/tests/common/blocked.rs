@@ -63,3 +63,15 @@ pub async fn roles(cluster: &Cluster) -> (u64, u64, u64) {
     let others: Vec<u64> = [1, 2, 3].into_iter().filter(|&i| i != leader).collect();
     (leader, others[0], others[1])
 }
+
+/// Check that the clients waiting on node `waiting` add nothing to the log (their own empty
+/// attempts must not wake them): one unrelated write through node `other` moves the log by
+/// exactly one entry, counted once `waiting` has applied it.
+pub async fn assert_waiters_write_nothing(cluster: &Cluster, waiting: u64, other: u64) {
+    let before = cluster.last_log_index(other).await;
+    cluster.call(other, &["SET", "unrelated", "x"]).await;
+    cluster
+        .wait_local(waiting, &["GET", "unrelated"], super::bulk("x"))
+        .await;
+    assert_eq!(cluster.last_log_index(other).await, before + 1);
+}
