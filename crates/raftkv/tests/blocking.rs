@@ -175,3 +175,24 @@ async fn a_closed_blocked_connection_takes_nothing() {
     );
     assert_eq!(cluster.call(other, &["LLEN", "q"]).await, Reply::Integer(0));
 }
+
+/// Each attempt of a blocking command is a log entry, so it must fit in one like any command.
+#[tokio::test]
+async fn a_blocking_command_larger_than_an_entry_is_refused() {
+    let cluster = Cluster::start(3).await;
+    let (_, follower, _) = roles(&cluster).await;
+    let mut c = cluster.client(follower).await;
+    let keys: Vec<String> = (0..300)
+        .map(|i| format!("{i}:{}", "k".repeat(60_000)))
+        .collect();
+    let mut args = vec!["BLPOP"];
+    args.extend(keys.iter().map(String::as_str));
+    args.push("0.1");
+    let Reply::Error(e) = c.call(&args).await.unwrap() else {
+        panic!("an oversized BLPOP must be refused");
+    };
+    assert!(
+        e.starts_with("ERR command of") && e.contains("exceeds the largest replicated entry"),
+        "{e}"
+    );
+}

@@ -195,7 +195,10 @@ async fn run(
             }
             if let Some(parsed) = blocking::blocking_command(&args) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
+                // Each attempt is a log entry, so the command must fit in one, like any other.
+                let size = entry_bytes(&args);
                 let reply = match parsed {
+                    _ if size > MAX_ENTRY_BYTES => errors::command_too_large(size, MAX_ENTRY_BYTES),
                     Ok(blocked) => match blocking::run(blocked, ctx, stream, &mut input).await? {
                         Some(reply) => reply,
                         None => return Ok(()), // closed while blocked
