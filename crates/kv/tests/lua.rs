@@ -105,6 +105,7 @@ fn a_script_cannot_catch_the_end_of_its_budget() {
         "while true do pcall(function() end) end",
         "local ok = false; while not ok do ok = xpcall(function() while true do end end, function(e) return e end) end; return 'caught'",
         "local function f() return f() end return f()",
+        "local n = 0 while true do pcall(function() for i = 1, 1e12 do end end) n = n + 1 if n > 3 then return 'caught' end end",
     ] {
         let reply = store.apply(1, &eval(body));
         let Reply::Error(text) = &reply else {
