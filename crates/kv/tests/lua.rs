@@ -275,3 +275,51 @@ proptest! {
         three_replicas(&log);
     }
 }
+
+/// Rough costs, printed (not asserted): `cargo test -p raftkv-kv --test lua -- --ignored
+/// --nocapture`. A script run against the plain command it wraps, and the instruction hook
+/// against the same loop without it. Numbers depend on the build profile and the machine.
+#[test]
+#[ignore]
+fn measure_script_costs() {
+    use std::time::Instant;
+    const RUNS: u32 = 2_000;
+    let mut store = Store::new();
+    let incr = cmd(&["INCR", "n"]);
+    let start = Instant::now();
+    for _ in 0..RUNS {
+        store.apply(1, &incr);
+    }
+    let plain = start.elapsed() / RUNS;
+    let script = cmd(&["EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"]);
+    let start = Instant::now();
+    for _ in 0..RUNS {
+        store.apply(1, &script);
+    }
+    let scripted = start.elapsed() / RUNS;
+    println!("INCR applied: {plain:?}; EVAL of an INCR script: {scripted:?}");
+
+    let body = "local x = 0 for i = 1, 20000000 do x = x + i end return x";
+    let lua = mlua::Lua::new();
+    let start = Instant::now();
+    lua.load(body).exec().unwrap();
+    let bare = start.elapsed();
+    let lua = mlua::Lua::new();
+    let counted = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let hook_count = counted.clone();
+    let triggers =
+        mlua::HookTriggers::new().every_nth_instruction(kv::script::SCRIPT_HOOK_INSTRUCTIONS);
+    lua.set_hook(triggers, move |_, _| {
+        hook_count.set(hook_count.get() + 1);
+        Ok(mlua::VmState::Continue)
+    })
+    .unwrap();
+    let start = Instant::now();
+    lua.load(body).exec().unwrap();
+    let hooked = start.elapsed();
+    println!(
+        "20M-iteration loop: {bare:?} bare, {hooked:?} with the hook every {} instructions ({} calls)",
+        kv::script::SCRIPT_HOOK_INSTRUCTIONS,
+        counted.get()
+    );
+}
