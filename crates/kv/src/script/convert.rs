@@ -187,28 +187,34 @@ fn table_to_reply(
 
 /// A Lua number as an argument of `redis.call`: Redis formats it with `%.17g`.
 pub(crate) fn number_argument(n: f64) -> String {
-    if n == n.trunc() && n.abs() < 1e17 {
-        return format!("{}", n as i64);
+    format_g(n, 17)
+}
+
+/// `n` as C's `printf("%.<precision>g")` writes it: `precision` significant digits,
+/// scientific notation below 1e-4 or from 10^precision, trailing zeros cut.
+pub(crate) fn format_g(n: f64, precision: usize) -> String {
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
     if !n.is_finite() {
         return if n.is_nan() {
-            "nan".to_string()
+            "nan"
         } else if n > 0.0 {
-            "inf".to_string()
+            "inf"
         } else {
-            "-inf".to_string()
-        };
+            "-inf"
+        }
+        .to_string();
     }
-    // %.17g: 17 significant digits, scientific below 1e-4 or from 1e17, trailing zeros cut.
-    let sci = format!("{n:.16e}");
+    let sci = format!("{:.*e}", precision - 1, n);
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-4..17).contains(&exponent) {
+    if exponent < -4 || exponent >= precision as i32 {
         let mantissa = trim_zeros(mantissa);
         let sign = if exponent < 0 { '-' } else { '+' };
         return format!("{mantissa}e{sign}{:02}", exponent.abs());
     }
-    let decimals = (16 - exponent).max(0) as usize;
+    let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
     trim_zeros(&format!("{n:.decimals$}")).to_string()
 }
 
@@ -233,6 +239,12 @@ mod tests {
         assert_eq!(number_argument(0.5), "0.5");
         assert_eq!(number_argument(1e20), "1e+20");
         assert_eq!(number_argument(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_g(0.1, 14), "0.1");
+        assert_eq!(format_g(1e20, 14), "1e+20");
+        assert_eq!(format_g(-0.0, 14), "-0");
+        assert_eq!(format_g(123456.789, 14), "123456.789");
+        assert_eq!(format_g(1e14, 14), "1e+14");
+        assert_eq!(format_g(99999999999999.0, 14), "99999999999999");
     }
 
     #[test]

@@ -153,13 +153,14 @@ fn run_in(
                 sha1hex_function(lua)?,
                 setresp_function(lua, state)?,
                 log_function(lua)?,
-                lua.create_function(|_, err: Value| Ok(redis_error(&err)))?,
+                lua.create_function(|_, err: Value| Ok(raised_text(&err).map(|(text, _)| text)))?,
                 {
                     let state = Rc::clone(state);
                     lua.create_function(move |_, ()| Ok(state.spent.get()))?
                 },
                 random_function(lua, state)?,
                 randomseed_function(lua, state)?,
+                super::cjson::library(lua)?,
                 string_array(lua, script.keys)?,
                 string_array(lua, script.args)?,
                 REDIS_VERSION,
@@ -246,8 +247,36 @@ fn raise(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(RedisError(text.into()))
 }
 
-/// The text of `err` if it is a [`RedisError`] (possibly wrapped by mlua).
-fn redis_error(err: &Value) -> Option<String> {
+/// A Lua error raised by a library written in Rust (`cjson`): its text starts with the
+/// caller's position, as `luaL_error`'s does, and gets the `ERR ` prefix at the top level.
+#[derive(Debug)]
+struct LibraryError(String);
+
+impl std::fmt::Display for LibraryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LibraryError {}
+
+/// The Lua error for a library failure with `text`, prefixed by the calling Lua function's
+/// position (`user_script:1: `).
+pub(crate) fn lua_error(lua: &Lua, text: &str) -> mlua::Error {
+    let position = lua.inspect_stack(1, |debug| {
+        let source = debug.source().short_src.map(|s| s.into_owned());
+        (source, debug.current_line())
+    });
+    let text = match position {
+        Some((Some(source), Some(line))) => format!("{source}:{line}: {text}"),
+        _ => text.to_string(),
+    };
+    mlua::Error::external(LibraryError(text))
+}
+
+/// The text of `err` if one of the Rust libraries raised it (possibly wrapped by mlua), and
+/// whether it is a [`RedisError`] (whose text has its code already).
+fn raised_text(err: &Value) -> Option<(String, bool)> {
     let Value::Error(e) = err else {
         return None;
     };
@@ -256,7 +285,12 @@ fn redis_error(err: &Value) -> Option<String> {
         match e {
             mlua::Error::CallbackError { cause, .. } => e = cause,
             mlua::Error::ExternalError(inner) => {
-                return inner.downcast_ref::<RedisError>().map(|r| r.0.clone())
+                if let Some(r) = inner.downcast_ref::<RedisError>() {
+                    return Some((r.0.clone(), true));
+                }
+                return inner
+                    .downcast_ref::<LibraryError>()
+                    .map(|r| (r.0.clone(), false));
             }
             _ => return None,
         }
@@ -272,20 +306,11 @@ fn sha1hex_function(lua: &Lua) -> mlua::Result<Function> {
         let text = match arg {
             Value::String(s) => s.as_bytes().to_vec(),
             Value::Integer(n) => n.to_string().into_bytes(),
-            Value::Number(n) => lua_number_text(*n).into_bytes(),
+            Value::Number(n) => super::convert::format_g(*n, 14).into_bytes(),
             _ => Vec::new(),
         };
         Ok(sha1_hex(&text))
     })
-}
-
-/// A number as Lua 5.1's `tostring` writes it (`%.14g`).
-fn lua_number_text(n: f64) -> String {
-    if n == n.trunc() && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
 }
 
 /// `redis.setresp(2 | 3)`.
@@ -418,8 +443,9 @@ fn error_text(err: &Value) -> String {
         Value::Boolean(b) => format!("ERR {b}"),
         Value::Number(n) => format!("ERR {}", number_argument(*n)),
         Value::Integer(n) => format!("ERR {n}"),
-        Value::Error(e) => match redis_error(err) {
-            Some(text) => text,
+        Value::Error(e) => match raised_text(err) {
+            Some((text, true)) => text,
+            Some((text, false)) => format!("ERR {text}"),
             None => format!("ERR {}", rust_error_text(e)),
         },
         other => format!("ERR {}", other.type_name()),
@@ -431,6 +457,7 @@ fn rust_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => rust_error_text(cause),
         mlua::Error::ExternalError(inner) => inner.to_string(),
+        mlua::Error::WithContext { cause, .. } => rust_error_text(cause),
         mlua::Error::RuntimeError(text) => text.clone(),
         mlua::Error::MemoryError(_) => "not enough memory".to_string(),
         other => other.to_string(),
