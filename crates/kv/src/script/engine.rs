@@ -161,6 +161,7 @@ fn run_in(
                 random_function(lua, state)?,
                 randomseed_function(lua, state)?,
                 super::cjson::library(lua)?,
+                super::bit::library(lua)?,
                 string_array(lua, script.keys)?,
                 string_array(lua, script.args)?,
                 REDIS_VERSION,

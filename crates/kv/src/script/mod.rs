@@ -29,9 +29,10 @@
 //!   Redis's error.
 //!
 //! The interpreter, its sandbox and the `redis` library are in `engine`; the conversions
-//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson` library in
-//! `cjson`.
+//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson` and `bit`
+//! libraries in `cjson` and `bit`.
 
+mod bit;
 mod cjson;
 mod convert;
 mod engine;

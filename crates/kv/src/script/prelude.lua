@@ -1,7 +1,7 @@
 -- The sandbox every script runs in, built by the engine before the script is compiled.
 -- Arguments: the Rust callbacks. Returns the script's environment and the runner.
 local call, pcall_command, sha1hex, setresp, log, error_text, budget_spent, random, randomseed,
-  cjson, KEYS, ARGV, version = ...
+  cjson, bit, KEYS, ARGV, version = ...
 local G = _G
 local error, type, rawget, tostring, select, setmetatable, setfenv =
   error, type, rawget, tostring, select, setmetatable, setfenv
@@ -95,6 +95,7 @@ allowed.table = protect(G.table)
 allowed.math = protect(math_lib)
 allowed.redis = protect(redis)
 allowed.cjson = protect(cjson)
+allowed.bit = protect(bit)
 allowed.KEYS = KEYS
 allowed.ARGV = ARGV
 
