@@ -78,10 +78,70 @@ fn new_lua() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
+/// A script's shebang line (`#!lua flags=no-writes`), as Redis 7 reads it.
+struct Shebang<'a> {
+    /// `flags=no-writes`: the script may not write, wherever it runs.
+    no_writes: bool,
+    /// The code to compile: the body from the end of the shebang line (its newline kept, so
+    /// line numbers stay those of the body).
+    code: &'a [u8],
+}
+
+/// The flags Redis 7 accepts in a shebang (only `no-writes` changes anything here).
+const SHEBANG_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// Reads the shebang of `body`, if any (Redis's error texts).
+fn shebang(body: &[u8]) -> Result<Shebang<'_>, Reply> {
+    if !body.starts_with(b"#!") {
+        return Ok(Shebang {
+            no_writes: false,
+            code: body,
+        });
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(Reply::error("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let engine = words.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(Reply::error(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut no_writes = false;
+    for word in words {
+        let Some(flags) = word.strip_prefix("flags=") else {
+            return Err(Reply::error(format!(
+                "ERR Unknown lua shebang option: {word}"
+            )));
+        };
+        for flag in flags.split(',').filter(|f| !f.is_empty()) {
+            if !SHEBANG_FLAGS.contains(&flag) {
+                return Err(Reply::error(format!(
+                    "ERR Unexpected flag in script shebang: {flag}"
+                )));
+            }
+            no_writes |= flag == "no-writes";
+        }
+    }
+    Ok(Shebang {
+        no_writes,
+        code: &body[end..],
+    })
+}
+
 /// Compiles `body` without running it (SCRIPT LOAD): the compile error reply if it does not.
 pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
+    let code = shebang(body)?.code;
     let lua = new_lua().map_err(|e| internal(&e))?;
-    lua.load(body)
+    lua.load(code)
         .set_name(CHUNK_NAME)
         .set_mode(ChunkMode::Text)
         .into_function()
@@ -89,24 +149,27 @@ pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
         .map_err(|e| compile_error(&e))
 }
 
-/// Runs a script to its reply. Never panics on any script; every failure is an error reply.
-pub(crate) fn run(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> Reply {
+/// Runs a script to its reply, and says whether it compiled (its shebang included). Never
+/// panics on any script; every failure is an error reply.
+pub(crate) fn run(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, bool) {
     let lua = match new_lua() {
         Ok(lua) => lua,
-        Err(e) => return internal(&e),
+        Err(e) => return (internal(&e), false),
     };
     let state = Rc::new(RunState {
         resp: Cell::new(2),
         spent: Cell::new(false),
         failure: RefCell::new(None),
         rng: RefCell::new(rng),
+        compiled: Cell::new(false),
     });
     let result = run_in(&lua, access, now, &state, script);
     lua.remove_hook();
-    match result {
+    let reply = match result {
         Ok(reply) => reply,
         Err(e) => internal(&e),
-    }
+    };
+    (reply, state.compiled.get())
 }
 
 /// What the callbacks of one run share.
@@ -119,6 +182,8 @@ struct RunState {
     failure: RefCell<Option<String>>,
     /// `math.random`'s generator.
     rng: RefCell<Rng>,
+    /// True once the script compiled.
+    compiled: Cell<bool>,
 }
 
 /// The body of [`run`], with `?` for interpreter failures.
@@ -129,7 +194,11 @@ fn run_in(
     state: &Rc<RunState>,
     script: &Script<'_>,
 ) -> mlua::Result<Reply> {
-    let read_only = matches!(access, Access::Read(_));
+    let shebang = match shebang(script.body) {
+        Ok(shebang) => shebang,
+        Err(reply) => return Ok(reply),
+    };
+    let read_only = matches!(access, Access::Read(_)) || shebang.no_writes;
     let access = RefCell::new(access);
     let run_command = |args: &[Value]| match command_args(args) {
         Ok(args) => call(&mut access.borrow_mut(), now, read_only, &args),
@@ -167,7 +236,7 @@ fn run_in(
                 REDIS_VERSION,
             ))?;
         let main = match lua
-            .load(script.body)
+            .load(shebang.code)
             .set_name(CHUNK_NAME)
             .set_mode(ChunkMode::Text)
             .set_environment(env)
@@ -176,6 +245,7 @@ fn run_in(
             Ok(main) => main,
             Err(e) => return Ok(compile_error(&e)),
         };
+        state.compiled.set(true);
         set_budget_hook(lua, state)?;
         let handler = handler_function(lua, state, script.sha)?;
         let (ok, value): (bool, Value) = runner.call((main, handler))?;

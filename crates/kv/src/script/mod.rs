@@ -259,16 +259,18 @@ pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
         ScriptCommand::Eval {
             body, keys, args, ..
         } => {
+            // Cached as Redis does, if it compiles (a runtime error still caches it).
             let sha = sha1_hex(body);
-            if store.scripts.len() < MAX_CACHED_SCRIPTS {
-                store.scripts.insert(sha.clone(), body.clone());
+            let (reply, compiled) = run_write(store, now, body, &sha, keys, args);
+            if compiled && store.scripts.len() < MAX_CACHED_SCRIPTS {
+                store.scripts.insert(sha, body.clone());
             }
-            run_write(store, now, body, &sha, keys, args)
+            reply
         }
         ScriptCommand::EvalSha {
             sha, keys, args, ..
         } => match store.scripts.get(sha).cloned() {
-            Some(body) => run_write(store, now, &body, sha, keys, args),
+            Some(body) => run_write(store, now, &body, sha, keys, args).0,
             None => Reply::error(NOSCRIPT_ERROR),
         },
         ScriptCommand::Load { body } => {
@@ -293,6 +295,7 @@ pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
 }
 
 /// Runs a write script: its random draws come from the store's sequence, which advances.
+/// Also says whether the script compiled.
 fn run_write(
     store: &mut Store,
     now: u64,
@@ -300,7 +303,7 @@ fn run_write(
     sha: &str,
     keys: &[Bytes],
     args: &[Bytes],
-) -> Reply {
+) -> (Reply, bool) {
     let rng = Rng::new(now, store.rand_seq);
     store.rand_seq += 1;
     let script = engine::Script {
@@ -346,5 +349,5 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
         keys,
         args,
     };
-    engine::run(engine::Access::Read(store), now, rng, &script)
+    engine::run(engine::Access::Read(store), now, rng, &script).0
 }
