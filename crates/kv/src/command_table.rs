@@ -209,7 +209,7 @@ pub const COMMAND_TABLE: &[CommandSpec] = &[
     row("sadd", -3, &["write", "denyoom", "fast"], (1, 1, 1), "set", "1.0.0", Data, "Add one or more members to a set", "key member [member ...]"),
     row("scan", -2, &["readonly"], (0, 0, 0), "generic", "2.8.0", Data, "Incrementally iterate the keys space", "cursor [MATCH pattern] [COUNT count] [TYPE type]"),
     row("scard", 2, &["readonly", "fast"], (1, 1, 1), "set", "1.0.0", Data, "Get the number of members in a set", "key"),
-    row("script", -2, &[], (0, 0, 0), "scripting", "2.6.0", Data, "A container for Lua scripts management commands", "LOAD script | EXISTS sha1 [sha1 ...] | FLUSH [ASYNC | SYNC] | KILL"),
+    row("script", -2, &[], (0, 0, 0), "scripting", "2.6.0", Data, "A container for Lua scripts management commands", "LOAD script | EXISTS sha1 [sha1 ...] | FLUSH [ASYNC | SYNC] | KILL | HELP"),
     row("sdiff", -2, &["readonly"], (1, -1, 1), "set", "1.0.0", Data, "Subtract multiple sets", "key [key ...]"),
     row("sdiffstore", -3, &["write", "denyoom"], (1, -1, 1), "set", "1.0.0", Data, "Subtract multiple sets and store the resulting set in a key", "destination key [key ...]"),
     row("select", 2, &["loading", "stale", "fast"], (0, 0, 0), "connection", "1.0.0", Node, "Change the selected database for the current connection", "index"),

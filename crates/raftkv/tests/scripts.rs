@@ -1,11 +1,13 @@
 //! Lua scripts on a 3-node cluster: SCRIPT LOAD on one node and EVALSHA on the others (the
 //! cache is replicated state), a node that catches up through a snapshot has the scripts too,
 //! read-only scripts on followers, and a redis-py `Lock`-style compare-and-delete release
-//! script that keeps mutual exclusion between clients on different nodes.
+//! script that keeps mutual exclusion between clients on different nodes, and a script's push
+//! to a key it declares waking a client blocked on another node.
 
 mod common;
 
-use common::{bulk, wait_until, Cluster};
+use bytes::BytesMut;
+use common::{bulk, wait_until, Cluster, WAIT};
 use node::client::RespClient;
 use resp::Reply;
 
@@ -181,4 +183,40 @@ async fn a_compare_and_delete_lock_keeps_mutual_exclusion_across_nodes() {
         Reply::Integer(0),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_push_wakes_a_client_blocked_on_another_node() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let (waiting_on, pushing_on) = (followers[0], followers[1]);
+    let mut blocked = cluster.client(waiting_on).await;
+    let mut out = BytesMut::new();
+    node::client::encode_command(&["BLPOP", "jobs", "0"], &mut out);
+    blocked.send_raw(&out).await.expect("send");
+    let c = &cluster;
+    wait_until("the client to block", || async move {
+        c.count(waiting_on, "blocked_clients").await == 1
+    })
+    .await;
+    // A queue's enqueue script: push the job and count it, both keys declared.
+    expect(
+        &mut cluster.client(pushing_on).await,
+        &[
+            "EVAL",
+            "redis.call('INCR', KEYS[2]); return redis.call('RPUSH', KEYS[1], ARGV[1])",
+            "2",
+            "jobs",
+            "enqueued",
+            "job-1",
+        ],
+        Reply::Integer(1),
+    )
+    .await;
+    let reply = tokio::time::timeout(WAIT, blocked.read_reply())
+        .await
+        .expect("a reply within the deadline")
+        .expect("read a reply");
+    assert_eq!(reply, Reply::Array(vec![bulk("jobs"), bulk("job-1")]));
 }

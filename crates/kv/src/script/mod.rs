@@ -114,21 +114,38 @@ pub enum ScriptCommand {
     Flush,
     /// `SCRIPT KILL`: no script ever runs between commands here, so always `NOTBUSY`.
     Kill,
+    /// `SCRIPT HELP`.
+    Help,
 }
+
+/// `SCRIPT HELP`'s lines (Redis 7.0's, without `DEBUG`, which raftkv does not serve).
+const SCRIPT_HELP: &[&str] = &[
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache on every node. ASYNC and SYNC do the same.",
+    "KILL",
+    "    Kill the currently executing Lua script (there never is one between commands).",
+    "LOAD <script>",
+    "    Load a script into the scripts cache of every node without executing it.",
+    "HELP",
+    "    Prints this help.",
+];
 
 /// The cache of scripts by SHA-1 (lower-case hex), part of the replicated state.
 pub(crate) type ScriptCache = imbl::OrdMap<String, Bytes>;
 
 impl ScriptCommand {
     /// True if the command goes through the log (everything but the read-only variants,
-    /// SCRIPT EXISTS and SCRIPT KILL).
+    /// SCRIPT EXISTS, KILL and HELP).
     pub fn is_write(&self) -> bool {
         match self {
             ScriptCommand::Eval { read_only, .. } | ScriptCommand::EvalSha { read_only, .. } => {
                 !read_only
             }
             ScriptCommand::Load { .. } | ScriptCommand::Flush => true,
-            ScriptCommand::Exists { .. } | ScriptCommand::Kill => false,
+            ScriptCommand::Exists { .. } | ScriptCommand::Kill | ScriptCommand::Help => false,
         }
     }
 
@@ -150,7 +167,8 @@ impl ScriptCommand {
             ScriptCommand::Load { .. }
             | ScriptCommand::Exists { .. }
             | ScriptCommand::Flush
-            | ScriptCommand::Kill => "script",
+            | ScriptCommand::Kill
+            | ScriptCommand::Help => "script",
         }
     }
 
@@ -230,6 +248,8 @@ pub(crate) fn parse_script(args: &[Bytes]) -> Result<ScriptCommand, Error> {
         },
         "kill" if argc == 2 => Ok(ScriptCommand::Kill),
         "kill" => Err(Error::WrongArity("script|kill")),
+        "help" if argc == 2 => Ok(ScriptCommand::Help),
+        "help" => Err(Error::WrongArity("script|help")),
         _ => Err(Error::UnknownSubcommand {
             sub: String::from_utf8_lossy(&args[1]).into_owned(),
             command: "SCRIPT",
@@ -255,7 +275,8 @@ pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
             read_only: true, ..
         }
         | ScriptCommand::Exists { .. }
-        | ScriptCommand::Kill => query(store, now, cmd),
+        | ScriptCommand::Kill
+        | ScriptCommand::Help => query(store, now, cmd),
         ScriptCommand::Eval {
             body, keys, args, ..
         } => {
@@ -338,6 +359,14 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
             )
         }
         ScriptCommand::Kill => return Error::NotBusy.to_reply(),
+        ScriptCommand::Help => {
+            return Reply::Array(
+                SCRIPT_HELP
+                    .iter()
+                    .map(|line| Reply::Simple((*line).to_string()))
+                    .collect(),
+            )
+        }
         ScriptCommand::Load { .. } | ScriptCommand::Flush => {
             return Error::NotReadOnly("script").to_reply()
         }
