@@ -10,7 +10,7 @@
 //!   so nothing else interleaves with them.
 //! - Everything a script can observe is a function of the store and the entry: `TIME` answers
 //!   the entry's timestamp, `math.random` draws from the store's replicated random sequence
-//!   ([`crate::random`]; `math.randomseed` reseeds it for this run only), SPOP and friends draw
+//!   (the one SPOP uses; `math.randomseed` reseeds it for this run only), SPOP and friends draw
 //!   as on every other replica, and there is no `os`, `io`, `require`, `loadfile`, `dofile`,
 //!   `print`, no bytecode loading and no memory figure (`collectgarbage` answers 0).
 //! - The running-time limit is an instruction count ([`MAX_SCRIPT_INSTRUCTIONS`], counted by a
