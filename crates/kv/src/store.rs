@@ -80,11 +80,23 @@ impl Store {
     /// returns its reply. The store's clock becomes `max(now_ms, clock)` first. Errors come back
     /// as [`Reply::Error`] and leave the state unchanged; client input never panics.
     pub fn apply(&mut self, now_ms: u64, cmd: &Command) -> Reply {
+        self.apply_publishing(now_ms, cmd, &mut Vec::new())
+    }
+
+    /// [`Store::apply`], also appending to `messages` the `(channel, message)` of every
+    /// PUBLISH a script makes, in order, for the node to deliver (a [`Command::Publish`] itself
+    /// is delivered by the node from the command).
+    pub fn apply_publishing(
+        &mut self,
+        now_ms: u64,
+        cmd: &Command,
+        messages: &mut Vec<(bytes::Bytes, bytes::Bytes)>,
+    ) -> Reply {
         self.clock_ms = self.clock_ms.max(now_ms);
         let now = self.clock_ms;
         let result = cmd.check_sizes().and_then(|()| {
             if let Command::Script(script) = cmd {
-                Ok(crate::script::apply(self, now, script))
+                Ok(crate::script::apply(self, now, script, messages))
             } else if let Command::Aggregate { op, args } = cmd {
                 let mut rng = Rng::new(now, self.rand_seq);
                 if op.is_random() {

@@ -2,7 +2,8 @@
 //! cache is replicated state), a node that catches up through a snapshot has the scripts too,
 //! read-only scripts on followers, and a redis-py `Lock`-style compare-and-delete release
 //! script that keeps mutual exclusion between clients on different nodes, and a script's push
-//! to a key it declares waking a client blocked on another node.
+//! to a key it declares waking a client blocked on another node, and a script's PUBLISH
+//! reaching a subscriber on another node.
 
 mod common;
 
@@ -219,4 +220,41 @@ async fn a_script_push_wakes_a_client_blocked_on_another_node() {
         .expect("a reply within the deadline")
         .expect("read a reply");
     assert_eq!(reply, Reply::Array(vec![bulk("jobs"), bulk("job-1")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_publish_reaches_a_subscriber_on_another_node() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let mut subscriber = cluster.client(followers[0]).await;
+    expect(
+        &mut subscriber,
+        &["SUBSCRIBE", "events"],
+        Reply::Array(vec![bulk("subscribe"), bulk("events"), Reply::Integer(1)]),
+    )
+    .await;
+    // The script sees 0 receivers on every node; the subscriber gets both messages, in order.
+    expect(
+        &mut cluster.client(followers[1]).await,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]); return {redis.call('PUBLISH', 'events', 'a'), redis.call('PUBLISH', 'events', 'b')}",
+            "1",
+            "k",
+            "v",
+        ],
+        Reply::Array(vec![Reply::Integer(0), Reply::Integer(0)]),
+    )
+    .await;
+    for payload in ["a", "b"] {
+        let reply = tokio::time::timeout(WAIT, subscriber.read_reply())
+            .await
+            .expect("a message within the deadline")
+            .expect("read a message");
+        assert_eq!(
+            reply,
+            Reply::Array(vec![bulk("message"), bulk("events"), bulk(payload)])
+        );
+    }
 }

@@ -50,8 +50,9 @@ const OUT_OF_MEMORY: &str = "ERR script exceeded the memory limit";
 
 /// How the script reaches the store: a write script applies commands, a read-only one queries.
 pub(crate) enum Access<'a> {
-    /// Inside [`Store::apply`]: commands apply at the entry's time.
-    Write(&'a mut Store),
+    /// Inside [`Store::apply`]: commands apply at the entry's time; the script's PUBLISHes
+    /// are collected in the vector, for the node to deliver.
+    Write(&'a mut Store, &'a mut Vec<(Bytes, Bytes)>),
     /// Inside [`Store::query`]: read commands only.
     Read(&'a Store),
 }
@@ -286,16 +287,23 @@ fn call(access: &mut Access<'_>, now: u64, read_only: bool, args: &[Bytes]) -> R
         Err(Error::WrongArity(_)) => return Reply::error(WRONG_ARITY),
         Err(e) => return e.to_reply(),
     };
-    // Scripts may not run scripts; PUBLISH needs the node's delivery, which a script's
-    // entry does not trigger yet.
-    if matches!(cmd, Command::Script(_) | Command::Publish { .. }) {
+    // Scripts may not run scripts.
+    if matches!(cmd, Command::Script(_)) {
         return Reply::error(NOT_ALLOWED);
     }
     if cmd.is_write() && read_only {
         return Reply::error(WRITE_IN_READ_ONLY);
     }
     match access {
-        Access::Write(store) => store.apply(now, &cmd),
+        Access::Write(store, messages) => {
+            let reply = store.apply(now, &cmd);
+            // The node delivers the message once the entry is applied; the script sees 0
+            // receivers on every node (a node's own count would differ between replicas).
+            if let (Command::Publish { channel, message }, false) = (&cmd, reply.is_error()) {
+                messages.push((channel.clone(), message.clone()));
+            }
+            reply
+        }
         Access::Read(store) => store.query(now, &cmd),
     }
 }

@@ -266,7 +266,13 @@ fn check_body(body: &[u8]) -> Result<(), Error> {
 }
 
 /// Applies a scripting command as part of a log entry at the store's clock `now`.
-pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
+/// The messages the script PUBLISHes are appended to `messages`, in order.
+pub(crate) fn apply(
+    store: &mut Store,
+    now: u64,
+    cmd: &ScriptCommand,
+    messages: &mut Vec<(Bytes, Bytes)>,
+) -> Reply {
     match cmd {
         ScriptCommand::Eval {
             read_only: true, ..
@@ -282,7 +288,7 @@ pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
         } => {
             // Cached as Redis does, if it compiles (a runtime error still caches it).
             let sha = sha1_hex(body);
-            let (reply, compiled) = run_write(store, now, body, &sha, keys, args);
+            let (reply, compiled) = run_write(store, now, body, &sha, keys, args, messages);
             if compiled && store.scripts.len() < MAX_CACHED_SCRIPTS {
                 store.scripts.insert(sha, body.clone());
             }
@@ -291,7 +297,7 @@ pub(crate) fn apply(store: &mut Store, now: u64, cmd: &ScriptCommand) -> Reply {
         ScriptCommand::EvalSha {
             sha, keys, args, ..
         } => match store.scripts.get(sha).cloned() {
-            Some(body) => run_write(store, now, &body, sha, keys, args).0,
+            Some(body) => run_write(store, now, &body, sha, keys, args, messages).0,
             None => Reply::error(NOSCRIPT_ERROR),
         },
         ScriptCommand::Load { body } => {
@@ -324,6 +330,7 @@ fn run_write(
     sha: &str,
     keys: &[Bytes],
     args: &[Bytes],
+    messages: &mut Vec<(Bytes, Bytes)>,
 ) -> (Reply, bool) {
     let rng = Rng::new(now, store.rand_seq);
     store.rand_seq += 1;
@@ -333,7 +340,7 @@ fn run_write(
         keys,
         args,
     };
-    engine::run(engine::Access::Write(store), now, rng, &script)
+    engine::run(engine::Access::Write(store, messages), now, rng, &script)
 }
 
 /// Answers a read-only scripting command at `now` without changing the store.
