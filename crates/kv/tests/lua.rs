@@ -170,6 +170,16 @@ fn the_sandbox_refuses_bytecode_and_unsafe_libraries() {
         store.apply(1, &eval("return {collectgarbage('count'), gcinfo()}")),
         Reply::Array(vec![Reply::Integer(0), Reply::Integer(0)])
     );
+    // No memory addresses: they differ between replicas.
+    assert_eq!(
+        store.apply(1, &eval("return {tostring({}), tostring(string.len), tostring(cjson.null), tostring(setmetatable({}, {__tostring = function() return 'mine' end}))}")),
+        Reply::Array(vec![
+            Reply::bulk("table"),
+            Reply::bulk("function"),
+            Reply::bulk("userdata"),
+            Reply::bulk("mine")
+        ])
+    );
     // A script cannot leave anything behind for the next one.
     let reply = store.apply(1, &eval("rawset(_G, 'leak', 1) return 1"));
     assert_eq!(reply, Reply::Integer(1));

@@ -69,6 +69,20 @@ for _, name in ipairs({
 }) do
   allowed[name] = G[name]
 end
+-- No addresses: `tostring` of a table, function, coroutine or userdata without __tostring
+-- names its type only ('table'), since its address differs between replicas.
+local raw_tostring, getmetatable = tostring, getmetatable
+allowed.tostring = function(...)
+  local v = ...
+  local t = type(v)
+  if t == 'table' or t == 'function' or t == 'userdata' or t == 'thread' then
+    local mt = getmetatable(v)
+    if not (type(mt) == 'table' and rawget(mt, '__tostring')) then
+      return t
+    end
+  end
+  return raw_tostring(...)
+end
 allowed.pcall = function(...)
   return after(raw_pcall(...))
 end
