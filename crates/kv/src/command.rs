@@ -282,6 +282,10 @@ pub enum Command {
         /// The watched keys with the versions seen at WATCH time.
         watched: Vec<(Bytes, i64)>,
     },
+    /// A scripting command: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT LOAD / EXISTS / FLUSH /
+    /// KILL (see [`crate::script`]). A write script runs inside apply as one entry; the last
+    /// variant, so the log's variant indexes of the others never change.
+    Script(crate::script::ScriptCommand),
 }
 
 impl Command {
@@ -290,6 +294,9 @@ impl Command {
     pub fn is_write(&self) -> bool {
         if let Command::Aggregate { op, .. } = self {
             return op.is_write();
+        }
+        if let Command::Script(script) = self {
+            return script.is_write();
         }
         !matches!(
             self,
@@ -349,6 +356,7 @@ impl Command {
             Command::Publish { .. } => "publish",
             Command::KeyVersions { .. } => "watch",
             Command::WatchGuard { .. } => "exec",
+            Command::Script(script) => script.name(),
         }
     }
 
@@ -393,6 +401,7 @@ impl Command {
             | Command::ExpireDue { .. }
             | Command::Publish { .. } => Vec::new(),
             Command::Aggregate { op, args } => op.keys(args),
+            Command::Script(script) => script.keys().iter().collect(),
         }
     }
 
@@ -435,6 +444,7 @@ impl Command {
             }
             Command::Aggregate { args, .. } => args.iter().collect(),
             Command::Publish { channel, message } => vec![channel, message],
+            Command::Script(script) => script.args().iter().collect(),
             _ => Vec::new(),
         }
     }

@@ -314,6 +314,27 @@ pub enum Error {
     /// [`crate::Store::query`] was given a command that changes state; the field is its name.
     #[error("ERR '{0}' may change state and must be applied through the log, not queried")]
     NotReadOnly(&'static str),
+    /// EVAL and friends with a negative numkeys.
+    #[error("ERR Number of keys can't be negative")]
+    NumKeysNegative,
+    /// A script body larger than [`crate::script::MAX_SCRIPT_BYTES`].
+    #[error(
+        "ERR script exceeds maximum allowed size ({} bytes)",
+        crate::script::MAX_SCRIPT_BYTES
+    )]
+    ScriptTooLarge,
+    /// SCRIPT LOAD with [`crate::script::MAX_CACHED_SCRIPTS`] scripts cached already.
+    #[error(
+        "ERR too many cached scripts (at most {}); use SCRIPT FLUSH",
+        crate::script::MAX_CACHED_SCRIPTS
+    )]
+    TooManyScripts,
+    /// SCRIPT FLUSH with a mode other than ASYNC or SYNC.
+    #[error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")]
+    ScriptFlushMode,
+    /// SCRIPT KILL: no script is ever running between commands.
+    #[error("NOTBUSY No scripts in execution right now.")]
+    NotBusy,
 }
 
 impl Error {

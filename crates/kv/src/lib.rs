@@ -34,6 +34,7 @@
 //!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
+//! - `script`: Lua scripts (EVAL and friends), deterministic on every replica.
 
 mod aggregate;
 mod bits;
@@ -54,6 +55,7 @@ mod options;
 mod parse;
 mod random;
 mod scan;
+pub mod script;
 mod sets;
 pub mod snapshot;
 mod store;

@@ -179,6 +179,11 @@ pub const COMMANDS: &[&str] = &[
     "xautoclaim",
     "xinfo",
     "xsetid",
+    "eval",
+    "evalsha",
+    "eval_ro",
+    "evalsha_ro",
+    "script",
 ];
 
 /// The table row of a data command, by name in any case.
@@ -219,6 +224,10 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
             message: args[2].clone(),
         },
         "set" => parse_set(args)?,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+            Command::Script(crate::script::parse_eval(name, args)?)
+        }
+        "script" => Command::Script(crate::script::parse_script(args)?),
         "setnx" => Command::SetNx {
             key: key(),
             value: args[2].clone(),

@@ -8,14 +8,33 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 3
+//! # Format, version 4
+//!
+//! Version 4 is version 3 (below) with the store's script cache (see [`crate::script`]) in
+//! zero or more script chunks between the last data chunk and the trailer:
+//!
+//! ```text
+//! script chunk (13 bytes + payload)
+//!   0   tag        u8  'S'
+//!   1   scripts    u32 number of scripts in the payload, at least 1
+//!   5   length     u32 payload length in bytes, at most MAX_SNAPSHOT_CHUNK_BYTES
+//!   9   payload    script bodies back to back, each postcard-encoded as bytes
+//!   ..  crc32      u32 CRC-32 of the tag, scripts, length and payload
+//! ```
+//!
+//! A script's name (its SHA-1) is not stored: the reader computes it, so a cache entry can
+//! never name the wrong body. Scripts appear in SHA-1 order, strictly increasing (the reader
+//! checks it); script chunks are not counted in the trailer's `entries` and `chunks`, which
+//! stay the data's, but the trailer's whole-stream CRC-32 covers them.
+//!
+//! # Format, version 3 (read, never written)
 //!
 //! All integers are little-endian. Offsets are from the start of the snapshot.
 //!
 //! ```text
 //! header   (52 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 3
+//!   8   version    u32 3 (4)
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
 //!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
@@ -93,8 +112,10 @@ use crate::stream::StreamId;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
-/// The format version this code writes.
-const VERSION: u32 = 3;
+/// The format version this code writes: version 3 plus script chunks.
+const VERSION: u32 = 4;
+/// The format version before scripts, which this code still reads (same header and entries).
+const VERSION_3: u32 = 3;
 /// The format version before WATCH versions, which this code still reads.
 const VERSION_2: u32 = 2;
 /// The strings-only format version this code still reads.
@@ -109,6 +130,8 @@ const HEADER_LEN_V1: usize = 28;
 const CHUNK_TAG: u8 = b'C';
 /// Chunk header length (tag, entries, length) in bytes.
 const CHUNK_HEADER_LEN: usize = 9;
+/// Script chunk tag (version 4).
+const SCRIPT_TAG: u8 = b'S';
 /// Trailer tag.
 const TRAILER_TAG: u8 = b'E';
 

@@ -56,6 +56,8 @@ pub struct Store {
     /// How many commands have drawn random numbers so far; with the clock, the seed of the
     /// next draw (see [`crate::random`]).
     pub(crate) rand_seq: u64,
+    /// The script cache by SHA-1 (SCRIPT LOAD and EVAL), replicated like the keyspace.
+    pub(crate) scripts: crate::script::ScriptCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -78,10 +80,24 @@ impl Store {
     /// returns its reply. The store's clock becomes `max(now_ms, clock)` first. Errors come back
     /// as [`Reply::Error`] and leave the state unchanged; client input never panics.
     pub fn apply(&mut self, now_ms: u64, cmd: &Command) -> Reply {
+        self.apply_publishing(now_ms, cmd, &mut Vec::new())
+    }
+
+    /// [`Store::apply`], also appending to `messages` the `(channel, message)` of every
+    /// PUBLISH a script makes, in order, for the node to deliver (a [`Command::Publish`] itself
+    /// is delivered by the node from the command).
+    pub fn apply_publishing(
+        &mut self,
+        now_ms: u64,
+        cmd: &Command,
+        messages: &mut Vec<(bytes::Bytes, bytes::Bytes)>,
+    ) -> Reply {
         self.clock_ms = self.clock_ms.max(now_ms);
         let now = self.clock_ms;
         let result = cmd.check_sizes().and_then(|()| {
-            if let Command::Aggregate { op, args } = cmd {
+            if let Command::Script(script) = cmd {
+                Ok(crate::script::apply(self, now, script, messages))
+            } else if let Command::Aggregate { op, args } = cmd {
                 let mut rng = Rng::new(now, self.rand_seq);
                 if op.is_random() {
                     self.rand_seq += 1;
@@ -150,7 +166,10 @@ impl Store {
         }
         let now = self.clock_ms.max(now_ms);
         cmd.check_sizes()
-            .and_then(|()| read(&self.keyspace, now, cmd))
+            .and_then(|()| match cmd {
+                Command::Script(script) => Ok(crate::script::query(self, now, script)),
+                _ => read(&self.keyspace, now, cmd),
+            })
             .unwrap_or_else(|error| error.to_reply())
     }
 
@@ -304,6 +323,7 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         | Command::Ttl { .. }
         | Command::Scan { .. }
         | Command::KeyVersions { .. }
+        | Command::Script(_)
         | Command::Aggregate { .. } => read(ks, now, cmd)?,
     })
 }

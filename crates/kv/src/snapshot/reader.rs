@@ -7,7 +7,8 @@
 
 use super::{
     EntryIn, EntryInV1, EntryInV2, SnapshotError, StreamMeta, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG,
-    HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, TRAILER_TAG, VERSION, VERSION_1, VERSION_2,
+    HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, SCRIPT_TAG, TRAILER_TAG, VERSION, VERSION_1,
+    VERSION_2, VERSION_3,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
@@ -115,9 +116,82 @@ struct Loader {
     version: u32,
     /// An aggregate whose next piece is still to come.
     pending: Option<(Bytes, Entry)>,
+    /// The script cache loaded so far (version 4).
+    scripts: crate::script::ScriptCache,
+    /// True once a script chunk was read (no data chunk may follow).
+    scripts_seen: bool,
 }
 
 impl Loader {
+    /// Reads one script chunk (version 4) whose tag (at `start`) has been read already.
+    fn script_chunk<R: Read>(
+        &mut self,
+        r: &mut HashingReader<'_, R>,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        self.scripts_seen = true;
+        let fields: [u8; CHUNK_HEADER_LEN - 1] = r.array("script chunk header")?;
+        let count = u32_at(&fields[0..4]);
+        let len = u32_at(&fields[4..8]) as usize;
+        if count == 0 {
+            return Err(malformed(start + 1, "script chunk with zero scripts"));
+        }
+        if len > MAX_SNAPSHOT_CHUNK_BYTES {
+            return Err(malformed(
+                start + 5,
+                format!("script chunk length {len} exceeds the limit"),
+            ));
+        }
+        let mut payload = vec![0u8; len];
+        r.fill(&mut payload, "script chunk payload")?;
+        let stored = u32::from_le_bytes(r.array("script chunk checksum")?);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[SCRIPT_TAG]);
+        crc.update(&fields);
+        crc.update(&payload);
+        let computed = crc.finalize();
+        if stored != computed {
+            return Err(SnapshotError::Checksum {
+                what: "script chunk".to_string(),
+                offset: start,
+                stored,
+                computed,
+            });
+        }
+        let payload_start = start + CHUNK_HEADER_LEN as u64;
+        let mut rest = &payload[..];
+        for _ in 0..count {
+            let offset = payload_start + (len - rest.len()) as u64;
+            let (body, tail) = postcard::take_from_bytes::<&[u8]>(rest)
+                .map_err(|e| malformed(offset, format!("undecodable script: {e}")))?;
+            rest = tail;
+            if body.len() > crate::script::MAX_SCRIPT_BYTES {
+                return Err(malformed(offset, "script exceeds the size limit"));
+            }
+            let sha = crate::script::sha1_hex(body);
+            if self
+                .scripts
+                .keys()
+                .next_back()
+                .is_some_and(|last| *last >= sha)
+            {
+                return Err(malformed(offset, "scripts out of order or repeated"));
+            }
+            if self.scripts.len() >= crate::script::MAX_CACHED_SCRIPTS {
+                return Err(malformed(offset, "more scripts than the cache holds"));
+            }
+            self.scripts.insert(sha, Bytes::copy_from_slice(body));
+        }
+        if !rest.is_empty() {
+            let offset = payload_start + (len - rest.len()) as u64;
+            return Err(malformed(
+                offset,
+                "bytes left over after the chunk's scripts",
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads one chunk whose tag (at `start`) has been read already.
     fn chunk<R: Read>(
         &mut self,
@@ -397,7 +471,7 @@ impl Store {
         }
         let version = u32_at(&header[8..12]);
         let header_len = match version {
-            VERSION => HEADER_LEN,
+            VERSION | VERSION_3 => HEADER_LEN,
             VERSION_2 => HEADER_LEN_V2,
             VERSION_1 => HEADER_LEN_V1,
             _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
@@ -423,7 +497,7 @@ impl Store {
         } else {
             u64_at(&header[24..32])
         };
-        let (mod_seq, delete_seq) = if version == VERSION {
+        let (mod_seq, delete_seq) = if version >= VERSION_3 {
             (u64_at(&header[32..40]), u64_at(&header[40..48]))
         } else {
             (0, 0)
@@ -436,11 +510,17 @@ impl Store {
             chunks: 0,
             version,
             pending: None,
+            scripts: crate::script::ScriptCache::new(),
+            scripts_seen: false,
         };
         loop {
             let start = r.offset;
             match r.array::<1>("chunk or trailer tag")?[0] {
+                CHUNK_TAG if loader.scripts_seen => {
+                    return Err(malformed(start, "data chunk after a script chunk"))
+                }
                 CHUNK_TAG => loader.chunk(&mut r, start)?,
+                SCRIPT_TAG if version == VERSION => loader.script_chunk(&mut r, start)?,
                 TRAILER_TAG => break,
                 tag => return Err(malformed(start, format!("unknown tag {tag:#04x}"))),
             }
@@ -485,6 +565,7 @@ impl Store {
             keyspace,
             clock_ms,
             rand_seq,
+            scripts: loader.scripts,
         })
     }
 }

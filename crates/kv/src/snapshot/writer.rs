@@ -7,7 +7,7 @@
 
 use super::{
     EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC,
-    SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
+    SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
 };
 use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
@@ -63,13 +63,18 @@ impl Chunk {
 
     /// Writes the chunk (header, payload, CRC-32) and empties it.
     fn flush<W: Write>(&mut self, out: &mut HashingWriter<'_, W>) -> io::Result<()> {
+        self.flush_as(CHUNK_TAG, out)
+    }
+
+    /// Writes the chunk with tag `tag` and empties it.
+    fn flush_as<W: Write>(&mut self, tag: u8, out: &mut HashingWriter<'_, W>) -> io::Result<()> {
         let payload_len = self.payload_len();
         assert!(self.entries > 0, "snapshot chunk without entries");
         assert!(
             payload_len <= MAX_SNAPSHOT_CHUNK_BYTES,
             "snapshot chunk of {payload_len} bytes exceeds the limit: an entry broke the size limits"
         );
-        self.buf[0] = CHUNK_TAG;
+        self.buf[0] = tag;
         self.buf[1..5].copy_from_slice(&self.entries.to_le_bytes());
         self.buf[5..9].copy_from_slice(&(payload_len as u32).to_le_bytes());
         let crc = crc32fast::hash(&self.buf);
@@ -123,6 +128,7 @@ impl Store {
             chunks += 1;
         }
         assert_eq!(stored, self.keyspace.len() as u64);
+        write_scripts(&mut out, &self.scripts)?;
 
         let mut trailer = Vec::with_capacity(17);
         trailer.push(TRAILER_TAG);
@@ -133,6 +139,26 @@ impl Store {
         out.put(&total_crc.to_le_bytes())?;
         out.inner.flush()
     }
+}
+
+/// Writes the script cache as script chunks (version 4), bodies in SHA-1 order.
+fn write_scripts<W: Write>(
+    out: &mut HashingWriter<'_, W>,
+    scripts: &crate::script::ScriptCache,
+) -> io::Result<()> {
+    let mut chunk = Chunk::new();
+    for body in scripts.values() {
+        let buf = std::mem::take(&mut chunk.buf);
+        chunk.buf = postcard::to_extend(&body.as_ref(), buf).map_err(io::Error::other)?;
+        chunk.entries += 1;
+        if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
+            chunk.flush_as(SCRIPT_TAG, out)?;
+        }
+    }
+    if chunk.entries > 0 {
+        chunk.flush_as(SCRIPT_TAG, out)?;
+    }
+    Ok(())
 }
 
 /// Splits an aggregate's elements into runs of about [`SNAPSHOT_CHUNK_TARGET_BYTES`] each

@@ -355,9 +355,13 @@ fn apply_entry(store: &mut kv::Store, hub: &Hub, c: &LogCommand) -> Vec<resp::Re
 }
 
 /// Apply one command; an applied `PUBLISH` is delivered to this node's subscribers and answers
-/// how many messages were queued here.
+/// how many messages were queued here. A script's PUBLISHes are delivered too, in order.
 fn apply_one(store: &mut kv::Store, hub: &Hub, now_ms: u64, cmd: &kv::Command) -> resp::Reply {
-    let reply = store.apply(now_ms, cmd);
+    let mut messages = Vec::new();
+    let reply = store.apply_publishing(now_ms, cmd, &mut messages);
+    for (channel, message) in &messages {
+        hub.publish(channel, message);
+    }
     match cmd {
         kv::Command::Publish { channel, message } if !matches!(reply, resp::Reply::Error(_)) => {
             resp::Reply::Integer(hub.publish(channel, message) as i64)

@@ -1,0 +1,586 @@
+//! The interpreter: a fresh, sandboxed Lua 5.1 state for each script run.
+//!
+//! Each run builds its own `mlua::Lua` with only the base, string, table and math libraries,
+//! then runs `prelude.lua`, which builds the script's environment: a read-only global table
+//! that raises Redis's `Script attempted to access nonexistent global variable` for a missing
+//! name and `Attempt to modify a readonly table` for any assignment, read-only library tables,
+//! the `redis` library, `KEYS` and `ARGV`, a source-only `loadstring`, and `math.random` drawing
+//! from the replicated generator. A fresh state per run means no script can leave anything
+//! behind for the next one, so the result depends only on the store, the entry and the script.
+//!
+//! The script runs under `xpcall` with a Rust message handler that turns any error into Redis's
+//! text: `<error> script: <sha>, on @user_script:<line>.`, where a plain Lua error gets the
+//! `ERR ` prefix and a table raised by `redis.call` keeps its own. A hook every
+//! [`SCRIPT_HOOK_INSTRUCTIONS`] instructions counts the budget; once spent, it raises on every
+//! later tick and `pcall` re-raises, so a script cannot catch the end of its budget.
+
+use super::convert::{lua_to_reply, number_argument, reply_to_lua};
+use super::{
+    sha1_hex, INSTRUCTION_LIMIT_ERROR, MAX_SCRIPT_INSTRUCTIONS, MAX_SCRIPT_MEMORY_BYTES,
+    SCRIPT_HOOK_INSTRUCTIONS,
+};
+use crate::command::Command;
+use crate::command_table;
+use crate::random::Rng;
+use crate::{Error, Store};
+use bytes::Bytes;
+use mlua::chunk::ChunkMode;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use resp::Reply;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// The Lua source of the sandbox.
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// The chunk name of a user script, as Redis names it (errors say `user_script:1:`).
+const CHUNK_NAME: &str = "@user_script";
+
+/// The Redis version scripts see in `redis.REDIS_VERSION`.
+const REDIS_VERSION: &str = "7.0.0";
+
+/// Texts of the errors `redis.call` raises (Redis's).
+const NO_ARGUMENTS: &str = "ERR Please specify at least one argument for this redis lib call";
+const BAD_ARGUMENT: &str = "ERR Lua redis lib command arguments must be strings or integers";
+const UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+const WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+const NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+const WRITE_IN_READ_ONLY: &str = "ERR Write commands are not allowed from read-only scripts.";
+const OUT_OF_MEMORY: &str = "ERR script exceeded the memory limit";
+
+/// How the script reaches the store: a write script applies commands, a read-only one queries.
+pub(crate) enum Access<'a> {
+    /// Inside [`Store::apply`]: commands apply at the entry's time; the script's PUBLISHes
+    /// are collected in the vector, for the node to deliver.
+    Write(&'a mut Store, &'a mut Vec<(Bytes, Bytes)>),
+    /// Inside [`Store::query`]: read commands only.
+    Read(&'a Store),
+}
+
+/// One script run's inputs.
+pub(crate) struct Script<'a> {
+    /// The source.
+    pub(crate) body: &'a [u8],
+    /// Its SHA-1, for error texts.
+    pub(crate) sha: &'a str,
+    /// `KEYS`.
+    pub(crate) keys: &'a [Bytes],
+    /// `ARGV`.
+    pub(crate) args: &'a [Bytes],
+}
+
+/// A new interpreter with the libraries scripts may use and the memory cap.
+fn new_lua() -> mlua::Result<Lua> {
+    let lua = Lua::new_with(
+        StdLib::STRING | StdLib::TABLE | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    lua.set_memory_limit(MAX_SCRIPT_MEMORY_BYTES)?;
+    Ok(lua)
+}
+
+/// A script's shebang line (`#!lua flags=no-writes`), as Redis 7 reads it.
+struct Shebang<'a> {
+    /// `flags=no-writes`: the script may not write, wherever it runs.
+    no_writes: bool,
+    /// The code to compile: the body from the end of the shebang line (its newline kept, so
+    /// line numbers stay those of the body).
+    code: &'a [u8],
+}
+
+/// The flags Redis 7 accepts in a shebang (only `no-writes` changes anything here).
+const SHEBANG_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// Reads the shebang of `body`, if any (Redis's error texts).
+fn shebang(body: &[u8]) -> Result<Shebang<'_>, Reply> {
+    if !body.starts_with(b"#!") {
+        return Ok(Shebang {
+            no_writes: false,
+            code: body,
+        });
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(Reply::error("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let engine = words.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(Reply::error(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut no_writes = false;
+    for word in words {
+        let Some(flags) = word.strip_prefix("flags=") else {
+            return Err(Reply::error(format!(
+                "ERR Unknown lua shebang option: {word}"
+            )));
+        };
+        for flag in flags.split(',').filter(|f| !f.is_empty()) {
+            if !SHEBANG_FLAGS.contains(&flag) {
+                return Err(Reply::error(format!(
+                    "ERR Unexpected flag in script shebang: {flag}"
+                )));
+            }
+            no_writes |= flag == "no-writes";
+        }
+    }
+    Ok(Shebang {
+        no_writes,
+        code: &body[end..],
+    })
+}
+
+/// Compiles `body` without running it (SCRIPT LOAD): the compile error reply if it does not.
+pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
+    let code = shebang(body)?.code;
+    let lua = new_lua().map_err(|e| internal(&e))?;
+    lua.load(code)
+        .set_name(CHUNK_NAME)
+        .set_mode(ChunkMode::Text)
+        .into_function()
+        .map(|_| ())
+        .map_err(|e| compile_error(&e))
+}
+
+/// Runs a script to its reply, and says whether it compiled (its shebang included). Never
+/// panics on any script; every failure is an error reply.
+pub(crate) fn run(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, bool) {
+    let lua = match new_lua() {
+        Ok(lua) => lua,
+        Err(e) => return (internal(&e), false),
+    };
+    let state = Rc::new(RunState {
+        resp: Cell::new(2),
+        spent: Cell::new(false),
+        failure: RefCell::new(None),
+        rng: RefCell::new(rng),
+        compiled: Cell::new(false),
+    });
+    let result = run_in(&lua, access, now, &state, script);
+    lua.remove_hook();
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => internal(&e),
+    };
+    (reply, state.compiled.get())
+}
+
+/// What the callbacks of one run share.
+struct RunState {
+    /// The protocol chosen with `redis.setresp` (2 or 3).
+    resp: Cell<u8>,
+    /// True once the instruction budget is spent.
+    spent: Cell<bool>,
+    /// The formatted error of a failed run, set by the message handler.
+    failure: RefCell<Option<String>>,
+    /// `math.random`'s generator.
+    rng: RefCell<Rng>,
+    /// True once the script compiled.
+    compiled: Cell<bool>,
+}
+
+/// The body of [`run`], with `?` for interpreter failures.
+fn run_in(
+    lua: &Lua,
+    access: Access<'_>,
+    now: u64,
+    state: &Rc<RunState>,
+    script: &Script<'_>,
+) -> mlua::Result<Reply> {
+    let shebang = match shebang(script.body) {
+        Ok(shebang) => shebang,
+        Err(reply) => return Ok(reply),
+    };
+    let read_only = matches!(access, Access::Read(_)) || shebang.no_writes;
+    let access = RefCell::new(access);
+    let run_command = |args: &[Value]| match command_args(args) {
+        Ok(args) => call(&mut access.borrow_mut(), now, read_only, &args),
+        Err(text) => Reply::error(text),
+    };
+    lua.scope(|scope| {
+        let call_state = Rc::clone(state);
+        let redis_call =
+            scope.create_function(move |lua, args: Variadic<Value>| match run_command(&args) {
+                Reply::Error(text) => Err(raise(text)),
+                reply => reply_to_lua(lua, &reply, call_state.resp.get()),
+            })?;
+        let pcall_state = Rc::clone(state);
+        let redis_pcall = scope.create_function(move |lua, args: Variadic<Value>| {
+            reply_to_lua(lua, &run_command(&args), pcall_state.resp.get())
+        })?;
+        let (env, runner): (Table, Function) =
+            lua.load(PRELUDE).set_name("=raftkv prelude").call((
+                redis_call,
+                redis_pcall,
+                sha1hex_function(lua)?,
+                setresp_function(lua, state)?,
+                log_function(lua)?,
+                lua.create_function(|_, err: Value| Ok(raised_text(&err).map(|(text, _)| text)))?,
+                {
+                    let state = Rc::clone(state);
+                    lua.create_function(move |_, ()| Ok(state.spent.get()))?
+                },
+                random_function(lua, state)?,
+                randomseed_function(lua, state)?,
+                super::cjson::library(lua)?,
+                super::bit::library(lua)?,
+                string_array(lua, script.keys)?,
+                string_array(lua, script.args)?,
+                REDIS_VERSION,
+            ))?;
+        let main = match lua
+            .load(shebang.code)
+            .set_name(CHUNK_NAME)
+            .set_mode(ChunkMode::Text)
+            .set_environment(env)
+            .into_function()
+        {
+            Ok(main) => main,
+            Err(e) => return Ok(compile_error(&e)),
+        };
+        state.compiled.set(true);
+        set_budget_hook(lua, state)?;
+        let handler = handler_function(lua, state, script.sha)?;
+        let (ok, value): (bool, Value) = runner.call((main, handler))?;
+        if ok {
+            return Ok(lua_to_reply(&value, state.resp.get()));
+        }
+        let failure = state.failure.borrow_mut().take();
+        Ok(Reply::Error(failure.unwrap_or_else(|| {
+            // The handler did not run: Lua reports running out of memory without it.
+            format!("{OUT_OF_MEMORY} script: {}, on @user_script:0.", script.sha)
+        })))
+    })
+}
+
+/// The arguments of a `redis.call`: strings, or numbers formatted as Redis does.
+fn command_args(args: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err(NO_ARGUMENTS);
+    }
+    args.iter()
+        .map(|arg| match arg {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            Value::Number(n) => Ok(Bytes::from(number_argument(*n))),
+            _ => Err(BAD_ARGUMENT),
+        })
+        .collect()
+}
+
+/// Runs one command for the script and returns its reply (errors as error replies).
+fn call(access: &mut Access<'_>, now: u64, read_only: bool, args: &[Bytes]) -> Reply {
+    let cmd = match Command::parse(args) {
+        Ok(cmd) => cmd,
+        Err(Error::UnknownCommand { .. }) => {
+            let known = command_table::lookup(&args[0]).is_some();
+            return Reply::error(if known { NOT_ALLOWED } else { UNKNOWN_COMMAND });
+        }
+        Err(Error::WrongArity(_)) => return Reply::error(WRONG_ARITY),
+        Err(e) => return e.to_reply(),
+    };
+    // Scripts may not run scripts.
+    if matches!(cmd, Command::Script(_)) {
+        return Reply::error(NOT_ALLOWED);
+    }
+    if cmd.is_write() && read_only {
+        return Reply::error(WRITE_IN_READ_ONLY);
+    }
+    match access {
+        Access::Write(store, messages) => {
+            let reply = store.apply(now, &cmd);
+            // The node delivers the message once the entry is applied; the script sees 0
+            // receivers on every node (a node's own count would differ between replicas).
+            if let (Command::Publish { channel, message }, false) = (&cmd, reply.is_error()) {
+                messages.push((channel.clone(), message.clone()));
+            }
+            reply
+        }
+        Access::Read(store) => store.query(now, &cmd),
+    }
+}
+
+/// An error of the `redis` library (a failed `redis.call`, bad arguments): raised as is, its
+/// text already has its code (`ERR ...`), and `pcall` hands the script that text.
+#[derive(Debug)]
+struct RedisError(String);
+
+impl std::fmt::Display for RedisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedisError {}
+
+/// The Lua error for a `redis` library failure with `text`.
+fn raise(text: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(RedisError(text.into()))
+}
+
+/// A Lua error raised by a library written in Rust (`cjson`): its text starts with the
+/// caller's position, as `luaL_error`'s does, and gets the `ERR ` prefix at the top level.
+#[derive(Debug)]
+struct LibraryError(String);
+
+impl std::fmt::Display for LibraryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LibraryError {}
+
+/// The Lua error for a library failure with `text`, prefixed by the calling Lua function's
+/// position (`user_script:1: `).
+pub(crate) fn lua_error(lua: &Lua, text: &str) -> mlua::Error {
+    let position = lua.inspect_stack(1, |debug| {
+        let source = debug.source().short_src.map(|s| s.into_owned());
+        (source, debug.current_line())
+    });
+    let text = match position {
+        Some((Some(source), Some(line))) => format!("{source}:{line}: {text}"),
+        _ => text.to_string(),
+    };
+    mlua::Error::external(LibraryError(text))
+}
+
+/// The text of `err` if one of the Rust libraries raised it (possibly wrapped by mlua), and
+/// whether it is a [`RedisError`] (whose text has its code already).
+fn raised_text(err: &Value) -> Option<(String, bool)> {
+    let Value::Error(e) = err else {
+        return None;
+    };
+    let mut e: &mlua::Error = e;
+    loop {
+        match e {
+            mlua::Error::CallbackError { cause, .. } => e = cause,
+            mlua::Error::ExternalError(inner) => {
+                if let Some(r) = inner.downcast_ref::<RedisError>() {
+                    return Some((r.0.clone(), true));
+                }
+                return inner
+                    .downcast_ref::<LibraryError>()
+                    .map(|r| (r.0.clone(), false));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `redis.sha1hex(s)`: strings and numbers as text, anything else as the empty string.
+fn sha1hex_function(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|_, args: Variadic<Value>| {
+        let [arg] = args.as_slice() else {
+            return Err(raise("ERR wrong number of arguments"));
+        };
+        let text = match arg {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Number(n) => super::convert::format_g(*n, 14).into_bytes(),
+            _ => Vec::new(),
+        };
+        Ok(sha1_hex(&text))
+    })
+}
+
+/// `redis.setresp(2 | 3)`.
+fn setresp_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |_, args: Variadic<Value>| {
+        let [n] = args.as_slice() else {
+            return Err(raise("ERR redis.setresp() requires one argument."));
+        };
+        match n {
+            Value::Integer(2) => state.resp.set(2),
+            Value::Integer(3) => state.resp.set(3),
+            Value::Number(n) if *n == 2.0 => state.resp.set(2),
+            Value::Number(n) if *n == 3.0 => state.resp.set(3),
+            _ => return Err(raise("ERR RESP version must be 2 or 3.")),
+        }
+        Ok(())
+    })
+}
+
+/// `redis.log(level, message ...)`: checks its arguments and drops the line (logging is a
+/// side effect outside the state machine).
+fn log_function(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|_, args: Variadic<Value>| {
+        if args.len() < 2 {
+            return Err(raise("ERR redis.log() requires two arguments or more."));
+        }
+        let level = match &args[0] {
+            Value::Integer(n) => *n as f64,
+            Value::Number(n) => *n,
+            _ => -1.0,
+        };
+        if !(0.0..=3.0).contains(&level) {
+            return Err(raise("ERR Invalid debug level."));
+        }
+        Ok(())
+    })
+}
+
+/// `math.random([m [, n]])` as Lua 5.1 defines it, drawing from the replicated generator.
+fn random_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |_, args: Variadic<f64>| {
+        let r = (state.rng.borrow_mut().next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        match args.as_slice() {
+            [] => Ok(r),
+            [m] => {
+                let m = m.trunc();
+                if m < 1.0 {
+                    return Err(mlua::Error::runtime(
+                        "bad argument #1 to 'random' (interval is empty)",
+                    ));
+                }
+                Ok((r * m).floor() + 1.0)
+            }
+            [m, n] => {
+                let (m, n) = (m.trunc(), n.trunc());
+                if m > n {
+                    return Err(mlua::Error::runtime(
+                        "bad argument #2 to 'random' (interval is empty)",
+                    ));
+                }
+                Ok((r * (n - m + 1.0)).floor() + m)
+            }
+            _ => Err(mlua::Error::runtime("wrong number of arguments")),
+        }
+    })
+}
+
+/// `math.randomseed(x)`: restarts this run's generator from `x`.
+fn randomseed_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |_, seed: f64| {
+        *state.rng.borrow_mut() = Rng::new(seed as i64 as u64, 0);
+        Ok(())
+    })
+}
+
+/// A Lua array of strings (`KEYS`, `ARGV`).
+fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(table)
+}
+
+/// Counts instructions; past the budget, every tick raises.
+fn set_budget_hook(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<()> {
+    let state = Rc::clone(state);
+    let executed = Cell::new(0u64);
+    let triggers = HookTriggers::new().every_nth_instruction(SCRIPT_HOOK_INSTRUCTIONS);
+    lua.set_hook(triggers, move |_, _| {
+        executed.set(executed.get() + u64::from(SCRIPT_HOOK_INSTRUCTIONS));
+        if executed.get() > MAX_SCRIPT_INSTRUCTIONS {
+            state.spent.set(true);
+            return Err(mlua::Error::runtime(INSTRUCTION_LIMIT_ERROR));
+        }
+        Ok(VmState::Continue)
+    })
+}
+
+/// The `xpcall` message handler: formats the error as Redis does and keeps it in the state.
+fn handler_function(lua: &Lua, state: &Rc<RunState>, sha: &str) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    let sha = sha.to_string();
+    lua.create_function(move |lua, err: Value| {
+        let text = if state.spent.get() {
+            INSTRUCTION_LIMIT_ERROR.to_string()
+        } else {
+            error_text(&err)
+        };
+        let line = error_line(lua);
+        *state.failure.borrow_mut() = Some(
+            format!("{text} script: {sha}, on @user_script:{line}.").replace(['\r', '\n'], " "),
+        );
+        Ok(())
+    })
+}
+
+/// The text of a raised Lua value: a table's `err` field as is, anything else after `ERR `.
+fn error_text(err: &Value) -> String {
+    match err {
+        Value::Table(t) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+            _ => "ERR script raised a table without an err field".to_string(),
+        },
+        Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+        Value::Nil => "ERR nil".to_string(),
+        Value::Boolean(b) => format!("ERR {b}"),
+        Value::Number(n) => format!("ERR {}", number_argument(*n)),
+        Value::Integer(n) => format!("ERR {n}"),
+        Value::Error(e) => match raised_text(err) {
+            Some((text, true)) => text,
+            Some((text, false)) => format!("ERR {text}"),
+            None => format!("ERR {}", rust_error_text(e)),
+        },
+        other => format!("ERR {}", other.type_name()),
+    }
+}
+
+/// The message of an error raised by one of the Rust callbacks, without mlua's decoration.
+fn rust_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => rust_error_text(cause),
+        mlua::Error::ExternalError(inner) => inner.to_string(),
+        mlua::Error::WithContext { cause, .. } => rust_error_text(cause),
+        mlua::Error::RuntimeError(text) => text.clone(),
+        mlua::Error::MemoryError(_) => "not enough memory".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The line of the user script where the error happened: the innermost frame of
+/// `@user_script` (0 if none).
+fn error_line(lua: &Lua) -> usize {
+    for level in 1..64 {
+        let frame = lua.inspect_stack(level, |debug| {
+            let source = debug.source();
+            (
+                source.source.as_deref() == Some(CHUNK_NAME),
+                debug.current_line(),
+            )
+        });
+        match frame {
+            None => break,
+            Some((true, line)) => return line.unwrap_or(0),
+            Some((false, _)) => {}
+        }
+    }
+    0
+}
+
+/// The reply for a script that does not compile (Redis's text).
+fn compile_error(e: &mlua::Error) -> Reply {
+    let message = match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => rust_error_text(other),
+    };
+    Reply::error(
+        format!("ERR Error compiling script (new function): {message}").replace(['\r', '\n'], " "),
+    )
+}
+
+/// The reply for a failure of the interpreter itself (out of memory while setting up).
+fn internal(e: &mlua::Error) -> Reply {
+    match e {
+        mlua::Error::MemoryError(_) => Reply::error(OUT_OF_MEMORY),
+        other => Reply::error(
+            format!("ERR script engine failure: {}", rust_error_text(other))
+                .replace(['\r', '\n'], " "),
+        ),
+    }
+}
