@@ -122,6 +122,58 @@ struct Loader {
     scripts_seen: bool,
 }
 
+/// How one kind of chunk names itself in errors.
+struct Frame {
+    /// The tag byte, already read at `start`.
+    tag: u8,
+    /// Its name in "... length ... exceeds the limit".
+    name: &'static str,
+    /// What truncation errors name: the header, the payload, the checksum.
+    parts: [&'static str; 3],
+    /// The error for a chunk that holds nothing.
+    empty: &'static str,
+    /// What a checksum error names.
+    checksum: String,
+}
+
+/// Reads the framing every chunk shares after its tag: count and length (checked), payload,
+/// and CRC-32 of tag, header and payload. Returns the count and the payload.
+fn read_frame<R: Read>(
+    r: &mut HashingReader<'_, R>,
+    start: u64,
+    frame: Frame,
+) -> Result<(u32, Vec<u8>), SnapshotError> {
+    let fields: [u8; CHUNK_HEADER_LEN - 1] = r.array(frame.parts[0])?;
+    let count = u32_at(&fields[0..4]);
+    let len = u32_at(&fields[4..8]) as usize;
+    if count == 0 {
+        return Err(malformed(start + 1, frame.empty));
+    }
+    if len > MAX_SNAPSHOT_CHUNK_BYTES {
+        return Err(malformed(
+            start + 5,
+            format!("{} length {len} exceeds the limit", frame.name),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.fill(&mut payload, frame.parts[1])?;
+    let stored = u32::from_le_bytes(r.array(frame.parts[2])?);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&[frame.tag]);
+    crc.update(&fields);
+    crc.update(&payload);
+    let computed = crc.finalize();
+    if stored != computed {
+        return Err(SnapshotError::Checksum {
+            what: frame.checksum,
+            offset: start,
+            stored,
+            computed,
+        });
+    }
+    Ok((count, payload))
+}
+
 impl Loader {
     /// Reads one script chunk (version 4) whose tag (at `start`) has been read already.
     fn script_chunk<R: Read>(
@@ -130,34 +182,19 @@ impl Loader {
         start: u64,
     ) -> Result<(), SnapshotError> {
         self.scripts_seen = true;
-        let fields: [u8; CHUNK_HEADER_LEN - 1] = r.array("script chunk header")?;
-        let count = u32_at(&fields[0..4]);
-        let len = u32_at(&fields[4..8]) as usize;
-        if count == 0 {
-            return Err(malformed(start + 1, "script chunk with zero scripts"));
-        }
-        if len > MAX_SNAPSHOT_CHUNK_BYTES {
-            return Err(malformed(
-                start + 5,
-                format!("script chunk length {len} exceeds the limit"),
-            ));
-        }
-        let mut payload = vec![0u8; len];
-        r.fill(&mut payload, "script chunk payload")?;
-        let stored = u32::from_le_bytes(r.array("script chunk checksum")?);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&[SCRIPT_TAG]);
-        crc.update(&fields);
-        crc.update(&payload);
-        let computed = crc.finalize();
-        if stored != computed {
-            return Err(SnapshotError::Checksum {
-                what: "script chunk".to_string(),
-                offset: start,
-                stored,
-                computed,
-            });
-        }
+        let frame = Frame {
+            tag: SCRIPT_TAG,
+            name: "script chunk",
+            parts: [
+                "script chunk header",
+                "script chunk payload",
+                "script chunk checksum",
+            ],
+            empty: "script chunk with zero scripts",
+            checksum: "script chunk".to_string(),
+        };
+        let (count, payload) = read_frame(r, start, frame)?;
+        let len = payload.len();
         let payload_start = start + CHUNK_HEADER_LEN as u64;
         let mut rest = &payload[..];
         for _ in 0..count {
@@ -198,34 +235,15 @@ impl Loader {
         r: &mut HashingReader<'_, R>,
         start: u64,
     ) -> Result<(), SnapshotError> {
-        let fields: [u8; CHUNK_HEADER_LEN - 1] = r.array("chunk header")?;
-        let count = u32_at(&fields[0..4]);
-        let len = u32_at(&fields[4..8]) as usize;
-        if count == 0 {
-            return Err(malformed(start + 1, "chunk with zero entries"));
-        }
-        if len > MAX_SNAPSHOT_CHUNK_BYTES {
-            return Err(malformed(
-                start + 5,
-                format!("chunk length {len} exceeds the limit"),
-            ));
-        }
-        let mut payload = vec![0u8; len];
-        r.fill(&mut payload, "chunk payload")?;
-        let stored = u32::from_le_bytes(r.array("chunk checksum")?);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&[CHUNK_TAG]);
-        crc.update(&fields);
-        crc.update(&payload);
-        let computed = crc.finalize();
-        if stored != computed {
-            return Err(SnapshotError::Checksum {
-                what: format!("chunk {}", self.chunks),
-                offset: start,
-                stored,
-                computed,
-            });
-        }
+        let frame = Frame {
+            tag: CHUNK_TAG,
+            name: "chunk",
+            parts: ["chunk header", "chunk payload", "chunk checksum"],
+            empty: "chunk with zero entries",
+            checksum: format!("chunk {}", self.chunks),
+        };
+        let (count, payload) = read_frame(r, start, frame)?;
+        let len = payload.len();
         let payload_start = start + CHUNK_HEADER_LEN as u64;
         let mut rest = &payload[..];
         for _ in 0..count {
