@@ -4,21 +4,10 @@
 
 mod common;
 
+use common::{restart, snapshot};
 use kv::{Command, Store};
 use proptest::prelude::*;
 use resp::Reply;
-
-/// The snapshot bytes of a store.
-fn snapshot(store: &Store) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    store.write_snapshot(&mut bytes).unwrap();
-    bytes
-}
-
-/// A store restored from its own snapshot.
-fn restart(store: &Store) -> Store {
-    Store::read_snapshot(&mut snapshot(store).as_slice()).unwrap()
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]

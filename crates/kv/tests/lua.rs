@@ -2,7 +2,10 @@
 //! (TIME, math.random, SPOP, the instruction limit, random scripts from a small grammar), the
 //! sandbox's limits, and the script cache in snapshots (format version 4).
 
+mod common;
+
 use bytes::Bytes;
+use common::{restart, snapshot};
 use kv::script::{INSTRUCTION_LIMIT_ERROR, NOSCRIPT_ERROR};
 use kv::{Command, Store};
 use proptest::prelude::*;
@@ -20,18 +23,6 @@ fn cmd(args: &[&str]) -> Command {
 /// `EVAL body 0`.
 fn eval(body: &str) -> Command {
     cmd(&["EVAL", body, "0"])
-}
-
-/// The snapshot bytes of a store.
-fn snapshot(store: &Store) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    store.write_snapshot(&mut bytes).unwrap();
-    bytes
-}
-
-/// A store restored from its own snapshot.
-fn restart(store: &Store) -> Store {
-    Store::read_snapshot(&mut snapshot(store).as_slice()).unwrap()
 }
 
 /// Applies `log` to three fresh stores (the second restarted from a snapshot half-way, the

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use kv::Command;
+use kv::{Command, Store};
 use proptest::prelude::*;
 
 /// A key from a small set (plus the occasional odd one).
@@ -499,4 +499,16 @@ pub fn check_ttl(store: &mut kv::Store, key: &str, exists: bool, ttl: bool) {
         (true, false) => assert_eq!(ms, -1, "PTTL of {key} without a TTL"),
         (true, true) => assert!(ms > 0, "{key} lost its TTL: PTTL {ms}"),
     }
+}
+
+/// The snapshot bytes of a store.
+pub fn snapshot(store: &Store) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    store.write_snapshot(&mut bytes).unwrap();
+    bytes
+}
+
+/// A store restored from its own snapshot.
+pub fn restart(store: &Store) -> Store {
+    Store::read_snapshot(&mut snapshot(store).as_slice()).unwrap()
 }
