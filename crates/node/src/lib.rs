@@ -11,6 +11,7 @@
 //! - [`removal`]: noticing that this node was removed from the cluster;
 //! - [`pubsub`]: subscriptions and the delivery of applied `PUBLISH` entries.
 
+pub mod blocked;
 pub mod client;
 pub mod config;
 pub mod counters;

@@ -43,8 +43,8 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogCommand, LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::blocked::{Registry, Wakes};
 use crate::pubsub::Hub;
-use crate::server::blocking::{Registry, Wakes};
 
 /// After a snapshot failed to be written, how long before openraft may start another.
 pub const SNAPSHOT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -194,7 +194,7 @@ impl StateMachine {
             snapshot_failures: AtomicU64::new(0),
             last_snapshot_failure: Mutex::new(None),
             hub: Arc::new(Hub::default()),
-            blocking: Arc::new(Registry::new(crate::server::blocking::MAX_BLOCKED_CLIENTS)),
+            blocking: Arc::new(Registry::new(crate::blocked::MAX_BLOCKED_CLIENTS)),
         });
         Ok(StateMachine { shared })
     }
