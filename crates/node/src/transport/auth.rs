@@ -28,15 +28,7 @@ use super::frame::Hello;
 pub const MIN_SECRET_BYTES: usize = 16;
 /// Longest secret file read, in bytes.
 pub const MAX_SECRET_BYTES: usize = 4096;
-/// Bytes in a nonce.
-pub const NONCE_BYTES: usize = 16;
-/// Bytes in a proof (an HMAC-SHA256).
-pub const PROOF_BYTES: usize = 32;
-
-/// A nonce: fresh random bytes for one connection.
-pub type Nonce = [u8; NONCE_BYTES];
-/// A proof of the secret for one connection and one side.
-pub type Proof = [u8; PROOF_BYTES];
+pub use super::frame::{Nonce, Proof, NONCE_BYTES, PROOF_BYTES};
 
 /// Which side of the connection a proof speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

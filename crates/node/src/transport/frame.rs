@@ -27,7 +27,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::auth::{Nonce, Proof, NONCE_BYTES, PROOF_BYTES};
 use crate::raft::types::NodeId;
 
 /// Largest frame body accepted, in bytes: room for a full AppendEntries request (the most
@@ -35,6 +34,15 @@ use crate::raft::types::NodeId;
 /// forwarded batches are far smaller.
 pub const MAX_FRAME_BYTES: usize =
     crate::raft::MAX_APPEND_ENTRIES as usize * crate::raft::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
+/// Bytes in a hello nonce.
+pub const NONCE_BYTES: usize = 16;
+/// Bytes in a proof of the cluster secret (an HMAC-SHA256, see [`super::auth`]).
+pub const PROOF_BYTES: usize = 32;
+/// A nonce: fresh random bytes for one connection.
+pub type Nonce = [u8; NONCE_BYTES];
+/// A proof of the cluster secret for one connection and one side.
+pub type Proof = [u8; PROOF_BYTES];
+
 /// Bumped whenever a peer message changes shape.
 pub const PROTOCOL_VERSION: u32 = 3;
 /// First bytes a dialing peer sends, followed by the protocol version and a [`Hello`].
