@@ -29,6 +29,7 @@ async function main() {
   for (let i = 0; i < jobs; i++) {
     await retry(() => queue.add('record', { i }, { jobId: `job-${i}`, attempts: 5, backoff: { type: 'fixed', delay: 200 } }));
   }
+  const started = Date.now();
   const running = workers.map((connection) => {
     const rec = new IORedis(connection);
     rec.on('error', () => {});
@@ -50,7 +51,7 @@ async function main() {
   }
   const counts = (await retry(() => check.mget(...Array.from({ length: jobs }, (_, i) => `apps:ran:${i}`)))).map((c) => Number(c ?? 0));
   const missing = counts.flatMap((c, i) => (c === 0 ? [i] : []));
-  const summary = { jobs, missing, ran_twice: counts.filter((c) => c > 1).length, finished: done >= jobs, job_counts: await retry(() => queue.getJobCounts()) };
+  const summary = { jobs, missing, ran_twice: counts.filter((c) => c > 1).length, finished: done >= jobs, elapsed_s: (Date.now() - started) / 1000, job_counts: await retry(() => queue.getJobCounts()) };
   console.log(JSON.stringify(summary));
   process.exit(missing.length === 0 && done >= jobs ? 0 : 1);
 }

@@ -104,12 +104,14 @@ def run_rq():
     # rq workers fork a work horse per job; run each in its own process.
     import multiprocessing
     procs = [multiprocessing.Process(target=rq_worker, args=(a,), daemon=True) for a in WORKERS]
+    started = time.monotonic()
     for p in procs:
         p.start()
     ok = wait_done(r, JOBS)
+    elapsed = time.monotonic() - started
     for p in procs:
         p.kill()
-    s = summary(r, finished=ok)
+    s = summary(r, finished=ok, elapsed_s=round(elapsed, 2))
     return ok and not s["missing"]
 
 
@@ -149,12 +151,14 @@ def run_celery():
     for i in range(JOBS):
         retry(lambda: app.send_task("pyapps.record", args=(i,)), "send_task")
     procs = [multiprocessing.Process(target=celery_worker, args=(a,), daemon=True) for a in WORKERS]
+    started = time.monotonic()
     for p in procs:
         p.start()
     ok = wait_done(r, JOBS)
+    elapsed = time.monotonic() - started
     for p in procs:
         p.kill()
-    s = summary(r, finished=ok)
+    s = summary(r, finished=ok, elapsed_s=round(elapsed, 2))
     return ok and not s["missing"]
 
 
@@ -209,13 +213,15 @@ def run_lock():
                     pass
 
     threads = [threading.Thread(target=worker, args=(a,)) for a in addresses for _ in range(2)]
+    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    elapsed = time.monotonic() - started
     r = client(PRODUCER)
     counter = int(retry(lambda: r.get("apps:counter"), "get") or 0)
-    s = summary(r, counter=counter, **stats)
+    s = summary(r, counter=counter, elapsed_s=round(elapsed, 2), **stats)
     exclusive = stats["ok"] <= counter <= stats["ok"] + stats["unknown"]
     return exclusive and stats["lock_lost"] == 0 and not s["missing"]
 
