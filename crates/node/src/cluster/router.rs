@@ -1,0 +1,170 @@
+//! Routing: where a batch of client commands runs, decided from [`crate::raft::Consensus::status`].
+//!
+//! [`Cluster::execute`] is the whole path of a client command once the connection has parsed
+//! and batched it:
+//!
+//! 1. If this node's Raft log failed, refuse at once (a write: nothing was proposed; a read:
+//!    no linearizable read is possible here).
+//! 2. Try it here ([`crate::raft::Consensus::execute_local`]): a write through the log as one entry, a
+//!    read-only batch after the leader's read barrier. This works only on the leader.
+//! 3. Not the leader, and a leader is known: forward a write to it (`Forward::Commands`; the
+//!    leader runs it with `execute_local` and never forwards again, so a stale hint cannot make
+//!    a loop), or ask it for a read index (`Forward::ReadIndex`) and answer the read here once
+//!    applied that far ([`crate::raft::Consensus::read_at`]).
+//! 4. No leader known, the hint was stale, or the leader had no quorum: wait for Raft's state to
+//!    change and try again, until [`ROUTE_DEADLINE`]; then fail as unavailable.
+//!
+//! A command error from the state machine is a normal reply. A forwarded write that was sent
+//! and then lost (the leader failed or the link broke) has an unknown outcome and is never
+//! retried; one refused at connect (nothing was sent) is.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use resp::Reply;
+
+use super::{Cluster, ClusterError};
+use crate::ids::NodeId;
+use crate::limits::{FORWARD_TIMEOUT, ROUTE_DEADLINE};
+use crate::raft::error::ConsensusError;
+use crate::wire::{Forward, ForwardReply, PeerRequest, PeerResponse};
+
+/// What came of carrying a batch to the leader.
+enum Routed {
+    /// The leader (or this node, after the leader's read index) answered.
+    Done(Result<Vec<Reply>, ClusterError>),
+    /// That node does not lead after all (or its address is unknown): wait for news.
+    NotLeader,
+    /// The peer link failed.
+    Failed(io::Error),
+}
+
+impl Cluster {
+    /// Run a batch of commands wherever it must run (here or on the leader), in order, and
+    /// return one reply per command. Any write in the batch sends the whole batch through the
+    /// log as one entry; a batch of reads runs after one linearizable read barrier.
+    pub async fn execute(&self, cmds: Vec<kv::Command>) -> Result<Vec<Reply>, ClusterError> {
+        let deadline = Instant::now() + ROUTE_DEADLINE;
+        let writes = cmds.iter().any(|c| c.is_write());
+        if let Some(fault) = self.consensus.storage_fault() {
+            return Err(if writes {
+                ConsensusError::StorageFailed(fault.error).into()
+            } else {
+                ClusterError::StorageReadRefused(fault.error)
+            });
+        }
+        loop {
+            let err = match self.consensus.execute_local(&cmds).await {
+                Ok(replies) => return Ok(replies),
+                Err(e) => e,
+            };
+            match err {
+                ConsensusError::NotLeader {
+                    leader: Some(leader),
+                } if leader != self.node_id => {
+                    let routed = if writes {
+                        self.forward(leader, &cmds).await
+                    } else {
+                        self.follower_read(leader, &cmds).await
+                    };
+                    match routed {
+                        Routed::Done(result) => return result,
+                        Routed::NotLeader => {} // the hint was stale; wait for news below
+                        // Refused at connect (or at the hello): nothing was sent.
+                        Routed::Failed(e)
+                            if writes
+                                && !matches!(
+                                    e.kind(),
+                                    io::ErrorKind::ConnectionRefused
+                                        | io::ErrorKind::PermissionDenied
+                                ) =>
+                        {
+                            tracing::debug!(error = %e, "forwarding a write failed");
+                            return Err(ConsensusError::OutcomeUnknown(
+                                "the leader failed or could not be reached while handling the write"
+                                    .into(),
+                            )
+                            .into());
+                        }
+                        Routed::Failed(e) => tracing::debug!(error = %e, "forward failed"),
+                    }
+                }
+                ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => {}
+                e @ (ConsensusError::OutcomeUnknown(_)
+                | ConsensusError::Stopped(_)
+                | ConsensusError::StorageFailed(_)
+                | ConsensusError::Membership(_)
+                | ConsensusError::Behind { .. }) => return Err(e.into()),
+            }
+            if Instant::now() >= deadline {
+                return Err(self.unavailable());
+            }
+            self.wait_for_change(deadline).await;
+        }
+    }
+
+    /// Forward a write batch to `leader`, which runs it through its log.
+    async fn forward(&self, leader: NodeId, cmds: &[kv::Command]) -> Routed {
+        let Some(addr) = self.consensus.member_addr(leader) else {
+            return Routed::NotLeader;
+        };
+        let client = self.peers.client(leader, &addr.peer_addr, "forward");
+        let request = PeerRequest::Forward(Forward::Commands(cmds.to_vec()));
+        match client.call(request, FORWARD_TIMEOUT).await {
+            Ok(PeerResponse::Forwarded(ForwardReply::Replies(replies)))
+                if replies.len() == cmds.len() =>
+            {
+                Routed::Done(Ok(replies))
+            }
+            Ok(PeerResponse::Forwarded(ForwardReply::NotLeader { .. })) => Routed::NotLeader,
+            Ok(PeerResponse::Error(msg)) => Routed::Failed(io::Error::other(msg)),
+            Ok(other) => {
+                tracing::warn!(answer = ?other, "unexpected answer to a forward");
+                Routed::Failed(io::Error::other("unexpected answer to a forward"))
+            }
+            Err(e) => Routed::Failed(e),
+        }
+    }
+
+    /// A read-only batch on a follower: get a read index from `leader`, wait to apply it,
+    /// answer here at the leader's time (see `raft::reads`).
+    async fn follower_read(&self, leader: NodeId, cmds: &[kv::Command]) -> Routed {
+        let Some(addr) = self.consensus.member_addr(leader) else {
+            return Routed::NotLeader;
+        };
+        let client = self.peers.client(leader, &addr.peer_addr, "forward");
+        let request = PeerRequest::Forward(Forward::ReadIndex);
+        match client.call(request, FORWARD_TIMEOUT).await {
+            Ok(PeerResponse::Forwarded(ForwardReply::ReadIndex {
+                index,
+                leader_now_ms,
+            })) => Routed::Done(
+                self.consensus
+                    .read_at(index, leader_now_ms, cmds)
+                    .await
+                    .map_err(ClusterError::from),
+            ),
+            Ok(PeerResponse::Forwarded(ForwardReply::NotLeader { .. })) => Routed::NotLeader,
+            Ok(PeerResponse::Error(msg)) => Routed::Failed(io::Error::other(msg)),
+            Ok(other) => Routed::Failed(io::Error::other(format!(
+                "unexpected answer to a read-index request: {other:?}"
+            ))),
+            Err(e) => Routed::Failed(e),
+        }
+    }
+
+    /// Gave up waiting for a leader: unavailable, saying whether one is known.
+    pub(super) fn unavailable(&self) -> ClusterError {
+        ClusterError::Unavailable {
+            leader_known: self.consensus.status().leader.is_some(),
+        }
+    }
+
+    /// Block until Raft's state changes or `deadline` passes (at most 200 ms at a time).
+    pub(super) async fn wait_for_change(&self, deadline: Instant) {
+        let pause = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(200));
+        self.consensus.wait_status_change(pause).await;
+    }
+}
