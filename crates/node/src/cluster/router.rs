@@ -14,6 +14,9 @@
 //! 4. No leader known, the hint was stale, or the leader had no quorum: wait for Raft's state to
 //!    change and try again, until [`ROUTE_DEADLINE`]; then fail as unavailable.
 //!
+//! Steps 3 and 4 are decided by `next_step`, a pure function of the local failure, and a
+//! forward's fate by `maybe_delivered`; both are unit-tested.
+//!
 //! A command error from the state machine is a normal reply. A forwarded write that was sent
 //! and then lost (the leader failed or the link broke) has an unknown outcome and is never
 //! retried; one refused at connect (nothing was sent) is.
@@ -28,6 +31,51 @@ use crate::ids::NodeId;
 use crate::limits::{FORWARD_TIMEOUT, ROUTE_DEADLINE};
 use crate::raft::error::ConsensusError;
 use crate::wire::{Forward, ForwardReply, PeerRequest, PeerResponse};
+
+/// What the router does after a batch failed to run here.
+#[derive(Debug, PartialEq)]
+enum Next {
+    /// Send the write batch to this leader.
+    Forward(NodeId),
+    /// Ask this leader for a read index, then read here.
+    FollowerRead(NodeId),
+    /// No leader to go to yet (none known, or it had no quorum): wait for news and try again.
+    Wait,
+    /// A failure routing does not retry.
+    Fail(ConsensusError),
+}
+
+/// The routing rule: where a batch goes after running it here failed with `err`, on node `me`.
+/// Pure, so it is unit-tested.
+fn next_step(err: ConsensusError, me: NodeId, writes: bool) -> Next {
+    match err {
+        ConsensusError::NotLeader {
+            leader: Some(leader),
+        } if leader != me => {
+            if writes {
+                Next::Forward(leader)
+            } else {
+                Next::FollowerRead(leader)
+            }
+        }
+        ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => Next::Wait,
+        e @ (ConsensusError::OutcomeUnknown(_)
+        | ConsensusError::Stopped(_)
+        | ConsensusError::StorageFailed(_)
+        | ConsensusError::Membership(_)
+        | ConsensusError::Behind { .. }) => Next::Fail(e),
+    }
+}
+
+/// True if a forward that failed with `e` may have reached the leader: anything but a refusal
+/// at connect (or at the hello), where nothing was sent. A write forwarded so has an unknown
+/// outcome and is never sent again.
+fn maybe_delivered(e: &io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::PermissionDenied
+    )
+}
 
 /// What came of carrying a batch to the leader.
 enum Routed {
@@ -58,43 +106,24 @@ impl Cluster {
                 Ok(replies) => return Ok(replies),
                 Err(e) => e,
             };
-            match err {
-                ConsensusError::NotLeader {
-                    leader: Some(leader),
-                } if leader != self.node_id => {
-                    let routed = if writes {
-                        self.forward(leader, &cmds).await
-                    } else {
-                        self.follower_read(leader, &cmds).await
-                    };
-                    match routed {
-                        Routed::Done(result) => return result,
-                        Routed::NotLeader => {} // the hint was stale; wait for news below
-                        // Refused at connect (or at the hello): nothing was sent.
-                        Routed::Failed(e)
-                            if writes
-                                && !matches!(
-                                    e.kind(),
-                                    io::ErrorKind::ConnectionRefused
-                                        | io::ErrorKind::PermissionDenied
-                                ) =>
-                        {
-                            tracing::debug!(error = %e, "forwarding a write failed");
-                            return Err(ConsensusError::OutcomeUnknown(
-                                "the leader failed or could not be reached while handling the write"
-                                    .into(),
-                            )
-                            .into());
-                        }
-                        Routed::Failed(e) => tracing::debug!(error = %e, "forward failed"),
-                    }
+            let routed = match next_step(err, self.node_id, writes) {
+                Next::Fail(e) => return Err(e.into()),
+                Next::Wait => None,
+                Next::Forward(leader) => Some(self.forward(leader, &cmds).await),
+                Next::FollowerRead(leader) => Some(self.follower_read(leader, &cmds).await),
+            };
+            match routed {
+                None => {}
+                Some(Routed::Done(result)) => return result,
+                Some(Routed::NotLeader) => {} // the hint was stale; wait for news below
+                Some(Routed::Failed(e)) if writes && maybe_delivered(&e) => {
+                    tracing::debug!(error = %e, "forwarding a write failed");
+                    return Err(ConsensusError::OutcomeUnknown(
+                        "the leader failed or could not be reached while handling the write".into(),
+                    )
+                    .into());
                 }
-                ConsensusError::NotLeader { .. } | ConsensusError::NoQuorum => {}
-                e @ (ConsensusError::OutcomeUnknown(_)
-                | ConsensusError::Stopped(_)
-                | ConsensusError::StorageFailed(_)
-                | ConsensusError::Membership(_)
-                | ConsensusError::Behind { .. }) => return Err(e.into()),
+                Some(Routed::Failed(e)) => tracing::debug!(error = %e, "forward failed"),
             }
             if Instant::now() >= deadline {
                 return Err(self.unavailable());
@@ -166,5 +195,60 @@ impl Cluster {
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(200));
         self.consensus.wait_status_change(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_leader(leader: Option<NodeId>) -> ConsensusError {
+        ConsensusError::NotLeader { leader }
+    }
+
+    #[test]
+    fn a_write_goes_to_the_leader_and_a_read_asks_it_for_a_read_index() {
+        assert_eq!(next_step(not_leader(Some(2)), 1, true), Next::Forward(2));
+        assert_eq!(
+            next_step(not_leader(Some(2)), 1, false),
+            Next::FollowerRead(2)
+        );
+    }
+
+    #[test]
+    fn no_leader_a_stale_hint_at_itself_or_no_quorum_waits() {
+        for writes in [true, false] {
+            assert_eq!(next_step(not_leader(None), 1, writes), Next::Wait);
+            assert_eq!(next_step(not_leader(Some(1)), 1, writes), Next::Wait);
+            assert_eq!(next_step(ConsensusError::NoQuorum, 1, writes), Next::Wait);
+        }
+    }
+
+    #[test]
+    fn other_failures_are_final() {
+        for e in [
+            ConsensusError::OutcomeUnknown("x".into()),
+            ConsensusError::Stopped("x".into()),
+            ConsensusError::StorageFailed("x".into()),
+            ConsensusError::Membership("x".into()),
+            ConsensusError::Behind {
+                index: 3,
+                waited: Duration::from_secs(2),
+            },
+        ] {
+            assert_eq!(next_step(e.clone(), 1, true), Next::Fail(e));
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_at_connect_proves_a_forward_was_not_delivered() {
+        assert!(!maybe_delivered(&io::Error::from(
+            io::ErrorKind::ConnectionRefused
+        )));
+        assert!(!maybe_delivered(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
+        assert!(maybe_delivered(&io::Error::from(io::ErrorKind::TimedOut)));
+        assert!(maybe_delivered(&io::Error::other("connection reset")));
     }
 }
