@@ -107,7 +107,7 @@ pub struct RaftOptions {
     pub pre_vote: bool,
 }
 
-/// The node's consensus facade. Shared behind an `Arc`.
+/// The node's openraft glue (see the module docs). Shared behind an `Arc`.
 pub struct Consensus {
     raft: Raft,
     view: StateView,

@@ -2,9 +2,10 @@
 //!
 //! Each connection is one task ([`connection`]). It decodes every complete request in what it
 //! read, answers connection-level commands itself ([`commands`], [`info`]), and gathers the run
-//! of consecutive data commands into one batch that goes to the consensus facade as a unit, so
-//! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
-//! in order with one write.
+//! of consecutive data commands into one batch ([`batcher`]) that goes to the cluster layer as
+//! a unit ([`ServerContext::execute`]), so a pipeline of N commands costs one Raft entry (or one
+//! read barrier) and its replies come back in order with one write. Per-connection state is
+//! [`session`]; typed errors become RESP replies only in [`errors`].
 //!
 //! Blocking pops ([`blocking`]) and XREAD/XREADGROUP with BLOCK ([`blocking::stream`]) wait on
 //! this node and pop or read through the log.

@@ -1,7 +1,7 @@
 //! MULTI / EXEC / DISCARD: transactions as one log entry.
 //!
 //! Between MULTI and EXEC a connection queues data commands (answering `+QUEUED`); EXEC sends
-//! the queue to the consensus facade as one batch, which becomes one Raft entry (or one read
+//! the queue to the cluster layer as one batch, which becomes one Raft entry (or one read
 //! barrier if nothing writes). The state machine applies an entry under one lock, so the
 //! commands run together with nothing from other clients in between, as in Redis. A command
 //! that fails to parse while queued aborts the transaction (`-EXECABORT` at EXEC), as in Redis.
