@@ -61,7 +61,7 @@ impl Cluster {
     async fn answer_forward(&self, forward: Forward) -> PeerResponse {
         let answer = |reply| PeerResponse::Forwarded(reply);
         match forward {
-            Forward::Commands(cmds) => match self.consensus.execute_local(&cmds).await {
+            Forward::Commands(cmds) => match self.execute_local(&cmds).await {
                 Ok(replies) => answer(ForwardReply::Replies(replies)),
                 Err(ConsensusError::NotLeader { leader }) => {
                     answer(ForwardReply::NotLeader { leader })

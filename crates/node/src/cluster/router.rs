@@ -5,8 +5,9 @@
 //!
 //! 1. If this node's Raft log failed, refuse at once (a write: nothing was proposed; a read:
 //!    no linearizable read is possible here).
-//! 2. Try it here ([`crate::raft::Consensus::execute_local`]): a write through the log as one entry, a
-//!    read-only batch after the leader's read barrier. This works only on the leader.
+//! 2. Try it here ([`Cluster::execute_local`]): a write through the log as one entry
+//!    ([`crate::raft::Consensus::propose`]), a read-only batch after the leader's read barrier
+//!    ([`crate::raft::Consensus::leader_read`]). This works only on the leader.
 //! 3. Not the leader, and a leader is known: forward a write to it (`Forward::Commands`; the
 //!    leader runs it with `execute_local` and never forwards again, so a stale hint cannot make
 //!    a loop), or ask it for a read index (`Forward::ReadIndex`) and answer the read here once
@@ -102,7 +103,7 @@ impl Cluster {
             });
         }
         loop {
-            let err = match self.consensus.execute_local(&cmds).await {
+            let err = match self.execute_local(&cmds).await {
                 Ok(replies) => return Ok(replies),
                 Err(e) => e,
             };
@@ -129,6 +130,17 @@ impl Cluster {
                 return Err(self.unavailable());
             }
             self.wait_for_change(deadline).await;
+        }
+    }
+
+    /// Run a batch only if this node leads: through the log if any command writes, otherwise
+    /// after the leader's read barrier (lease or ReadIndex). Never forwards: this is also how
+    /// the leader runs a batch a follower forwarded to it.
+    pub async fn execute_local(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
+        if cmds.iter().any(|c| c.is_write()) {
+            self.consensus.propose(cmds.to_vec()).await
+        } else {
+            self.consensus.leader_read(cmds).await
         }
     }
 

@@ -3,7 +3,8 @@
 //! [`Consensus`] owns the Raft instance, its log store and state machine, and offers the rest of
 //! the node a small typed interface in plain data, with no RESP text and no openraft type:
 //!
-//! - [`Consensus::propose`]: put a batch of commands through the log and get its applied result;
+//! - [`Consensus::propose`]: put a batch of commands through the log and get its applied result
+//!   (only on the leader);
 //! - [`Consensus::leader_read`] / [`Consensus::serve_read_index`]: a linearizable read barrier
 //!   on the leader (lease or ReadIndex, see [`reads`]), then the read, or just the read index;
 //! - [`Consensus::read_at`]: wait until applied up to an index, then query the state machine;
@@ -310,16 +311,6 @@ impl Consensus {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(ConsensusError::Stopped(e.to_string())),
-        }
-    }
-
-    /// Run a batch only if this node leads: through the log if any command writes, otherwise
-    /// after confirming leadership (lease or ReadIndex, see [`reads`]).
-    pub async fn execute_local(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
-        if cmds.iter().any(|c| c.is_write()) {
-            self.propose(cmds.to_vec()).await
-        } else {
-            self.leader_read(cmds).await
         }
     }
 
