@@ -150,4 +150,31 @@ mod tests {
             assert!(!t.contains('{') && !t.contains("os error"), "{t}");
         }
     }
+
+    #[test]
+    fn routing_failures_keep_their_redis_prefixes() {
+        assert!(
+            text(cluster(&ClusterError::Unavailable { leader_known: true }))
+                .starts_with("TRYAGAIN ")
+        );
+        assert!(text(cluster(&ClusterError::Unavailable {
+            leader_known: false
+        }))
+        .starts_with("CLUSTERDOWN "));
+        assert!(text(cluster(&ClusterError::StorageReadRefused(
+            "disk full".into()
+        )))
+        .starts_with("TRYAGAIN this node cannot write its Raft log (disk full)"));
+        assert_eq!(
+            text(cluster(&ClusterError::Refused(
+                "ERR membership change refused: node 9 is not a member".into()
+            ))),
+            "ERR membership change refused: node 9 is not a member",
+            "a leader's refusal is passed on verbatim"
+        );
+        assert!(text(cluster(&ClusterError::Consensus(
+            ConsensusError::StorageFailed("disk full".into())
+        )))
+        .starts_with("MISCONF "));
+    }
 }
