@@ -177,7 +177,7 @@ async fn route(path: &str, ctx: &ServerContext, prometheus: &PrometheusHandle) -
             if let Some(why) = ctx.disk.not_ready_reason() {
                 return Response::text(503, format!("not ready: {why}\n"));
             }
-            match ctx.consensus.ready_for_read(READY_DEADLINE).await {
+            match ready_for_read(ctx, READY_DEADLINE).await {
                 Ok(()) => Response::text(200, "ready\n"),
                 Err(why) => Response::text(503, format!("not ready: {why}\n")),
             }
@@ -185,9 +185,25 @@ async fn route(path: &str, ctx: &ServerContext, prometheus: &PrometheusHandle) -
         "/metrics" => Response {
             status: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: crate::metrics::render(prometheus, &ctx.consensus),
+            body: crate::exporter::render(prometheus, &ctx.consensus),
         },
         _ => Response::text(404, "not found\n"),
+    }
+}
+
+/// Ok if a leader is known and a linearizable read through the normal read path (forwarded
+/// to the leader if need be) completes within `deadline`; otherwise why not.
+async fn ready_for_read(ctx: &ServerContext, deadline: Duration) -> Result<(), String> {
+    if ctx.consensus.status().leader.is_none() {
+        return Err("no leader known".into());
+    }
+    match tokio::time::timeout(deadline, ctx.execute(vec![kv::Command::DbSize])).await {
+        Err(_) => Err(format!("a linearizable read took longer than {deadline:?}")),
+        Ok(replies) => match replies.first() {
+            Some(resp::Reply::Integer(_)) => Ok(()),
+            Some(resp::Reply::Error(e)) => Err(e.clone()),
+            other => Err(format!("unexpected read reply {other:?}")),
+        },
     }
 }
 

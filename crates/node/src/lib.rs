@@ -1,28 +1,34 @@
-//! The raftkv server library.
+//! The raftkv server library. Layers, top to bottom (a module imports only from layers below
+//! it; see docs/architecture.md):
 //!
-//! - [`raft`]: the consensus facade over openraft, the Raft log (raft-log WAL), the state
-//!   machine adapter over `kv::Store`, snapshots, and openraft's network traits;
-//! - [`transport`]: framed, multiplexed node-to-node connections and the peer listener;
-//! - [`server`]: the RESP client listener, command dispatch and `INFO`;
 //! - [`node`]: wiring it all together for one `raftkv serve` process;
-//! - [`config`]: the one `Config` struct with its defaults;
-//! - [`disk`]: the data dir's free space, the start-up write probe, and low-space status;
-//! - [`metrics`], [`http`]: Prometheus metrics and the `/livez`, `/readyz`, `/metrics` endpoints;
-//! - [`removal`]: noticing that this node was removed from the cluster;
-//! - [`pubsub`]: subscriptions and the delivery of applied `PUBLISH` entries.
+//! - [`server`]: the RESP client listener, sessions, command dispatch, `INFO`, and the one
+//!   place typed errors become RESP replies; [`http`] and its [`exporter`]: `/livez`,
+//!   `/readyz`, `/metrics`;
+//! - [`cluster`]: what a node does as a cluster member: routing, the peer service,
+//!   membership, removal, leadership hand-off, backups;
+//! - [`raft`]: the openraft glue (log store, state machine, snapshots, network) behind a small
+//!   typed interface; [`transport`]: framed, multiplexed node-to-node connections, the peer
+//!   listener and the [`transport::PeerHandler`] it calls;
+//! - leaves: [`wire`] (peer messages), [`ids`], [`limits`], [`clock`], [`metrics`] (plain
+//!   recorders), [`counters`], [`config`], [`disk`], [`blocked`], [`pubsub`], [`client`].
 
 pub mod blocked;
 pub mod client;
+pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod counters;
 pub mod disk;
-pub mod errors;
+pub mod exporter;
 pub mod http;
+pub mod ids;
 pub mod launch;
+pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod pubsub;
 pub mod raft;
-pub mod removal;
 pub mod server;
 pub mod transport;
+pub mod wire;

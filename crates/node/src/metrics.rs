@@ -1,4 +1,6 @@
-//! Process metrics: what `/metrics` exports and what `INFO` reports about latency.
+//! Process metrics: the recorders behind what `/metrics` exports and what `INFO` reports about
+//! latency. Plain recorders: this module imports nothing of the node, so any layer may record
+//! into it; the exporter that reads the node's state at scrape time is [`crate::exporter`].
 //!
 //! Recording goes through the `metrics` facade; when `--metrics-listen` is set, [`install`]
 //! puts a Prometheus recorder (`metrics-exporter-prometheus`) behind it, and `/metrics` renders
@@ -9,7 +11,7 @@
 //! on. These statistics are process-wide: one process runs one node.
 //!
 //! Gauges that describe state rather than events (keys, apply lag, term, RSS) are set at scrape
-//! time by [`refresh_gauges`], so they are never stale and cost nothing between scrapes.
+//! time by [`crate::exporter::refresh_gauges`], so they are never stale and cost nothing between scrapes.
 //!
 //! Exported names (all prefixed `raftkv_`):
 //! - `leader_changes_total` (counter): times this node saw the leader change (including to none);
@@ -35,9 +37,6 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use openraft::ServerState;
-
-use crate::raft::Consensus;
 
 /// Histogram buckets for latencies, in seconds (50 µs .. 10 s).
 const LATENCY_BUCKETS_S: &[f64] = &[
@@ -76,17 +75,6 @@ pub fn install() -> Result<PrometheusHandle, String> {
         metrics::counter!(counter).increment(0);
     }
     Ok(PROMETHEUS.get_or_init(|| handle).clone())
-}
-
-/// Set the disk gauges from a free-space sample.
-pub fn record_disk(s: &crate::disk::DiskSample) {
-    if let Some(free) = s.free_bytes {
-        metrics::gauge!("raftkv_disk_free_bytes").set(free as f64);
-    }
-    metrics::gauge!("raftkv_disk_min_free_bytes").set(s.min_free_bytes as f64);
-    metrics::gauge!("raftkv_disk_ok").set(f64::from(u8::from(s.ok)));
-    metrics::gauge!("raftkv_raft_log_growth_bytes_per_second")
-        .set(s.log_growth_bytes_per_sec as f64);
 }
 
 /// Record one Raft-log flush: `elapsed` from the append to its durable callback.
@@ -153,15 +141,6 @@ impl BatchTimer {
     }
 }
 
-/// Count leader changes as this node sees them, until the task is aborted.
-pub async fn watch_leader(consensus: std::sync::Arc<Consensus>) {
-    consensus
-        .for_each_leader_change(|_| {
-            metrics::counter!("raftkv_leader_changes_total").increment(1);
-        })
-        .await;
-}
-
 /// Resident set size of this process, in bytes (from `/proc/self/statm`, 4 KiB pages).
 pub fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -171,39 +150,6 @@ pub fn resident_memory_bytes() -> Option<u64> {
 /// The resident page count: the second field of `/proc/self/statm`.
 fn parse_statm_rss_pages(statm: &str) -> Option<u64> {
     statm.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Set the state gauges from the node's current state (called at scrape time).
-pub fn refresh_gauges(consensus: &Consensus) {
-    let m = consensus.metrics();
-    let stats = consensus.view().stats(crate::raft::wall_clock_ms());
-    let applied = m.last_applied.map(|l| l.index()).unwrap_or(0);
-    let committed = m.local_committed.map(|l| l.index()).unwrap_or(0);
-    metrics::gauge!("raftkv_keys").set(stats.keys as f64);
-    metrics::gauge!("raftkv_apply_lag_entries").set(committed.saturating_sub(applied) as f64);
-    metrics::gauge!("raftkv_term").set(m.current_term as f64);
-    metrics::gauge!("raftkv_commit_index").set(committed as f64);
-    metrics::gauge!("raftkv_applied_index").set(applied as f64);
-    metrics::gauge!("raftkv_is_leader").set(f64::from(u8::from(m.state == ServerState::Leader)));
-    metrics::gauge!("raftkv_raft_log_disk_bytes").set(consensus.log_disk_bytes() as f64);
-    metrics::gauge!("raftkv_snapshot_disk_bytes")
-        .set(consensus.view().snapshot_disk_bytes() as f64);
-    if let Some(rss) = resident_memory_bytes() {
-        metrics::gauge!("raftkv_resident_memory_bytes").set(rss as f64);
-    }
-    let pubsub = consensus.view().hub().stats();
-    metrics::gauge!("raftkv_pubsub_channels").set(pubsub.channels as f64);
-    metrics::gauge!("raftkv_pubsub_patterns").set(pubsub.patterns as f64);
-    metrics::counter!("raftkv_pubsub_published_total").absolute(pubsub.published);
-    metrics::counter!("raftkv_pubsub_messages_delivered_total").absolute(pubsub.delivered);
-    metrics::counter!("raftkv_pubsub_clients_cut_off_total").absolute(pubsub.cut_off_clients);
-}
-
-/// Render the Prometheus text exposition (after refreshing the gauges).
-pub fn render(handle: &PrometheusHandle, consensus: &Consensus) -> String {
-    refresh_gauges(consensus);
-    handle.run_upkeep();
-    handle.render()
 }
 
 #[cfg(test)]

@@ -34,12 +34,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::client::RespClient;
+use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::ids::NodeAddr;
 use crate::raft::snapshot_file::restore;
-use crate::raft::types::NodeAddr;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
-use crate::transport::{PeerServer, TcpTransport};
+use crate::transport::{PeerAuth, PeerHandler, PeerServer, Peers, TcpTransport};
 
 /// How often the leader looks for keys past their deadline.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
@@ -121,10 +122,10 @@ impl Node {
             read_lease_ms: config.lease_ms(),
             read_lease_margin_ms: config.lease_margin_ms(),
             pre_vote: config.pre_vote,
-            peer_auth: match &config.cluster_secret_file {
-                Some(path) => crate::transport::PeerAuth::load(path)?,
-                None => crate::transport::PeerAuth::none(),
-            },
+        };
+        let peer_auth = match &config.cluster_secret_file {
+            Some(path) => PeerAuth::load(path)?,
+            None => PeerAuth::none(),
         };
         let me = NodeAddr {
             peer_addr: config.peer_addr().to_string(),
@@ -134,10 +135,14 @@ impl Node {
         crate::disk::probe_writable(&config.data_dir)?;
         // A data dir made by `raftkv snapshot restore` becomes a one-node cluster of this node.
         restore::finish_pending(&config.data_dir, config.node_id, &me)?;
-        let consensus = Consensus::start(&opts, Arc::new(TcpTransport)).await?;
+        // One pool of peer connections, shared by Raft's network and the cluster layer's
+        // forwarding; the peer server answers through the cluster layer's peer service.
+        let peers = Peers::new(config.node_id, Arc::new(TcpTransport), peer_auth);
+        let consensus = Consensus::start(&opts, peers.clone()).await?;
+        let cluster = Cluster::new(consensus.clone(), peers, server::errors::consensus);
         let mut tasks = vec![tokio::spawn(PeerServer::run(
             peer_listener,
-            consensus.clone(),
+            cluster.clone() as Arc<dyn PeerHandler>,
         ))];
 
         if consensus.is_initialized().await {
@@ -171,7 +176,7 @@ impl Node {
         if config.unsafe_power_loss_signal || config.unsafe_no_fsync {
             tasks.push(tokio::spawn(power_loss_on_sigusr1(consensus.clone())));
         }
-        let ctx = ServerContext::new(consensus.clone(), config);
+        let ctx = ServerContext::new(cluster, config);
         if let (Some(listener), Some(addr)) = (metrics_listener, metrics_addr) {
             let prometheus = crate::metrics::install().map_err(io::Error::other)?;
             tasks.push(tokio::spawn(crate::http::serve(
@@ -181,13 +186,16 @@ impl Node {
             )));
             tracing::info!(http = %addr, "metrics endpoint ready");
         }
-        tasks.push(tokio::spawn(crate::metrics::watch_leader(
+        tasks.push(tokio::spawn(crate::exporter::watch_leader(
             consensus.clone(),
         )));
         tasks.push(tokio::spawn(crate::raft::state_log::watch(
             consensus.clone(),
         )));
-        tasks.push(tokio::spawn(crate::removal::watch(ctx.clone())));
+        tasks.push(tokio::spawn(crate::cluster::removal::watch(
+            consensus.clone(),
+            ctx.removed.clone(),
+        )));
         tasks.push(tokio::spawn(watch_disk(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
@@ -218,10 +226,8 @@ impl Node {
         }
         tracing::info!("shutting down");
         // A leader hands over first, so the cluster does not wait out an election timeout.
-        let consensus = &self.ctx.consensus;
-        consensus
-            .hand_off_leadership(2 * consensus.election_timeout_max())
-            .await;
+        let wait = 2 * self.ctx.consensus.election_timeout_max();
+        self.ctx.cluster.hand_off_leadership(wait).await;
         for t in &self.tasks {
             t.abort();
         }
@@ -238,7 +244,7 @@ async fn join(seed: &str, id: u64, me: &NodeAddr) -> io::Result<()> {
     let mut pause = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut c = RespClient::connect(seed, crate::raft::ADD_NODE_TIMEOUT).await?;
+            let mut c = RespClient::connect(seed, crate::limits::ADD_NODE_TIMEOUT).await?;
             let id = id.to_string();
             let args: [&[u8]; 6] = [
                 b"RAFTKV",
@@ -277,7 +283,7 @@ async fn expiry_ticker(consensus: Arc<Consensus>) {
     loop {
         tick.tick().await;
         while let Some(n) = consensus.expire_due().await {
-            if n < crate::raft::EXPIRE_BATCH_KEYS as i64 {
+            if n < crate::limits::EXPIRE_BATCH_KEYS as i64 {
                 break;
             }
         }
@@ -336,13 +342,13 @@ async fn watch_disk(ctx: Arc<ServerContext>) {
             );
             handed_off = false;
         }
-        crate::metrics::record_disk(&disk.sample());
+        crate::exporter::record_disk(&disk.sample());
         // Counted as done once tried with a voter to take over (a lone voter keeps waiting
         // for one), so a failed transfer is not retried every sample either.
-        if disk.is_low() && !handed_off && consensus.can_hand_off() {
+        if disk.is_low() && !handed_off && ctx.cluster.can_hand_off() {
             handed_off = true;
             let wait = 2 * consensus.election_timeout_max();
-            consensus
+            ctx.cluster
                 .hand_off_leadership_because("low free space on the data dir", wait)
                 .await;
         }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use node::transport::auth::Side;
 use node::transport::frame;
-use node::transport::message::{Envelope, Forward, PeerRequest, PeerResponse};
 use node::transport::{PeerAuth, PeerClient, TcpTransport};
+use node::wire::{Envelope, Forward, PeerRequest, PeerResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

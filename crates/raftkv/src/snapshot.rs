@@ -236,7 +236,7 @@ pub fn describe(file: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("cannot read {}", file.display()))?
         .len();
     let (header, store) = snapshot_file::read_file(file).context("checksum verification failed")?;
-    let (_, crc) = node::raft::file_crc32(file)?;
+    let (_, crc) = node::cluster::backup::file_crc32(file)?;
     let last = header.meta.last_log_id;
     let membership = header.meta.last_membership.membership();
     let voters: Vec<u64> = membership.voter_ids().collect();

@@ -24,11 +24,11 @@ use openraft::raft::{
 use openraft::raft::{TransferLeaderRequest, TransferLeaderResponse};
 use openraft::RaftNetworkV2;
 
-use super::peers::Peers;
 use super::state_machine::SnapshotData;
 use super::types::{LogId, NodeAddr, NodeId, TypeConfig, Vote};
-use crate::transport::message::{PeerRequest, PeerResponse, SnapshotChunk};
-use crate::transport::PeerClient;
+use crate::transport::client::PeerClient;
+use crate::transport::peers::Peers;
+use crate::wire::{PeerRequest, PeerResponse, SnapshotChunk};
 
 /// Size of one streamed snapshot piece, in bytes.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;

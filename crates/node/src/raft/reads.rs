@@ -19,10 +19,11 @@
 //!   the leader confirms with a quorum heartbeat round, then serves once applied up to the read
 //!   index. A leader cut off from the majority therefore stops answering once its lease runs
 //!   out: the round fails and the client gets `-TRYAGAIN`/`-CLUSTERDOWN`, never a stale value.
-//! - **Follower.** It asks the leader for a read index (`Forward::ReadIndex`; the leader
-//!   confirms by lease or round as above), waits up to [`FOLLOWER_APPLY_WAIT`] until it has
-//!   applied that far, then answers locally at the leader's time carried in the answer. Still
-//!   linearizable; the read load spreads over the followers.
+//! - **Follower.** It asks the leader for a read index (`Forward::ReadIndex`, sent by the
+//!   cluster layer's router; the leader confirms by lease or round as above and answers with
+//!   [`Consensus::serve_read_index`]), waits up to [`FOLLOWER_APPLY_WAIT`] until it has applied
+//!   that far, then answers locally at the leader's time carried in the answer
+//!   ([`Consensus::read_at`]). Still linearizable; the read load spreads over the followers.
 //! - **Local.** `READONLY` connections (and `--unsafe-stale-reads`) read this node's state
 //!   machine with no check at all. Possibly stale.
 //!
@@ -43,15 +44,13 @@ use openraft::ServerState;
 use resp::Reply;
 use tokio::time::Instant;
 
-use super::types::{NodeId, RaftMetrics, RaftServerMetrics, TypeConfig};
-use super::{wall_clock_ms, Consensus, ConsensusError, FORWARD_TIMEOUT, WRITE_TIMEOUT};
+use super::error::ConsensusError;
+use super::types::{RaftMetrics, RaftServerMetrics, TypeConfig};
+use super::Consensus;
+use crate::clock::wall_clock_ms;
 use crate::config::ReadPolicy;
-use crate::errors;
-use crate::transport::message::{Forward, ForwardReply, PeerRequest, PeerResponse};
-
-/// Longest a follower waits to apply up to the leader's read index before answering
-/// `-TRYAGAIN`.
-pub const FOLLOWER_APPLY_WAIT: Duration = Duration::from_secs(2);
+pub use crate::limits::FOLLOWER_APPLY_WAIT;
+use crate::limits::WRITE_TIMEOUT;
 
 /// Read settings, from the node's config.
 #[derive(Clone, Copy, Debug)]
@@ -299,10 +298,7 @@ impl Consensus {
 
     /// A read-only batch on this node as leader: confirm, wait for the state machine to reach
     /// the read index, answer at the leader's wall clock.
-    pub(super) async fn leader_read(
-        &self,
-        cmds: &[kv::Command],
-    ) -> Result<Vec<Reply>, ConsensusError> {
+    pub async fn leader_read(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
         let (linearizer, path) = self.linearize().await?;
         self.await_applied(linearizer.read_log_id().index(), WRITE_TIMEOUT)
             .await?;
@@ -312,43 +308,26 @@ impl Consensus {
 
     /// The leader's side of a follower read: confirm leadership, return the read index and the
     /// leader's time.
-    pub(super) async fn serve_read_index(&self) -> Result<(u64, u64), ConsensusError> {
+    pub async fn serve_read_index(&self) -> Result<(u64, u64), ConsensusError> {
         let (linearizer, _) = self.linearize().await?;
         let now = wall_clock_ms().max(self.view.expiry_state().1);
         Ok((linearizer.read_log_id().index(), now))
     }
 
-    /// A read-only batch on a follower: get a read index from `leader`, wait to apply it, answer
-    /// locally. `Ok(None)` if `leader` does not lead after all.
-    pub(super) async fn follower_read(
+    /// A read-only batch on a follower, once the leader gave it `index` and its time
+    /// `leader_now_ms`: wait up to [`FOLLOWER_APPLY_WAIT`] to apply that far, then answer
+    /// locally at the leader's time.
+    pub async fn read_at(
         &self,
-        leader: NodeId,
+        index: u64,
+        leader_now_ms: u64,
         cmds: &[kv::Command],
-    ) -> std::io::Result<Option<Vec<Reply>>> {
-        let Some(addr) = self.member_addr(leader) else {
-            return Ok(None);
-        };
-        let client = self.peers.client(leader, &addr.peer_addr, "forward");
-        let request = PeerRequest::Forward(Forward::ReadIndex);
-        match client.call(request, FORWARD_TIMEOUT).await? {
-            PeerResponse::Forwarded(ForwardReply::ReadIndex {
-                index,
-                leader_now_ms,
-            }) => match self.await_applied(index, FOLLOWER_APPLY_WAIT).await {
-                Ok(()) => {
-                    self.reads
-                        .counters
-                        .add(ReadPath::FollowerReadIndex, cmds.len());
-                    Ok(Some(self.view.query(leader_now_ms, cmds)))
-                }
-                Err(e) => Ok(Some(vec![errors::consensus(&e); cmds.len()])),
-            },
-            PeerResponse::Forwarded(ForwardReply::NotLeader { .. }) => Ok(None),
-            PeerResponse::Error(msg) => Err(std::io::Error::other(msg)),
-            other => Err(std::io::Error::other(format!(
-                "unexpected answer to a read-index request: {other:?}"
-            ))),
-        }
+    ) -> Result<Vec<Reply>, ConsensusError> {
+        self.await_applied(index, FOLLOWER_APPLY_WAIT).await?;
+        self.reads
+            .counters
+            .add(ReadPath::FollowerReadIndex, cmds.len());
+        Ok(self.view.query(leader_now_ms, cmds))
     }
 
     /// Answer a read-only batch from this node's state machine with no check (`READONLY`,

@@ -40,10 +40,10 @@ use futures_util::TryStreamExt;
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
-use super::leader_clock::LeaderClock;
 use super::snapshot_file::{self, SnapshotDir, SnapshotFile, SnapshotHeader};
 use super::types::{LogCommand, LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::blocked::{Registry, Wakes};
+use crate::clock::leader::LeaderClock;
 use crate::pubsub::Hub;
 
 /// After a snapshot failed to be written, how long before openraft may start another.

@@ -8,8 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A Raft node id. Never reuse the id of a removed node for a node with an empty log.
-pub type NodeId = u64;
+pub use crate::ids::{NodeAddr, NodeId};
 
 /// One entry's application payload: a batch of kv commands stamped with the leader's
 /// wall-clock time.
@@ -38,22 +37,6 @@ impl fmt::Display for LogCommand {
     }
 }
 
-/// The addresses of one member, kept in the Raft membership config so every node can tell
-/// clients and peers where any member (in particular the leader) is.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeAddr {
-    /// Address other nodes dial for Raft traffic (`host:port`).
-    pub peer_addr: String,
-    /// Address clients dial for RESP (`host:port`).
-    pub client_addr: String,
-}
-
-impl fmt::Display for NodeAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "peer={} client={}", self.peer_addr, self.client_addr)
-    }
-}
-
 openraft::declare_raft_types!(
     /// raftkv's openraft type configuration.
     pub TypeConfig:
@@ -63,8 +46,6 @@ openraft::declare_raft_types!(
         Node = NodeAddr,
 );
 
-/// The Raft handle type used throughout the node.
-pub type Raft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;
 /// A log id (leader id + index).
 pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
 /// A vote.

@@ -38,10 +38,10 @@ pub async fn handle(args: &[Bytes], ctx: &ServerContext) -> Reply {
     };
     let file = |i: usize| {
         let id = String::from_utf8_lossy(&args[i]).into_owned();
-        valid_id(&id).then(|| ctx.consensus.export_dir().join(format!("{id}.snap")))
+        valid_id(&id).then(|| ctx.cluster.export_dir().join(format!("{id}.snap")))
     };
     match (sub.as_str(), args.len()) {
-        ("BEGIN", 3) => match ctx.consensus.export_snapshot().await {
+        ("BEGIN", 3) => match ctx.cluster.export_snapshot().await {
             Ok(e) => Reply::Array(vec![
                 Reply::bulk(e.id),
                 Reply::Integer(e.size as i64),

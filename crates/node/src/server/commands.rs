@@ -9,13 +9,13 @@
 use bytes::Bytes;
 use resp::{Protocol, Reply};
 
-use super::connection::ClientState;
+use super::errors::{self, unknown_subcommand, wrong_arity};
+pub use super::families::is_connection_command;
+use super::session::ClientState;
 use super::{help, info, introspection, ServerContext};
-use crate::errors::{unknown_subcommand, wrong_arity};
-use crate::raft::MemberChange;
+use crate::cluster::MemberChange;
 
-/// The Redis version raftkv reports; clients use it to pick features.
-pub const REDIS_VERSION: &str = "7.0.0";
+pub use super::info::REDIS_VERSION;
 
 /// What the connection does after a command.
 pub enum Outcome {
@@ -23,31 +23,6 @@ pub enum Outcome {
     Reply(Reply),
     /// Send the reply and close.
     Close(Reply),
-}
-
-/// The commands answered here; each has a [`kv::command_table`] row (a test checks it).
-const CONNECTION_COMMANDS: &[&str] = &[
-    "PING",
-    "ECHO",
-    "HELLO",
-    "QUIT",
-    "RESET",
-    "SELECT",
-    "AUTH",
-    "CLIENT",
-    "COMMAND",
-    "CONFIG",
-    "INFO",
-    "READONLY",
-    "READWRITE",
-    "RAFTKV",
-];
-
-/// True if `name` is answered here rather than by the state machine.
-pub fn is_connection_command(name: &[u8]) -> bool {
-    CONNECTION_COMMANDS
-        .iter()
-        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
 }
 
 fn upper(b: &[u8]) -> String {
@@ -272,7 +247,7 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                 Some(_) => return Reply::error("ERR syntax error"),
             };
             let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-            let addr = crate::raft::types::NodeAddr {
+            let addr = crate::ids::NodeAddr {
                 peer_addr: text(&args[4]),
                 client_addr: text(&args[5]),
             };
@@ -285,12 +260,12 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                 }
             }
             match ctx
-                .consensus
+                .cluster
                 .change_members(MemberChange::Add { id, addr, learner })
                 .await
             {
                 Ok(()) => Reply::ok(),
-                Err(reply) => reply,
+                Err(e) => errors::cluster(&e),
             }
         }
         (Some("MEMBER"), Some(op @ ("PROMOTE" | "REMOVE" | "TRANSFER-LEADER")))
@@ -304,17 +279,18 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                 "REMOVE" => MemberChange::Remove { id },
                 _ => MemberChange::TransferLeader { id },
             };
-            match ctx.consensus.change_members(change).await {
+            match ctx.cluster.change_members(change).await {
                 Ok(()) => Reply::ok(),
-                Err(reply) => reply,
+                Err(e) => errors::cluster(&e),
             }
         }
         (Some("MEMBER"), Some("LIST")) if args.len() == 3 => {
-            let m = ctx.consensus.metrics();
-            let membership = m.membership_config.membership();
-            let voters: Vec<u64> = membership.voter_ids().collect();
-            let rows = membership
-                .nodes()
+            let m = ctx.consensus.status();
+            let voters = &m.membership.voters;
+            let rows = m
+                .membership
+                .nodes
+                .iter()
                 .map(|(id, addr)| {
                     Reply::Array(vec![
                         Reply::Integer(*id as i64),
@@ -325,7 +301,7 @@ async fn admin(args: &[Bytes], ctx: &ServerContext) -> Reply {
                         } else {
                             "learner"
                         }),
-                        Reply::Integer((m.current_leader == Some(*id)) as i64),
+                        Reply::Integer((m.leader == Some(*id)) as i64),
                     ])
                 })
                 .collect();
@@ -362,59 +338,14 @@ fn fault(args: &[Bytes], ctx: &ServerContext) -> Reply {
                     None => return Reply::error("ERR node id must be a non-negative integer"),
                 }
             }
-            ctx.consensus.isolate(&ids);
+            ctx.cluster.isolate(&ids);
             Reply::ok()
         }
         Some("HEAL") if args.len() == 3 => {
-            ctx.consensus.heal();
+            ctx.cluster.heal();
             Reply::ok()
         }
         Some("ISOLATE" | "HEAL") | None => wrong_arity("raftkv|fault"),
         Some(_) => unknown_subcommand("raftkv fault", &args[2]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::server::transaction::TRANSACTION_COMMANDS;
-    use kv::command_table::{ServedBy, COMMAND_TABLE};
-
-    /// Known to the node but refused, so never listed by COMMAND.
-    const REFUSED: &[&str] = &[];
-
-    #[test]
-    fn node_rows_are_exactly_what_the_node_serves() {
-        let served: Vec<String> = CONNECTION_COMMANDS
-            .iter()
-            .chain(TRANSACTION_COMMANDS)
-            .chain(crate::server::pubsub::PUBSUB_COMMANDS)
-            .chain(crate::server::blocking::BLOCKING_COMMANDS)
-            .filter(|c| !REFUSED.contains(c))
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        let rows: Vec<&str> = COMMAND_TABLE
-            .iter()
-            .filter(|c| c.served_by == ServedBy::Node)
-            .map(|c| c.name)
-            .collect();
-        for name in &served {
-            assert!(
-                rows.contains(&name.as_str()),
-                "{name} is served but has no command-table row"
-            );
-        }
-        for name in &rows {
-            assert!(
-                served.iter().any(|s| s == name),
-                "the command table lists {name}, which the node does not serve"
-            );
-        }
-        for name in REFUSED {
-            assert!(
-                kv::command_table::lookup(name.as_bytes()).is_none(),
-                "{name} is refused, so it must not be listed"
-            );
-        }
     }
 }

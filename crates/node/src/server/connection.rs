@@ -11,58 +11,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
+use super::batcher::{entry_bytes, Batcher};
 use super::blocking;
 use super::commands::{self, Outcome};
+use super::errors;
 use super::pubsub;
 use super::subscriptions::Subscriptions;
-use super::transaction::{self, Transaction};
+use super::transaction;
 use super::ServerContext;
-use crate::errors;
-use crate::raft::MAX_ENTRY_BYTES;
+use crate::limits::MAX_ENTRY_BYTES;
 
-/// Most data commands gathered into one batch (one Raft entry).
-pub const MAX_BATCH_COMMANDS: usize = 1024;
+pub use super::batcher::MAX_BATCH_COMMANDS;
 /// Initial read buffer size, in bytes.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
-/// Most bytes of unprocessed input one client may have buffered (one request can never be
-/// larger than this; Redis calls it `client-query-buffer-limit`).
-pub const MAX_QUERY_BUFFER_BYTES: usize = 256 * 1024 * 1024;
-
-/// Per-connection state that commands can change.
-#[derive(Debug)]
-pub struct ClientState {
-    /// CLIENT ID.
-    pub id: u64,
-    /// CLIENT SETNAME.
-    pub name: Option<String>,
-    /// Protocol chosen with HELLO.
-    pub protocol: Protocol,
-    /// READONLY: serve reads from this node's state without a read barrier (may be stale).
-    pub readonly: bool,
-    /// The client's address.
-    pub addr: SocketAddr,
-    /// Commands queued since MULTI, if a transaction is open.
-    pub transaction: Option<Transaction>,
-    /// Keys WATCHed, with the versions seen (cleared by EXEC, DISCARD, UNWATCH and RESET).
-    pub watched: transaction::Watches,
-    /// Pub/sub channels and patterns (SUBSCRIBE, PSUBSCRIBE) and the outbox of messages.
-    pub subscriptions: Subscriptions,
-}
-
-/// A reply slot: either ready, or the reply of the next batched command.
-enum Slot {
-    Ready(Reply),
-    Batched,
-}
-
-/// Commands waiting to run as one batch, with the replies around them.
-#[derive(Default)]
-struct Pending {
-    slots: Vec<Slot>,
-    batch: Vec<kv::Command>,
-    /// Estimated log-entry bytes of `batch`.
-    batch_bytes: usize,
-}
+pub use super::session::ClientState;
+pub use crate::limits::MAX_QUERY_BUFFER_BYTES;
 
 /// Sleep for `timeout`, or forever if there is none.
 async fn idle_for(timeout: Option<std::time::Duration>) {
@@ -70,11 +33,6 @@ async fn idle_for(timeout: Option<std::time::Duration>) {
         Some(t) => tokio::time::sleep(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// Estimated bytes a command takes in a log entry: its arguments plus a little framing each.
-pub fn entry_bytes(args: &[bytes::Bytes]) -> usize {
-    args.iter().map(|a| a.len() + 16).sum()
 }
 
 /// Serve one client until it disconnects, sends QUIT, or sends malformed RESP.
@@ -158,7 +116,7 @@ async fn run(
             stream.write_all(&out).await?;
             return Ok(());
         }
-        let mut pending = Pending::default();
+        let mut pending = Batcher::default();
         let mut close = false;
         loop {
             let args = match decoder.decode(&mut input, &limits) {
@@ -176,21 +134,23 @@ async fn run(
             }
             ctx.total_commands.fetch_add(1, Ordering::Relaxed);
             if let Some(refusal) = ctx.refusal(&args[0]) {
-                pending.slots.push(Slot::Ready(refusal));
+                pending.ready(refusal);
                 continue;
             }
             if let Some(reply) = pubsub::subscribed_mode_reply(&args, state) {
-                pending.slots.push(Slot::Ready(reply));
+                pending.ready(reply);
                 continue;
             }
             if transaction::is_transaction_command(&args[0]) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
-                let reply = transaction::handle(&args, state, ctx).await;
+                let reply =
+                    transaction::handle(&args, &mut state.transaction, &mut state.watched, ctx)
+                        .await;
                 resp::encode(&reply, state.protocol, &mut out);
                 continue;
             }
             if let Some(t) = state.transaction.as_mut() {
-                pending.slots.push(Slot::Ready(t.queue(&args)));
+                pending.ready(t.queue(&args));
                 continue;
             }
             if let Some(parsed) = blocking::blocking_command(&args) {
@@ -234,28 +194,13 @@ async fn run(
                 }
                 continue;
             }
-            // Every command must fit in one log entry; a batch ends before it would overflow one.
-            let size = entry_bytes(&args);
-            if size > MAX_ENTRY_BYTES {
-                pending.slots.push(Slot::Ready(errors::command_too_large(
-                    size,
-                    MAX_ENTRY_BYTES,
-                )));
-                continue;
-            }
-            if pending.batch_bytes + size > MAX_ENTRY_BYTES {
+            // A data command joins the batch (see `batcher`): every command must fit in one log
+            // entry, and a batch ends before it would overflow one or when it is full.
+            if pending.must_run_before(&args) {
                 flush(&mut pending, state, ctx, stream, &mut out).await?;
             }
-            match kv::Command::parse(&args) {
-                Ok(cmd) => {
-                    pending.slots.push(Slot::Batched);
-                    pending.batch.push(cmd);
-                    pending.batch_bytes += size;
-                    if pending.batch.len() >= MAX_BATCH_COMMANDS {
-                        flush(&mut pending, state, ctx, stream, &mut out).await?;
-                    }
-                }
-                Err(e) => pending.slots.push(Slot::Ready(e.to_reply())),
+            if pending.push(&args) {
+                flush(&mut pending, state, ctx, stream, &mut out).await?;
             }
         }
         flush(&mut pending, state, ctx, stream, &mut out).await?;
@@ -271,17 +216,16 @@ async fn run(
 /// Replies already encoded are written before waiting on consensus, so a long pipeline gets its
 /// first answers while later batches are still in flight.
 async fn flush(
-    pending: &mut Pending,
+    pending: &mut Batcher,
     state: &ClientState,
     ctx: &ServerContext,
     stream: &mut TcpStream,
     out: &mut BytesMut,
 ) -> std::io::Result<()> {
-    if pending.slots.is_empty() {
+    if pending.is_empty() {
         return Ok(());
     }
-    let batch = std::mem::take(&mut pending.batch);
-    pending.batch_bytes = 0;
+    let (batch, slots) = pending.take();
     let published = pubsub::publish_channels(&batch);
     if !batch.is_empty() && !out.is_empty() {
         stream.write_all(out).await?;
@@ -295,19 +239,12 @@ async fn flush(
         ctx.consensus.local_read(&batch)
     } else {
         let timer = crate::metrics::BatchTimer::start(&batch);
-        let replies = ctx.consensus.execute(batch).await;
+        let replies = ctx.execute(batch).await;
         timer.finish();
         replies
     };
     pubsub::local_receiver_counts(&published, &mut replies, ctx);
-    let mut replies = replies.into_iter();
-    for slot in pending.slots.drain(..) {
-        let reply = match slot {
-            Slot::Ready(r) => r,
-            Slot::Batched => replies
-                .next()
-                .unwrap_or_else(|| Reply::error("ERR internal: missing reply")),
-        };
+    for reply in slots.replies(replies) {
         resp::encode(&reply, state.protocol, out);
     }
     Ok(())

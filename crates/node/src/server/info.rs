@@ -38,12 +38,14 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
+use crate::raft::status::Role;
 use bytes::Bytes;
-use openraft::ServerState;
 
-use super::commands::REDIS_VERSION;
-use super::connection::ClientState;
+use super::session::ClientState;
 use super::ServerContext;
+
+/// The Redis version raftkv reports; clients use it to pick features.
+pub const REDIS_VERSION: &str = "7.0.0";
 
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -158,8 +160,8 @@ fn stats(out: &mut String, ctx: &ServerContext) {
 }
 
 fn replication(out: &mut String, ctx: &ServerContext) {
-    let m = ctx.consensus.metrics();
-    let leader = m.state == ServerState::Leader;
+    let m = ctx.consensus.status();
+    let leader = m.is_leader();
     let _ = write!(
         out,
         "# Replication\r\nrole:{}\r\n",
@@ -167,14 +169,14 @@ fn replication(out: &mut String, ctx: &ServerContext) {
     );
     if leader {
         let followers: Vec<u64> = m
-            .membership_config
-            .membership()
-            .nodes()
+            .membership
+            .nodes
+            .iter()
             .map(|(id, _)| *id)
             .filter(|id| *id != m.id)
             .collect();
         let _ = write!(out, "connected_slaves:{}\r\n", followers.len());
-    } else if let Some((_, addr)) = ctx.consensus.leader() {
+    } else if let Some((_, addr)) = m.leader_addr() {
         let (host, port) = addr
             .client_addr
             .rsplit_once(':')
@@ -201,13 +203,12 @@ fn keyspace(out: &mut String, ctx: &ServerContext) {
 }
 
 fn raft(out: &mut String, ctx: &ServerContext) {
-    let m = ctx.consensus.metrics();
-    let membership = m.membership_config.membership();
-    let voters: Vec<u64> = membership.voter_ids().collect();
-    let learners: Vec<u64> = membership.learner_ids().collect();
-    let role = match m.state {
-        ServerState::Leader => "leader",
-        ServerState::Candidate => "candidate",
+    let m = ctx.consensus.status();
+    let voters: Vec<u64> = m.membership.voters.clone();
+    let learners: Vec<u64> = m.membership.learners();
+    let role = match m.role {
+        Role::Leader => "leader",
+        Role::Candidate => "candidate",
         _ if learners.contains(&m.id) => "learner",
         _ => "follower",
     };
@@ -217,22 +218,21 @@ fn raft(out: &mut String, ctx: &ServerContext) {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let leader_addr = ctx
-        .consensus
-        .leader()
+    let leader_addr = m
+        .leader_addr()
         .map(|(_, a)| a.client_addr)
         .unwrap_or_default();
     let _ = write!(
         out,
         "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\n",
         m.id,
-        m.current_term,
-        m.current_leader.map(|l| l.to_string()).unwrap_or_default(),
-        m.local_committed.map(|l| l.index()).unwrap_or(0),
-        m.last_applied.map(|l| l.index()).unwrap_or(0),
-        m.last_log_index.unwrap_or(0),
-        m.snapshot.map(|l| l.index()).unwrap_or(0),
-        m.purged.map(|l| l.index()).unwrap_or(0),
+        m.term,
+        m.leader.map(|l| l.to_string()).unwrap_or_default(),
+        m.committed_index,
+        m.applied_index,
+        m.last_log_index,
+        m.snapshot_index,
+        m.purged_index,
         join(&voters),
         join(&learners),
         ctx.consensus.log_disk_bytes(),
@@ -243,9 +243,8 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         out,
         "raft_log_fsync_p50_us:{p50}\r\nraft_log_fsync_p99_us:{p99}\r\nraft_log_fsync_count:{count}\r\nraft_removed:{}\r\nraft_quorum_ack_age_ms:{}\r\n",
         u8::from(ctx.removed.load(Ordering::Relaxed)),
-        m.last_quorum_acked
-            .as_ref()
-            .map(|at| openraft::Instant::elapsed(&**at).as_millis().to_string())
+        m.quorum_ack_age
+            .map(|age| age.as_millis().to_string())
             .unwrap_or_default(),
     );
     for (name, counter) in crate::counters::all() {

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use kv::command_table::{lookup, CommandSpec, COMMAND_TABLE};
 use resp::Reply;
 
+use super::errors::unknown_subcommand;
 use super::help;
-use crate::errors::unknown_subcommand;
 
 fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()

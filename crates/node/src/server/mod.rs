@@ -2,11 +2,12 @@
 //!
 //! Each connection is one task ([`connection`]). It decodes every complete request in what it
 //! read, answers connection-level commands itself ([`commands`], [`info`]), and gathers the run
-//! of consecutive data commands into one batch that goes to the consensus facade as a unit, so
-//! a pipeline of N commands costs one Raft entry (or one read barrier) and its replies come back
-//! in order with one write.
+//! of consecutive data commands into one batch ([`batcher`]) that goes to the cluster layer as
+//! a unit ([`ServerContext::execute`]), so a pipeline of N commands costs one Raft entry (or one
+//! read barrier) and its replies come back in order with one write. Per-connection state is
+//! [`session`]; typed errors become RESP replies only in [`errors`].
 //!
-//! Blocking pops ([`blocking`]) and XREAD/XREADGROUP with BLOCK ([`stream_block`]) wait on
+//! Blocking pops ([`blocking`]) and XREAD/XREADGROUP with BLOCK ([`blocking::stream`]) wait on
 //! this node and pop or read through the log.
 //!
 //! Pub/sub commands ([`pubsub`]) are answered by the connection too; a subscribed connection
@@ -17,14 +18,18 @@
 //! `-ERR max number of clients reached` and is closed.
 
 pub mod backup;
+pub mod batcher;
 pub mod blocking;
 pub mod commands;
 pub mod connection;
+pub mod errors;
+pub mod families;
 pub mod help;
 pub mod info;
 pub mod introspection;
+pub mod publish;
 pub mod pubsub;
-pub mod stream_block;
+pub mod session;
 pub mod subscriptions;
 pub mod transaction;
 
@@ -34,12 +39,17 @@ use std::time::Instant;
 
 use tokio::net::TcpListener;
 
+use resp::Reply;
+
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::raft::Consensus;
 
 /// Everything connection tasks share.
 pub struct ServerContext {
-    /// The consensus facade.
+    /// The cluster layer: routing, membership, hand-off, backups.
+    pub cluster: Arc<Cluster>,
+    /// The consensus layer underneath (the local state machine, Raft status, read stats).
     pub consensus: Arc<Consensus>,
     /// The effective configuration.
     pub config: Config,
@@ -57,16 +67,16 @@ pub struct ServerContext {
     pub total_commands: AtomicU64,
     /// Next client id (CLIENT ID).
     pub next_client_id: AtomicU64,
-    /// Set once this node learns it was removed from the cluster (see [`crate::removal`]);
-    /// from then on every command but INFO is refused.
-    pub removed: AtomicBool,
+    /// Set once this node learns it was removed from the cluster (see
+    /// [`crate::cluster::removal`]); from then on every command but INFO is refused.
+    pub removed: Arc<AtomicBool>,
     /// Free space of the data dir's file system, as last sampled (see [`crate::disk`]).
     pub disk: Arc<crate::disk::DiskStatus>,
 }
 
 impl ServerContext {
-    /// A context for `consensus` with `config`.
-    pub fn new(consensus: Arc<Consensus>, config: Config) -> Arc<ServerContext> {
+    /// A context for `cluster` with `config`.
+    pub fn new(cluster: Arc<Cluster>, config: Config) -> Arc<ServerContext> {
         let run_id = {
             use std::hash::{BuildHasher, Hasher};
             let mut s = String::new();
@@ -83,7 +93,8 @@ impl ServerContext {
             config.min_free_space_bytes,
         ));
         Arc::new(ServerContext {
-            consensus,
+            consensus: cluster.consensus().clone(),
+            cluster,
             disk,
             config,
             started: Instant::now(),
@@ -93,14 +104,24 @@ impl ServerContext {
             total_connections: AtomicU64::new(0),
             total_commands: AtomicU64::new(0),
             next_client_id: AtomicU64::new(1),
-            removed: AtomicBool::new(false),
+            removed: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// The error to answer `command` with if this node was removed from the cluster.
     pub fn refusal(&self, command: &[u8]) -> Option<resp::Reply> {
         (self.removed.load(Ordering::Relaxed) && !command.eq_ignore_ascii_case(b"INFO"))
-            .then(|| resp::Reply::error(crate::removal::REMOVED_ERROR))
+            .then(|| resp::Reply::error(crate::cluster::removal::REMOVED_ERROR))
+    }
+
+    /// Run a batch of data commands through the cluster (here or on the leader) and return one
+    /// reply per command; a routing failure answers every command with its error reply.
+    pub async fn execute(&self, cmds: Vec<kv::Command>) -> Vec<Reply> {
+        let n = cmds.len();
+        self.cluster
+            .execute(cmds)
+            .await
+            .unwrap_or_else(|e| vec![errors::cluster(&e); n])
     }
 }
 

@@ -1,7 +1,7 @@
 //! The pub/sub commands a connection answers itself: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE
 //! PUNSUBSCRIBE and PUBSUB (CHANNELS NUMSUB NUMPAT HELP), subscribed mode, and the frames
 //! messages are written as. PUBLISH is a data command (it goes through the log, see
-//! [`crate::pubsub`]); only its reply is adjusted here ([`local_receiver_counts`]).
+//! [`crate::pubsub`]); only its reply is adjusted ([`super::publish`]).
 //!
 //! Replies follow Redis 7: each (un)subscription is its own `[kind, name, count]` frame, an
 //! array in RESP2 and a push (`>`) in RESP3, where `count` is the connection's channels plus
@@ -13,19 +13,13 @@
 use bytes::{Bytes, BytesMut};
 use resp::{Protocol, Reply};
 
-use super::connection::ClientState;
+use super::errors::{subscribed_mode, too_many_subscriptions, unknown_subcommand, wrong_arity};
+use super::families::{is_connection_command, is_transaction_command};
+pub use super::families::{is_pubsub_command, PUBSUB_COMMANDS};
+pub use super::publish::{local_receiver_counts, publish_channels};
+use super::session::ClientState;
 use super::ServerContext;
-use crate::errors::{subscribed_mode, too_many_subscriptions, unknown_subcommand, wrong_arity};
 use crate::pubsub::{Message, MAX_SUBSCRIPTIONS_PER_CLIENT};
-
-/// The commands handled here.
-pub const PUBSUB_COMMANDS: &[&str] = &[
-    "SUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "PUBSUB",
-];
 
 /// What a RESP2 connection in subscribed mode may run besides [`PUBSUB_COMMANDS`] minus PUBSUB.
 const SUBSCRIBED_MODE_ALLOWED: &[&str] = &[
@@ -55,11 +49,6 @@ fn is_one_of(list: &[&str], name: &[u8]) -> bool {
     list.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// True if `name` is one of [`PUBSUB_COMMANDS`].
-pub fn is_pubsub_command(name: &[u8]) -> bool {
-    is_one_of(PUBSUB_COMMANDS, name)
-}
-
 /// In RESP2 subscribed mode, the reply for a command that is not a pub/sub command: PING's
 /// `[pong, arg]` or the subscribed-mode error. `None` if the command runs normally (not in
 /// subscribed mode, RESP3, an allowed command other than PING, or an unknown command, which
@@ -83,8 +72,8 @@ pub fn subscribed_mode_reply(args: &[Bytes], state: &ClientState) -> Option<Repl
 }
 
 fn is_known_command(name: &[u8]) -> bool {
-    super::commands::is_connection_command(name)
-        || super::transaction::is_transaction_command(name)
+    is_connection_command(name)
+        || is_transaction_command(name)
         || is_pubsub_command(name)
         || kv::COMMANDS
             .iter()
@@ -239,38 +228,5 @@ fn introspect(args: &[Bytes], ctx: &ServerContext) -> Reply {
         ),
         "numpat" | "help" => wrong_arity(&format!("pubsub|{sub_name}")),
         _ => unknown_subcommand("pubsub", sub),
-    }
-}
-
-/// The channel of each PUBLISH in `cmds` (`None` for other commands), taken before the batch
-/// is sent so [`local_receiver_counts`] can adjust the replies; empty (no allocation) when the
-/// batch publishes nothing, the common case.
-pub fn publish_channels(cmds: &[kv::Command]) -> Vec<Option<Bytes>> {
-    if !cmds
-        .iter()
-        .any(|c| matches!(c, kv::Command::Publish { .. }))
-    {
-        return Vec::new();
-    }
-    cmds.iter()
-        .map(|c| match c {
-            kv::Command::Publish { channel, .. } => Some(channel.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Make each PUBLISH reply the number of this node's subscribers matching its channel (Redis
-/// Cluster's count: receivers on the node the client talks to), instead of the count on the
-/// leader that applied it. Errors (an unknown outcome, no leader) are left as they are.
-pub fn local_receiver_counts(
-    channels: &[Option<Bytes>],
-    replies: &mut [Reply],
-    ctx: &ServerContext,
-) {
-    for (channel, reply) in channels.iter().zip(replies.iter_mut()) {
-        if let (Some(channel), Reply::Integer(_)) = (channel, &reply) {
-            *reply = Reply::Integer(ctx.consensus.view().hub().receivers(channel) as i64);
-        }
     }
 }

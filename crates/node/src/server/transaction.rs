@@ -1,7 +1,7 @@
 //! MULTI / EXEC / DISCARD: transactions as one log entry.
 //!
 //! Between MULTI and EXEC a connection queues data commands (answering `+QUEUED`); EXEC sends
-//! the queue to the consensus facade as one batch, which becomes one Raft entry (or one read
+//! the queue to the cluster layer as one batch, which becomes one Raft entry (or one read
 //! barrier if nothing writes). The state machine applies an entry under one lock, so the
 //! commands run together with nothing from other clients in between, as in Redis. A command
 //! that fails to parse while queued aborts the transaction (`-EXECABORT` at EXEC), as in Redis.
@@ -23,13 +23,12 @@
 use bytes::Bytes;
 use resp::Reply;
 
-use super::connection::{entry_bytes, ClientState};
+use super::batcher::entry_bytes;
+use super::errors::{command_too_large, wrong_arity};
+use super::families::{is_blocking_command, is_connection_command, is_pubsub_command};
+pub use super::families::{is_transaction_command, TRANSACTION_COMMANDS};
 use super::ServerContext;
-use crate::errors::{command_too_large, wrong_arity};
-use crate::raft::MAX_ENTRY_BYTES;
-
-/// The transaction commands handled here.
-pub const TRANSACTION_COMMANDS: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
+use crate::limits::MAX_ENTRY_BYTES;
 
 /// The most keys one connection may watch at once (a WATCH beyond it is refused).
 pub const MAX_WATCHED_KEYS: usize = 10_000;
@@ -48,19 +47,10 @@ pub struct Transaction {
     failed: bool,
 }
 
-/// True if `name` is a transaction command.
-pub fn is_transaction_command(name: &[u8]) -> bool {
-    TRANSACTION_COMMANDS
-        .iter()
-        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
-}
-
 impl Transaction {
     /// Queue one command; the reply is `+QUEUED` or the error that will abort EXEC.
     pub fn queue(&mut self, args: &[Bytes]) -> Reply {
-        if super::commands::is_connection_command(&args[0])
-            || super::pubsub::is_pubsub_command(&args[0])
-        {
+        if is_connection_command(&args[0]) || is_pubsub_command(&args[0]) {
             self.failed = true;
             return Reply::error(format!(
                 "ERR '{}' inside MULTI is not supported by raftkv",
@@ -73,7 +63,7 @@ impl Transaction {
             return command_too_large(self.bytes + size, MAX_ENTRY_BYTES);
         }
         // Inside MULTI a blocking command never blocks: it runs as its non-blocking form.
-        let parsed = if super::blocking::is_blocking_command(&args[0]) {
+        let parsed = if is_blocking_command(&args[0]) {
             super::blocking::parse(args).map(|pop| {
                 self.blocking.push((self.cmds.len(), pop.shape));
                 pop.command
@@ -96,7 +86,12 @@ impl Transaction {
 }
 
 /// Handle MULTI, EXEC, DISCARD, WATCH or UNWATCH.
-pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Reply {
+pub async fn handle(
+    args: &[Bytes],
+    open: &mut Option<Transaction>,
+    watched: &mut Watches,
+    ctx: &ServerContext,
+) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let arity_ok = match name.as_str() {
         "WATCH" => args.len() >= 2,
@@ -106,14 +101,14 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
         return wrong_arity(&name);
     }
     match name.as_str() {
-        "MULTI" if state.transaction.is_some() => Reply::error("ERR MULTI calls can not be nested"),
+        "MULTI" if open.is_some() => Reply::error("ERR MULTI calls can not be nested"),
         "MULTI" => {
-            state.transaction = Some(Transaction::default());
+            *open = Some(Transaction::default());
             Reply::ok()
         }
         "EXEC" => {
-            let watched = std::mem::take(&mut state.watched);
-            match state.transaction.take() {
+            let watched = std::mem::take(watched);
+            match open.take() {
                 None => Reply::error("ERR EXEC without MULTI"),
                 Some(t) if t.failed => {
                     Reply::error("EXECABORT Transaction discarded because of previous errors.")
@@ -122,36 +117,34 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
                 Some(t) => exec(t, watched, ctx).await,
             }
         }
-        "DISCARD" => match state.transaction.take() {
+        "DISCARD" => match open.take() {
             None => Reply::error("ERR DISCARD without MULTI"),
             Some(_) => {
-                state.watched.clear();
+                watched.clear();
                 Reply::ok()
             }
         },
-        "WATCH" if state.transaction.is_some() => {
-            Reply::error("ERR WATCH inside MULTI is not allowed")
-        }
-        "WATCH" => watch(&args[1..], state, ctx).await,
+        "WATCH" if open.is_some() => Reply::error("ERR WATCH inside MULTI is not allowed"),
+        "WATCH" => watch(&args[1..], watched, ctx).await,
         _ => {
             // UNWATCH
-            state.watched.clear();
+            watched.clear();
             Reply::ok()
         }
     }
 }
 
 /// WATCH: read the keys' versions linearizably and remember the first version of each.
-async fn watch(keys: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Reply {
+async fn watch(keys: &[Bytes], watched: &mut Watches, ctx: &ServerContext) -> Reply {
     let fresh: Vec<Bytes> = keys
         .iter()
-        .filter(|key| !state.watched.contains_key(*key))
+        .filter(|key| !watched.contains_key(*key))
         .cloned()
         .collect();
     if fresh.is_empty() {
         return Reply::ok();
     }
-    if state.watched.len() + fresh.len() > MAX_WATCHED_KEYS {
+    if watched.len() + fresh.len() > MAX_WATCHED_KEYS {
         return Reply::error(format!(
             "ERR too many watched keys (the limit is {MAX_WATCHED_KEYS})"
         ));
@@ -159,12 +152,12 @@ async fn watch(keys: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> 
     let read = kv::Command::KeyVersions {
         keys: fresh.clone(),
     };
-    let reply = ctx.consensus.execute(vec![read]).await.pop();
+    let reply = ctx.execute(vec![read]).await.pop();
     match reply {
         Some(Reply::Array(versions)) if versions.len() == fresh.len() => {
             for (key, version) in fresh.into_iter().zip(versions) {
                 if let Reply::Integer(version) = version {
-                    state.watched.entry(key).or_insert(version);
+                    watched.entry(key).or_insert(version);
                 }
             }
             Reply::ok()
@@ -176,7 +169,7 @@ async fn watch(keys: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> 
 
 /// EXEC: run the queued commands as one log entry, behind a WATCH guard if keys are watched.
 async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
-    let published = super::pubsub::publish_channels(&t.cmds);
+    let published = super::publish::publish_channels(&t.cmds);
     let guarded = !watched.is_empty();
     let mut batch = Vec::with_capacity(t.cmds.len() + 1);
     if guarded {
@@ -185,7 +178,7 @@ async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
         });
     }
     batch.extend(t.cmds);
-    let mut replies = ctx.consensus.execute(batch).await;
+    let mut replies = ctx.execute(batch).await;
     if guarded {
         match replies.remove(0) {
             Reply::Simple(_) => {}
@@ -194,7 +187,7 @@ async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
             error => return error,
         }
     }
-    super::pubsub::local_receiver_counts(&published, &mut replies, ctx);
+    super::publish::local_receiver_counts(&published, &mut replies, ctx);
     // Blocking commands queued in MULTI ran as their non-blocking forms; give their replies the
     // blocking command's shape.
     for &(i, shape) in &t.blocking {

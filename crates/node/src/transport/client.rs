@@ -15,9 +15,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::auth::{PeerAuth, Side};
+use super::faults::LinkFaults;
 use super::frame::{self, Hello, HelloAnswer};
-use super::message::{Envelope, PeerRequest, PeerResponse};
-use super::{LinkFaults, Transport};
+use super::stream::Transport;
+use crate::wire::{Envelope, PeerRequest, PeerResponse};
 
 /// Deadline for establishing a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);

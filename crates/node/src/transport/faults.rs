@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::RwLock;
 
-use crate::raft::types::NodeId;
+use crate::ids::NodeId;
 
 /// The set of nodes this node's peer links are cut from.
 #[derive(Debug, Default)]

@@ -27,13 +27,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::raft::types::NodeId;
+use crate::ids::NodeId;
 
 /// Largest frame body accepted, in bytes: room for a full AppendEntries request (the most
 /// entries per request times the largest entry) plus encoding overhead. Snapshot chunks and
 /// forwarded batches are far smaller.
 pub const MAX_FRAME_BYTES: usize =
-    crate::raft::MAX_APPEND_ENTRIES as usize * crate::raft::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
+    crate::limits::MAX_APPEND_ENTRIES as usize * crate::limits::MAX_ENTRY_BYTES + 16 * 1024 * 1024;
 /// Bytes in a hello nonce.
 pub const NONCE_BYTES: usize = 16;
 /// Bytes in a proof of the cluster secret (an HMAC-SHA256, see [`super::auth`]).

@@ -6,63 +6,33 @@
 //! a failure drops the connection so the next call redials (openraft's backoff spaces out calls
 //! to an unreachable peer). The [`PeerServer`] accepts connections, answers Raft RPCs in arrival
 //! order per connection, runs forwarded client commands concurrently, and reassembles streamed
-//! snapshots into a file before installing them.
+//! snapshots into a file before installing them. What each request means is up to the node: the
+//! server calls a [`PeerHandler`] ([`handler`]), which the cluster layer implements, so nothing
+//! here imports the consensus or cluster code. The messages themselves are [`crate::wire`].
 //!
 //! Every connection starts with a hello naming the dialer and the node it means to reach; the
 //! listener refuses a connection meant for another node id (see [`frame`]), so Raft messages
 //! always reach the node they were addressed to, even after an address is reused. The same
 //! exchange proves to each side that the other knows the cluster secret ([`auth`]).
 //!
-//! How bytes move is behind the [`Transport`] trait, so the same node code can run over a
+//! How bytes move is behind the [`Transport`] trait ([`stream`]), so the same node code can run over a
 //! simulated network later; [`TcpTransport`] is the real one.
 
 pub mod auth;
 pub mod client;
 pub mod faults;
 pub mod frame;
-pub mod message;
+pub mod handler;
+pub mod peers;
 pub mod server;
+pub mod stream;
 
-use std::io;
-use std::pin::Pin;
-
-use tokio::io::{AsyncRead, AsyncWrite};
-
+/// The peer messages, under their old path (they live in [`crate::wire`]).
+pub use crate::wire as message;
 pub use auth::PeerAuth;
 pub use client::PeerClient;
 pub use faults::LinkFaults;
+pub use handler::PeerHandler;
+pub use peers::Peers;
 pub use server::PeerServer;
-
-/// A connected byte stream's read half.
-pub type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
-/// A connected byte stream's write half.
-pub type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
-
-/// A pending connection attempt.
-pub type ConnectFuture<'a> =
-    Pin<Box<dyn std::future::Future<Output = io::Result<(BoxRead, BoxWrite)>> + Send + 'a>>;
-
-/// Something that can open byte streams to peer addresses.
-pub trait Transport: Send + Sync + 'static {
-    /// Dial `addr` (`host:port`).
-    fn connect<'a>(&'a self, addr: &'a str) -> ConnectFuture<'a>;
-}
-
-/// TCP with `TCP_NODELAY` (small Raft messages must not wait for Nagle).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TcpTransport;
-
-impl Transport for TcpTransport {
-    fn connect<'a>(
-        &'a self,
-        addr: &'a str,
-    ) -> Pin<Box<dyn std::future::Future<Output = io::Result<(BoxRead, BoxWrite)>> + Send + 'a>>
-    {
-        Box::pin(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (r, w) = stream.into_split();
-            Ok((Box::pin(r) as BoxRead, Box::pin(w) as BoxWrite))
-        })
-    }
-}
+pub use stream::{BoxRead, BoxWrite, ConnectFuture, TcpTransport, Transport};

@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 
 use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer, HelloReply};
-use super::message::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
-use crate::raft::Consensus;
+use super::handler::PeerHandler;
+use crate::wire::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 
 /// Most answers queued for one connection's writer.
 const MAX_QUEUED_ANSWERS: usize = 1024;
@@ -43,8 +43,8 @@ struct Receiving {
 }
 
 impl PeerServer {
-    /// Serve peers on `listener` with `consensus` until the task is aborted.
-    pub async fn run(listener: TcpListener, consensus: Arc<Consensus>) {
+    /// Serve peers on `listener` with `handler` until the task is aborted.
+    pub async fn run(listener: TcpListener, handler: Arc<dyn PeerHandler>) {
         loop {
             let (stream, remote) = match listener.accept().await {
                 Ok(s) => s,
@@ -55,9 +55,9 @@ impl PeerServer {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let consensus = consensus.clone();
+            let handler = handler.clone();
             tokio::spawn(async move {
-                if let Err(e) = serve_connection(stream, consensus).await {
+                if let Err(e) = serve_connection(stream, handler).await {
                     tracing::debug!(%remote, error = %e, "peer connection ended");
                 }
             });
@@ -70,14 +70,14 @@ impl PeerServer {
 async fn handshake(
     r: &mut (impl tokio::io::AsyncRead + Unpin),
     w: &mut (impl tokio::io::AsyncWrite + Unpin),
-    consensus: &Consensus,
+    handler: &dyn PeerHandler,
 ) -> io::Result<Option<Hello>> {
     let hello = frame::read_hello(r).await?;
-    let me = consensus.node_id();
-    let auth: &PeerAuth = consensus.peer_auth();
+    let me = handler.node_id();
+    let auth: &PeerAuth = handler.peer_auth();
     let answer = if hello.to != me {
         HelloAnswer::WrongNode(me)
-    } else if consensus.link_faults().is_cut(hello.from) {
+    } else if handler.link_faults().is_cut(hello.from) {
         HelloAnswer::Cut
     } else {
         HelloAnswer::Accepted
@@ -115,10 +115,10 @@ async fn handshake(
 
 async fn serve_connection(
     stream: tokio::net::TcpStream,
-    consensus: Arc<Consensus>,
+    handler: Arc<dyn PeerHandler>,
 ) -> io::Result<()> {
     let (mut r, mut w) = stream.into_split();
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut r, &mut w, &consensus));
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut r, &mut w, &*handler));
     let hello = match handshake.await {
         Ok(Ok(Some(hello))) => hello,
         Ok(Ok(None)) => return Ok(()),
@@ -151,27 +151,27 @@ async fn serve_connection(
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        if consensus.link_faults().is_cut(hello.from) {
+        if handler.link_faults().is_cut(hello.from) {
             break Ok(());
         }
         let id = env.id;
         match env.body {
             PeerRequest::Forward(fwd) => {
-                let consensus = consensus.clone();
+                let handler = handler.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let body = consensus.handle_peer(PeerRequest::Forward(fwd)).await;
+                    let body = handler.handle(PeerRequest::Forward(fwd)).await;
                     let _ = tx.send(Envelope { id, body }).await;
                 });
             }
             PeerRequest::SnapshotChunk(chunk) => {
-                let body = receive_chunk(&consensus, &mut receiving, chunk).await;
+                let body = receive_chunk(&*handler, &mut receiving, chunk).await;
                 if tx.send(Envelope { id, body }).await.is_err() {
                     break Ok(());
                 }
             }
             req => {
-                let body = consensus.handle_peer(req).await;
+                let body = handler.handle(req).await;
                 if tx.send(Envelope { id, body }).await.is_err() {
                     break Ok(());
                 }
@@ -187,7 +187,7 @@ async fn serve_connection(
 }
 
 async fn receive_chunk(
-    consensus: &Consensus,
+    handler: &dyn PeerHandler,
     receiving: &mut Option<Receiving>,
     chunk: SnapshotChunk,
 ) -> PeerResponse {
@@ -204,9 +204,7 @@ async fn receive_chunk(
                 chunk.transfer_id
             ));
         }
-        let path = consensus
-            .view()
-            .receive_path(&format!("{:016x}", chunk.transfer_id));
+        let path = handler.snapshot_receive_path(&format!("{:016x}", chunk.transfer_id));
         match std::fs::File::create(&path) {
             Ok(file) => {
                 *receiving = Some(Receiving {
@@ -241,7 +239,5 @@ async fn receive_chunk(
         return PeerResponse::Error(format!("syncing received snapshot: {e}"));
     }
     drop(rcv.file);
-    consensus
-        .install_snapshot(chunk.vote, chunk.meta, rcv.path)
-        .await
+    handler.install_snapshot(chunk, rcv.path).await
 }

@@ -15,21 +15,18 @@
 //! `MEMBER ADD` must still work for it. A node that received the entry removing it (so its own
 //! latest membership no longer lists it) still checks, and learns it from the leader.
 //!
-//! Once removed, the flag in [`ServerContext::removed`] makes the client listener answer every
+//! Once removed, the flag [`watch`] sets (the server's `ServerContext::removed`) makes the client listener answer every
 //! command except `INFO` with [`REMOVED_ERROR`]. The process keeps running (so an operator sees
 //! the reason instead of a refused connection) until it is stopped. If a leader adds the same id
 //! back, the node sees a newer membership that lists it and serves again; still, a node that
 //! rejoins should get a new id and an empty dir.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::ServerState;
-
 use crate::client::{RaftInfo, RespClient};
-use crate::raft::types::LogId;
-use crate::server::ServerContext;
+use crate::raft::Consensus;
 
 /// How often a follower checks whether it is still a member.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
@@ -53,32 +50,31 @@ async fn ask(addr: &str) -> Option<RaftInfo> {
     }
 }
 
-/// Watch for this node's removal until the task is aborted; sets `ctx.removed` when proven,
-/// and clears it if the node is later added back (a newer membership lists it again).
-pub async fn watch(ctx: Arc<ServerContext>) {
-    let consensus = ctx.consensus.clone();
+/// Watch for this node's removal until the task is aborted; sets `removed` when proven, and
+/// clears it if the node is later added back (a newer membership lists it again).
+pub async fn watch(consensus: Arc<Consensus>, removed: Arc<AtomicBool>) {
     let me = consensus.node_id();
     // Not this node's current term: a removed node hears from no one, times out and campaigns,
     // so its own term climbs past the real leader's.
     let mut leader_term = 0;
     // The membership this node held when it concluded it was removed.
-    let mut verdict: Option<Option<LogId>> = None;
+    let mut verdict: Option<Option<(u64, u64)>> = None;
     // Whether a committed membership of this process ever listed this node.
     let mut was_member = false;
     loop {
         tokio::time::sleep(CHECK_INTERVAL).await;
         crate::counters::REMOVAL_CHECKS.incr();
-        let m = consensus.metrics();
-        let view = consensus.membership_view();
+        let m = consensus.status();
+        let view = &m.membership;
         leader_term = leader_term.max(view.term);
-        if m.current_leader.is_some() {
-            leader_term = leader_term.max(m.current_term);
+        if m.leader.is_some() {
+            leader_term = leader_term.max(m.term);
         }
-        let membership_id = *m.membership_config.log_id();
+        let membership_id = m.membership_log;
         if let Some(held) = &verdict {
-            if *held != membership_id && view.contains(me) && m.current_leader.is_some() {
+            if *held != membership_id && view.contains(me) && m.leader.is_some() {
                 tracing::warn!(node_id = me, "this node was added back to the cluster");
-                ctx.removed.store(false, Ordering::Relaxed);
+                removed.store(false, Ordering::Relaxed);
                 verdict = None;
             }
             continue;
@@ -87,12 +83,8 @@ pub async fn watch(ctx: Arc<ServerContext>) {
         // never committed (a new leader's log did without it) is not a member yet, not removed.
         // Once committed it stays "was a member" even when the entry removing it reaches this
         // node, which then no longer lists itself but must still find out.
-        was_member |= m
-            .committed_membership_config
-            .membership()
-            .get_node(&me)
-            .is_some();
-        if m.state == ServerState::Leader || !was_member {
+        was_member |= m.committed_members.contains(&me);
+        if m.is_leader() || !was_member {
             // A leader is a member by definition; a node never committed as a member is still
             // joining or not yet initialized.
             continue;
@@ -103,7 +95,7 @@ pub async fn watch(ctx: Arc<ServerContext>) {
             .filter(|(id, _)| *id != me)
             .map(|(id, a)| (*id, a.client_addr.clone()))
             .collect();
-        peers.sort_by_key(|(id, _)| Some(*id) != m.current_leader);
+        peers.sort_by_key(|(id, _)| Some(*id) != m.leader);
         for (_, addr) in peers {
             let Some(peer) = ask(&addr).await else {
                 continue;
@@ -114,7 +106,7 @@ pub async fn watch(ctx: Arc<ServerContext>) {
                     leader_addr = %addr,
                     "this node was removed from the cluster; refusing client commands"
                 );
-                ctx.removed.store(true, Ordering::Relaxed);
+                removed.store(true, Ordering::Relaxed);
                 verdict = Some(membership_id);
                 break;
             }

@@ -1,4 +1,8 @@
-//! The messages nodes exchange on the peer link.
+//! The messages nodes exchange on the peer link (the wire format).
+//!
+//! A leaf both sides name: the transport frames and moves these, the Raft glue and the cluster
+//! layer build and answer them. The Raft payloads are openraft's own request types, over the
+//! type configuration in [`crate::raft::types`] (itself a leaf).
 //!
 //! Every request carries an id chosen by the dialing side; the answer carries the same id, so
 //! one connection can have many requests in flight (pipelining) and answers may come back in any
@@ -12,7 +16,8 @@ use openraft::raft::{
 use openraft::raft::{TransferLeaderRequest, TransferLeaderResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::raft::types::{NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::ids::{NodeAddr, NodeId};
+use crate::raft::types::{SnapshotMeta, TypeConfig, Vote};
 
 /// A request from one node to another.
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,10 +60,40 @@ pub enum Forward {
     /// returns one reply per command.
     Commands(Vec<kv::Command>),
     /// A membership change, run by the leader.
-    Members(crate::raft::MemberChange),
+    Members(MemberChange),
     /// A follower read: the leader confirms it leads (lease or ReadIndex round, per its read
     /// policy) and answers with the index the follower must apply before it reads locally.
     ReadIndex,
+}
+
+/// A change of cluster membership (`RAFTKV MEMBER ...`), run by the leader.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum MemberChange {
+    /// Add a node as a learner, wait until it has caught up, then (unless `learner`) make it a
+    /// voter.
+    Add {
+        /// The new node's id.
+        id: NodeId,
+        /// Its addresses.
+        addr: NodeAddr,
+        /// Keep it a learner.
+        learner: bool,
+    },
+    /// Make a learner a voter.
+    Promote {
+        /// The learner.
+        id: NodeId,
+    },
+    /// Remove a voter or learner. Removing the leader first hands leadership to another voter.
+    Remove {
+        /// The node.
+        id: NodeId,
+    },
+    /// Ask the leader to hand leadership to this voter.
+    TransferLeader {
+        /// The voter to lead.
+        id: NodeId,
+    },
 }
 
 /// The answer to a [`PeerRequest`].

@@ -9,9 +9,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::types::NodeId;
-use crate::transport::frame::Hello;
-use crate::transport::{LinkFaults, PeerAuth, PeerClient, Transport};
+use super::auth::PeerAuth;
+use super::client::PeerClient;
+use super::faults::LinkFaults;
+use super::frame::Hello;
+use super::stream::Transport;
+use crate::ids::NodeId;
 
 /// Clients by (peer node, peer address, purpose).
 type ClientMap = HashMap<(NodeId, String, &'static str), Arc<PeerClient>>;

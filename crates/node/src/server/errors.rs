@@ -1,4 +1,5 @@
-//! Node-level failures as Redis error replies: the one place their texts live.
+//! Node-level failures as Redis error replies: the one place their texts live, and the one
+//! place a typed error ([`ConsensusError`], [`ClusterError`]) becomes a RESP reply.
 //!
 //! Clients map error prefixes to exception types, so each failure gets the conventional
 //! prefix: `-TRYAGAIN` when retrying soon is likely to work and nothing was applied,
@@ -12,7 +13,8 @@
 
 use resp::Reply;
 
-use crate::raft::ConsensusError;
+use crate::cluster::error::ClusterError;
+use crate::raft::error::ConsensusError;
 
 /// No leader could be found or confirmed before the routing deadline.
 pub fn unavailable(leader_known: bool) -> Reply {
@@ -49,6 +51,16 @@ pub fn consensus(e: &ConsensusError) -> Reply {
             "TRYAGAIN this node has not applied up to the read index {index} within {} ms, try again",
             waited.as_millis()
         )),
+    }
+}
+
+/// A routing failure (see [`crate::cluster::router`]).
+pub fn cluster(e: &ClusterError) -> Reply {
+    match e {
+        ClusterError::Consensus(e) => consensus(e),
+        ClusterError::Unavailable { leader_known } => unavailable(*leader_known),
+        ClusterError::StorageReadRefused(os_error) => storage_read_refused(os_error),
+        ClusterError::Refused(text) => Reply::Error(text.clone()),
     }
 }
 
@@ -137,5 +149,32 @@ mod tests {
         for t in [misconf, read, unknown, behind] {
             assert!(!t.contains('{') && !t.contains("os error"), "{t}");
         }
+    }
+
+    #[test]
+    fn routing_failures_keep_their_redis_prefixes() {
+        assert!(
+            text(cluster(&ClusterError::Unavailable { leader_known: true }))
+                .starts_with("TRYAGAIN ")
+        );
+        assert!(text(cluster(&ClusterError::Unavailable {
+            leader_known: false
+        }))
+        .starts_with("CLUSTERDOWN "));
+        assert!(text(cluster(&ClusterError::StorageReadRefused(
+            "disk full".into()
+        )))
+        .starts_with("TRYAGAIN this node cannot write its Raft log (disk full)"));
+        assert_eq!(
+            text(cluster(&ClusterError::Refused(
+                "ERR membership change refused: node 9 is not a member".into()
+            ))),
+            "ERR membership change refused: node 9 is not a member",
+            "a leader's refusal is passed on verbatim"
+        );
+        assert!(text(cluster(&ClusterError::Consensus(
+            ConsensusError::StorageFailed("disk full".into())
+        )))
+        .starts_with("MISCONF "));
     }
 }

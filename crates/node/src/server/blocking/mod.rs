@@ -1,5 +1,5 @@
 //! Blocking commands: the pops BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP,
-//! and XREAD/XREADGROUP with BLOCK (their attempts are in [`super::stream_block`]). The
+//! and XREAD/XREADGROUP with BLOCK (their attempts are in [`stream`]). The
 //! registry of waiting clients is [`crate::blocked`].
 //!
 //! A blocked command is an attempt to repeat ([`Attempt`]) until it is served, with the keys
@@ -34,6 +34,8 @@
 //! race through the log. Inside MULTI a blocking command never blocks: it runs as its
 //! non-blocking form and answers nil at once if there is nothing to pop (or read).
 
+pub mod stream;
+
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -44,20 +46,9 @@ use tokio::time::Instant;
 
 pub use crate::blocked::{Registry, Turn, Waiter, Wakes, MAX_BLOCKED_CLIENTS};
 
-use super::connection::MAX_QUERY_BUFFER_BYTES;
+pub use super::families::{is_blocking_command, BLOCKING_COMMANDS};
 use super::ServerContext;
-
-/// The blocking commands handled here.
-pub const BLOCKING_COMMANDS: &[&str] = &[
-    "BLPOP",
-    "BRPOP",
-    "BLMOVE",
-    "BRPOPLPUSH",
-    "BLMPOP",
-    "BZPOPMIN",
-    "BZPOPMAX",
-    "BZMPOP",
-];
+use crate::limits::MAX_QUERY_BUFFER_BYTES;
 
 /// The error a blocking command gets when [`MAX_BLOCKED_CLIENTS`] are already blocked.
 pub const TOO_MANY_BLOCKED: &str = "ERR max number of blocked clients reached";
@@ -65,13 +56,6 @@ pub const TOO_MANY_BLOCKED: &str = "ERR max number of blocked clients reached";
 /// How long a client whose pop could not reach a leader waits before trying again (a write to
 /// one of its keys wakes it sooner).
 const RETRY_AFTER: Duration = Duration::from_millis(200);
-
-/// True if `name` is a blocking command.
-pub fn is_blocking_command(name: &[u8]) -> bool {
-    BLOCKING_COMMANDS
-        .iter()
-        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
-}
 
 /// How the non-blocking form's reply becomes the blocking command's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +137,7 @@ pub fn parse(args: &[Bytes]) -> Result<BlockingPop, Reply> {
     let not_blocking = || Reply::error("ERR internal: not a blocking command");
     let spec = kv::command_table::lookup(name.as_bytes()).ok_or_else(not_blocking)?;
     if !spec.arity_ok(args.len()) {
-        return Err(crate::errors::wrong_arity(spec.name));
+        return Err(super::errors::wrong_arity(spec.name));
     }
     let n = args.len();
     let word = |s: &'static str| Bytes::from_static(s.as_bytes());
@@ -216,7 +200,7 @@ pub enum Attempt {
         shape: Shape,
     },
     /// XREAD or XREADGROUP with BLOCK.
-    Stream(super::stream_block::StreamRead),
+    Stream(stream::StreamRead),
 }
 
 /// A parsed blocking command.
@@ -252,7 +236,7 @@ pub fn blocking_command(args: &[Bytes]) -> Option<Result<Blocked, Reply>> {
     if is_blocking_command(&args[0]) {
         return Some(parse(args).map(Blocked::from));
     }
-    super::stream_block::parse(args).map(Ok)
+    stream::parse(args).map(Ok)
 }
 
 impl Attempt {
@@ -261,7 +245,6 @@ impl Attempt {
         match self {
             Attempt::Pop { command, shape } => {
                 let reply = ctx
-                    .consensus
                     .execute(vec![command.clone()])
                     .await
                     .pop()

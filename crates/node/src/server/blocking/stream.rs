@@ -1,5 +1,5 @@
 //! XREAD and XREADGROUP with BLOCK: the attempt a blocked stream read repeats (the waiting is
-//! [`super::blocking`]'s, shared with the blocking pops).
+//! [`super`]'s, shared with the blocking pops).
 //!
 //! The state machine never waits: it answers XREAD/XREADGROUP with BLOCK at once, nil when
 //! there is nothing to read (as inside MULTI). This node makes the client wait by running the
@@ -29,8 +29,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use resp::Reply;
 
-use super::blocking::{classify, Attempt, Blocked, Shape, Step, Turn};
-use super::ServerContext;
+use super::{classify, Attempt, Blocked, Shape, Step, Turn};
+use crate::server::ServerContext;
 
 /// The error a blocked XREADGROUP gets when its stream was deleted.
 pub const STREAM_GONE: &str = "UNBLOCKED the stream key no longer exists";
@@ -124,7 +124,7 @@ impl StreamRead {
             return Step::Done(Reply::error("ERR internal: cannot resolve $"));
         }
         batch.push(self.command());
-        let mut replies = ctx.consensus.execute(batch).await;
+        let mut replies = ctx.execute(batch).await;
         let reply = replies
             .pop()
             .unwrap_or_else(|| Reply::error("ERR internal: missing reply"));
@@ -151,7 +151,7 @@ impl StreamRead {
             })
             .collect();
         let mut served = Vec::new();
-        for reply in ctx.consensus.execute(batch).await {
+        for reply in ctx.execute(batch).await {
             match reply {
                 Reply::Array(streams) => served.extend(streams),
                 Reply::Null | Reply::NullArray => {}
@@ -175,7 +175,7 @@ impl StreamRead {
             .map(|key| kv::Command::Type { key })
             .collect();
         batch.push(self.command());
-        let mut replies = ctx.consensus.execute(batch).await;
+        let mut replies = ctx.execute(batch).await;
         let reply = replies
             .pop()
             .unwrap_or_else(|| Reply::error("ERR internal: missing reply"));
@@ -191,8 +191,7 @@ impl StreamRead {
 
 /// Run one command and take its reply.
 async fn execute_one(ctx: &ServerContext, command: kv::Command) -> Reply {
-    ctx.consensus
-        .execute(vec![command])
+    ctx.execute(vec![command])
         .await
         .pop()
         .unwrap_or_else(|| Reply::error("ERR internal: missing reply"))
