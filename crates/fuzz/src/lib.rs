@@ -105,24 +105,32 @@ pub fn command(data: &[u8]) {
     kv::Store::read_snapshot(&mut Cursor::new(&bytes)).expect("a written snapshot reads back");
 }
 
-/// Decodes `data` as every message a peer may send: the hello, a frame, a request, a response.
-pub fn peer_message(data: &[u8]) {
-    use node::transport::{frame, message};
-    let _ = postcard::from_bytes::<message::PeerRequest>(data);
-    let _ = postcard::from_bytes::<message::PeerResponse>(data);
-    let runtime = tokio::runtime::Builder::new_current_thread()
+thread_local! {
+    /// One runtime for the async frame readers, built once per thread (building one per input
+    /// would cost more than the decoding).
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    runtime.block_on(async {
-        let _ = frame::read_hello(&mut &data[..]).await;
-        let _ = frame::read_hello_answer(&mut &data[..]).await;
-        let _ = frame::read_proof(&mut &data[..]).await;
-        let _ = frame::read_verdict(&mut &data[..]).await;
-        let mut reader = data;
-        let mut buf = Vec::new();
-        while let Ok(Some(_)) = frame::read::<message::PeerRequest, _>(&mut reader, &mut buf).await
-        {
-        }
+}
+
+/// Decodes `data` as every message a peer may send: the hello, a frame, a request, a response.
+pub fn peer_message(data: &[u8]) {
+    use node::transport::frame;
+    use node::wire;
+    let _ = postcard::from_bytes::<wire::PeerRequest>(data);
+    let _ = postcard::from_bytes::<wire::PeerResponse>(data);
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let _ = frame::read_hello(&mut &data[..]).await;
+            let _ = frame::read_hello_answer(&mut &data[..]).await;
+            let _ = frame::read_proof(&mut &data[..]).await;
+            let _ = frame::read_verdict(&mut &data[..]).await;
+            let mut reader = data;
+            let mut buf = Vec::new();
+            while let Ok(Some(_)) = frame::read::<wire::PeerRequest, _>(&mut reader, &mut buf).await
+            {
+            }
+        })
     });
 }
 

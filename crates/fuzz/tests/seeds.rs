@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use node::raft::types::LogCommand;
 use node::raft::wal_types::WalPayload;
-use node::transport::{frame, message};
+use node::transport::frame;
+use node::wire as message;
 use raft_log::codeq::Encode;
 
 fn corpus(target: &str, name: &str, bytes: &[u8]) {
