@@ -119,6 +119,11 @@ pub struct Config {
     /// Close a client connection that sent nothing for this many seconds; 0 never does
     /// (Redis's `timeout`). Subscribers and blocked clients are exempt, as in Redis.
     pub client_idle_timeout_secs: u64,
+    /// Close a client connection that has taken none of its pending replies for this many
+    /// seconds; 0 never does. Redis's `client-output-buffer-limit` for normal clients, as time:
+    /// a connection holds at most one chunk of encoded replies and stops reading from a client
+    /// that does not read, so only time is left to bound.
+    pub client_output_timeout_secs: u64,
     /// How the leader confirms leadership before a linearizable read (`lease` or `readindex`).
     pub read_policy: ReadPolicy,
     /// Leader lease for lease reads, in milliseconds; default: half of `election_timeout_ms_min`.
@@ -169,6 +174,7 @@ impl Default for Config {
             min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
             max_clients: DEFAULT_MAX_CLIENTS,
             client_idle_timeout_secs: 0,
+            client_output_timeout_secs: 60,
             read_policy: ReadPolicy::Lease,
             read_lease_ms: None,
             read_lease_margin_ms: None,

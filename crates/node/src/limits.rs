@@ -27,6 +27,10 @@ pub const EXPIRE_BATCH_KEYS: u32 = 1000;
 /// How often the consensus layer looks for a recorded storage failure while it waits for Raft
 /// to stop.
 pub const STORAGE_FAULT_POLL: Duration = Duration::from_millis(50);
+/// Reply bytes a connection encodes before it writes them: a connection never holds more
+/// encoded replies than this (plus one reply), so a client that pipelines big reads and does
+/// not read the answers makes its connection stop, not the node's memory grow.
+pub const OUTPUT_CHUNK_BYTES: usize = 64 * 1024;
 /// Most bytes of unprocessed input one client may have buffered (one request can never be
 /// larger than this; Redis calls it `client-query-buffer-limit`).
 pub const MAX_QUERY_BUFFER_BYTES: usize = 256 * 1024 * 1024;

@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Close a client connection idle for this many seconds; 0 never does (Redis's `timeout`) [default: 0].
     #[arg(long = "client-idle-timeout", env = "RAFTKV_CLIENT_IDLE_TIMEOUT")]
     client_idle_timeout_secs: Option<u64>,
+    /// Close a client that has taken none of its replies for this many seconds (it does not read); 0 never does [default: 60].
+    #[arg(long = "client-output-timeout", env = "RAFTKV_CLIENT_OUTPUT_TIMEOUT")]
+    client_output_timeout_secs: Option<u64>,
     /// How the leader confirms it leads before a linearizable read: lease or readindex [default: lease].
     #[arg(long, env = "RAFTKV_READ_POLICY")]
     read_policy: Option<node::config::ReadPolicy>,
@@ -121,6 +124,7 @@ impl ServeArgs {
             snapshot_threshold,
             max_clients,
             client_idle_timeout_secs,
+            client_output_timeout_secs,
             read_policy,
             pubsub_output_limit_bytes
         );

@@ -1,5 +1,10 @@
 //! One client connection: read, decode, dispatch, reply; and, once subscribed, write the
 //! pub/sub messages queued in its outbox (a subscriber cut off for falling behind is closed).
+//!
+//! Replies are written as they are encoded, at least every [`OUTPUT_CHUNK_BYTES`], and the
+//! connection reads and runs nothing more until they are written: a client that pipelines big
+//! reads and never reads the answers stops its own connection, it does not grow the node's
+//! memory. One that has taken none of its replies for `client_output_timeout_secs` is closed.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -19,7 +24,7 @@ use super::pubsub;
 use super::subscriptions::Subscriptions;
 use super::transaction;
 use super::ServerContext;
-use crate::limits::MAX_ENTRY_BYTES;
+use crate::limits::{MAX_ENTRY_BYTES, OUTPUT_CHUNK_BYTES};
 
 pub use super::batcher::MAX_BATCH_COMMANDS;
 /// Initial read buffer size, in bytes.
@@ -113,12 +118,15 @@ async fn run(
         if input.len() > MAX_QUERY_BUFFER_BYTES {
             let reply = Reply::error("ERR Protocol error: client query buffer limit exceeded");
             resp::encode(&reply, state.protocol, &mut out);
-            stream.write_all(&out).await?;
+            write_out(stream, &mut out, ctx).await?;
             return Ok(());
         }
         let mut pending = Batcher::default();
         let mut close = false;
         loop {
+            if out.len() >= OUTPUT_CHUNK_BYTES {
+                write_out(stream, &mut out, ctx).await?;
+            }
             let args = match decoder.decode(&mut input, &limits) {
                 Ok(Some(args)) => args,
                 Ok(None) => break,
@@ -166,8 +174,7 @@ async fn run(
                     Err(reply) => reply,
                 };
                 resp::encode(&reply, state.protocol, &mut out);
-                stream.write_all(&out).await?;
-                out.clear();
+                write_out(stream, &mut out, ctx).await?;
                 continue;
             }
             if pubsub::is_pubsub_command(&args[0]) {
@@ -204,8 +211,7 @@ async fn run(
             }
         }
         flush(&mut pending, state, ctx, stream, &mut out).await?;
-        stream.write_all(&out).await?;
-        out.clear();
+        write_out(stream, &mut out, ctx).await?;
         if close {
             return Ok(());
         }
@@ -227,9 +233,8 @@ async fn flush(
     }
     let (batch, slots) = pending.take();
     let published = pubsub::publish_channels(&batch);
-    if !batch.is_empty() && !out.is_empty() {
-        stream.write_all(out).await?;
-        out.clear();
+    if !batch.is_empty() {
+        write_out(stream, out, ctx).await?;
     }
     let mut replies = if batch.is_empty() {
         Vec::new()
@@ -246,7 +251,40 @@ async fn flush(
     pubsub::local_receiver_counts(&published, &mut replies, ctx);
     for reply in slots.replies(replies) {
         resp::encode(&reply, state.protocol, out);
+        if out.len() >= OUTPUT_CHUNK_BYTES {
+            write_out(stream, out, ctx).await?;
+        }
     }
+    Ok(())
+}
+
+/// Write the encoded replies in `out` and clear it. A client that takes none of them for
+/// `client_output_timeout_secs` is counted and the connection ends with an error.
+async fn write_out(
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+    ctx: &ServerContext,
+) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let write = stream.write_all(out);
+    match ctx.config.client_output_timeout_secs {
+        0 => write.await?,
+        secs => match tokio::time::timeout(std::time::Duration::from_secs(secs), write).await {
+            Ok(written) => written?,
+            Err(_) => {
+                tracing::info!("closing a client that took none of its replies for {secs} s");
+                ctx.output_stalled_clients_closed
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client took none of its replies for the output timeout",
+                ));
+            }
+        },
+    }
+    out.clear();
     Ok(())
 }
 

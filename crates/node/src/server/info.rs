@@ -116,12 +116,14 @@ fn server(out: &mut String, ctx: &ServerContext) {
 fn clients(out: &mut String, ctx: &ServerContext) {
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\nclient_idle_timeout:{}\r\nidle_clients_closed:{}\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\nclient_idle_timeout:{}\r\nidle_clients_closed:{}\r\nclient_output_timeout:{}\r\noutput_stalled_clients_closed:{}\r\n",
         ctx.connected_clients.load(Ordering::Relaxed),
         ctx.config.max_clients,
         ctx.consensus.view().blocking().blocked_clients(),
         ctx.config.client_idle_timeout_secs,
-        ctx.idle_clients_closed.load(Ordering::Relaxed)
+        ctx.idle_clients_closed.load(Ordering::Relaxed),
+        ctx.config.client_output_timeout_secs,
+        ctx.output_stalled_clients_closed.load(Ordering::Relaxed)
     );
 }
 

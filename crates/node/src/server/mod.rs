@@ -61,6 +61,8 @@ pub struct ServerContext {
     pub connected_clients: AtomicUsize,
     /// Client connections closed for idling past `client_idle_timeout_secs`.
     pub idle_clients_closed: AtomicU64,
+    /// Client connections closed for taking no replies for `client_output_timeout_secs`.
+    pub output_stalled_clients_closed: AtomicU64,
     /// Client connections accepted since start.
     pub total_connections: AtomicU64,
     /// Commands processed since start.
@@ -101,6 +103,7 @@ impl ServerContext {
             run_id,
             connected_clients: AtomicUsize::new(0),
             idle_clients_closed: AtomicU64::new(0),
+            output_stalled_clients_closed: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             total_commands: AtomicU64::new(0),
             next_client_id: AtomicU64::new(1),

@@ -1,0 +1,256 @@
+//! Hostile clients against a live 3-node cluster: malformed requests (huge and negative
+//! lengths, nesting, binary garbage, an endless inline line), half a request then silence
+//! (slowloris), more connections than `--max-clients`, a client that pipelines big replies and
+//! never reads them, and strangers on the peer port. Throughout, a writer keeps writing through
+//! a follower; at the end every node is up, every acknowledged write is there, the attacked
+//! node's memory stayed bounded, and a normal client is served.
+//!
+//! Still to come with their features (issue 12): unauthenticated commands with ACL users on,
+//! and TLS clients without a good certificate.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{bulk, wait_until, Cluster, WAIT};
+use node::client::RespClient;
+use resp::Reply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `--max-clients` of the attacked node: small, so the flood reaches it.
+const MAX_CLIENTS: usize = 200;
+/// Half-sent requests held open at once.
+const SLOWLORIS: usize = 100;
+/// Size of the value the non-reading client asks for, again and again.
+const BIG_VALUE: usize = 1 << 20;
+/// `--client-output-timeout` of every node, in seconds.
+const OUTPUT_TIMEOUT_SECS: &str = "2";
+/// How much more resident memory the attacked node may hold at the end than before.
+const RSS_GROWTH_LIMIT_KB: u64 = 512 * 1024;
+
+/// Send `bytes` on a fresh connection, then read until the node closes it; the bytes received.
+async fn send_and_read_to_close(addr: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The node may close as soon as it sees the error, before all of `bytes` is sent.
+    let _ = stream.write_all(bytes).await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut got))
+        .await
+        .expect("the node closes a connection that sent malformed input");
+    got
+}
+
+/// Resident memory of node `id`, in KiB, read from /proc through its INFO `process_id`.
+async fn rss_kb(cluster: &Cluster, id: u64) -> u64 {
+    let info = cluster.info(id).await.expect("the node answers INFO");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", info["process_id"])).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// A deterministic byte generator (SplitMix64), so a failing garbage input can be replayed.
+fn garbage(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_do_not_take_down_or_bloat_a_cluster() {
+    let max_clients = MAX_CLIENTS.to_string();
+    let mut cluster = Cluster::start_with(
+        3,
+        &[
+            "--max-clients",
+            &max_clients,
+            "--client-output-timeout",
+            OUTPUT_TIMEOUT_SECS,
+        ],
+    )
+    .await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let writer_node = (1..=3).find(|&id| id != leader).unwrap();
+    let target = leader;
+    let addr = cluster.node(target).client.clone();
+
+    // A writer through a follower for the whole test: every acknowledged key must survive.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        let addr = cluster.node(writer_node).client.clone();
+        tokio::spawn(async move {
+            let mut c = RespClient::connect(&addr, WAIT).await.unwrap();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w:{i}");
+                match c.call(&["SET", &key, "v"]).await {
+                    Ok(reply) if reply == Reply::ok() => acked.lock().unwrap().push(key),
+                    Ok(_) => {}
+                    Err(_) => return, // the node went away: the checks below say so
+                }
+                i += 1;
+            }
+        })
+    };
+    let mut normal = cluster.client(target).await;
+    assert_eq!(
+        normal
+            .call(&["SET", "big", &"x".repeat(BIG_VALUE)])
+            .await
+            .unwrap(),
+        Reply::ok()
+    );
+    let rss_before = rss_kb(&cluster, target).await;
+
+    // Malformed requests: Redis's error, then the connection closes.
+    let cases: [(&[u8], &str); 6] = [
+        (
+            b"*1\r\n$99999999999\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*99999999999\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n*1\r\n*1\r\n*1\r\n",
+            "-ERR Protocol error: expected '$', got '*'\r\n",
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n$1\r\nkk\r\n",
+            "-ERR Protocol error: bulk argument not terminated by CRLF\r\n",
+        ),
+        (
+            b"SET \"unbalanced\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let got = send_and_read_to_close(&addr, bytes).await;
+        assert_eq!(String::from_utf8_lossy(&got), want, "for {bytes:?}");
+    }
+    let deep = b"*1\r\n".repeat(100_000);
+    let got = send_and_read_to_close(&addr, &deep).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR Protocol error: expected '$', got '*'\r\n"
+    );
+    let endless_inline = vec![b'a'; 1 << 20];
+    let got = send_and_read_to_close(&addr, &endless_inline).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR Protocol error: too big inline request\r\n"
+    );
+    for seed in 0..20 {
+        // Garbage gets error replies or unknown-command replies, never a crash; the connection
+        // is closed by us if the node has not closed it.
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        let _ = stream.write_all(&garbage(seed, 64 * 1024)).await;
+        let mut buf = vec![0; 64 * 1024];
+        let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+    }
+
+    // Slowloris: half a request on many connections, held open; others are still served.
+    let mut held = Vec::new();
+    for _ in 0..SLOWLORIS {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk").await.unwrap();
+        held.push(s);
+    }
+    assert_eq!(normal.call(&["SET", "k", "1"]).await.unwrap(), Reply::ok());
+    assert_eq!(normal.call(&["GET", "k"]).await.unwrap(), bulk("1"));
+
+    // A connection flood past --max-clients: the extra ones are told and closed.
+    let mut refused = 0;
+    for _ in 0..MAX_CLIENTS {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                assert_eq!(&buf[..n], b"-ERR max number of clients reached\r\n");
+                refused += 1;
+            }
+            _ => held.push(s),
+        }
+    }
+    assert!(refused > 0, "no connection was refused past --max-clients");
+    // The already-connected client is still served while the node is full.
+    assert_eq!(normal.call(&["GET", "k"]).await.unwrap(), bulk("1"));
+    drop(held);
+
+    // A client that pipelines GETs of a 1 MiB value and never reads: the node stops reading
+    // from it instead of buffering the replies, and closes it after the output timeout.
+    let mut hog = TcpStream::connect(&addr).await.unwrap();
+    let get_big = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(1000);
+    let hog_task = tokio::spawn(async move {
+        loop {
+            match tokio::time::timeout(WAIT, hog.write_all(&get_big)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Ok(e), // closed by the node
+                Err(_) => return Err(()),   // blocked for good: never closed
+            }
+        }
+    });
+    let mut peak_kb = 0;
+    while !hog_task.is_finished() {
+        peak_kb = peak_kb.max(rss_kb(&cluster, target).await);
+        assert_eq!(normal.call(&["GET", "k"]).await.unwrap(), bulk("1"));
+        tokio::time::sleep(common::POLL).await;
+    }
+    let closed = hog_task.await.unwrap();
+    assert!(closed.is_ok(), "the non-reading client was never closed");
+    assert!(
+        cluster.count(target, "output_stalled_clients_closed").await >= 1,
+        "the non-reading client was closed, but not for its output: {closed:?}"
+    );
+    let rss_after = peak_kb.max(rss_kb(&cluster, target).await);
+    assert!(
+        rss_after < rss_before + RSS_GROWTH_LIMIT_KB,
+        "a non-reading client grew the node from {rss_before} KiB to {rss_after} KiB"
+    );
+
+    // Strangers on the peer port: plain bytes, and a hello for the wrong node.
+    let peer = cluster.node(target).peer.clone();
+    send_and_read_to_close(&peer, b"GET / HTTP/1.1\r\n\r\n").await;
+    send_and_read_to_close(&peer, &garbage(99, 4096)).await;
+
+    // Every node is up, every acknowledged write is there, and the cluster still writes.
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    for id in 1..=3 {
+        assert!(cluster.is_running(id), "node {id} died");
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(!acked.is_empty(), "the writer wrote nothing");
+    let mut check = cluster.client(writer_node).await;
+    for key in &acked {
+        assert_eq!(
+            check.call(&["GET", key]).await.unwrap(),
+            bulk("v"),
+            "{key} lost"
+        );
+    }
+    wait_until("the cluster writes after the attacks", || async {
+        cluster.call(target, &["SET", "after", "1"]).await == Reply::ok()
+    })
+    .await;
+    cluster.kill_all(&[1, 2, 3]);
+}
