@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::recorder::{assert_all_present, Recorder};
+use common::writers::{assert_all_present, Writers};
 use common::{bulk, http_get, raftkv, serve_must_fail, wait_until, Cluster, NodeSetup};
 use resp::Reply;
 
@@ -200,8 +200,8 @@ async fn disk_full_while_writing(victim_role: Victim) {
         Victim::Follower => all.into_iter().find(|i| *i != leader).unwrap(),
     };
     let others: Vec<u64> = all.into_iter().filter(|i| *i != victim).collect();
-    let recorder = Recorder::start(cluster.client_addrs(&all), 4, "full");
-    recorder.wait_progress(100).await;
+    let writers = Writers::start(cluster.client_addrs(&all), 4, "full");
+    writers.wait_progress(100).await;
 
     // A client of the full node writes until it is refused.
     let mut probe = cluster.client(victim).await;
@@ -257,14 +257,14 @@ async fn disk_full_while_writing(victim_role: Victim) {
     // The others keep serving.
     let new_leader = cluster.wait_leader_among(&others).await;
     let elected = Instant::now();
-    recorder.wait_progress(200).await;
+    writers.wait_progress(200).await;
 
     // Space returns, the node restarts, catches up; nothing acknowledged is lost.
     disks.free(victim);
     cluster.restart(victim);
-    recorder.wait_progress(100).await;
-    let history = recorder.stop().await;
-    assert_all_present(&cluster, &all, &history).await;
+    writers.wait_progress(100).await;
+    let writes = writers.stop().await;
+    assert_all_present(&cluster, &all, &writes).await;
     let data = wait_same_data(&cluster, &all).await;
     let torn = cluster.count(victim, "raft_log_torn_records_cut").await;
     eprintln!(
@@ -274,7 +274,7 @@ async fn disk_full_while_writing(victim_role: Victim) {
         (failed - filled).as_millis(),
         (exited - failed).as_millis(),
         (elected - failed).as_millis(),
-        history.acked.len(),
+        writes.acked.len(),
     );
 }
 
@@ -540,7 +540,7 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
     )
     .await;
     let all = [1u64, 2, 3];
-    let recorder = Recorder::start(cluster.client_addrs(&all), 2, "low");
+    let writers = Writers::start(cluster.client_addrs(&all), 2, "low");
     let cl = &cluster;
     wait_until("every node to see its disk low", || async move {
         let mut low = true;
@@ -563,7 +563,7 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
     // same leader and no new hand-off across a window of three disk samples on the leader (a
     // hand-off starts at the first sample that finds the disk low).
     let settled = std::cell::Cell::new((cluster.wait_leader_among(&all).await, total().await));
-    let rec = &recorder;
+    let wr = &writers;
     wait_until("leadership to settle after a hand-off", || {
         let settled = &settled;
         async move {
@@ -573,7 +573,7 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
                 cl.count(before.0, "disk_samples").await >= samples + 3
             })
             .await;
-            rec.wait_progress(50).await;
+            wr.wait_progress(50).await;
             let now = (cl.wait_leader_among(&all).await, total().await);
             settled.set(now);
             now == before && before.1 > 0
@@ -584,6 +584,6 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
         let n = handoffs(id).await;
         assert!(n <= 1, "node {id} handed off {n} times");
     }
-    let history = recorder.stop().await;
-    assert_all_present(&cluster, &all, &history).await;
+    let writes = writers.stop().await;
+    assert_all_present(&cluster, &all, &writes).await;
 }

@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 pub mod blocked;
-pub mod recorder;
+pub mod writers;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
