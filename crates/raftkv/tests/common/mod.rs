@@ -520,17 +520,31 @@ where
 
 /// Poll `check` until it gives a value, every [`POLL`], for at most [`WAIT`]; fails the test
 /// naming `what` on timeout.
-pub async fn poll_for<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn poll_for<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
+    poll_within(WAIT, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// Poll `check` until it gives a value, every [`POLL`], for at most `limit`; `None` on
+/// timeout (for checks that report a timeout as a finding rather than fail at once).
+pub async fn poll_within<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(POLL).await;
     }
 }

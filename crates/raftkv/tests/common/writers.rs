@@ -20,13 +20,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use node::client::RespClient;
 use resp::Reply;
 use tokio::task::JoinHandle;
 
-use super::{Cluster, WAIT};
+use super::{poll_within, Cluster, WAIT};
 
 /// Deadline of one client call; longer than the server's own write and routing deadlines, so
 /// the server's answer (or error) normally arrives first.
@@ -36,8 +36,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Keys per `MGET` when verifying.
 const MGET_KEYS: usize = 500;
-/// Pause between polls of a condition.
-const POLL: Duration = Duration::from_millis(50);
 
 /// What the writers did.
 #[derive(Debug, Default)]
@@ -203,31 +201,27 @@ pub async fn missing_on(
     acked: &[(String, String)],
     deadline: Duration,
 ) -> Vec<String> {
-    let addr = cluster.node(id).client.clone();
-    let until = Instant::now() + deadline;
-    let lost = loop {
-        if let Some(missing) = read_missing(&addr, acked, false).await {
-            break missing;
-        }
-        if Instant::now() >= until {
-            return acked.iter().map(|(k, _)| k.clone()).collect();
-        }
-        tokio::time::sleep(POLL).await;
+    let addr = &cluster.node(id).client;
+    let every_key = || acked.iter().map(|(k, _)| k.clone()).collect();
+    let Some(lost) = poll_within(deadline, || read_missing(addr, acked, false)).await else {
+        return every_key();
     };
     if !lost.is_empty() {
         return lost;
     }
-    let until = Instant::now() + deadline;
-    loop {
-        let missing = read_missing(&addr, acked, true).await;
-        match missing {
-            Some(m) if m.is_empty() => return m,
-            Some(m) if Instant::now() >= until => return m,
-            None if Instant::now() >= until => {
-                return acked.iter().map(|(k, _)| k.clone()).collect()
-            }
-            _ => tokio::time::sleep(POLL).await,
-        }
+    // The last answer of the node's own state: what is still missing when time runs out.
+    let last = std::cell::RefCell::new(None);
+    let last_ref = &last;
+    let caught_up = poll_within(deadline, || async move {
+        let missing = read_missing(addr, acked, true).await;
+        let done = missing.as_ref().is_some_and(Vec::is_empty);
+        *last_ref.borrow_mut() = missing;
+        done.then_some(())
+    })
+    .await;
+    match caught_up {
+        Some(()) => Vec::new(),
+        None => last.into_inner().unwrap_or_else(every_key),
     }
 }
 
