@@ -28,6 +28,7 @@ use crate::net::Network;
 use crate::partition::{minority_size, Grudge};
 use crate::process::{NodeProcess, NodeSpec, StartMode};
 use crate::report::ReportDir;
+use crate::wait::poll_until;
 use check::Rng;
 
 /// Slots beyond the initial cluster, for growing it.
@@ -202,15 +203,12 @@ impl Cluster {
 
     /// Waits until the node in `slot` answers PING.
     pub async fn wait_ready(&self, slot: usize, timeout: Duration) -> bool {
-        let addr = self.client_addr(slot);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if admin::ping(&addr).await {
-                return true;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        false
+        let addr = &self.client_addr(slot);
+        poll_until(timeout, POLL, || async move {
+            admin::ping(addr).await.then_some(())
+        })
+        .await
+        .is_some()
     }
 
     /// Starts `n` nodes in slots `0..n`: the first bootstraps, the rest join through it. Waits
@@ -227,27 +225,26 @@ impl Cluster {
             self.members.insert(slot);
         }
         let want: BTreeSet<u64> = (0..n).filter_map(|s| self.id_of(s)).collect();
-        let deadline = Instant::now() + FORM_TIMEOUT;
-        loop {
+        let (this, want) = (&*self, &want);
+        let formed = poll_until(FORM_TIMEOUT, POLL, || async move {
             let mut seated = 0;
             for slot in 0..n {
-                if let Ok(info) = admin::raft_info(&self.client_addr(slot)).await {
+                if let Ok(info) = admin::raft_info(&this.client_addr(slot)).await {
                     let voters: BTreeSet<u64> = info.voters.iter().copied().collect();
-                    if voters == want && info.leader_id.is_some() {
+                    if voters == *want && info.leader_id.is_some() {
                         seated += 1;
                     }
                 }
             }
-            if seated == n {
-                self.events
-                    .log(format!("cluster formed: voters {want:?} in slots 0..{n}"));
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!("the initial cluster did not form within {FORM_TIMEOUT:?}");
-            }
-            tokio::time::sleep(POLL).await;
+            (seated == n).then_some(())
+        })
+        .await;
+        if formed.is_none() {
+            bail!("the initial cluster did not form within {FORM_TIMEOUT:?}");
         }
+        self.events
+            .log(format!("cluster formed: voters {want:?} in slots 0..{n}"));
+        Ok(())
     }
 
     /// The slot of the member that leads, as the running members report it (the self-declared

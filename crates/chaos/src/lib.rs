@@ -63,6 +63,7 @@ pub mod schedule;
 pub mod selftest;
 pub mod stats;
 pub mod summary;
+pub mod wait;
 pub mod workload;
 
 pub use crate::fault::{Fault, PartitionKind, Target};

@@ -26,11 +26,12 @@ use std::fs::File;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use crate::partition::Grudge;
+use crate::wait::poll_until_sync;
 
 /// Prefix of every namespace the suite creates.
 pub const NAME_PREFIX: &str = "rkvc";
@@ -250,25 +251,22 @@ pub fn slot_addr(slot: usize) -> Ipv4Addr {
 /// SIGKILLs every process in namespace `ns` except `me`, and waits (bounded) until they are
 /// gone.
 fn kill_all_in(ns: &str, me: u32) {
-    let deadline = Instant::now() + TEARDOWN_WAIT;
-    loop {
+    // Gone, or given up on after the bound: either way the teardown goes on.
+    let _ = poll_until_sync(TEARDOWN_WAIT, Duration::from_millis(50), || {
         let pids: Vec<i32> = run_cmd("ip", &["netns", "pids", ns], None)
             .unwrap_or_default()
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
             .filter(|&p: &i32| p as u32 != me)
             .collect();
-        if pids.is_empty() || Instant::now() >= deadline {
-            return;
-        }
-        for pid in pids {
+        for &pid in &pids {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        pids.is_empty().then_some(())
+    });
 }
 
 /// The pid in a namespace name `rkvc<pid>-...`, if it is one of the suite's.

@@ -19,13 +19,14 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::net::{CLIENT_PORT, PEER_PORT};
+use crate::wait::poll_until_sync;
 
 /// Path of libfaketime's preload library (Debian's `libfaketime` package).
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -198,18 +199,13 @@ impl NodeProcess {
     fn reap(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         self.paused = false;
-        let deadline = Instant::now() + EXIT_WAIT;
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = poll_until_sync(EXIT_WAIT, Duration::from_millis(10), || {
+            child.try_wait().ok().flatten()
+        });
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         self.forget_faketime_shm(child.id());
         status
     }

@@ -3,7 +3,8 @@
 //! The one seeded generator of the test tooling: everything the fault suite chooses at random
 //! (the fault schedule, which node a fault hits, what each client does next), the checker's
 //! simulated histories and the durability tests' crash schedules come from [`Rng`] streams
-//! derived from a seed, so a seed names one schedule forever: same seed, same faults in the same order with the same parameters. The
+//! derived from a seed, so a seed names one schedule forever: same seed, same faults in the
+//! same order with the same parameters; `raftkv bench` draws its keys from it too. The
 //! generator is xoshiro256** seeded through SplitMix64, both public-domain algorithms written
 //! out here so that no dependency upgrade can silently change a seed's schedule.
 //!
@@ -18,8 +19,9 @@ pub struct Rng {
     state: [u64; 4],
 }
 
-/// One SplitMix64 step: advances `x` and returns a well-mixed output.
-fn splitmix64(x: &mut u64) -> u64 {
+/// One SplitMix64 step: advances `x` and returns a well-mixed output (also the checker's fixed
+/// hash of a number: `splitmix64(&mut i)`).
+pub(crate) fn splitmix64(x: &mut u64) -> u64 {
     *x = x.wrapping_add(GOLDEN_GAMMA);
     let mut z = *x;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

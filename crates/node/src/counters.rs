@@ -33,23 +33,38 @@ pub static SNAPSHOTS_INSTALLED: Counter = Counter::new();
 pub static LEADERSHIP_HANDED_OVER: Counter = Counter::new();
 /// Leadership transfers a leader asked this node to take over.
 pub static TRANSFERS_TO_ME: Counter = Counter::new();
+/// Leadership hand-overs this leader started (for any reason: SIGTERM, its own removal, low
+/// free space, an explicit transfer), whether or not the target then took over.
+pub static HANDOVERS_STARTED: Counter = Counter::new();
 /// Pre-vote requests this node sent to a peer (one per peer per pre-election round).
 pub static PRE_VOTES_SENT: Counter = Counter::new();
 /// Membership checks run by the removal watcher (`removal::CHECK_INTERVAL` apart).
 pub static REMOVAL_CHECKS: Counter = Counter::new();
+/// Torn records (an append that never finished reaching the disk) cut off the end of the Raft
+/// log when it was opened.
+pub static TORN_RECORDS_CUT: Counter = Counter::new();
+/// Starts on a data dir that already held Raft state (0 or 1 per process: it resumed, and
+/// ignored `--bootstrap`/`--join`).
+pub static RESUMED_FROM_STATE: Counter = Counter::new();
+/// Samples of the data dir's free space (one every `disk::DISK_SAMPLE_INTERVAL`).
+pub static DISK_SAMPLES: Counter = Counter::new();
 /// Incoming peer connections refused at the hello (wrong cluster, wrong node, not a member).
 pub static PEER_CONNECTIONS_REFUSED: Counter = Counter::new();
 /// Peer connections, either way, whose other side failed to prove the cluster secret.
 pub static PEER_AUTH_FAILURES: Counter = Counter::new();
 
 /// Every counter with its `INFO` field name, in the order `INFO raft` lists them.
-pub fn all() -> [(&'static str, &'static Counter); 7] {
+pub fn all() -> [(&'static str, &'static Counter); 11] {
     [
         ("raft_snapshots_installed", &SNAPSHOTS_INSTALLED),
         ("raft_leadership_handed_over", &LEADERSHIP_HANDED_OVER),
         ("raft_transfers_to_me", &TRANSFERS_TO_ME),
+        ("raft_handovers_started", &HANDOVERS_STARTED),
         ("raft_pre_votes_sent", &PRE_VOTES_SENT),
         ("raft_removal_checks", &REMOVAL_CHECKS),
+        ("raft_log_torn_records_cut", &TORN_RECORDS_CUT),
+        ("raft_resumed_from_state", &RESUMED_FROM_STATE),
+        ("disk_samples", &DISK_SAMPLES),
         ("peer_connections_refused", &PEER_CONNECTIONS_REFUSED),
         ("peer_auth_failures", &PEER_AUTH_FAILURES),
     ]

@@ -142,6 +142,7 @@ impl DiskStatus {
     /// Record a sample: free bytes (if `statvfs` worked), the log size and its growth. Returns
     /// true if this sample *entered* a low period (free space fell below the minimum).
     pub fn record(&self, free: Option<u64>, log_bytes: u64, growth_per_sec: i64) -> bool {
+        crate::counters::DISK_SAMPLES.incr();
         self.log_bytes.store(log_bytes, Ordering::Relaxed);
         self.log_growth_bytes_per_sec
             .store(growth_per_sec, Ordering::Relaxed);

@@ -62,16 +62,25 @@ impl Launch {
 
 /// The `(client, peer)` addresses from a node's ready line, or None for any other line.
 pub fn ready_addrs(line: &str) -> Option<(String, String)> {
+    let field = |name: &str| ready_field(line, name).unwrap_or_default();
+    line.contains(READY_MARKER)
+        .then(|| (field("client"), field("peer")))
+}
+
+/// The metrics (HTTP) address from a node's ready line: None for any other line, and for a
+/// node started without `--metrics-listen` (its ready line says `http=off`).
+pub fn ready_http(line: &str) -> Option<String> {
+    ready_field(line, "http").filter(|a| a != "off")
+}
+
+/// The value of `name=` on a ready line, or None for any other line.
+fn ready_field(line: &str, name: &str) -> Option<String> {
     if !line.contains(READY_MARKER) {
         return None;
     }
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-            .map(str::to_string)
-            .unwrap_or_default()
-    };
-    Some((field("client"), field("peer")))
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -122,5 +131,10 @@ mod tests {
             Some(("127.0.0.1:5".into(), "127.0.0.1:6".into()))
         );
         assert_eq!(ready_addrs("INFO something else client=x"), None);
+        assert_eq!(ready_http(line), None, "no http field");
+        let with_http = format!("{line} http=127.0.0.1:9");
+        assert_eq!(ready_http(&with_http), Some("127.0.0.1:9".into()));
+        assert_eq!(ready_http(&format!("{line} http=off")), None);
+        assert_eq!(ready_http("INFO something else http=x"), None);
     }
 }

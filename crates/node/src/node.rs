@@ -146,6 +146,7 @@ impl Node {
         ))];
 
         if consensus.is_initialized().await {
+            crate::counters::RESUMED_FROM_STATE.incr();
             if config.bootstrap || config.join.is_some() {
                 tracing::info!("data dir has state: resuming, ignoring --bootstrap/--join");
             }

@@ -218,7 +218,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let node = node::node::Node::start(config)
             .await
             .context("cannot start the node")?;
-        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, "{}", node::launch::READY_MARKER);
+        let http = node
+            .metrics_addr
+            .map_or_else(|| "off".to_string(), |a| a.to_string());
+        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, http = %http, "{}", node::launch::READY_MARKER);
         if let Err(code) = node.run_until(shutdown_signal()).await {
             // Raft stopped on a storage failure (already logged): exit at once with the
             // documented status so a supervisor restarts the node.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{raftkv, Cluster};
+use common::{raftkv, wait_until, Cluster};
 use resp::Reply;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,14 +168,11 @@ async fn restore_a_backup_into_a_new_cluster_that_another_node_joins() {
         ],
     );
     cluster.wait_voters(&[4, 5]).await;
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while dump(&cluster, 5).await != before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node 5 never held the restored data"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (c, want) = (&cluster, &before);
+    wait_until("node 5 to hold the restored data", || async move {
+        dump(c, 5).await == *want
+    })
+    .await;
 
     // Writes work through either node, and survive a restart of the restored node.
     assert_eq!(

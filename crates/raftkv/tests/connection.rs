@@ -254,7 +254,16 @@ async fn exec_is_one_entry_and_no_other_client_interleaves() {
             o.call(&["INCR", "n"]).await.unwrap();
         }
     });
-    for _ in 0..30 {
+    // Run transactions until the other client's writes have landed between two of them ten
+    // times: proof that it was writing concurrently, so a transaction run command by command
+    // would have let them in.
+    let (mut last, mut between, mut runs) = (3, 0, 0);
+    while between < 10 {
+        runs += 1;
+        assert!(
+            runs <= 2000,
+            "the other client never wrote between two transactions"
+        );
         c.call(&["MULTI"]).await.unwrap();
         c.call(&["INCR", "n"]).await.unwrap();
         c.call(&["INCR", "n"]).await.unwrap();
@@ -267,8 +276,10 @@ async fn exec_is_one_entry_and_no_other_client_interleaves() {
         assert_eq!(
             *b,
             a + 1,
-            "another client's write ran inside the transaction"
+            "another client's write ran inside the transaction (run {runs})"
         );
+        between += usize::from(*a > last + 1);
+        last = *b;
     }
     other.abort();
 }

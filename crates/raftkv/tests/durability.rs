@@ -1,6 +1,6 @@
 //! Durability across crashes: no acknowledged write is lost.
 //!
-//! Recording clients ([`common::recorder`]) write unique keys to a 3-node cluster through every
+//! Recording clients ([`common::writers`]) write unique keys to a 3-node cluster through every
 //! node while [`crash_rounds`] crashes nodes and restarts them; afterwards every acknowledged
 //! write must be on every node.
 //!
@@ -17,7 +17,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::recorder::{assert_all_present, missing_on, History, Recorder};
+use common::writers::{assert_all_present, missing_on, Writers, Writes};
 use common::Cluster;
 use nix::sys::signal::Signal;
 
@@ -65,31 +65,31 @@ fn schedule(seed: u64) -> Vec<Crash> {
     crashes
 }
 
-/// Run `crashes` on a 3-node cluster while `recorder` writes. Before each crash, wait until
+/// Run `crashes` on a 3-node cluster while `writers` write. Before each crash, wait until
 /// `progress` more writes were acknowledged (the cluster serves again after the previous one);
 /// after a one-node crash, also while the node is down. Every node runs again at the end.
 async fn crash_rounds(
     cluster: &mut Cluster,
-    recorder: &Recorder,
+    writers: &Writers,
     crashes: &[Crash],
     progress: usize,
 ) {
     for (round, crash) in crashes.iter().enumerate() {
-        recorder.wait_progress(progress).await;
+        writers.wait_progress(progress).await;
         eprintln!(
             "round {round}: {crash:?} ({} acknowledged so far)",
-            recorder.acked()
+            writers.acked()
         );
         match *crash {
             Crash::One(id) => {
                 cluster.kill(id);
-                recorder.wait_progress(progress).await;
+                writers.wait_progress(progress).await;
                 cluster.restart(id);
             }
             Crash::Leader => {
                 let leader = cluster.wait_leader_among(&ALL).await;
                 cluster.kill(leader);
-                recorder.wait_progress(progress).await;
+                writers.wait_progress(progress).await;
                 cluster.restart(leader);
             }
             Crash::All => {
@@ -127,53 +127,47 @@ async fn acknowledged_writes_survive_repeated_kill_9_and_power_cuts_under_load()
     let crashes = schedule(seed);
     eprintln!("crash schedule seed {seed} ({SEED_VAR}={seed} replays it): {crashes:?}");
     let mut cluster = Cluster::start_with(3, &["--unsafe-power-loss-signal"]).await;
-    let recorder = Recorder::start(cluster.client_addrs(&ALL), WRITERS, "crash");
-    crash_rounds(&mut cluster, &recorder, &crashes, PROGRESS).await;
-    recorder.wait_progress(PROGRESS).await;
-    let history = recorder.stop().await;
+    let writers = Writers::start(cluster.client_addrs(&ALL), WRITERS, "crash");
+    crash_rounds(&mut cluster, &writers, &crashes, PROGRESS).await;
+    writers.wait_progress(PROGRESS).await;
+    let writes = writers.stop().await;
     eprintln!(
         "seed {seed}: {} writes acknowledged, {} indeterminate, {} refused",
-        history.acked.len(),
-        history.indeterminate,
-        history.refused.len()
+        writes.acked.len(),
+        writes.indeterminate,
+        writes.refused.len()
     );
-    assert_all_present(&cluster, &ALL, &history).await;
+    assert_all_present(&cluster, &ALL, &writes).await;
 }
 
 /// Start a cluster with `extra` flags and the power-loss hook, write under load, cut the power
-/// of every node, restart them, and return the cluster and the writers' history.
-async fn power_cut(extra: &[&str]) -> (Cluster, History) {
+/// of every node, restart them, and return the cluster and what the writers did.
+async fn power_cut(extra: &[&str]) -> (Cluster, Writes) {
     let mut flags = vec!["--unsafe-power-loss-signal"];
     flags.extend(extra);
     let mut cluster = Cluster::start_with(3, &flags).await;
-    let recorder = Recorder::start(cluster.client_addrs(&ALL), WRITERS, "cut");
-    crash_rounds(
-        &mut cluster,
-        &recorder,
-        &[Crash::PowerCut],
-        POWER_CUT_WRITES,
-    )
-    .await;
-    let history = recorder.stop().await;
-    (cluster, history)
+    let writers = Writers::start(cluster.client_addrs(&ALL), WRITERS, "cut");
+    crash_rounds(&mut cluster, &writers, &[Crash::PowerCut], POWER_CUT_WRITES).await;
+    let writes = writers.stop().await;
+    (cluster, writes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_a_power_cut_of_every_node() {
-    let (cluster, history) = power_cut(&[]).await;
-    assert_all_present(&cluster, &ALL, &history).await;
+    let (cluster, writes) = power_cut(&[]).await;
+    assert_all_present(&cluster, &ALL, &writes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_power_cut_test_catches_a_missing_fsync() {
-    let (cluster, history) = power_cut(&["--unsafe-no-fsync"]).await;
+    let (cluster, writes) = power_cut(&["--unsafe-no-fsync"]).await;
     // After a real loss the cluster may have no leader at all (every log gone): a node that
     // cannot answer within the deadline counts every key as missing.
-    let missing = missing_on(&cluster, 1, &history.acked, Duration::from_secs(10)).await;
+    let missing = missing_on(&cluster, 1, &writes.acked, Duration::from_secs(10)).await;
     eprintln!(
         "missing after the power cut: {} of {} acknowledged",
         missing.len(),
-        history.acked.len()
+        writes.acked.len()
     );
     assert!(
         !missing.is_empty(),

@@ -355,9 +355,8 @@ async fn a_job_queue_loses_no_job_across_a_leader_kill() {
         "{stranded} jobs stranded in processing, but only {} list pops had an unknown outcome",
         ledger.list_pops_unknown
     );
-    assert!(places
-        .values()
-        .all(|at| at[0] != "queue" && at[0] != "delayed"));
+    // (Nothing is left in `queue` or `delayed`: the wait for the drained queues above
+    // established that, with every producer finished, so it is not asserted again here.)
     eprintln!(
         "job queue: {} enqueued ({} unknown), {} done, {} stranded; pops with unknown outcome: \
          {} list, {} delayed",

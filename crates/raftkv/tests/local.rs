@@ -16,11 +16,13 @@
 //! `local` listens on fixed ports (base, base+1, ...; peers at +10000), so each test picks a
 //! base whose ports are free at that moment.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -57,15 +59,8 @@ fn free_base_port() -> u16 {
 }
 
 /// Poll `check` until it gives a value, or panic with `what` after [`WAIT`].
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    common::poll_sync_within(what, WAIT, check)
 }
 
 fn alive(pid: u32) -> bool {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::recorder::{assert_all_present, Recorder};
+use common::writers::{assert_all_present, Writers};
 use common::{bulk, raftkv, wait_until, Cluster};
 use resp::Reply;
 
@@ -37,6 +37,22 @@ fn member_fails(cluster: &Cluster, via: u64, args: &[&str]) -> String {
     err
 }
 
+/// Leadership transfers the nodes `ids` were asked to take over, summed.
+async fn transfers_to(cluster: &Cluster, ids: &[u64]) -> u64 {
+    let mut sum = 0;
+    for &id in ids {
+        sum += cluster.count(id, "raft_transfers_to_me").await;
+    }
+    sum
+}
+
+/// What `raftkv member` prints when the cluster, asked through node `via`, refuses a change
+/// for the reason `why` (exactly: a usage error or another refusal does not match).
+fn refused(cluster: &Cluster, via: u64, why: &str) -> String {
+    let endpoint = &cluster.node(via).client;
+    format!("raftkv: error: {endpoint}: ERR membership change refused: {why}\n")
+}
+
 /// Wait until the removed node `id` refuses service and says why.
 async fn wait_refuses_service(cluster: &Cluster, id: u64) {
     wait_until(
@@ -57,8 +73,8 @@ async fn wait_refuses_service(cluster: &Cluster, id: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn growing_to_five_and_shrinking_to_three_under_writes_loses_no_acknowledged_write() {
     let mut cluster = Cluster::start(3).await;
-    let recorder = Recorder::start(cluster.client_addrs(&[1, 2, 3]), WRITERS, "m");
-    recorder.wait_progress(PROGRESS).await;
+    let writers = Writers::start(cluster.client_addrs(&[1, 2, 3]), WRITERS, "m");
+    writers.wait_progress(PROGRESS).await;
 
     // Grow: node 4 straight to voter (what --join does), node 5 as a learner, then promoted.
     cluster.spawn_empty(4, &[]);
@@ -66,17 +82,17 @@ async fn growing_to_five_and_shrinking_to_three_under_writes_loses_no_acknowledg
     let (peer4, client4) = (cluster.node(4).peer.clone(), cluster.node(4).client.clone());
     member(&cluster, 2, &["add", "4", &peer4, &client4]);
     cluster.wait_voters(&[1, 2, 3, 4]).await;
-    recorder.set_targets(cluster.client_addrs(&[1, 2, 3, 4]));
-    recorder.wait_progress(PROGRESS).await;
+    writers.set_targets(cluster.client_addrs(&[1, 2, 3, 4]));
+    writers.wait_progress(PROGRESS).await;
     let (peer5, client5) = (cluster.node(5).peer.clone(), cluster.node(5).client.clone());
     member(&cluster, 3, &["add", "5", &peer5, &client5, "--learner"]);
     let info = cluster.info(1).await.expect("INFO");
     assert_eq!(info.get("raft_learners").map(String::as_str), Some("5"));
-    recorder.wait_progress(PROGRESS).await;
+    writers.wait_progress(PROGRESS).await;
     member(&cluster, 4, &["promote", "5"]);
     cluster.wait_voters(&[1, 2, 3, 4, 5]).await;
-    recorder.set_targets(cluster.client_addrs(&[1, 2, 3, 4, 5]));
-    recorder.wait_progress(PROGRESS).await;
+    writers.set_targets(cluster.client_addrs(&[1, 2, 3, 4, 5]));
+    writers.wait_progress(PROGRESS).await;
 
     // Shrink: make node 1 lead, kill node 2 (the voter a naive hand-over would pick first),
     // remove node 1 while it leads, then the dead node 2. Writers keep using every node; those
@@ -84,25 +100,38 @@ async fn growing_to_five_and_shrinking_to_three_under_writes_loses_no_acknowledg
     member(&cluster, 3, &["transfer-leader", "1"]);
     cluster.wait_leader_is(&[1, 2, 3, 4, 5], 1).await;
     cluster.kill(2);
-    recorder.wait_progress(PROGRESS).await;
+    writers.wait_progress(PROGRESS).await;
+    let live = [3, 4, 5];
+    let asked_before = transfers_to(&cluster, &live).await;
+    let started_before = cluster.count(1, "raft_handovers_started").await;
     member(&cluster, 1, &["remove", "1"]);
-    let successor = cluster.log_field(1, "removing the leader", "to");
-    assert_ne!(successor, "2", "leadership was handed to a dead node");
+    // Node 1 handed over once, and to a live voter (one of them was asked to take over), not
+    // to the dead node 2.
+    assert_eq!(
+        cluster.count(1, "raft_handovers_started").await,
+        started_before + 1
+    );
+    let c = &cluster;
+    wait_until("a live voter to be asked to take over", || async move {
+        transfers_to(c, &live).await > asked_before
+    })
+    .await;
+    assert_eq!(transfers_to(&cluster, &live).await, asked_before + 1);
     cluster.wait_voters_on(&[3, 4, 5], &[2, 3, 4, 5]).await;
-    recorder.set_targets(cluster.client_addrs(&[3, 4, 5]));
-    recorder.wait_progress(PROGRESS).await;
+    writers.set_targets(cluster.client_addrs(&[3, 4, 5]));
+    writers.wait_progress(PROGRESS).await;
     member(&cluster, 3, &["remove", "2"]);
     cluster.wait_voters(&[3, 4, 5]).await;
-    recorder.wait_progress(PROGRESS).await;
+    writers.wait_progress(PROGRESS).await;
 
-    let history = recorder.stop().await;
+    let writes = writers.stop().await;
     eprintln!(
         "membership under load: {} writes acknowledged, {} indeterminate, {} refused",
-        history.acked.len(),
-        history.indeterminate,
-        history.refused.len()
+        writes.acked.len(),
+        writes.indeterminate,
+        writes.refused.len()
     );
-    assert_all_present(&cluster, &[3, 4, 5], &history).await;
+    assert_all_present(&cluster, &[3, 4, 5], &writes).await;
     wait_refuses_service(&cluster, 1).await;
 }
 
@@ -158,7 +187,7 @@ async fn transfer_leader_moves_leadership_to_a_voter_and_refuses_others() {
 
     // A non-member and a learner cannot lead: clear errors, and the leader stays.
     let err = member_fails(&cluster, leader, &["transfer-leader", "99"]);
-    assert!(err.contains("node 99 is not a voter"), "{err}");
+    assert_eq!(err, refused(&cluster, leader, "node 99 is not a voter"));
     cluster.spawn_empty(4, &[]);
     let (peer4, client4) = (cluster.node(4).peer.clone(), cluster.node(4).client.clone());
     member(
@@ -167,7 +196,7 @@ async fn transfer_leader_moves_leadership_to_a_voter_and_refuses_others() {
         &["add", "4", &peer4, &client4, "--learner"],
     );
     let err = member_fails(&cluster, bystander, &["transfer-leader", "4"]);
-    assert!(err.contains("node 4 is not a voter"), "{err}");
+    assert_eq!(err, refused(&cluster, bystander, "node 4 is not a voter"));
     let err = member_fails(&cluster, bystander, &["transfer-leader", "x"]);
     assert!(
         err.contains("invalid value 'x' for '<ID>'"),

@@ -748,19 +748,10 @@ async fn metrics_export_the_pubsub_counts() {
         ))
         .await;
     }
-    let addr = cluster.log_field(2, "metrics endpoint ready", "http");
-    let metrics = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(&addr).expect("connect http");
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read http");
-        out
-    })
-    .await
-    .unwrap();
+    let addr = cluster.http_addr(2);
+    let metrics = tokio::task::spawn_blocking(move || common::http_get(&addr, "/metrics").1)
+        .await
+        .unwrap();
     for want in [
         "raftkv_pubsub_channels 0\n",
         "raftkv_pubsub_patterns 1\n",

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{bulk, poll_for, wait_until, Cluster, NodeSetup, WAIT};
+use common::{bulk, poll_for, wait_until, Cluster, NodeSetup};
 use resp::Reply;
 
 /// Slower Raft timing for the lease tests: lease 1000 ms, margin 400 ms, so a new leader waits
@@ -311,14 +311,13 @@ async fn lease_reads_after_a_leader_change_wait_out_the_old_lease() {
     );
     wait_info(&cluster, next, "raft_role", "leader").await;
     // Read on the new leader until a read comes from the lease; note each read's path.
-    let mut c = cluster.client(next).await;
-    let mut paths = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let lease = counter(&cluster, next, "reads_lease").await;
-        let index = counter(&cluster, next, "reads_readindex").await;
-        assert_eq!(c.call(&["GET", "k"]).await.unwrap(), bulk("v"));
-        let info = cluster.info(next).await.expect("INFO");
+    let paths = std::cell::RefCell::new(Vec::new());
+    let (cl, seen) = (&cluster, &paths);
+    poll_for("a lease read on the new leader", || async move {
+        let lease = counter(cl, next, "reads_lease").await;
+        let index = counter(cl, next, "reads_readindex").await;
+        assert_eq!(cl.call(next, &["GET", "k"]).await, bulk("v"));
+        let info = cl.info(next).await.expect("INFO");
         let path = if field(&info, "reads_lease") > lease {
             "lease"
         } else if field(&info, "reads_readindex") > index {
@@ -326,13 +325,11 @@ async fn lease_reads_after_a_leader_change_wait_out_the_old_lease() {
         } else {
             panic!("read counted on no leader path: {info:?}")
         };
-        paths.push(path);
-        if path == "lease" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never a lease read: {paths:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        seen.borrow_mut().push(path);
+        (path == "lease").then_some(())
+    })
+    .await;
+    let paths = paths.into_inner();
     // The loop ends on the first lease read, so a first read from the lease fails here.
     assert_eq!(paths[0], "readindex", "{paths:?}");
 }

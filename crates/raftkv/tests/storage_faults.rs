@@ -15,13 +15,13 @@
 mod common;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::recorder::{assert_all_present, Recorder};
-use common::{bulk, http_get, raftkv, wait_until, Cluster, NodeSetup, WAIT};
+use common::writers::{assert_all_present, Writers};
+use common::{bulk, http_get, raftkv, serve_must_fail, wait_until, Cluster, NodeSetup};
 use resp::Reply;
 
 /// Exit status of a node whose Raft log could not be written (`EXIT_STORAGE_FAILURE`).
@@ -200,8 +200,8 @@ async fn disk_full_while_writing(victim_role: Victim) {
         Victim::Follower => all.into_iter().find(|i| *i != leader).unwrap(),
     };
     let others: Vec<u64> = all.into_iter().filter(|i| *i != victim).collect();
-    let recorder = Recorder::start(cluster.client_addrs(&all), 4, "full");
-    recorder.wait_progress(100).await;
+    let writers = Writers::start(cluster.client_addrs(&all), 4, "full");
+    writers.wait_progress(100).await;
 
     // A client of the full node writes until it is refused.
     let mut probe = cluster.client(victim).await;
@@ -257,25 +257,24 @@ async fn disk_full_while_writing(victim_role: Victim) {
     // The others keep serving.
     let new_leader = cluster.wait_leader_among(&others).await;
     let elected = Instant::now();
-    recorder.wait_progress(200).await;
+    writers.wait_progress(200).await;
 
     // Space returns, the node restarts, catches up; nothing acknowledged is lost.
     disks.free(victim);
     cluster.restart(victim);
-    recorder.wait_progress(100).await;
-    let history = recorder.stop().await;
-    assert_all_present(&cluster, &all, &history).await;
+    writers.wait_progress(100).await;
+    let writes = writers.stop().await;
+    assert_all_present(&cluster, &all, &writes).await;
     let data = wait_same_data(&cluster, &all).await;
-    let log = fs::read_to_string(&cluster.node(victim).log).unwrap();
-    let torn = log.contains("cut a torn record off the end of the Raft log");
+    let torn = cluster.count(victim, "raft_log_torn_records_cut").await;
     eprintln!(
         "MEASURE {test}: first refusal {} ms after the fill, exit {} ms after it, leader {new_leader} \
-         {} ms after it; torn record cut at restart: {torn}; {} acknowledged writes all present; \
+         {} ms after it; torn records cut at restart: {torn}; {} acknowledged writes all present; \
          nodes agree on (applied, keys) {data}",
         (failed - filled).as_millis(),
         (exited - failed).as_millis(),
         (elected - failed).as_millis(),
-        history.acked.len(),
+        writes.acked.len(),
     );
 }
 
@@ -296,34 +295,7 @@ async fn a_node_refuses_to_start_on_a_full_disk() {
     };
     disks.fill(1);
     let data = disks.data_dir(1);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raftkv"))
-        .args(["serve", "--node-id", "1", "--bootstrap", "--data-dir"])
-        .arg(&data)
-        .args(["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("a node on a full disk started and kept running");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(!status.success(), "{err}");
+    let err = serve_must_fail(&data, &["--bootstrap"]);
     assert!(
         err.contains("is not writable")
             && err.contains(&data.display().to_string())
@@ -391,7 +363,7 @@ async fn snapshot_on_a_full_disk(test: &str, first_snapshot: bool) {
         ],
     )
     .await;
-    let http = cluster.log_field(1, "metrics endpoint ready", "http");
+    let http = cluster.http_addr(1);
     let mut c = cluster.client(1).await;
     let cl = &cluster;
     if first_snapshot {
@@ -461,19 +433,20 @@ async fn snapshot_on_a_full_disk(test: &str, first_snapshot: bool) {
     let exports = disks.data_dir(1).join("exports");
     assert_eq!(files(&exports).len(), 0, "export files left behind");
 
-    // Space back: the next snapshot is written (after the retry pause) and the log purged.
+    // Space back: the next snapshot is written (after the retry pause; writes keep crossing
+    // the threshold) and the log purged.
     disks.free(1);
-    let deadline = Instant::now() + WAIT;
     let mut round = 0;
-    while info_field(&cluster, 1, "raft_snapshot_index").await == snap_index {
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot after space returned"
-        );
+    let snap = &snap_index;
+    wait_until("a snapshot after space returned", || {
         round += 1;
-        set_small(&mut c, 10_000 + round * 20, 20).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let first = 10_000 + round * 20;
+        async move {
+            set_small(&mut cl.client(1).await, first, 20).await;
+            info_field(cl, 1, "raft_snapshot_index").await != *snap
+        }
+    })
+    .await;
     assert_eq!(
         info_field(&cluster, 1, "rdb_last_bgsave_status").await,
         "ok"
@@ -499,10 +472,7 @@ async fn readyz_fails_below_min_free_space_and_the_leader_hands_off() {
     )
     .await;
     let all = [1u64, 2, 3];
-    let http: Vec<String> = all
-        .iter()
-        .map(|&id| cluster.log_field(id, "metrics endpoint ready", "http"))
-        .collect();
+    let http: Vec<String> = all.iter().map(|&id| cluster.http_addr(id)).collect();
     let leader = cluster.wait_leader_among(&all).await;
     for addr in &http {
         wait_until("readyz 200", || async move {
@@ -570,7 +540,7 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
     )
     .await;
     let all = [1u64, 2, 3];
-    let recorder = Recorder::start(cluster.client_addrs(&all), 2, "low");
+    let writers = Writers::start(cluster.client_addrs(&all), 2, "low");
     let cl = &cluster;
     wait_until("every node to see its disk low", || async move {
         let mut low = true;
@@ -580,36 +550,40 @@ async fn nodes_sharing_one_low_disk_hand_leadership_off_at_most_once_each() {
         low
     })
     .await;
-    let handoffs = |id: u64| {
-        fs::read_to_string(&cluster.node(id).log)
-            .unwrap_or_default()
-            .matches("low free space on the data dir: transferring leadership")
-            .count()
+    // Hand-overs each node started (low free space is the only reason in this test).
+    let handoffs = |id: u64| async move { cl.count(id, "raft_handovers_started").await };
+    let total = || async move {
+        let mut sum = 0;
+        for id in all {
+            sum += handoffs(id).await;
+        }
+        sum
     };
     // Each node may hand off once; the chain ends at a leader that already did. Settled: the
-    // same leader and no new hand-off over a window of a few samples (a node samples every
-    // second, and a hand-off completes within an election timeout).
-    let total = || all.iter().map(|&id| handoffs(id)).sum::<usize>();
-    let window = 3 * node::disk::DISK_SAMPLE_INTERVAL;
-    let deadline = Instant::now() + WAIT;
-    let mut last = (cluster.wait_leader_among(&all).await, total());
-    loop {
-        tokio::time::sleep(window).await;
-        recorder.wait_progress(50).await;
-        let now = (cluster.wait_leader_among(&all).await, total());
-        if now == last && last.1 > 0 {
-            break;
+    // same leader and no new hand-off across a window of three disk samples on the leader (a
+    // hand-off starts at the first sample that finds the disk low).
+    let settled = std::cell::Cell::new((cluster.wait_leader_among(&all).await, total().await));
+    let wr = &writers;
+    wait_until("leadership to settle after a hand-off", || {
+        let settled = &settled;
+        async move {
+            let before = settled.get();
+            let samples = cl.count(before.0, "disk_samples").await;
+            wait_until("three disk samples on the leader", || async move {
+                cl.count(before.0, "disk_samples").await >= samples + 3
+            })
+            .await;
+            wr.wait_progress(50).await;
+            let now = (cl.wait_leader_among(&all).await, total().await);
+            settled.set(now);
+            now == before && before.1 > 0
         }
-        assert!(
-            Instant::now() < deadline,
-            "leadership never settled: (leader, hand-offs) {last:?} then {now:?}"
-        );
-        last = now;
-    }
+    })
+    .await;
     for id in all {
-        let n = handoffs(id);
+        let n = handoffs(id).await;
         assert!(n <= 1, "node {id} handed off {n} times");
     }
-    let history = recorder.stop().await;
-    assert_all_present(&cluster, &all, &history).await;
+    let writes = writers.stop().await;
+    assert_all_present(&cluster, &all, &writes).await;
 }

@@ -29,10 +29,7 @@ pub(crate) struct Config {
 
 /// The fixed pseudo-random code of member `i` (SplitMix64 of `i`).
 fn code(i: usize) -> u64 {
-    let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::rng::splitmix64(&mut (i as u64))
 }
 
 impl Config {

@@ -47,6 +47,7 @@ impl Cluster {
     pub(super) async fn hand_over(&self, why: &str, wait: Duration) -> Option<NodeId> {
         let target = self.successor()?;
         tracing::info!(to = target, "{why}: transferring leadership");
+        crate::counters::HANDOVERS_STARTED.incr();
         if let Err(e) = self.consensus.transfer_leader(target).await {
             tracing::warn!(error = %e, "leadership transfer failed");
             return None;

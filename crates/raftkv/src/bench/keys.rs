@@ -1,8 +1,9 @@
 //! Seeded key generators: uniform and zipfian over `0..keyspace`.
 //!
-//! [`Rng`] is splitmix64: tiny, fast, and the same seed always gives the same sequence, so a
-//! run can be repeated exactly. [`KeyGen`] draws key numbers; the workload turns a number `n`
-//! into the key `key:{n:012}` (redis-benchmark's shape, so both tools touch the same keys).
+//! [`Rng`] is the workspace's seeded generator (`check::Rng`): the same seed always gives the
+//! same sequence, so a run can be repeated exactly. [`KeyGen`] draws key numbers; the workload
+//! turns a number `n` into the key `key:{n:012}` (redis-benchmark's shape, so both tools touch
+//! the same keys).
 //!
 //! The zipfian generator is Gray et al.'s ("Quickly generating billion-record synthetic
 //! databases", the one YCSB uses) with skew [`ZIPF_THETA`]: rank 0 is the hottest key and a few
@@ -26,36 +27,9 @@ pub enum KeyDistribution {
     Zipfian,
 }
 
-/// splitmix64: a seeded 64-bit generator.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator whose sequence is fixed by `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform float in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A uniform integer in `0..n` (`n` > 0; the modulo bias is below 2^-24 for any keyspace
-    /// this tool accepts).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The seeded generator: the workspace's one ([`check::Rng`], xoshiro256** seeded through
+/// SplitMix64), shared with the fault suite and the tests.
+pub use check::Rng;
 
 /// The precomputed constants of a zipfian distribution over `0..n`.
 #[derive(Clone, Debug)]
@@ -83,7 +57,7 @@ impl Zipf {
     }
 
     fn sample(&self, rng: &mut Rng) -> u64 {
-        let u = rng.next_f64();
+        let u = rng.unit();
         let uz = u * self.zeta_n;
         if uz < 1.0 || self.n == 1 {
             return 0;

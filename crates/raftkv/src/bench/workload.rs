@@ -43,7 +43,7 @@ impl Workload {
 
     /// Append the next request to `out` and say which command it is.
     pub fn next_into(&mut self, out: &mut BytesMut) -> Op {
-        let op = if self.rng.next_f64() < self.read_ratio {
+        let op = if self.rng.unit() < self.read_ratio {
             Op::Get
         } else {
             Op::Set

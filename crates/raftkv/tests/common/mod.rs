@@ -1,13 +1,15 @@
 //! Test harness: real `raftkv serve` processes on loopback, each in its own temp data dir.
 //!
-//! Nodes bind port 0; the harness learns the bound addresses from the node's "ready" log line.
+//! Nodes bind port 0; the harness learns the bound addresses (client, peer, metrics) from the
+//! node's "ready" log line, the one log line a test depends on: every other check reads `INFO`
+//! or `/metrics`.
 //! A restarted node gets its previous addresses back (they are in the cluster membership).
 //! Every wait is on a condition with a deadline, never a bare sleep.
 
 #![allow(dead_code)]
 
 pub mod blocked;
-pub mod recorder;
+pub mod writers;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use node::client::RespClient;
-use node::launch::{ready_addrs, Launch};
+use node::launch::{ready_addrs, ready_http, Launch};
 use resp::Reply;
 
 /// Raft timing for tests: faster than the defaults, still well above the heartbeat.
@@ -40,6 +42,8 @@ pub struct TestNode {
     pub data_dir: PathBuf,
     pub client: String,
     pub peer: String,
+    /// The metrics (HTTP) address, if the node was started with `--metrics-listen`.
+    pub http: Option<String>,
     pub log: PathBuf,
     child: Option<Child>,
     /// How it was started; a restart reuses it on the addresses it bound.
@@ -52,9 +56,16 @@ pub struct Cluster {
     pub nodes: Vec<TestNode>,
 }
 
+/// The addresses a node reports on its ready line.
+struct Bound {
+    client: String,
+    peer: String,
+    http: Option<String>,
+}
+
 /// Start the node `launch` describes, its log appended to `log`; waits for its ready line and
-/// returns the process with its bound client and peer addresses.
-fn spawn(launch: &Launch, log: &Path) -> (Child, String, String) {
+/// returns the process with the addresses it bound.
+fn spawn(launch: &Launch, log: &Path) -> (Child, Bound) {
     let id = launch.id;
     let mut launch = launch.clone();
     // Fast elections keep tests short, unless the test chose its own timing.
@@ -86,19 +97,20 @@ fn spawn(launch: &Launch, log: &Path) -> (Child, String, String) {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(file, "{line}");
-            if let Some(addrs) = ready_addrs(&line).filter(|_| !sent) {
-                let _ = tx.send(addrs);
+            if let Some((client, peer)) = ready_addrs(&line).filter(|_| !sent) {
+                let http = ready_http(&line);
+                let _ = tx.send(Bound { client, peer, http });
                 sent = true;
             }
         }
     });
-    let (client, peer) = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+    let bound = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
         panic!(
             "node {id} did not become ready; log:\n{}",
             std::fs::read_to_string(&log_for_error).unwrap_or_default()
         )
     });
-    (child, client, peer)
+    (child, bound)
 }
 
 impl Cluster {
@@ -131,7 +143,7 @@ impl Cluster {
             flags,
             env: env.to_vec(),
         };
-        let (child, client, peer) = spawn(&launch, &log);
+        let (child, Bound { client, peer, http }) = spawn(&launch, &log);
         launch.listen = client.clone();
         launch.peer_listen = peer.clone();
         self.nodes.push(TestNode {
@@ -139,6 +151,7 @@ impl Cluster {
             data_dir,
             client,
             peer,
+            http,
             log,
             child: Some(child),
             launch,
@@ -183,12 +196,23 @@ impl Cluster {
         })
     }
 
-    /// Restart a killed node on its old addresses from its data dir.
+    /// Restart a killed node on its old addresses from its data dir, with the flags and
+    /// environment it was first started with. Its metrics endpoint (on port 0) may move.
     pub fn restart(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
         assert!(node.child.is_none(), "node {id} is still running");
-        let (child, _, _) = spawn(&node.launch, &node.log);
+        let (child, bound) = spawn(&node.launch, &node.log);
+        node.http = bound.http;
         node.child = Some(child);
+    }
+
+    /// The metrics (HTTP) address of node `id`; fails unless it was started with
+    /// `--metrics-listen`.
+    pub fn http_addr(&self, id: u64) -> String {
+        let node = self.node(id);
+        node.http
+            .clone()
+            .unwrap_or_else(|| panic!("node {id} has no metrics endpoint (--metrics-listen)"))
     }
 
     /// INFO raft of a node as field map.
@@ -343,18 +367,6 @@ impl Cluster {
         self.launch(id, data_dir.to_path_buf(), "127.0.0.1:0", flags, &[]);
     }
 
-    /// Wait for a log line of node `id` containing `marker` and return its `field=` value.
-    pub fn log_field(&self, id: u64, marker: &str, field: &str) -> String {
-        poll_sync(&format!("node {id} to log {marker:?}"), || {
-            let log = std::fs::read_to_string(&self.node(id).log).unwrap_or_default();
-            log.lines().filter(|l| l.contains(marker)).find_map(|l| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(&format!("{field}=")))
-                    .map(|s| s.to_string())
-            })
-        })
-    }
-
     /// True while node `id`'s process runs.
     pub fn is_running(&self, id: u64) -> bool {
         self.node(id).child.is_some()
@@ -363,17 +375,60 @@ impl Cluster {
     /// Wait (at most [`WAIT`]) for node `id` to exit by itself and return its exit status;
     /// panics if it is still running then.
     pub async fn wait_exit(&mut self, id: u64) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
         let node = &mut self.nodes[(id - 1) as usize];
         let child = node.child.as_mut().expect("node is running");
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                node.child = None;
-                return status;
-            }
-            assert!(Instant::now() < deadline, "node {id} did not exit");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let status = poll_for(&format!("node {id} to exit"), || {
+            let status = child.try_wait().expect("wait");
+            async move { status }
+        })
+        .await;
+        node.child = None;
+        status
+    }
+}
+
+/// Run `raftkv serve` for node 1 on `data_dir` with `flags`, which must refuse to start: waits
+/// (at most [`WAIT`]) for it to exit and returns its stderr. Fails if it exits 0 or keeps
+/// running.
+pub fn serve_must_fail(data_dir: &Path, flags: &[&str]) -> String {
+    let launch = Launch {
+        id: 1,
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        peer_listen: "127.0.0.1:0".into(),
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        env: Vec::new(),
+    };
+    let mut child = KillOnDrop(
+        launch
+            .command(Path::new(env!("CARGO_BIN_EXE_raftkv")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn raftkv serve"),
+    );
+    // Read stderr while waiting, so a chatty node never blocks on a full pipe.
+    let mut stderr = child.0.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let what = format!("raftkv serve on {data_dir:?} to refuse to start");
+    let status = poll_sync(&what, || child.0.try_wait().expect("wait"));
+    let stderr = reader.join().expect("stderr reader");
+    assert!(!status.success(), "must exit non-zero: {stderr}");
+    stderr
+}
+
+/// A child process killed (and reaped) when dropped, also when a wait on it fails the test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -465,24 +520,43 @@ where
 
 /// Poll `check` until it gives a value, every [`POLL`], for at most [`WAIT`]; fails the test
 /// naming `what` on timeout.
-pub async fn poll_for<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn poll_for<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
+    poll_within(WAIT, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// Poll `check` until it gives a value, every [`POLL`], for at most `limit`; `None` on
+/// timeout (for checks that report a timeout as a finding rather than fail at once).
+pub async fn poll_within<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// [`poll_for`] for code outside the async runtime (waiting on a child process, a log file).
-pub fn poll_sync<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
+/// [`poll_for`] for code outside the async runtime (waiting on a child process, a file).
+pub fn poll_sync<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll_sync_within(what, WAIT, check)
+}
+
+/// [`poll_sync`] with its own limit instead of [`WAIT`].
+pub fn poll_sync_within<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check() {
             return value;

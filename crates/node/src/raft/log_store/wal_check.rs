@@ -215,5 +215,6 @@ fn cut_torn_tail(path: &Path, offset: u64, len: u64) -> io::Result<()> {
         dropped_bytes = len - offset,
         "cut a torn record off the end of the Raft log (a write that never completed)"
     );
+    crate::counters::TORN_RECORDS_CUT.incr();
     Ok(())
 }

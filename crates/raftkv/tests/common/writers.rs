@@ -1,14 +1,17 @@
 //! Recording writers, and the check that every acknowledged write survived.
 //!
-//! [`Recorder`] runs [`Recorder::start`]'s writer tasks against a list of nodes while a test
+//! The history itself lives in a [`check::Recorder`], the fault suite's; this module only
+//! drives writes into it and sorts the outcome into acknowledged, indeterminate and refused.
+//!
+//! [`Writers`] runs [`Writers::start`]'s writer tasks against a list of nodes while a test
 //! breaks the cluster (kills, power cuts, membership changes). Every write is a `SET` of a key
 //! no other write uses (`<prefix>:<writer>:<sequence>`) to a value naming it, one at a time per
 //! connection. A write answered `+OK` is *acknowledged*: it must be present, with its value, on
 //! every node afterwards. Any other outcome (an error reply, a timeout, a closed connection) is
 //! *indeterminate*: the write may or may not have been applied, so it is not checked, except
 //! that a write refused with `-CLUSTERDOWN`, `-TRYAGAIN` or `-MISCONF` must *not* have been
-//! applied (the node promises a retry is safe). After a failure a writer moves on to the next node in the
-//! list, so writes keep flowing while some nodes are down or no longer members.
+//! applied (the node promises a retry is safe). After a failure a writer moves on to the next
+//! node in the list, so writes keep flowing while some nodes are down or no longer members.
 //!
 //! [`missing_on`] checks one node: first a linearizable `MGET` through it (what the cluster
 //! answers), then `READONLY` `MGET`s of its own state until it has caught up (what the node
@@ -17,13 +20,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use node::client::RespClient;
 use resp::Reply;
 use tokio::task::JoinHandle;
 
-use super::{Cluster, WAIT};
+use super::{poll_within, Cluster, WAIT};
 
 /// Deadline of one client call; longer than the server's own write and routing deadlines, so
 /// the server's answer (or error) normally arrives first.
@@ -33,12 +36,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Keys per `MGET` when verifying.
 const MGET_KEYS: usize = 500;
-/// Pause between polls of a condition.
-const POLL: Duration = Duration::from_millis(50);
 
 /// What the writers did.
 #[derive(Debug, Default)]
-pub struct History {
+pub struct Writes {
     /// Acknowledged writes: (key, value).
     pub acked: Vec<(String, String)>,
     /// Writes with an unknown outcome (error reply, timeout, broken connection).
@@ -48,9 +49,10 @@ pub struct History {
 }
 
 /// Writer tasks recording every write, with its call and return times, in a
-/// [`check::Recorder`] (the fault suite's recorder), from which [`Recorder::stop`] derives the
-/// [`History`] of acknowledged, indeterminate and refused writes.
-pub struct Recorder {
+/// [`check::Recorder`] (the fault suite's recorder, the one history recorder of the
+/// workspace), from which [`Writers::stop`] derives the
+/// [`Writes`] of acknowledged, indeterminate and refused writes.
+pub struct Writers {
     stop: Arc<AtomicBool>,
     targets: Arc<RwLock<Vec<String>>>,
     acked: Arc<AtomicUsize>,
@@ -58,12 +60,12 @@ pub struct Recorder {
     tasks: Vec<JoinHandle<()>>,
 }
 
-impl Recorder {
+impl Writers {
     /// Start `writers` tasks writing keys under `prefix` through the client addresses
     /// `targets`; writer `w` starts on `targets[w % len]`.
-    pub fn start(targets: Vec<String>, writers: usize, prefix: &str) -> Recorder {
+    pub fn start(targets: Vec<String>, writers: usize, prefix: &str) -> Writers {
         assert!(!targets.is_empty(), "writers need a node to write to");
-        let recorder = Recorder {
+        let started = Writers {
             stop: Arc::new(AtomicBool::new(false)),
             targets: Arc::new(RwLock::new(targets)),
             acked: Arc::new(AtomicUsize::new(0)),
@@ -75,14 +77,14 @@ impl Recorder {
                 tokio::spawn(write_loop(
                     w,
                     prefix.to_string(),
-                    recorder.targets.clone(),
-                    recorder.stop.clone(),
-                    recorder.acked.clone(),
-                    recorder.ops.clone(),
+                    started.targets.clone(),
+                    started.stop.clone(),
+                    started.acked.clone(),
+                    started.ops.clone(),
                 ))
             })
             .collect();
-        Recorder { tasks, ..recorder }
+        Writers { tasks, ..started }
     }
 
     /// Write through these client addresses from the next connection on.
@@ -109,12 +111,12 @@ impl Recorder {
     }
 
     /// Stop the writers and return what they did.
-    pub async fn stop(self) -> History {
+    pub async fn stop(self) -> Writes {
         self.stop.store(true, Ordering::Relaxed);
         for task in self.tasks {
             task.await.expect("writer task");
         }
-        let mut all = History::default();
+        let mut all = Writes::default();
         for op in self.ops.history().ops() {
             match (&op.outcome, &op.command) {
                 (check::Outcome::Ok { .. }, check::Command::Set(value)) => {
@@ -199,31 +201,27 @@ pub async fn missing_on(
     acked: &[(String, String)],
     deadline: Duration,
 ) -> Vec<String> {
-    let addr = cluster.node(id).client.clone();
-    let until = Instant::now() + deadline;
-    let lost = loop {
-        if let Some(missing) = read_missing(&addr, acked, false).await {
-            break missing;
-        }
-        if Instant::now() >= until {
-            return acked.iter().map(|(k, _)| k.clone()).collect();
-        }
-        tokio::time::sleep(POLL).await;
+    let addr = &cluster.node(id).client;
+    let every_key = || acked.iter().map(|(k, _)| k.clone()).collect();
+    let Some(lost) = poll_within(deadline, || read_missing(addr, acked, false)).await else {
+        return every_key();
     };
     if !lost.is_empty() {
         return lost;
     }
-    let until = Instant::now() + deadline;
-    loop {
-        let missing = read_missing(&addr, acked, true).await;
-        match missing {
-            Some(m) if m.is_empty() => return m,
-            Some(m) if Instant::now() >= until => return m,
-            None if Instant::now() >= until => {
-                return acked.iter().map(|(k, _)| k.clone()).collect()
-            }
-            _ => tokio::time::sleep(POLL).await,
-        }
+    // The last answer of the node's own state: what is still missing when time runs out.
+    let last = std::cell::RefCell::new(None);
+    let last_ref = &last;
+    let caught_up = poll_within(deadline, || async move {
+        let missing = read_missing(addr, acked, true).await;
+        let done = missing.as_ref().is_some_and(Vec::is_empty);
+        *last_ref.borrow_mut() = missing;
+        done.then_some(())
+    })
+    .await;
+    match caught_up {
+        Some(()) => Vec::new(),
+        None => last.into_inner().unwrap_or_else(every_key),
     }
 }
 
@@ -264,27 +262,27 @@ async fn mget<'a>(
     Some(values)
 }
 
-/// Assert that every node in `ids` holds every acknowledged write of `history`.
-pub async fn assert_all_present(cluster: &Cluster, ids: &[u64], history: &History) {
-    assert!(!history.acked.is_empty(), "no write was acknowledged");
+/// Assert that every node in `ids` holds every acknowledged write of `writes`.
+pub async fn assert_all_present(cluster: &Cluster, ids: &[u64], writes: &Writes) {
+    assert!(!writes.acked.is_empty(), "no write was acknowledged");
     let mut report = Vec::new();
     for &id in ids {
-        let missing = missing_on(cluster, id, &history.acked, WAIT).await;
+        let missing = missing_on(cluster, id, &writes.acked, WAIT).await;
         if !missing.is_empty() {
             report.push(format!(
                 "node {id}: {} of {} acknowledged writes missing, e.g. {:?}",
                 missing.len(),
-                history.acked.len(),
+                writes.acked.len(),
                 &missing[..missing.len().min(10)]
             ));
         }
     }
     if let Some(&first) = ids.first() {
         let addr = cluster.node(first).client.clone();
-        let values = mget(&addr, history.refused.iter().map(String::as_str), false)
+        let values = mget(&addr, writes.refused.iter().map(String::as_str), false)
             .await
             .expect("a linearizable MGET of the refused keys");
-        let applied: Vec<&String> = history
+        let applied: Vec<&String> = writes
             .refused
             .iter()
             .zip(values)
