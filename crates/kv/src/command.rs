@@ -315,6 +315,19 @@ impl Command {
         )
     }
 
+    /// True if the command may grow memory, so a leader past `maxmemory` refuses it with
+    /// [`crate::Error::OutOfMemory`]: Redis's `denyoom` commands (SET, APPEND, LPUSH, HSET, ...), and
+    /// any script that may write (Redis checks each of a script's calls instead; a script's
+    /// writes are not known before it runs here). Deletions, pops, expiry changes and reads
+    /// are never refused.
+    pub fn may_grow_memory(&self) -> bool {
+        if let Command::Script(script) = self {
+            return script.is_write();
+        }
+        crate::command_table::lookup(self.name().as_bytes())
+            .is_some_and(|spec| spec.flags.contains(&"denyoom"))
+    }
+
     /// The lower-case command name (`"set"`), for metrics and logs; `"expiredue"` for the
     /// internal expiry command.
     pub fn name(&self) -> &'static str {

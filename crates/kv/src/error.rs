@@ -332,6 +332,9 @@ pub enum Error {
     /// SCRIPT FLUSH with a mode other than ASYNC or SYNC.
     #[error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")]
     ScriptFlushMode,
+    /// A write that may grow memory while the leader is past `maxmemory` (Redis's text).
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    OutOfMemory,
     /// SCRIPT KILL: no script is ever running between commands.
     #[error("NOTBUSY No scripts in execution right now.")]
     NotBusy,

@@ -124,6 +124,9 @@ pub struct Config {
     /// a connection holds at most one chunk of encoded replies and stops reading from a client
     /// that does not read, so only time is left to bound.
     pub client_output_timeout_secs: u64,
+    /// Resident memory past which the leader refuses writes that may grow memory with `-OOM`
+    /// (Redis's `maxmemory` with `noeviction`); 0: no limit. `CONFIG SET maxmemory` changes it.
+    pub maxmemory_bytes: u64,
     /// How the leader confirms leadership before a linearizable read (`lease` or `readindex`).
     pub read_policy: ReadPolicy,
     /// Leader lease for lease reads, in milliseconds; default: half of `election_timeout_ms_min`.
@@ -175,6 +178,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             client_idle_timeout_secs: 0,
             client_output_timeout_secs: 60,
+            maxmemory_bytes: 0,
             read_policy: ReadPolicy::Lease,
             read_lease_ms: None,
             read_lease_margin_ms: None,

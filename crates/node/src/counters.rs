@@ -52,9 +52,11 @@ pub static DISK_SAMPLES: Counter = Counter::new();
 pub static PEER_CONNECTIONS_REFUSED: Counter = Counter::new();
 /// Peer connections, either way, whose other side failed to prove the cluster secret.
 pub static PEER_AUTH_FAILURES: Counter = Counter::new();
+/// Commands this leader refused with `-OOM` for being past `maxmemory` (also in `INFO memory`).
+pub static OOM_WRITES_REFUSED: Counter = Counter::new();
 
 /// Every counter with its `INFO` field name, in the order `INFO raft` lists them.
-pub fn all() -> [(&'static str, &'static Counter); 11] {
+pub fn all() -> [(&'static str, &'static Counter); 12] {
     [
         ("raft_snapshots_installed", &SNAPSHOTS_INSTALLED),
         ("raft_leadership_handed_over", &LEADERSHIP_HANDED_OVER),
@@ -67,6 +69,7 @@ pub fn all() -> [(&'static str, &'static Counter); 11] {
         ("disk_samples", &DISK_SAMPLES),
         ("peer_connections_refused", &PEER_CONNECTIONS_REFUSED),
         ("peer_auth_failures", &PEER_AUTH_FAILURES),
+        ("oom_writes_refused", &OOM_WRITES_REFUSED),
     ]
 }
 

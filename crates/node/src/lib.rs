@@ -25,6 +25,7 @@ pub mod http;
 pub mod ids;
 pub mod launch;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod node;
 pub mod pubsub;

@@ -27,6 +27,8 @@ pub const EXPIRE_BATCH_KEYS: u32 = 1000;
 /// How often the consensus layer looks for a recorded storage failure while it waits for Raft
 /// to stop.
 pub const STORAGE_FAULT_POLL: Duration = Duration::from_millis(50);
+/// How often the node samples its resident memory for `maxmemory` ([`crate::memory`]).
+pub const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// Reply bytes a connection encodes before it writes them: a connection never holds more
 /// encoded replies than this (plus one reply), so a client that pipelines big reads and does
 /// not read the answers makes its connection stop, not the node's memory grow.

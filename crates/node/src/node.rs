@@ -140,10 +140,14 @@ impl Node {
         let peers = Peers::new(config.node_id, Arc::new(TcpTransport), peer_auth);
         let consensus = Consensus::start(&opts, peers.clone()).await?;
         let cluster = Cluster::new(consensus.clone(), peers, server::errors::consensus);
-        let mut tasks = vec![tokio::spawn(PeerServer::run(
-            peer_listener,
-            cluster.clone() as Arc<dyn PeerHandler>,
-        ))];
+        cluster.memory().set_limit(config.maxmemory_bytes);
+        let mut tasks = vec![
+            tokio::spawn(PeerServer::run(
+                peer_listener,
+                cluster.clone() as Arc<dyn PeerHandler>,
+            )),
+            tokio::spawn(crate::memory::watch(cluster.memory().clone())),
+        ];
 
         if consensus.is_initialized().await {
             crate::counters::RESUMED_FROM_STATE.incr();

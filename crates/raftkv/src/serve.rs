@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Free space on the data dir's disk below which /readyz fails and a leader hands off leadership, e.g. 256MiB or 1GB; 0 disables [default: 64MiB].
     #[arg(long, env = "RAFTKV_MIN_FREE_SPACE", value_parser = node::disk::parse_size)]
     min_free_space: Option<u64>,
+    /// Resident memory past which the leader refuses writes that may grow memory with -OOM, e.g. 4GiB; 0: no limit [default: 0].
+    #[arg(long, env = "RAFTKV_MAXMEMORY", value_parser = node::disk::parse_size)]
+    maxmemory: Option<u64>,
     /// Most simultaneous client connections [default: 10000].
     #[arg(long, env = "RAFTKV_MAX_CLIENTS")]
     max_clients: Option<usize>,
@@ -160,6 +163,9 @@ impl ServeArgs {
         }
         if let Some(bytes) = self.min_free_space {
             c.min_free_space_bytes = bytes;
+        }
+        if let Some(bytes) = self.maxmemory {
+            c.maxmemory_bytes = bytes;
         }
         c.validate()?;
         Ok(c)

@@ -32,6 +32,7 @@ pub mod peer_service;
 pub mod removal;
 pub mod router;
 
+use crate::memory::MemoryGauge;
 use std::sync::Arc;
 
 use resp::Reply;
@@ -52,6 +53,9 @@ pub struct Cluster {
     peers: Peers,
     node_id: NodeId,
     error_reply: ErrorReply,
+    /// `maxmemory` and this node's memory use: the leader refuses writes that may grow memory
+    /// past it (`router`).
+    memory: Arc<MemoryGauge>,
 }
 
 impl Cluster {
@@ -64,7 +68,13 @@ impl Cluster {
             peers,
             node_id,
             error_reply,
+            memory: Arc::new(MemoryGauge::new(0)),
         })
+    }
+
+    /// The `maxmemory` gauge (no limit until one is set).
+    pub fn memory(&self) -> &Arc<MemoryGauge> {
+        &self.memory
     }
 
     /// The consensus layer underneath.

@@ -18,6 +18,11 @@
 //! Steps 3 and 4 are decided by `next_step`, a pure function of the local failure, and a
 //! forward's fate by `maybe_delivered`; both are unit-tested.
 //!
+//! Past `maxmemory` ([`crate::memory`]), the leader refuses each command of a batch that may
+//! grow memory with `-OOM` and runs the rest; a transaction (a batch that starts with EXEC's
+//! WATCH guard) is refused whole, so EXEC answers `-OOM` as in Redis. The plan is `memory_plan`,
+//! a pure function. Only the leader refuses, so every node answers alike.
+//!
 //! A command error from the state machine is a normal reply. A forwarded write that was sent
 //! and then lost (the leader failed or the link broke) has an unknown outcome and is never
 //! retried; one refused at connect (nothing was sent) is.
@@ -137,11 +142,53 @@ impl Cluster {
     /// after the leader's read barrier (lease or ReadIndex). Never forwards: this is also how
     /// the leader runs a batch a follower forwarded to it.
     pub async fn execute_local(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
+        if self.memory.over_limit() && self.consensus.status().is_leader() {
+            if let Some(refused) = memory_plan(cmds) {
+                return self.execute_within_memory(cmds, &refused).await;
+            }
+        }
+        self.run_here(cmds).await
+    }
+
+    /// Through the log if any command writes, otherwise after the read barrier.
+    async fn run_here(&self, cmds: &[kv::Command]) -> Result<Vec<Reply>, ConsensusError> {
         if cmds.iter().any(|c| c.is_write()) {
             self.consensus.propose(cmds.to_vec()).await
         } else {
             self.consensus.leader_read(cmds).await
         }
+    }
+
+    /// Past `maxmemory`: `-OOM` for the commands `refused` marks, the others run as a batch.
+    async fn execute_within_memory(
+        &self,
+        cmds: &[kv::Command],
+        refused: &[bool],
+    ) -> Result<Vec<Reply>, ConsensusError> {
+        let kept: Vec<kv::Command> = cmds
+            .iter()
+            .zip(refused)
+            .filter(|(_, &r)| !r)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let mut ran = if kept.is_empty() {
+            Vec::new()
+        } else {
+            self.run_here(&kept).await?
+        }
+        .into_iter();
+        Ok(refused
+            .iter()
+            .map(|&r| match r {
+                true => {
+                    crate::counters::OOM_WRITES_REFUSED.incr();
+                    kv::Error::OutOfMemory.to_reply()
+                }
+                false => ran
+                    .next()
+                    .unwrap_or_else(|| Reply::error("ERR internal: missing reply")),
+            })
+            .collect())
     }
 
     /// Forward a write batch to `leader`, which runs it through its log.
@@ -210,9 +257,66 @@ impl Cluster {
     }
 }
 
+/// Past `maxmemory`, which commands of `cmds` to refuse: those that may grow memory, or all of a
+/// transaction (EXEC's batch starts with its WATCH guard) that holds one. `None` if none is.
+fn memory_plan(cmds: &[kv::Command]) -> Option<Vec<bool>> {
+    let grows: Vec<bool> = cmds.iter().map(kv::Command::may_grow_memory).collect();
+    if !grows.contains(&true) {
+        return None;
+    }
+    let transaction = matches!(cmds.first(), Some(kv::Command::WatchGuard { .. }));
+    Some(if transaction {
+        vec![true; cmds.len()]
+    } else {
+        grows
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(line: &str) -> kv::Command {
+        let args: Vec<bytes::Bytes> = line
+            .split(' ')
+            .map(|a| bytes::Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        kv::Command::parse(&args).unwrap()
+    }
+
+    #[test]
+    fn past_maxmemory_only_commands_that_may_grow_are_refused() {
+        let batch = [
+            parse("SET k v"),
+            parse("GET k"),
+            parse("DEL k"),
+            parse("LPUSH l a"),
+            parse("LPOP l"),
+            parse("EXPIRE k 10"),
+            parse("INCR n"),
+        ];
+        assert_eq!(
+            memory_plan(&batch),
+            Some(vec![true, false, false, true, false, false, true])
+        );
+        assert_eq!(memory_plan(&[parse("DEL k"), parse("GET k")]), None);
+        assert_eq!(
+            memory_plan(&[parse("EVAL_RO return 1 0"), parse("EVAL return 1 0")]),
+            Some(vec![false, true])
+        );
+    }
+
+    #[test]
+    fn past_maxmemory_a_transaction_that_may_grow_is_refused_whole() {
+        let guard = kv::Command::WatchGuard {
+            watched: Vec::new(),
+        };
+        assert_eq!(
+            memory_plan(&[guard.clone(), parse("DEL k"), parse("SET k v")]),
+            Some(vec![true, true, true])
+        );
+        assert_eq!(memory_plan(&[guard, parse("DEL k")]), None);
+    }
 
     fn not_leader(leader: Option<NodeId>) -> ConsensusError {
         ConsensusError::NotLeader { leader }

@@ -68,7 +68,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
         "HELLO" => hello(args, state),
         "CLIENT" => client(args, state),
         "COMMAND" => introspection::command(args),
-        "CONFIG" => config(args),
+        "CONFIG" => config(args, ctx),
         "INFO" => Reply::Verbatim(info::render(args.get(1..).unwrap_or(&[]), state, ctx)),
         "READONLY" if args.len() == 1 => {
             state.readonly = true;
@@ -197,32 +197,49 @@ const CONFIG_VALUES: &[(&str, &str)] = &[
     ("save", ""),
     ("appendonly", "no"),
     ("databases", "1"),
-    ("maxmemory", "0"),
     ("maxmemory-policy", "noeviction"),
     ("timeout", "0"),
 ];
 
-fn config(args: &[Bytes]) -> Reply {
+fn config(args: &[Bytes], ctx: &ServerContext) -> Reply {
     let Some(sub) = args.get(1) else {
         return wrong_arity("config");
     };
     match upper(sub).as_str() {
         "GET" if args.len() >= 3 => {
+            let maxmemory = ctx.cluster.memory().limit().to_string();
+            let values = CONFIG_VALUES
+                .iter()
+                .map(|&(k, v)| (k, v.to_string()))
+                .chain([("maxmemory", maxmemory)]);
             let mut pairs = Vec::new();
-            for (k, v) in CONFIG_VALUES {
+            for (k, v) in values {
                 if args[2..]
                     .iter()
                     .any(|p| kv::glob_match(&p.to_ascii_lowercase(), k.as_bytes()))
                 {
-                    pairs.push((Reply::bulk(*k), Reply::bulk(*v)));
+                    pairs.push((Reply::bulk(k), Reply::bulk(v)));
                 }
             }
             Reply::Map(pairs)
         }
         "GET" => Reply::error("ERR wrong number of arguments for 'config|get' command"),
-        "SET" => {
-            Reply::error("ERR CONFIG SET is not supported by raftkv; use the config file or flags")
+        // Only maxmemory changes at run time (on this node; the leader's decides).
+        "SET" if args.len() == 4 && args[2].eq_ignore_ascii_case(b"maxmemory") => {
+            match crate::disk::parse_size(&String::from_utf8_lossy(&args[3])) {
+                Ok(bytes) => {
+                    ctx.cluster.memory().set_limit(bytes);
+                    Reply::ok()
+                }
+                Err(_) => Reply::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument couldn't be parsed into an integer: {}",
+                    String::from_utf8_lossy(&args[3])
+                )),
+            }
         }
+        "SET" => Reply::error(
+            "ERR CONFIG SET is not supported by raftkv except for maxmemory; use the config file or flags",
+        ),
         "RESETSTAT" => Reply::ok(),
         "HELP" if args.len() == 2 => help::reply(help::CONFIG),
         _ => unknown_subcommand("config", sub),

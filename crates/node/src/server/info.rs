@@ -50,6 +50,7 @@ pub const REDIS_VERSION: &str = "7.0.0";
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
+    "memory",
     "persistence",
     "stats",
     "replication",
@@ -86,6 +87,7 @@ pub fn render(args: &[Bytes], _state: &ClientState, ctx: &ServerContext) -> Stri
         match *section {
             "server" => server(&mut out, ctx),
             "clients" => clients(&mut out, ctx),
+            "memory" => memory(&mut out, ctx),
             "persistence" => persistence(&mut out, ctx),
             "stats" => stats(&mut out, ctx),
             "replication" => replication(&mut out, ctx),
@@ -124,6 +126,19 @@ fn clients(out: &mut String, ctx: &ServerContext) {
         ctx.idle_clients_closed.load(Ordering::Relaxed),
         ctx.config.client_output_timeout_secs,
         ctx.output_stalled_clients_closed.load(Ordering::Relaxed)
+    );
+}
+
+/// Redis's memory fields that clients read (`maxmemory_policy`: BullMQ checks it), from the
+/// `maxmemory` gauge: `used_memory` is this process's resident size, as `maxmemory` judges it.
+fn memory(out: &mut String, ctx: &ServerContext) {
+    let gauge = ctx.cluster.memory();
+    let _ = write!(
+        out,
+        "# Memory\r\nused_memory:{used}\r\nused_memory_rss:{used}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\noom_writes_refused:{}\r\n",
+        gauge.limit(),
+        crate::counters::OOM_WRITES_REFUSED.get(),
+        used = gauge.used(),
     );
 }
 

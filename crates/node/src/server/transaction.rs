@@ -167,10 +167,13 @@ async fn watch(keys: &[Bytes], watched: &mut Watches, ctx: &ServerContext) -> Re
     }
 }
 
-/// EXEC: run the queued commands as one log entry, behind a WATCH guard if keys are watched.
+/// EXEC: run the queued commands as one log entry, behind a WATCH guard if keys are watched or
+/// a queued command may grow memory (then the guard, empty if nothing is watched, marks the
+/// batch as a transaction, which a leader past `maxmemory` refuses whole: EXEC answers `-OOM`,
+/// as Redis's does).
 async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
     let published = super::publish::publish_channels(&t.cmds);
-    let guarded = !watched.is_empty();
+    let guarded = !watched.is_empty() || t.cmds.iter().any(kv::Command::may_grow_memory);
     let mut batch = Vec::with_capacity(t.cmds.len() + 1);
     if guarded {
         batch.push(kv::Command::WatchGuard {
@@ -183,7 +186,7 @@ async fn exec(t: Transaction, watched: Watches, ctx: &ServerContext) -> Reply {
         match replies.remove(0) {
             Reply::Simple(_) => {}
             Reply::NullArray => return Reply::NullArray,
-            // The batch failed as a whole (no leader, outcome unknown): the same error for all.
+            // The batch failed as a whole (no leader, outcome unknown, -OOM): EXEC answers that.
             error => return error,
         }
     }
