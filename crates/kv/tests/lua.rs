@@ -1,6 +1,7 @@
 //! Lua scripts beyond the goldenscript (`tests/scripts/lua`): determinism on three replicas
 //! (TIME, math.random, SPOP, the instruction limit, random scripts from a small grammar), the
-//! sandbox's limits, and the script cache in snapshots (format version 4).
+//! sandbox's limits, and the script cache in snapshots (format version 5). The random
+//! scripts also run as functions (FUNCTION LOAD, FCALL); `tests/functions.rs` has the rest.
 
 mod common;
 
@@ -200,7 +201,7 @@ fn scripts_survive_snapshots() {
     let sha = String::from_utf8(sha.to_vec()).unwrap();
     store.apply(1, &eval("return redis.call('SET', 'k', 'v')"));
     let bytes = snapshot(&store);
-    assert_eq!(&bytes[8..12], &4u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &5u32.to_le_bytes());
     let mut restored = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
     assert_eq!(restored, store);
     assert_eq!(
@@ -253,14 +254,19 @@ fn entry() -> impl Strategy<Value = (u64, Command)> {
         prop::collection::vec(statement(), 1..6),
         prop::sample::select(vec!["k1", "k2"]),
         prop::sample::select(vec!["f1", "f2", "f3"]),
-        any::<bool>(),
+        0..4,
     )
-        .prop_map(|(now, statements, key, field, load)| {
+        .prop_map(|(now, statements, key, field, kind)| {
             let body = format!("{}\nreturn redis.call('DBSIZE')", statements.join("\n"));
-            let command = if load {
-                cmd(&["SCRIPT", "LOAD", &body])
-            } else {
-                cmd(&["EVAL", &body, "1", key, field])
+            // A function's parameters named KEYS and ARGV run the same statements.
+            let library = format!(
+                "#!lua name=rnd\nredis.register_function('rnd', function(KEYS, ARGV)\n{body}\nend)"
+            );
+            let command = match kind {
+                0 => cmd(&["SCRIPT", "LOAD", &body]),
+                1 => cmd(&["EVAL", &body, "1", key, field]),
+                2 => cmd(&["FUNCTION", "LOAD", "REPLACE", &library]),
+                _ => cmd(&["FCALL", "rnd", "1", key, field]),
             };
             (now, command)
         })

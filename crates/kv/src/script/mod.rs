@@ -29,14 +29,18 @@
 //!   Redis's error.
 //!
 //! The interpreter, its sandbox and the `redis` library are in `engine`; the conversions
-//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson` and `bit`
-//! libraries in `cjson` and `bit`.
+//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson`, `cmsgpack`,
+//! `struct` and `bit` libraries in `cjson`, [`cmsgpack`], [`structlib`] and `bit`; Redis 7
+//! functions (FUNCTION, FCALL) in [`function`].
 
 mod bit;
 mod cjson;
+pub mod cmsgpack;
 mod convert;
 mod engine;
+pub mod function;
 mod sha1;
+pub mod structlib;
 
 use crate::random::Rng;
 use crate::{Error, Store};
@@ -44,6 +48,8 @@ use bytes::Bytes;
 use resp::Reply;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use function::Functions;
+pub use function::{FunctionCommand, RestorePolicy};
 pub(crate) use sha1::sha1_hex;
 
 /// Largest script body, in bytes (Redis has no limit; a body travels in a log entry and is
@@ -116,6 +122,19 @@ pub enum ScriptCommand {
     Kill,
     /// `SCRIPT HELP`.
     Help,
+    /// `FUNCTION subcommand ...` (see [`function`]).
+    Function(FunctionCommand),
+    /// `FCALL function numkeys [key ...] [arg ...]` (`read_only`: `FCALL_RO`).
+    FCall {
+        /// The function's name, as given (matched ignoring case).
+        function: String,
+        /// The keys.
+        keys: Vec<Bytes>,
+        /// The arguments.
+        args: Vec<Bytes>,
+        /// True for FCALL_RO: a read, refusing functions not flagged `no-writes`.
+        read_only: bool,
+    },
 }
 
 /// `SCRIPT HELP`'s lines (Redis 7.0's, without `DEBUG`, which raftkv does not serve).
@@ -144,6 +163,8 @@ impl ScriptCommand {
             ScriptCommand::Eval { read_only, .. } | ScriptCommand::EvalSha { read_only, .. } => {
                 !read_only
             }
+            ScriptCommand::FCall { read_only, .. } => !read_only,
+            ScriptCommand::Function(f) => f.is_write(),
             ScriptCommand::Load { .. } | ScriptCommand::Flush => true,
             ScriptCommand::Exists { .. } | ScriptCommand::Kill | ScriptCommand::Help => false,
         }
@@ -164,6 +185,13 @@ impl ScriptCommand {
             ScriptCommand::EvalSha {
                 read_only: true, ..
             } => "evalsha_ro",
+            ScriptCommand::FCall {
+                read_only: false, ..
+            } => "fcall",
+            ScriptCommand::FCall {
+                read_only: true, ..
+            } => "fcall_ro",
+            ScriptCommand::Function(_) => "function",
             ScriptCommand::Load { .. }
             | ScriptCommand::Exists { .. }
             | ScriptCommand::Flush
@@ -175,7 +203,9 @@ impl ScriptCommand {
     /// The keys the script declares (`KEYS`).
     pub fn keys(&self) -> &[Bytes] {
         match self {
-            ScriptCommand::Eval { keys, .. } | ScriptCommand::EvalSha { keys, .. } => keys,
+            ScriptCommand::Eval { keys, .. }
+            | ScriptCommand::EvalSha { keys, .. }
+            | ScriptCommand::FCall { keys, .. } => keys,
             _ => &[],
         }
     }
@@ -183,7 +213,9 @@ impl ScriptCommand {
     /// The arguments (`ARGV`).
     pub fn args(&self) -> &[Bytes] {
         match self {
-            ScriptCommand::Eval { args, .. } | ScriptCommand::EvalSha { args, .. } => args,
+            ScriptCommand::Eval { args, .. }
+            | ScriptCommand::EvalSha { args, .. }
+            | ScriptCommand::FCall { args, .. } => args,
             _ => &[],
         }
     }
@@ -280,9 +312,24 @@ pub(crate) fn apply(
         | ScriptCommand::EvalSha {
             read_only: true, ..
         }
+        | ScriptCommand::FCall {
+            read_only: true, ..
+        }
         | ScriptCommand::Exists { .. }
         | ScriptCommand::Kill
         | ScriptCommand::Help => query(store, now, cmd),
+        ScriptCommand::Function(f) => function::apply(store, f),
+        ScriptCommand::FCall {
+            function,
+            keys,
+            args,
+            ..
+        } => {
+            let rng = Rng::new(now, store.rand_seq);
+            store.rand_seq += 1;
+            let access = engine::Access::Write(store, messages);
+            function::fcall(access, now, rng, function, keys, args, false)
+        }
         ScriptCommand::Eval {
             body, keys, args, ..
         } => {
@@ -339,6 +386,7 @@ fn run_write(
         sha,
         keys,
         args,
+        kind: engine::Kind::Eval,
     };
     engine::run(engine::Access::Write(store, messages), now, rng, &script)
 }
@@ -366,6 +414,18 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
             )
         }
         ScriptCommand::Kill => return Error::NotBusy.to_reply(),
+        ScriptCommand::Function(f) => return function::query(store, f),
+        // Queried, even a plain FCALL runs as FCALL_RO.
+        ScriptCommand::FCall {
+            function,
+            keys,
+            args,
+            ..
+        } => {
+            let rng = Rng::new(now, store.rand_seq);
+            let access = engine::Access::Read(store);
+            return function::fcall(access, now, rng, function, keys, args, true);
+        }
         ScriptCommand::Help => {
             return Reply::Array(
                 SCRIPT_HELP
@@ -384,6 +444,7 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
         sha: &sha,
         keys,
         args,
+        kind: engine::Kind::Eval,
     };
     engine::run(engine::Access::Read(store), now, rng, &script).0
 }
