@@ -1,7 +1,8 @@
 //! Compatibility: data written by earlier raftkv code still loads: snapshot format version 1
 //! (strings only), version 2 (hashes, lists, sets, sorted sets; before WATCH) and version 3
 //! (streams, WATCH versions), version 4 (the script cache), version 5 (function libraries),
-//! and the log's postcard encoding of commands at the times of versions 1 to 3. The files in `tests/fixtures/` were written by that code and must never be
+//! and the log's postcard encoding of commands at the times of versions 1 to 3 and of the
+//! scripting and function commands at version 5. The files in `tests/fixtures/` were written by that code and must never be
 //! regenerated (see `tests/fixtures/README.md`).
 
 use bytes::Bytes;
@@ -251,4 +252,9 @@ fn check_log(name: &str) {
 fn version_2_and_3_log_commands_still_decode() {
     check_log("commands-v2");
     check_log("commands-v3");
+}
+
+#[test]
+fn scripting_and_function_log_commands_still_decode() {
+    check_log("commands-v5");
 }

@@ -305,6 +305,28 @@ fn measure_script_costs() {
     }
     let scripted = start.elapsed() / RUNS;
     println!("INCR applied: {plain:?}; EVAL of an INCR script: {scripted:?}");
+    // FCALL runs the library's top level again on every call: a one-function library costs
+    // about what EVAL does; each further register_function adds a little.
+    store.apply(1, &cmd(&["FUNCTION", "LOAD", "#!lua name=one\nredis.register_function('incr1', function(keys) return redis.call('INCR', keys[1]) end)"]));
+    let mut big = String::from("#!lua name=many");
+    for i in 0..50 {
+        big.push_str(&format!("\nredis.register_function('f{i}', function(keys) return redis.call('INCR', keys[1]) end)"));
+    }
+    store.apply(1, &cmd(&["FUNCTION", "LOAD", &big]));
+    for (label, function) in [
+        ("1-function library", "incr1"),
+        ("50-function library", "f49"),
+    ] {
+        let call = cmd(&["FCALL", function, "1", "n"]);
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            store.apply(1, &call);
+        }
+        println!(
+            "FCALL of an INCR function in a {label}: {:?}",
+            start.elapsed() / RUNS
+        );
+    }
 
     let body = "local x = 0 for i = 1, 20000000 do x = x + i end return x";
     let lua = mlua::Lua::new();
