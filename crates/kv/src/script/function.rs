@@ -2,7 +2,7 @@
 //! HELP, FCALL and FCALL_RO.
 //!
 //! A library is Lua code that starts with a `#!lua name=<library>` line and registers functions
-//! with `redis.register_function` when it runs. The [`Functions`] registry (part of the
+//! with `redis.register_function` when it runs. The `Functions` registry (part of the
 //! replicated [`Store`], and of snapshots from format version 5) keeps each library's code and
 //! what its functions declared (name, description, flags); nothing else. So:
 //!
