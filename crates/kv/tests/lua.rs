@@ -352,3 +352,63 @@ fn measure_script_costs() {
         counted.get()
     );
 }
+
+/// A random Lua value as source text: numbers (integers of every encoding width, floats),
+/// strings, booleans, and arrays and maps of them, nested.
+fn lua_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(|n| format!("{n}")),
+        (-100_000i64..100_000).prop_map(|n| format!("{n}")),
+        any::<f32>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{:e}", f64::from(f))),
+        (-1e300f64..1e300).prop_map(|f| format!("{f:e}")),
+        "[a-z0-9 ]{0,40}".prop_map(|s| format!("'{s}'")),
+        prop::sample::select(vec![
+            "true",
+            "false",
+            "''",
+            "string.rep('x', 300)",
+            "string.rep('y', 70000)"
+        ])
+        .prop_map(String::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..20)
+                .prop_map(|items| format!("{{{}}}", items.join(", "))),
+            prop::collection::vec(("[a-z]{1,6}", inner), 1..20).prop_map(|pairs| {
+                let fields: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("[{k:?}] = {v}"))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }),
+        ]
+    })
+}
+
+/// Structural equality of two Lua values, in Lua.
+const DEEP_EQ: &str = "local function eq(a, b) \
+    if type(a) ~= type(b) then return false end \
+    if type(a) ~= 'table' then return a == b end \
+    for k, v in pairs(a) do if not eq(v, b[k]) then return false end end \
+    for k in pairs(b) do if a[k] == nil then return false end end \
+    return true end ";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// cmsgpack.unpack(cmsgpack.pack(v)) is v (deep equality), and packing the result again
+    /// gives bytes of the same length.
+    #[test]
+    fn cmsgpack_round_trips(value in lua_value()) {
+        let body = format!(
+            "{DEEP_EQ} local v = {value} local packed = cmsgpack.pack(v) local back = cmsgpack.unpack(packed) \
+             return {{eq(v, back) and 1 or 0, #cmsgpack.pack(back) == #packed and 1 or 0}}"
+        );
+        let mut store = Store::new();
+        let reply = store.apply(1, &eval(&body));
+        prop_assert_eq!(reply, Reply::Array(vec![Reply::Integer(1), Reply::Integer(1)]), "{}", value);
+    }
+}
