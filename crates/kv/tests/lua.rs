@@ -412,3 +412,21 @@ proptest! {
         prop_assert_eq!(reply, Reply::Array(vec![Reply::Integer(1), Reply::Integer(1)]), "{}", value);
     }
 }
+
+#[test]
+fn encoders_refuse_exponential_output() {
+    // Each level holds the previous one 64 times: 64^6 leaves, far past any memory.
+    let build =
+        "local t = {1} for level = 1, 6 do local n = {} for i = 1, 64 do n[i] = t end t = n end ";
+    let mut store = Store::new();
+    for encode in ["cmsgpack.pack(t)", "cjson.encode(t)"] {
+        let reply = store.apply(1, &eval(&format!("{build} return #{encode}")));
+        let Reply::Error(text) = reply else {
+            panic!("{encode}: {reply:?}");
+        };
+        assert!(
+            text.contains(kv::script::ENCODED_TOO_LARGE),
+            "{encode}: {text}"
+        );
+    }
+}

@@ -50,7 +50,13 @@ pub(crate) fn library(lua: &Lua) -> mlua::Result<Table> {
             }
             let mut out = Vec::new();
             for arg in args.iter() {
-                encode(arg, 0, &mut out)?;
+                encode(arg, 0, &mut out).map_err(|e| {
+                    if out.len() > super::MAX_ENCODED_BYTES {
+                        lua_error(lua, super::ENCODED_TOO_LARGE)
+                    } else {
+                        e
+                    }
+                })?;
             }
             lua.create_string(&out)
         })?,
@@ -141,7 +147,14 @@ fn encode(value: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
         Value::Integer(n) => encode_integer(*n, out),
         Value::Number(n) => encode_number(*n, out),
         Value::String(s) => encode_bytes(&s.as_bytes(), out),
-        Value::Table(t) if level < MAX_PACK_NESTING => encode_table(t, level, out)?,
+        Value::Table(t) if level < MAX_PACK_NESTING => {
+            // A table may hold the same subtable many times over: the encoding can grow
+            // exponentially with the nesting, outside Lua's memory accounting.
+            if out.len() > super::MAX_ENCODED_BYTES {
+                return Err(mlua::Error::runtime(super::ENCODED_TOO_LARGE));
+            }
+            encode_table(t, level, out)?
+        }
         _ => out.push(0xc0),
     }
     Ok(())

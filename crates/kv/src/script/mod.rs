@@ -73,6 +73,15 @@ pub const SCRIPT_HOOK_INSTRUCTIONS: u32 = 10_000;
 /// on every replica running the same build).
 pub const MAX_SCRIPT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
+/// Largest text `cjson.encode` or `cmsgpack.pack` builds, in bytes (16 MiB, the largest
+/// command, so anything longer could not be stored anyway): the Rust side of an encoding is
+/// outside Lua's memory accounting, and a table holding the same subtable many times can make
+/// it grow exponentially.
+pub const MAX_ENCODED_BYTES: usize = 16 * 1024 * 1024;
+
+/// The error past [`MAX_ENCODED_BYTES`].
+pub const ENCODED_TOO_LARGE: &str = "encoded value exceeds the limit of 16777216 bytes";
+
 /// The error a script gets when it passes [`MAX_SCRIPT_INSTRUCTIONS`] (followed, as every
 /// script error, by ` script: <sha>, on @user_script:<line>.`).
 pub const INSTRUCTION_LIMIT_ERROR: &str =
