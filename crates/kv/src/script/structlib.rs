@@ -331,8 +331,12 @@ fn unpack(lua: &Lua, args: &[Value]) -> mlua::Result<MultiValue> {
             "bad argument #3 to 'unpack' (offset must be 1 or greater)",
         ));
     }
-    let mut pos = start as usize - 1;
     let too_short = || lua_error(lua, "bad argument #2 to 'unpack' (data string too short)");
+    // Past the end: refused before any offset arithmetic can overflow.
+    if start - 1.0 > data.len() as f64 {
+        return Err(too_short());
+    }
+    let mut pos = start as usize - 1;
     let mut fmt = Format {
         text: &text,
         pos: 0,
