@@ -1,4 +1,6 @@
-//! Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL.
+//! Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL;
+//! and Redis 7 functions (FUNCTION, FCALL, FCALL_RO: [`function`]), which run on the same
+//! engine under the same rules.
 //!
 //! A script is Lua 5.1, as in Redis, run by a fresh interpreter (mlua, vendored) inside the
 //! state machine. The whole design follows from one rule: **a script is one log entry and
@@ -22,7 +24,7 @@
 //!   point.
 //! - Scripts loaded with SCRIPT LOAD (and those run by EVAL, as Redis caches them) are
 //!   replicated state: a SCRIPT LOAD is itself a log entry, the cache is part of the store and
-//!   of snapshots (format version 4), so EVALSHA works on every node after a SCRIPT LOAD on any
+//!   of snapshots (from format version 4; function libraries from version 5), so EVALSHA works on every node after a SCRIPT LOAD on any
 //!   node, and after restarts. The cache holds at most [`MAX_CACHED_SCRIPTS`] scripts.
 //! - Read-only scripts (EVAL_RO, EVALSHA_RO) and SCRIPT EXISTS are reads: they are answered by
 //!   [`crate::Store::query`] on the linearizable read path and refuse any write command with
