@@ -24,8 +24,9 @@
 //!   point.
 //! - Scripts loaded with SCRIPT LOAD (and those run by EVAL, as Redis caches them) are
 //!   replicated state: a SCRIPT LOAD is itself a log entry, the cache is part of the store and
-//!   of snapshots (from format version 4; function libraries from version 5), so EVALSHA works on every node after a SCRIPT LOAD on any
-//!   node, and after restarts. The cache holds at most [`MAX_CACHED_SCRIPTS`] scripts.
+//!   of snapshots (from format version 4; function libraries from version 5), so EVALSHA
+//!   works on every node after a SCRIPT LOAD on any node, and after restarts. The cache holds
+//!   at most [`MAX_CACHED_SCRIPTS`] scripts.
 //! - Read-only scripts (EVAL_RO, EVALSHA_RO) and SCRIPT EXISTS are reads: they are answered by
 //!   [`crate::Store::query`] on the linearizable read path and refuse any write command with
 //!   Redis's error.
