@@ -338,6 +338,75 @@ pub enum Error {
     /// SCRIPT KILL: no script is ever running between commands.
     #[error("NOTBUSY No scripts in execution right now.")]
     NotBusy,
+    /// FCALL of a function no library registered.
+    #[error("ERR Function not found")]
+    FunctionNotFound,
+    /// FCALL_RO of a function not flagged `no-writes`.
+    #[error("ERR Can not execute a script with write flag using *_ro command.")]
+    FcallWriteFunction,
+    /// FCALL's numkeys is not an integer.
+    #[error("ERR Bad number of keys provided")]
+    FcallNumKeys,
+    /// FUNCTION DELETE of a library that is not loaded.
+    #[error("ERR Library not found")]
+    LibraryNotFound,
+    /// FUNCTION LOAD (without REPLACE) of a library already loaded.
+    #[error("ERR Library '{0}' already exists")]
+    LibraryExists(String),
+    /// FUNCTION RESTORE (APPEND) of a library already loaded (Redis's text, without quotes).
+    #[error("ERR Library {0} already exists")]
+    LibraryExistsOnRestore(String),
+    /// A library registers a function another library has.
+    #[error("ERR Function {0} already exists")]
+    FunctionExists(String),
+    /// Library code that does not start with `#!`.
+    #[error("ERR Missing library metadata")]
+    MissingLibraryMetadata,
+    /// Library code that is only a `#!` line.
+    #[error("ERR Invalid library metadata")]
+    InvalidLibraryMetadata,
+    /// A `#!` line naming an engine other than `lua`.
+    #[error("ERR Engine '{0}' not found")]
+    EngineNotFound(String),
+    /// A `#!lua` line with something other than `name=...`.
+    #[error("ERR Invalid metadata value given: {0}")]
+    InvalidMetadataValue(String),
+    /// A `#!lua` line with two names.
+    #[error("ERR Invalid metadata value, name argument was given multiple times")]
+    LibraryNameRepeated,
+    /// A `#!lua` line without a name.
+    #[error("ERR Library name was not given")]
+    LibraryNameMissing,
+    /// A library name with characters other than letters, digits and `_`.
+    #[error("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")]
+    BadLibraryName,
+    /// FUNCTION LOAD with an option other than REPLACE.
+    #[error("ERR Unknown option given: {0}")]
+    FunctionLoadOption(String),
+    /// FUNCTION FLUSH with a mode other than ASYNC or SYNC.
+    #[error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")]
+    FunctionFlushMode,
+    /// FUNCTION FLUSH with more than one argument.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{0}'. Try FUNCTION HELP.")]
+    FunctionFlushArity(String),
+    /// FUNCTION LIST with an unknown (or repeated) option.
+    #[error("ERR Unknown argument {0}")]
+    FunctionListArgument(String),
+    /// FUNCTION LIST LIBRARYNAME without the pattern.
+    #[error("ERR library name argument was not given")]
+    FunctionListNoName,
+    /// FUNCTION RESTORE with a policy other than FLUSH, APPEND or REPLACE.
+    #[error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")]
+    RestorePolicy,
+    /// FUNCTION RESTORE of a payload that FUNCTION DUMP did not write.
+    #[error("ERR DUMP payload version or checksum are wrong")]
+    BadDumpPayload,
+    /// FUNCTION LOAD or RESTORE beyond [`crate::script::function::MAX_FUNCTION_LIBRARIES`].
+    #[error(
+        "ERR too many function libraries (at most {}); use FUNCTION DELETE or FUNCTION FLUSH",
+        crate::script::function::MAX_FUNCTION_LIBRARIES
+    )]
+    TooManyLibraries,
 }
 
 impl Error {

@@ -34,7 +34,8 @@
 //!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
-//! - `script`: Lua scripts (EVAL and friends), deterministic on every replica.
+//! - `script`: Lua scripts (EVAL and friends) and Redis 7 functions (FUNCTION, FCALL),
+//!   deterministic on every replica, with the `cjson`, `cmsgpack`, `struct` and `bit` libraries.
 
 mod aggregate;
 mod bits;

@@ -184,6 +184,9 @@ pub const COMMANDS: &[&str] = &[
     "eval_ro",
     "evalsha_ro",
     "script",
+    "function",
+    "fcall",
+    "fcall_ro",
 ];
 
 /// The table row of a data command, by name in any case.
@@ -228,6 +231,10 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
             Command::Script(crate::script::parse_eval(name, args)?)
         }
         "script" => Command::Script(crate::script::parse_script(args)?),
+        "function" => Command::Script(crate::script::ScriptCommand::Function(
+            crate::script::function::parse_function(args)?,
+        )),
+        "fcall" | "fcall_ro" => Command::Script(crate::script::function::parse_fcall(name, args)?),
         "setnx" => Command::SetNx {
             key: key(),
             value: args[2].clone(),

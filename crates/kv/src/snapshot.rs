@@ -8,7 +8,19 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 4
+//! # Format, version 5
+//!
+//! Version 5 is version 4 (below) with the store's function libraries (see
+//! [`crate::script::function`]) in zero or more library chunks after the script chunks and
+//! before the trailer. A library chunk is framed as a script chunk, with tag `'F'`; its payload
+//! is libraries' code (the `#!lua name=...` line included), each postcard-encoded as bytes.
+//! Only the code is stored: the reader loads each library as FUNCTION LOAD would (which names
+//! it and learns its functions), so the registry can never disagree with the code. Libraries
+//! appear in name order, strictly increasing (the reader checks it), and may not register a
+//! function another library has. Library chunks are not counted in the trailer's `entries`
+//! and `chunks`; the trailer's CRC-32 covers them.
+//!
+//! # Format, version 4 (read, never written)
 //!
 //! Version 4 is version 3 (below) with the store's script cache (see [`crate::script`]) in
 //! zero or more script chunks between the last data chunk and the trailer:
@@ -34,7 +46,7 @@
 //! ```text
 //! header   (52 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 3 (4)
+//!   8   version    u32 3 (4, 5)
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
 //!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
@@ -112,8 +124,10 @@ use crate::stream::StreamId;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
-/// The format version this code writes: version 3 plus script chunks.
-const VERSION: u32 = 4;
+/// The format version this code writes: version 4 plus library chunks.
+const VERSION: u32 = 5;
+/// The format version before function libraries, which this code still reads.
+const VERSION_4: u32 = 4;
 /// The format version before scripts, which this code still reads (same header and entries).
 const VERSION_3: u32 = 3;
 /// The format version before WATCH versions, which this code still reads.
@@ -132,6 +146,8 @@ const CHUNK_TAG: u8 = b'C';
 const CHUNK_HEADER_LEN: usize = 9;
 /// Script chunk tag (version 4).
 const SCRIPT_TAG: u8 = b'S';
+/// Library chunk tag (version 5).
+const FUNCTION_TAG: u8 = b'F';
 /// Trailer tag.
 const TRAILER_TAG: u8 = b'E';
 

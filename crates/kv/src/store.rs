@@ -58,6 +58,8 @@ pub struct Store {
     pub(crate) rand_seq: u64,
     /// The script cache by SHA-1 (SCRIPT LOAD and EVAL), replicated like the keyspace.
     pub(crate) scripts: crate::script::ScriptCache,
+    /// The function libraries (FUNCTION LOAD), replicated like the keyspace.
+    pub(crate) functions: crate::script::Functions,
 }
 
 impl std::fmt::Debug for Store {

@@ -1,7 +1,8 @@
 //! Compatibility: data written by earlier raftkv code still loads: snapshot format version 1
 //! (strings only), version 2 (hashes, lists, sets, sorted sets; before WATCH) and version 3
-//! (streams, WATCH versions), and the log's postcard encoding of commands at each of those
-//! times. The files in `tests/fixtures/` were written by that code and must never be
+//! (streams, WATCH versions), version 4 (the script cache), version 5 (function libraries),
+//! and the log's postcard encoding of commands at the times of versions 1 to 3 and of the
+//! scripting and function commands at version 5. The files in `tests/fixtures/` were written by that code and must never be
 //! regenerated (see `tests/fixtures/README.md`).
 
 use bytes::Bytes;
@@ -55,10 +56,10 @@ fn version_1_snapshot_still_loads() {
     assert_eq!(store.stats(store.clock_ms()).keys, 206);
     assert_eq!(read(&store, &["DBSIZE"]), Reply::Integer(205));
 
-    // Written again, it becomes the current version (4) and round-trips.
+    // Written again, it becomes the current version (5) and round-trips.
     let mut again = Vec::new();
     store.write_snapshot(&mut again).unwrap();
-    assert_eq!(&again[8..12], &4u32.to_le_bytes());
+    assert_eq!(&again[8..12], &5u32.to_le_bytes());
     assert_eq!(Store::read_snapshot(&mut again.as_slice()).unwrap(), store);
 }
 
@@ -177,6 +178,67 @@ fn version_3_snapshot_still_loads() {
     assert_eq!(summary[0], Reply::Integer(2));
 }
 
+/// The SHA-1 of `return 1`, which the version 4 and 5 fixtures' script caches hold.
+const RETURN_1_SHA: &str = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
+
+#[test]
+fn version_4_snapshot_still_loads() {
+    let mut store = load("snapshot-v4.bin", 4);
+    assert_eq!(read(&store, &["XLEN", "st"]), Reply::Integer(2));
+    // Both cached scripts (SCRIPT LOAD and EVAL) are there; there are no functions.
+    assert_eq!(
+        read(
+            &store,
+            &[
+                "EVALSHA_RO",
+                "4e6d8fc8bb01276962cce5371fa795a7763657ae",
+                "1",
+                "plain"
+            ]
+        ),
+        bulk("value")
+    );
+    assert_eq!(
+        store.apply(NOW + 200, &parse(&["EVALSHA", RETURN_1_SHA, "0"])),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        store.apply(NOW + 200, &parse(&["FUNCTION", "LIST"])),
+        Reply::Array(vec![])
+    );
+}
+
+#[test]
+fn version_5_snapshot_still_loads() {
+    let mut store = load("snapshot-v5.bin", 5);
+    assert_eq!(
+        store.apply(NOW + 200, &parse(&["EVALSHA", RETURN_1_SHA, "0"])),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        store.apply(NOW + 200, &parse(&["FCALL", "bump", "1", "counter", "8"])),
+        Reply::Integer(50)
+    );
+    assert_eq!(
+        read(&store, &["FCALL_RO", "peek", "1", "counter"]),
+        bulk("50")
+    );
+    assert_eq!(
+        read(&store, &["FCALL", "hello", "0", "raft"]),
+        Reply::error("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    assert_eq!(
+        store.apply(NOW + 200, &parse(&["FCALL", "hello", "0", "raft"])),
+        bulk("hello raft")
+    );
+}
+
+/// Parses a command.
+fn parse(args: &[&str]) -> Command {
+    let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+    Command::parse(&args).unwrap()
+}
+
 /// A log fixture decodes to what it decoded to when written, and encodes back to its bytes.
 fn check_log(name: &str) {
     let bytes = fixture(&format!("{name}.bin"));
@@ -190,4 +252,9 @@ fn check_log(name: &str) {
 fn version_2_and_3_log_commands_still_decode() {
     check_log("commands-v2");
     check_log("commands-v3");
+}
+
+#[test]
+fn scripting_and_function_log_commands_still_decode() {
+    check_log("commands-v5");
 }

@@ -1,6 +1,7 @@
 //! Lua scripts beyond the goldenscript (`tests/scripts/lua`): determinism on three replicas
 //! (TIME, math.random, SPOP, the instruction limit, random scripts from a small grammar), the
-//! sandbox's limits, and the script cache in snapshots (format version 4).
+//! sandbox's limits, and the script cache in snapshots (format version 5). The random
+//! scripts also run as functions (FUNCTION LOAD, FCALL); `tests/functions.rs` has the rest.
 
 mod common;
 
@@ -200,7 +201,7 @@ fn scripts_survive_snapshots() {
     let sha = String::from_utf8(sha.to_vec()).unwrap();
     store.apply(1, &eval("return redis.call('SET', 'k', 'v')"));
     let bytes = snapshot(&store);
-    assert_eq!(&bytes[8..12], &4u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &5u32.to_le_bytes());
     let mut restored = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
     assert_eq!(restored, store);
     assert_eq!(
@@ -253,14 +254,19 @@ fn entry() -> impl Strategy<Value = (u64, Command)> {
         prop::collection::vec(statement(), 1..6),
         prop::sample::select(vec!["k1", "k2"]),
         prop::sample::select(vec!["f1", "f2", "f3"]),
-        any::<bool>(),
+        0..4,
     )
-        .prop_map(|(now, statements, key, field, load)| {
+        .prop_map(|(now, statements, key, field, kind)| {
             let body = format!("{}\nreturn redis.call('DBSIZE')", statements.join("\n"));
-            let command = if load {
-                cmd(&["SCRIPT", "LOAD", &body])
-            } else {
-                cmd(&["EVAL", &body, "1", key, field])
+            // A function's parameters named KEYS and ARGV run the same statements.
+            let library = format!(
+                "#!lua name=rnd\nredis.register_function('rnd', function(KEYS, ARGV)\n{body}\nend)"
+            );
+            let command = match kind {
+                0 => cmd(&["SCRIPT", "LOAD", &body]),
+                1 => cmd(&["EVAL", &body, "1", key, field]),
+                2 => cmd(&["FUNCTION", "LOAD", "REPLACE", &library]),
+                _ => cmd(&["FCALL", "rnd", "1", key, field]),
             };
             (now, command)
         })
@@ -299,6 +305,28 @@ fn measure_script_costs() {
     }
     let scripted = start.elapsed() / RUNS;
     println!("INCR applied: {plain:?}; EVAL of an INCR script: {scripted:?}");
+    // FCALL runs the library's top level again on every call: a one-function library costs
+    // about what EVAL does; each further register_function adds a little.
+    store.apply(1, &cmd(&["FUNCTION", "LOAD", "#!lua name=one\nredis.register_function('incr1', function(keys) return redis.call('INCR', keys[1]) end)"]));
+    let mut big = String::from("#!lua name=many");
+    for i in 0..50 {
+        big.push_str(&format!("\nredis.register_function('f{i}', function(keys) return redis.call('INCR', keys[1]) end)"));
+    }
+    store.apply(1, &cmd(&["FUNCTION", "LOAD", &big]));
+    for (label, function) in [
+        ("1-function library", "incr1"),
+        ("50-function library", "f49"),
+    ] {
+        let call = cmd(&["FCALL", function, "1", "n"]);
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            store.apply(1, &call);
+        }
+        println!(
+            "FCALL of an INCR function in a {label}: {:?}",
+            start.elapsed() / RUNS
+        );
+    }
 
     let body = "local x = 0 for i = 1, 20000000 do x = x + i end return x";
     let lua = mlua::Lua::new();
@@ -323,4 +351,82 @@ fn measure_script_costs() {
         kv::script::SCRIPT_HOOK_INSTRUCTIONS,
         counted.get()
     );
+}
+
+/// A random Lua value as source text: numbers (integers of every encoding width, floats),
+/// strings, booleans, and arrays and maps of them, nested.
+fn lua_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(|n| format!("{n}")),
+        (-100_000i64..100_000).prop_map(|n| format!("{n}")),
+        any::<f32>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{:e}", f64::from(f))),
+        (-1e300f64..1e300).prop_map(|f| format!("{f:e}")),
+        "[a-z0-9 ]{0,40}".prop_map(|s| format!("'{s}'")),
+        prop::sample::select(vec![
+            "true",
+            "false",
+            "''",
+            "string.rep('x', 300)",
+            "string.rep('y', 70000)"
+        ])
+        .prop_map(String::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..20)
+                .prop_map(|items| format!("{{{}}}", items.join(", "))),
+            prop::collection::vec(("[a-z]{1,6}", inner), 1..20).prop_map(|pairs| {
+                let fields: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("[{k:?}] = {v}"))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }),
+        ]
+    })
+}
+
+/// Structural equality of two Lua values, in Lua.
+const DEEP_EQ: &str = "local function eq(a, b) \
+    if type(a) ~= type(b) then return false end \
+    if type(a) ~= 'table' then return a == b end \
+    for k, v in pairs(a) do if not eq(v, b[k]) then return false end end \
+    for k in pairs(b) do if a[k] == nil then return false end end \
+    return true end ";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// cmsgpack.unpack(cmsgpack.pack(v)) is v (deep equality), and packing the result again
+    /// gives bytes of the same length.
+    #[test]
+    fn cmsgpack_round_trips(value in lua_value()) {
+        let body = format!(
+            "{DEEP_EQ} local v = {value} local packed = cmsgpack.pack(v) local back = cmsgpack.unpack(packed) \
+             return {{eq(v, back) and 1 or 0, #cmsgpack.pack(back) == #packed and 1 or 0}}"
+        );
+        let mut store = Store::new();
+        let reply = store.apply(1, &eval(&body));
+        prop_assert_eq!(reply, Reply::Array(vec![Reply::Integer(1), Reply::Integer(1)]), "{}", value);
+    }
+}
+
+#[test]
+fn encoders_refuse_exponential_output() {
+    // Each level holds the previous one 64 times: 64^6 leaves, far past any memory.
+    let build =
+        "local t = {1} for level = 1, 6 do local n = {} for i = 1, 64 do n[i] = t end t = n end ";
+    let mut store = Store::new();
+    for encode in ["cmsgpack.pack(t)", "cjson.encode(t)"] {
+        let reply = store.apply(1, &eval(&format!("{build} return #{encode}")));
+        let Reply::Error(text) = reply else {
+            panic!("{encode}: {reply:?}");
+        };
+        assert!(
+            text.contains(kv::script::ENCODED_TOO_LARGE),
+            "{encode}: {text}"
+        );
+    }
 }

@@ -114,12 +114,12 @@ fn errors_name_the_part_and_offset() {
     ));
 
     let mut bad = bytes.clone();
-    bad[8] = 5;
+    bad[8] = 6;
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(matches!(
         err,
         SnapshotError::UnsupportedVersion {
-            version: 5,
+            version: 6,
             offset: 8
         }
     ));

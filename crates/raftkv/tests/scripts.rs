@@ -3,7 +3,9 @@
 //! read-only scripts on followers, and a redis-py `Lock`-style compare-and-delete release
 //! script that keeps mutual exclusion between clients on different nodes, and a script's push
 //! to a key it declares waking a client blocked on another node, and a script's PUBLISH
-//! reaching a subscriber on another node.
+//! reaching a subscriber on another node. Functions: FUNCTION LOAD on one node, FCALL and
+//! FCALL_RO on the others, and the library still there after every node restarted from its
+//! snapshot.
 
 mod common;
 
@@ -256,5 +258,70 @@ async fn a_script_publish_reaches_a_subscriber_on_another_node() {
             reply,
             Reply::Array(vec![bulk("message"), bulk("events"), bulk(payload)])
         );
+    }
+}
+
+/// A library with a write function and a `no-writes` one.
+const LIBRARY: &str = "#!lua name=counter\n\
+redis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)\n\
+redis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_load_on_one_node_runs_everywhere_and_survives_restarts() {
+    let mut cluster = Cluster::start_with(3, &["--snapshot-threshold", "50"]).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let (f1, f2) = (followers[0], followers[1]);
+    let mut a = cluster.client(f1).await;
+    let mut b = cluster.client(f2).await;
+
+    expect(&mut a, &["FUNCTION", "LOAD", LIBRARY], bulk("counter")).await;
+    expect(&mut b, &["FCALL", "bump", "1", "n", "5"], Reply::Integer(5)).await;
+    // FCALL_RO is a read on a follower; a write function is refused there.
+    expect(&mut b, &["FCALL_RO", "peek", "1", "n"], bulk("5")).await;
+    expect(
+        &mut a,
+        &["FCALL_RO", "bump", "1", "n", "1"],
+        Reply::Error("ERR Can not execute a script with write flag using *_ro command.".into()),
+    )
+    .await;
+    // Every node holds the library in its own state (a local read).
+    for id in 1..=3 {
+        cluster
+            .wait_local(id, &["FCALL_RO", "peek", "1", "n"], bulk("5"))
+            .await;
+    }
+    // Enough writes for every node to snapshot and purge its log: the library must come
+    // back from the snapshot.
+    for i in 0..300 {
+        let key = format!("k{i}");
+        expect(&mut a, &["SET", &key, "v"], Reply::ok()).await;
+    }
+    let c = &cluster;
+    wait_until(
+        "the leader to purge its log behind a snapshot",
+        || async move { c.count(leader, "raft_purged_index").await > 100 },
+    )
+    .await;
+    drop((a, b));
+    for id in 1..=3 {
+        cluster.kill(id);
+    }
+    for id in 1..=3 {
+        cluster.restart(id);
+    }
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let other = (1..=3).find(|&id| id != leader).unwrap();
+    let mut c = cluster.client(other).await;
+    expect(&mut c, &["FCALL", "bump", "1", "n", "2"], Reply::Integer(7)).await;
+    expect(&mut c, &["FUNCTION", "DELETE", "counter"], Reply::ok()).await;
+    for id in 1..=3 {
+        cluster
+            .wait_local(
+                id,
+                &["FCALL_RO", "peek", "1", "n"],
+                Reply::Error("ERR Function not found".into()),
+            )
+            .await;
     }
 }

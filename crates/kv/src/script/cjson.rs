@@ -80,6 +80,11 @@ fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> 
                     depth + 1
                 ));
             }
+            // A table may hold the same subtable many times over: the text can grow
+            // exponentially with the nesting, outside Lua's memory accounting.
+            if out.len() > super::MAX_ENCODED_BYTES {
+                return Err(super::ENCODED_TOO_LARGE.to_string());
+            }
             table(t, depth + 1, out)?;
         }
         other => {

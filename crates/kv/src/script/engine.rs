@@ -36,6 +36,9 @@ const PRELUDE: &str = include_str!("prelude.lua");
 /// The chunk name of a user script, as Redis names it (errors say `user_script:1:`).
 const CHUNK_NAME: &str = "@user_script";
 
+/// The chunk name of a function library's code (errors say `user_function:1:`).
+const FUNCTION_CHUNK_NAME: &str = "@user_function";
+
 /// The Redis version scripts see in `redis.REDIS_VERSION`.
 const REDIS_VERSION: &str = "7.0.0";
 
@@ -57,16 +60,51 @@ pub(crate) enum Access<'a> {
     Read(&'a Store),
 }
 
+/// What a run does with its code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// EVAL and friends: the body is a script, with its shebang if any.
+    Eval,
+    /// FCALL: the body is a library's code (after its `#!lua` line); run it to register its
+    /// functions, then call the one named by [`Script::name`] with `(KEYS, ARGV)`.
+    Call {
+        /// The function is flagged `no-writes`: it may not write, wherever it runs.
+        no_writes: bool,
+    },
+    /// FUNCTION LOAD: run a library's code and report what it registers.
+    Load,
+}
+
+/// What a library's code registered for one function (FUNCTION LIST shows it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FunctionMeta {
+    /// The name, as registered.
+    pub(crate) name: String,
+    /// The `description`, if given.
+    pub(crate) description: Option<String>,
+    /// The flags, in the order of [`SHEBANG_FLAGS`], each once.
+    pub(crate) flags: Vec<String>,
+}
+
+impl FunctionMeta {
+    /// True if the function is flagged `no-writes`.
+    pub(crate) fn no_writes(&self) -> bool {
+        self.flags.iter().any(|f| f == "no-writes")
+    }
+}
+
 /// One script run's inputs.
 pub(crate) struct Script<'a> {
     /// The source.
     pub(crate) body: &'a [u8],
-    /// Its SHA-1, for error texts.
+    /// What error texts name it by: a script's SHA-1, a function's name.
     pub(crate) sha: &'a str,
     /// `KEYS`.
     pub(crate) keys: &'a [Bytes],
     /// `ARGV`.
     pub(crate) args: &'a [Bytes],
+    /// What to do with the body.
+    pub(crate) kind: Kind,
 }
 
 /// A new interpreter with the libraries scripts may use and the memory cap.
@@ -153,24 +191,49 @@ pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
 /// Runs a script to its reply, and says whether it compiled (its shebang included). Never
 /// panics on any script; every failure is an error reply.
 pub(crate) fn run(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, bool) {
-    let lua = match new_lua() {
-        Ok(lua) => lua,
-        Err(e) => return (internal(&e), false),
+    let (reply, state) = run_state(access, now, rng, script);
+    (reply, state.compiled.get())
+}
+
+/// Runs a library's code (after its `#!lua` line) in the loading environment, as FUNCTION
+/// LOAD does: the functions it registers, or the error reply (Redis's texts).
+pub(crate) fn load_library(code: &[u8]) -> Result<Vec<FunctionMeta>, Reply> {
+    let store = Store::default();
+    let script = Script {
+        body: code,
+        sha: "",
+        keys: &[],
+        args: &[],
+        kind: Kind::Load,
     };
+    let (reply, state) = run_state(Access::Read(&store), 0, Rng::new(0, 0), &script);
+    if reply.is_error() {
+        return Err(reply);
+    }
+    Ok(state.library.take())
+}
+
+/// [`run`], also handing back the run's state.
+fn run_state(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, Rc<RunState>) {
     let state = Rc::new(RunState {
         resp: Cell::new(2),
         spent: Cell::new(false),
         failure: RefCell::new(None),
         rng: RefCell::new(rng),
         compiled: Cell::new(false),
+        library: RefCell::new(Vec::new()),
     });
+    let lua = match new_lua() {
+        Ok(lua) => lua,
+        Err(e) => return (internal(&e), state),
+    };
     let result = run_in(&lua, access, now, &state, script);
     lua.remove_hook();
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => internal(&e),
     };
-    (reply, state.compiled.get())
+    (reply, state)
 }
 
 /// What the callbacks of one run share.
@@ -179,12 +242,30 @@ struct RunState {
     resp: Cell<u8>,
     /// True once the instruction budget is spent.
     spent: Cell<bool>,
-    /// The formatted error of a failed run, set by the message handler.
-    failure: RefCell<Option<String>>,
+    /// The error text and user-code line of a failed run, set by the message handler.
+    failure: RefCell<Option<(String, usize)>>,
     /// `math.random`'s generator.
     rng: RefCell<Rng>,
     /// True once the script compiled.
     compiled: Cell<bool>,
+    /// What a library registered ([`Kind::Load`]).
+    library: RefCell<Vec<FunctionMeta>>,
+}
+
+impl RunState {
+    /// The reply of a run that ended (`ok`) with `value`, or failed: the failure formatted by
+    /// `format(text, line)`.
+    fn outcome(&self, ok: bool, value: &Value, format: impl Fn(&str, usize) -> String) -> Reply {
+        if ok {
+            return lua_to_reply(value, self.resp.get());
+        }
+        let text = match self.failure.borrow_mut().take() {
+            Some((text, line)) => format(&text, line),
+            // The handler did not run: Lua reports running out of memory without it.
+            None => format(OUT_OF_MEMORY, 0),
+        };
+        Reply::Error(text.replace(['\r', '\n'], " "))
+    }
 }
 
 /// The body of [`run`], with `?` for interpreter failures.
@@ -195,11 +276,16 @@ fn run_in(
     state: &Rc<RunState>,
     script: &Script<'_>,
 ) -> mlua::Result<Reply> {
-    let shebang = match shebang(script.body) {
-        Ok(shebang) => shebang,
-        Err(reply) => return Ok(reply),
+    let reading = matches!(access, Access::Read(_));
+    let (code, chunk_name, read_only) = match script.kind {
+        Kind::Eval => match shebang(script.body) {
+            Ok(shebang) => (shebang.code, CHUNK_NAME, reading || shebang.no_writes),
+            Err(reply) => return Ok(reply),
+        },
+        Kind::Call { no_writes } => (script.body, FUNCTION_CHUNK_NAME, reading || no_writes),
+        Kind::Load => (script.body, FUNCTION_CHUNK_NAME, true),
     };
-    let read_only = matches!(access, Access::Read(_)) || shebang.no_writes;
+    let eval = script.kind == Kind::Eval;
     let access = RefCell::new(access);
     let run_command = |args: &[Value]| match command_args(args) {
         Ok(args) => call(&mut access.borrow_mut(), now, read_only, &args),
@@ -216,7 +302,16 @@ fn run_in(
         let redis_pcall = scope.create_function(move |lua, args: Variadic<Value>| {
             reply_to_lua(lua, &run_command(&args), pcall_state.resp.get())
         })?;
-        let (env, runner): (Table, Function) =
+        // Scripts see KEYS and ARGV; functions get them as arguments instead.
+        let (keys, args) = if eval {
+            (
+                Some(string_array(lua, script.keys)?),
+                Some(string_array(lua, script.args)?),
+            )
+        } else {
+            (None, None)
+        };
+        let (env, runner, library): (Table, Function, Table) =
             lua.load(PRELUDE).set_name("=raftkv prelude").call((
                 redis_call,
                 redis_pcall,
@@ -232,32 +327,75 @@ fn run_in(
                 randomseed_function(lua, state)?,
                 super::cjson::library(lua)?,
                 super::bit::library(lua)?,
-                string_array(lua, script.keys)?,
-                string_array(lua, script.args)?,
+                super::cmsgpack::library(lua)?,
+                super::structlib::library(lua)?,
+                keys,
+                args,
                 REDIS_VERSION,
             ))?;
         let main = match lua
-            .load(shebang.code)
-            .set_name(CHUNK_NAME)
+            .load(code)
+            .set_name(chunk_name)
             .set_mode(ChunkMode::Text)
             .set_environment(env)
             .into_function()
         {
             Ok(main) => main,
-            Err(e) => return Ok(compile_error(&e)),
+            Err(e) if eval => return Ok(compile_error(&e)),
+            Err(e) => return Ok(function_compile_error(&e)),
         };
         state.compiled.set(true);
         set_budget_hook(lua, state)?;
-        let handler = handler_function(lua, state, script.sha)?;
-        let (ok, value): (bool, Value) = runner.call((main, handler))?;
-        if ok {
-            return Ok(lua_to_reply(&value, state.resp.get()));
+        let handler = handler_function(lua, state, chunk_name)?;
+        if eval {
+            let (ok, value): (bool, Value) = runner.call((main, handler))?;
+            return Ok(state.outcome(ok, &value, |text, line| {
+                format!("{text} script: {}, on @user_script:{line}.", script.sha)
+            }));
         }
-        let failure = state.failure.borrow_mut().take();
-        Ok(Reply::Error(failure.unwrap_or_else(|| {
-            // The handler did not run: Lua reports running out of memory without it.
-            format!("{OUT_OF_MEMORY} script: {}, on @user_script:0.", script.sha)
-        })))
+        // A library's code runs in the loading environment and registers its functions.
+        library.get::<Function>("begin")?.call::<()>(())?;
+        let (ok, value): (bool, Value) = runner.call((main, &handler))?;
+        library.get::<Function>("finish")?.call::<()>(())?;
+        if !ok {
+            return Ok(state.outcome(ok, &value, |text, _| {
+                format!("ERR Error registering functions: {text}")
+            }));
+        }
+        let registered: Table = library.get("registered")?;
+        if script.kind == Kind::Load {
+            let names: Table = library.get("names")?;
+            if names.raw_len() == 0 {
+                return Ok(Reply::error("ERR No functions registered"));
+            }
+            for name in names.sequence_values::<String>() {
+                let name = name?;
+                let entry: Table = registered.get(name.as_str())?;
+                let flags: Table = entry.get("flags")?;
+                let mut meta = FunctionMeta {
+                    name,
+                    description: entry.get("description")?,
+                    flags: Vec::new(),
+                };
+                for flag in SHEBANG_FLAGS {
+                    if flags.get::<bool>(*flag)? {
+                        meta.flags.push((*flag).to_string());
+                    }
+                }
+                state.library.borrow_mut().push(meta);
+            }
+            return Ok(Reply::ok());
+        }
+        let Some(entry) = registered.get::<Option<Table>>(script.sha)? else {
+            return Ok(Error::FunctionNotFound.to_reply());
+        };
+        let callback: Function = entry.get("callback")?;
+        let keys = string_array(lua, script.keys)?;
+        let args = string_array(lua, script.args)?;
+        let (ok, value): (bool, Value) = runner.call((callback, handler, keys, args))?;
+        Ok(state.outcome(ok, &value, |text, line| {
+            format!("{text} script: {}, on @user_function:{line}.", script.sha)
+        }))
     })
 }
 
@@ -492,20 +630,21 @@ fn set_budget_hook(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<()> {
     })
 }
 
-/// The `xpcall` message handler: formats the error as Redis does and keeps it in the state.
-fn handler_function(lua: &Lua, state: &Rc<RunState>, sha: &str) -> mlua::Result<Function> {
+/// The `xpcall` message handler: keeps the error's text, as Redis words it, and the line of
+/// the user code (chunk `chunk_name`) it happened on.
+fn handler_function(
+    lua: &Lua,
+    state: &Rc<RunState>,
+    chunk_name: &'static str,
+) -> mlua::Result<Function> {
     let state = Rc::clone(state);
-    let sha = sha.to_string();
     lua.create_function(move |lua, err: Value| {
         let text = if state.spent.get() {
             INSTRUCTION_LIMIT_ERROR.to_string()
         } else {
             error_text(&err)
         };
-        let line = error_line(lua);
-        *state.failure.borrow_mut() = Some(
-            format!("{text} script: {sha}, on @user_script:{line}.").replace(['\r', '\n'], " "),
-        );
+        *state.failure.borrow_mut() = Some((text, error_line(lua, chunk_name)));
         Ok(())
     })
 }
@@ -543,14 +682,14 @@ fn rust_error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// The line of the user script where the error happened: the innermost frame of
-/// `@user_script` (0 if none).
-fn error_line(lua: &Lua) -> usize {
+/// The line of the user code where the error happened: the innermost frame of chunk
+/// `chunk_name` (0 if none).
+fn error_line(lua: &Lua, chunk_name: &str) -> usize {
     for level in 1..64 {
         let frame = lua.inspect_stack(level, |debug| {
             let source = debug.source();
             (
-                source.source.as_deref() == Some(CHUNK_NAME),
+                source.source.as_deref() == Some(chunk_name),
                 debug.current_line(),
             )
         });
@@ -572,6 +711,15 @@ fn compile_error(e: &mlua::Error) -> Reply {
     Reply::error(
         format!("ERR Error compiling script (new function): {message}").replace(['\r', '\n'], " "),
     )
+}
+
+/// The reply for a library that does not compile (Redis's text).
+fn function_compile_error(e: &mlua::Error) -> Reply {
+    let message = match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => rust_error_text(other),
+    };
+    Reply::error(format!("ERR Error compiling function: {message}").replace(['\r', '\n'], " "))
 }
 
 /// The reply for a failure of the interpreter itself (out of memory while setting up).

@@ -1,4 +1,6 @@
-//! Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL.
+//! Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL;
+//! and Redis 7 functions (FUNCTION, FCALL, FCALL_RO: [`function`]), which run on the same
+//! engine under the same rules.
 //!
 //! A script is Lua 5.1, as in Redis, run by a fresh interpreter (mlua, vendored) inside the
 //! state machine. The whole design follows from one rule: **a script is one log entry and
@@ -22,21 +24,26 @@
 //!   point.
 //! - Scripts loaded with SCRIPT LOAD (and those run by EVAL, as Redis caches them) are
 //!   replicated state: a SCRIPT LOAD is itself a log entry, the cache is part of the store and
-//!   of snapshots (format version 4), so EVALSHA works on every node after a SCRIPT LOAD on any
-//!   node, and after restarts. The cache holds at most [`MAX_CACHED_SCRIPTS`] scripts.
+//!   of snapshots (from format version 4; function libraries from version 5), so EVALSHA
+//!   works on every node after a SCRIPT LOAD on any node, and after restarts. The cache holds
+//!   at most [`MAX_CACHED_SCRIPTS`] scripts.
 //! - Read-only scripts (EVAL_RO, EVALSHA_RO) and SCRIPT EXISTS are reads: they are answered by
 //!   [`crate::Store::query`] on the linearizable read path and refuse any write command with
 //!   Redis's error.
 //!
 //! The interpreter, its sandbox and the `redis` library are in `engine`; the conversions
-//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson` and `bit`
-//! libraries in `cjson` and `bit`.
+//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson`, `cmsgpack`,
+//! `struct` and `bit` libraries in `cjson`, [`cmsgpack`], [`structlib`] and `bit`; Redis 7
+//! functions (FUNCTION, FCALL) in [`function`].
 
 mod bit;
 mod cjson;
+pub mod cmsgpack;
 mod convert;
 mod engine;
+pub mod function;
 mod sha1;
+pub mod structlib;
 
 use crate::random::Rng;
 use crate::{Error, Store};
@@ -44,6 +51,8 @@ use bytes::Bytes;
 use resp::Reply;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use function::Functions;
+pub use function::{FunctionCommand, RestorePolicy};
 pub(crate) use sha1::sha1_hex;
 
 /// Largest script body, in bytes (Redis has no limit; a body travels in a log entry and is
@@ -66,6 +75,15 @@ pub const SCRIPT_HOOK_INSTRUCTIONS: u32 = 10_000;
 /// Most memory one script's interpreter may allocate, in bytes (Lua's own accounting, the same
 /// on every replica running the same build).
 pub const MAX_SCRIPT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest text `cjson.encode` or `cmsgpack.pack` builds, in bytes (16 MiB, the largest
+/// command, so anything longer could not be stored anyway): the Rust side of an encoding is
+/// outside Lua's memory accounting, and a table holding the same subtable many times can make
+/// it grow exponentially.
+pub const MAX_ENCODED_BYTES: usize = 16 * 1024 * 1024;
+
+/// The error past [`MAX_ENCODED_BYTES`].
+pub const ENCODED_TOO_LARGE: &str = "encoded value exceeds the limit of 16777216 bytes";
 
 /// The error a script gets when it passes [`MAX_SCRIPT_INSTRUCTIONS`] (followed, as every
 /// script error, by ` script: <sha>, on @user_script:<line>.`).
@@ -116,6 +134,19 @@ pub enum ScriptCommand {
     Kill,
     /// `SCRIPT HELP`.
     Help,
+    /// `FUNCTION subcommand ...` (see [`function`]).
+    Function(FunctionCommand),
+    /// `FCALL function numkeys [key ...] [arg ...]` (`read_only`: `FCALL_RO`).
+    FCall {
+        /// The function's name, as given (matched ignoring case).
+        function: String,
+        /// The keys.
+        keys: Vec<Bytes>,
+        /// The arguments.
+        args: Vec<Bytes>,
+        /// True for FCALL_RO: a read, refusing functions not flagged `no-writes`.
+        read_only: bool,
+    },
 }
 
 /// `SCRIPT HELP`'s lines (Redis 7.0's, without `DEBUG`, which raftkv does not serve).
@@ -144,6 +175,8 @@ impl ScriptCommand {
             ScriptCommand::Eval { read_only, .. } | ScriptCommand::EvalSha { read_only, .. } => {
                 !read_only
             }
+            ScriptCommand::FCall { read_only, .. } => !read_only,
+            ScriptCommand::Function(f) => f.is_write(),
             ScriptCommand::Load { .. } | ScriptCommand::Flush => true,
             ScriptCommand::Exists { .. } | ScriptCommand::Kill | ScriptCommand::Help => false,
         }
@@ -164,6 +197,13 @@ impl ScriptCommand {
             ScriptCommand::EvalSha {
                 read_only: true, ..
             } => "evalsha_ro",
+            ScriptCommand::FCall {
+                read_only: false, ..
+            } => "fcall",
+            ScriptCommand::FCall {
+                read_only: true, ..
+            } => "fcall_ro",
+            ScriptCommand::Function(_) => "function",
             ScriptCommand::Load { .. }
             | ScriptCommand::Exists { .. }
             | ScriptCommand::Flush
@@ -175,7 +215,9 @@ impl ScriptCommand {
     /// The keys the script declares (`KEYS`).
     pub fn keys(&self) -> &[Bytes] {
         match self {
-            ScriptCommand::Eval { keys, .. } | ScriptCommand::EvalSha { keys, .. } => keys,
+            ScriptCommand::Eval { keys, .. }
+            | ScriptCommand::EvalSha { keys, .. }
+            | ScriptCommand::FCall { keys, .. } => keys,
             _ => &[],
         }
     }
@@ -183,7 +225,9 @@ impl ScriptCommand {
     /// The arguments (`ARGV`).
     pub fn args(&self) -> &[Bytes] {
         match self {
-            ScriptCommand::Eval { args, .. } | ScriptCommand::EvalSha { args, .. } => args,
+            ScriptCommand::Eval { args, .. }
+            | ScriptCommand::EvalSha { args, .. }
+            | ScriptCommand::FCall { args, .. } => args,
             _ => &[],
         }
     }
@@ -280,9 +324,24 @@ pub(crate) fn apply(
         | ScriptCommand::EvalSha {
             read_only: true, ..
         }
+        | ScriptCommand::FCall {
+            read_only: true, ..
+        }
         | ScriptCommand::Exists { .. }
         | ScriptCommand::Kill
         | ScriptCommand::Help => query(store, now, cmd),
+        ScriptCommand::Function(f) => function::apply(store, f),
+        ScriptCommand::FCall {
+            function,
+            keys,
+            args,
+            ..
+        } => {
+            let rng = Rng::new(now, store.rand_seq);
+            store.rand_seq += 1;
+            let access = engine::Access::Write(store, messages);
+            function::fcall(access, now, rng, function, keys, args, false)
+        }
         ScriptCommand::Eval {
             body, keys, args, ..
         } => {
@@ -339,6 +398,7 @@ fn run_write(
         sha,
         keys,
         args,
+        kind: engine::Kind::Eval,
     };
     engine::run(engine::Access::Write(store, messages), now, rng, &script)
 }
@@ -366,6 +426,18 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
             )
         }
         ScriptCommand::Kill => return Error::NotBusy.to_reply(),
+        ScriptCommand::Function(f) => return function::query(store, f),
+        // Queried, even a plain FCALL runs as FCALL_RO.
+        ScriptCommand::FCall {
+            function,
+            keys,
+            args,
+            ..
+        } => {
+            let rng = Rng::new(now, store.rand_seq);
+            let access = engine::Access::Read(store);
+            return function::fcall(access, now, rng, function, keys, args, true);
+        }
         ScriptCommand::Help => {
             return Reply::Array(
                 SCRIPT_HELP
@@ -384,6 +456,7 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
         sha: &sha,
         keys,
         args,
+        kind: engine::Kind::Eval,
     };
     engine::run(engine::Access::Read(store), now, rng, &script).0
 }

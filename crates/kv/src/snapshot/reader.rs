@@ -7,8 +7,8 @@
 
 use super::{
     EntryIn, EntryInV1, EntryInV2, SnapshotError, StreamMeta, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG,
-    HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, SCRIPT_TAG, TRAILER_TAG, VERSION, VERSION_1,
-    VERSION_2, VERSION_3,
+    FUNCTION_TAG, HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, SCRIPT_TAG, TRAILER_TAG,
+    VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
@@ -120,6 +120,10 @@ struct Loader {
     scripts: crate::script::ScriptCache,
     /// True once a script chunk was read (no data chunk may follow).
     scripts_seen: bool,
+    /// The function libraries loaded so far (version 5).
+    functions: crate::script::Functions,
+    /// True once a library chunk was read (no data or script chunk may follow).
+    functions_seen: bool,
 }
 
 /// How one kind of chunk names itself in errors.
@@ -224,6 +228,59 @@ impl Loader {
             return Err(malformed(
                 offset,
                 "bytes left over after the chunk's scripts",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads one library chunk (version 5) whose tag (at `start`) has been read already.
+    fn function_chunk<R: Read>(
+        &mut self,
+        r: &mut HashingReader<'_, R>,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        self.functions_seen = true;
+        let frame = Frame {
+            tag: FUNCTION_TAG,
+            name: "library chunk",
+            parts: [
+                "library chunk header",
+                "library chunk payload",
+                "library chunk checksum",
+            ],
+            empty: "library chunk with zero libraries",
+            checksum: "library chunk".to_string(),
+        };
+        let (count, payload) = read_frame(r, start, frame)?;
+        let len = payload.len();
+        let payload_start = start + CHUNK_HEADER_LEN as u64;
+        let mut rest = &payload[..];
+        for _ in 0..count {
+            let offset = payload_start + (len - rest.len()) as u64;
+            let (code, tail) = postcard::take_from_bytes::<&[u8]>(rest)
+                .map_err(|e| malformed(offset, format!("undecodable library: {e}")))?;
+            rest = tail;
+            if self.functions.len() >= crate::script::function::MAX_FUNCTION_LIBRARIES {
+                return Err(malformed(offset, "more libraries than the registry holds"));
+            }
+            let last = self
+                .functions
+                .libraries()
+                .next_back()
+                .map(|(n, _)| n.clone());
+            let name = self
+                .functions
+                .load(&Bytes::copy_from_slice(code))
+                .map_err(|e| malformed(offset, format!("library does not load: {e}")))?;
+            if last.is_some_and(|last| last >= name) {
+                return Err(malformed(offset, "libraries out of order or repeated"));
+            }
+        }
+        if !rest.is_empty() {
+            let offset = payload_start + (len - rest.len()) as u64;
+            return Err(malformed(
+                offset,
+                "bytes left over after the chunk's libraries",
             ));
         }
         Ok(())
@@ -489,7 +546,7 @@ impl Store {
         }
         let version = u32_at(&header[8..12]);
         let header_len = match version {
-            VERSION | VERSION_3 => HEADER_LEN,
+            VERSION | VERSION_4 | VERSION_3 => HEADER_LEN,
             VERSION_2 => HEADER_LEN_V2,
             VERSION_1 => HEADER_LEN_V1,
             _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
@@ -530,15 +587,24 @@ impl Store {
             pending: None,
             scripts: crate::script::ScriptCache::new(),
             scripts_seen: false,
+            functions: crate::script::Functions::default(),
+            functions_seen: false,
         };
         loop {
             let start = r.offset;
             match r.array::<1>("chunk or trailer tag")?[0] {
-                CHUNK_TAG if loader.scripts_seen => {
-                    return Err(malformed(start, "data chunk after a script chunk"))
+                CHUNK_TAG if loader.scripts_seen || loader.functions_seen => {
+                    return Err(malformed(
+                        start,
+                        "data chunk after a script or library chunk",
+                    ))
                 }
                 CHUNK_TAG => loader.chunk(&mut r, start)?,
-                SCRIPT_TAG if version == VERSION => loader.script_chunk(&mut r, start)?,
+                SCRIPT_TAG if loader.functions_seen => {
+                    return Err(malformed(start, "script chunk after a library chunk"))
+                }
+                SCRIPT_TAG if version >= VERSION_4 => loader.script_chunk(&mut r, start)?,
+                FUNCTION_TAG if version == VERSION => loader.function_chunk(&mut r, start)?,
                 TRAILER_TAG => break,
                 tag => return Err(malformed(start, format!("unknown tag {tag:#04x}"))),
             }
@@ -584,6 +650,7 @@ impl Store {
             clock_ms,
             rand_seq,
             scripts: loader.scripts,
+            functions: loader.functions,
         })
     }
 }

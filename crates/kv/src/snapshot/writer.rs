@@ -6,8 +6,8 @@
 //! byte on its way to the sink for the trailer's whole-stream CRC-32.
 
 use super::{
-    EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, HEADER_LEN, MAGIC,
-    SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
+    EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, FUNCTION_TAG,
+    HEADER_LEN, MAGIC, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
 };
 use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
@@ -128,7 +128,10 @@ impl Store {
             chunks += 1;
         }
         assert_eq!(stored, self.keyspace.len() as u64);
-        write_scripts(&mut out, &self.scripts)?;
+        let scripts = self.scripts.values().map(|body| &body[..]);
+        write_bodies(&mut out, SCRIPT_TAG, scripts)?;
+        let libraries = self.functions.libraries().map(|(_, l)| &l.code[..]);
+        write_bodies(&mut out, FUNCTION_TAG, libraries)?;
 
         let mut trailer = Vec::with_capacity(17);
         trailer.push(TRAILER_TAG);
@@ -141,22 +144,25 @@ impl Store {
     }
 }
 
-/// Writes the script cache as script chunks (version 4), bodies in SHA-1 order.
-fn write_scripts<W: Write>(
+/// Writes byte strings as chunks tagged `tag`: the script cache's bodies in SHA-1 order
+/// (script chunks, version 4), the function libraries' code in name order (library chunks,
+/// version 5).
+fn write_bodies<'a, W: Write>(
     out: &mut HashingWriter<'_, W>,
-    scripts: &crate::script::ScriptCache,
+    tag: u8,
+    bodies: impl Iterator<Item = &'a [u8]>,
 ) -> io::Result<()> {
     let mut chunk = Chunk::new();
-    for body in scripts.values() {
+    for body in bodies {
         let buf = std::mem::take(&mut chunk.buf);
-        chunk.buf = postcard::to_extend(&body.as_ref(), buf).map_err(io::Error::other)?;
+        chunk.buf = postcard::to_extend(&body, buf).map_err(io::Error::other)?;
         chunk.entries += 1;
         if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
-            chunk.flush_as(SCRIPT_TAG, out)?;
+            chunk.flush_as(tag, out)?;
         }
     }
     if chunk.entries > 0 {
-        chunk.flush_as(SCRIPT_TAG, out)?;
+        chunk.flush_as(tag, out)?;
     }
     Ok(())
 }
