@@ -3,7 +3,9 @@
 //! Start-up order: validate the config; bind both listeners (so `:0` ports resolve before
 //! anything is published); finish a pending restore (`raftkv snapshot restore`); open storage and
 //! start Raft; serve peers; then, only if the data dir held no state, bootstrap or join; then
-//! serve clients and run the expiry ticker. A node that finds state in its data dir (a restored
+//! serve clients and run the expiry ticker. [`Node::start`] talks to peers over TCP;
+//! [`Node::start_with`] takes the peer network as a [`NodeEnv`] (the in-process cluster tests
+//! pass an in-memory one, [`crate::transport::memory`]). A node that finds state in its data dir (a restored
 //! one included) resumes from it and ignores `--bootstrap`/`--join`.
 //!
 //! Before opening storage the node writes and fsyncs a probe file in its data dir
@@ -39,7 +41,8 @@ use crate::raft::snapshot_file::restore;
 use crate::raft::types::NodeAddr;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
-use crate::transport::{PeerServer, TcpTransport};
+use crate::transport::memory::MemoryListener;
+use crate::transport::{PeerServer, TcpTransport, Transport};
 
 /// How often the leader looks for keys past their deadline.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
@@ -65,20 +68,39 @@ pub struct Node {
 }
 
 impl Node {
-    /// Start a node from `config` (bind, open storage, start Raft, bootstrap or join).
-    pub async fn start(mut config: Config) -> io::Result<Node> {
+    /// Start a node from `config` (bind, open storage, start Raft, bootstrap or join), talking
+    /// to its peers over TCP.
+    pub async fn start(config: Config) -> io::Result<Node> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
-        })?;
         let peer_listener = TcpListener::bind(&config.peer_listen).await.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cannot listen on {}: {e}", config.peer_listen),
             )
         })?;
+        let env = NodeEnv {
+            transport: Arc::new(TcpTransport),
+            peers: PeerListener::Tcp(peer_listener),
+        };
+        Node::start_with(config, env).await
+    }
+
+    /// [`Node::start`] with the peer network given: how this node dials its peers and where
+    /// their connections arrive. In-process cluster tests pass a
+    /// [`crate::transport::memory::MemoryNetwork`]'s; the client listener is TCP either way.
+    pub async fn start_with(mut config: Config, env: NodeEnv) -> io::Result<Node> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
+        let NodeEnv {
+            transport,
+            peers: peer_listener,
+        } = env;
         let metrics_listener =
             match &config.metrics_listen {
                 Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
@@ -134,11 +156,8 @@ impl Node {
         crate::disk::probe_writable(&config.data_dir)?;
         // A data dir made by `raftkv snapshot restore` becomes a one-node cluster of this node.
         restore::finish_pending(&config.data_dir, config.node_id, &me)?;
-        let consensus = Consensus::start(&opts, Arc::new(TcpTransport)).await?;
-        let mut tasks = vec![tokio::spawn(PeerServer::run(
-            peer_listener,
-            consensus.clone(),
-        ))];
+        let consensus = Consensus::start(&opts, transport).await?;
+        let mut tasks = vec![tokio::spawn(peer_listener.serve(consensus.clone()))];
 
         if consensus.is_initialized().await {
             if config.bootstrap || config.join.is_some() {
@@ -229,6 +248,55 @@ impl Node {
         self.ctx.consensus.shutdown().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How a node reaches its peers: the transport it dials with and where their connections
+/// arrive.
+pub struct NodeEnv {
+    /// How this node dials its peers.
+    pub transport: Arc<dyn Transport>,
+    /// Where peer connections arrive.
+    pub peers: PeerListener,
+}
+
+/// Where a node's peer connections arrive.
+pub enum PeerListener {
+    /// A bound TCP listener (`raftkv serve`).
+    Tcp(TcpListener),
+    /// An in-memory network's listener (in-process tests); its address must be `ip:port` text.
+    Memory(MemoryListener),
+}
+
+impl PeerListener {
+    /// The address peers dial.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            PeerListener::Tcp(l) => l.local_addr(),
+            PeerListener::Memory(l) => l.addr().parse().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("memory peer address {:?}: {e}", l.addr()),
+                )
+            }),
+        }
+    }
+
+    /// Serve peers until the task is aborted (or, in memory, the node is taken down).
+    async fn serve(self, consensus: Arc<Consensus>) {
+        match self {
+            PeerListener::Tcp(l) => PeerServer::run(l, consensus).await,
+            PeerListener::Memory(mut l) => {
+                while let Some((r, w)) = l.accept().await {
+                    let consensus = consensus.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = PeerServer::serve_stream(r, w, consensus).await {
+                            tracing::debug!(error = %e, "peer connection ended");
+                        }
+                    });
+                }
+            }
+        }
     }
 }
 
