@@ -35,8 +35,9 @@ const POLL: Duration = Duration::from_millis(20);
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Heartbeat of the test nodes: short, so elections and lease expiry take well under a second.
 const HEARTBEAT_MS: u64 = 50;
-/// Election timeout range of the test nodes.
-const ELECTION_MS: (u64, u64) = (400, 800);
+/// Election timeout range of the test nodes (the production default: shorter ones make a
+/// loaded machine's stalls look like a dead leader).
+const ELECTION_MS: (u64, u64) = (500, 1000);
 
 /// A node id.
 pub type NodeId = u64;
@@ -109,10 +110,7 @@ impl SimCluster {
             self.call(1, &["RAFTKV", "MEMBER", "TRANSFER-LEADER", "1"])
                 .await?;
         }
-        self.wait_leader(&all).await?;
-        if self.leader_of(&all).await != Some(1) {
-            return Err("node 1 does not lead after start".into());
-        }
+        self.wait_leader_is(&all, Some(1)).await?;
         self.wait_caught_up(&all).await
     }
 
@@ -333,9 +331,30 @@ impl SimCluster {
 
     /// Wait until one node of `among` leads and all of `among` follow it.
     pub async fn wait_leader(&mut self, among: &[NodeId]) -> Result<(), String> {
-        let mut wait = Wait::new(format!("a leader that nodes {among:?} agree on"));
-        while !wait.next(Ok(self.leader_of(among).await.is_some())).await? {}
-        Ok(())
+        self.wait_leader_is(among, None).await
+    }
+
+    /// Wait until `leader` (or, if `None`, any node of `among`) leads and all of `among`
+    /// follow it.
+    pub async fn wait_leader_is(
+        &mut self,
+        among: &[NodeId],
+        leader: Option<NodeId>,
+    ) -> Result<(), String> {
+        let who = leader.map_or("a leader".to_string(), |l| {
+            format!("node {l} as the leader")
+        });
+        let mut wait = Wait::new(format!("{who} that nodes {among:?} agree on"));
+        loop {
+            if let Ok(seen) = self.fields(among, "raft_leader_id").await {
+                wait.saw(format!("leader ids {seen:?}"));
+            }
+            let found = self.leader_of(among).await;
+            let done = found.is_some() && (leader.is_none() || found == leader);
+            if wait.next(Ok(done)).await? {
+                return Ok(());
+            }
+        }
     }
 
     /// Wait until field `name` of every node in `ids` reads `value`.
@@ -346,30 +365,44 @@ impl SimCluster {
         value: &str,
     ) -> Result<(), String> {
         let mut wait = Wait::new(format!("{name} = {value} on nodes {ids:?}"));
-        while !wait.next(self.fields_read(ids, name, value).await).await? {}
-        Ok(())
+        loop {
+            let look = self.fields(ids, name).await.map(|seen| {
+                let done = seen.iter().all(|(_, v)| v == value);
+                wait.saw(format!("{seen:?}"));
+                done
+            });
+            if wait.next(look).await? {
+                return Ok(());
+            }
+        }
     }
 
-    /// Whether field `name` of every node in `ids` reads `value`.
-    async fn fields_read(
+    /// Field `name` of every node in `ids` (empty where a node has no such field).
+    async fn fields(
         &mut self,
         ids: &[NodeId],
         name: &str,
-        value: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<Vec<(NodeId, String)>, String> {
+        let mut seen = Vec::new();
         for &id in ids {
-            if self.info(id).await?.get(name).map(String::as_str) != Some(value) {
-                return Ok(false);
-            }
+            let v = self.info(id).await?.remove(name).unwrap_or_default();
+            seen.push((id, v));
         }
-        Ok(true)
+        Ok(seen)
     }
 
     /// Wait until every node of `ids` applied everything the first of them committed.
     pub async fn wait_caught_up(&mut self, ids: &[NodeId]) -> Result<(), String> {
         let mut wait = Wait::new(format!("nodes {ids:?} to apply the same last index"));
-        while !wait.next(self.caught_up(ids).await).await? {}
-        Ok(())
+        loop {
+            let look = self.fields(ids, "raft_applied_index").await;
+            if let Ok(applied) = &look {
+                wait.saw(format!("applied {applied:?}"));
+            }
+            if wait.next(self.caught_up(ids).await).await? {
+                return Ok(());
+            }
+        }
     }
 
     /// Whether every node of `ids` applied all it committed, and all applied the same index.
@@ -412,6 +445,8 @@ pub struct Wait {
     what: String,
     deadline: tokio::time::Instant,
     last_err: Option<String>,
+    /// What the last look saw, for the failure message.
+    seen: Option<String>,
 }
 
 impl Wait {
@@ -421,7 +456,13 @@ impl Wait {
             what: what.into(),
             deadline: tokio::time::Instant::now() + WAIT_LIMIT,
             last_err: None,
+            seen: None,
         }
+    }
+
+    /// Note what a look saw: a failed wait reports the last such note.
+    pub fn saw(&mut self, seen: String) {
+        self.seen = Some(seen);
     }
 
     /// `Ok(true)` if `look` found the condition true; `Ok(false)` after a pause otherwise; an
@@ -434,8 +475,12 @@ impl Wait {
         }
         if tokio::time::Instant::now() >= self.deadline {
             return Err(format!(
-                "waited {WAIT_LIMIT:?} for {}{}",
+                "waited {WAIT_LIMIT:?} for {}{}{}",
                 self.what,
+                self.seen
+                    .as_ref()
+                    .map(|s| format!("; last seen: {s}"))
+                    .unwrap_or_default(),
                 self.last_err
                     .as_ref()
                     .map(|e| format!(" (last error: {e})"))
