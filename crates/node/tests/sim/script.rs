@@ -347,3 +347,56 @@ fn duration(s: &str) -> Result<Duration, String> {
     }
     Err(bad())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_name_a_node_or_the_leader() {
+        assert_eq!(split_command("1> SET k v"), Some(("1", "SET k v")));
+        assert_eq!(split_command("leader> GET k"), Some(("leader", "GET k")));
+        assert_eq!(
+            split_command("pipe 2> SET a 1 ; GET a"),
+            Some(("pipe 2", "SET a 1 ; GET a"))
+        );
+        assert_eq!(split_command("expect OK"), None);
+        assert_eq!(split_command("wait raft_role=leader on 1"), None);
+    }
+
+    #[test]
+    fn quotes_keep_spaces_and_escapes() {
+        assert_eq!(
+            tokenize(r#"SET "a b" "say \"hi\"\n" x"#).unwrap(),
+            vec!["SET", "a b", "say \"hi\"\n", "x"]
+        );
+        assert!(tokenize(r#"SET "open"#).is_err());
+    }
+
+    #[test]
+    fn partitions_need_two_groups() {
+        assert_eq!(
+            partition_groups(&["1", "2", "|", "3"]).unwrap(),
+            vec![vec![1, 2], vec![3]]
+        );
+        assert!(partition_groups(&["1", "2"]).is_err());
+        assert!(partition_groups(&["1", "|"]).is_err());
+    }
+
+    #[test]
+    fn replies_render_as_redis_cli_shows_them() {
+        let r = Reply::Array(vec![
+            Reply::Bulk("x".into()),
+            Reply::Integer(2),
+            Reply::Null,
+            Reply::Error("ERR no".into()),
+            Reply::Simple("OK".into()),
+        ]);
+        assert_eq!(
+            render(&r),
+            r#"["x", (integer) 2, (nil), (error) ERR no, OK]"#
+        );
+        assert_eq!(duration("150ms").unwrap(), Duration::from_millis(150));
+        assert!(duration("150").is_err());
+    }
+}
