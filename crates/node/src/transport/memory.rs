@@ -31,7 +31,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, watch};
 
 use super::{BoxRead, BoxWrite, ConnectFuture, Transport};
-use crate::raft::types::NodeId;
+
+/// A node id, the same `u64` as Raft's (spelled out so the transport imports nothing of Raft).
+type NodeId = u64;
 
 /// Bytes each in-memory pipe buffers before a writer waits.
 pub const PIPE_BUFFER_BYTES: usize = 256 * 1024;
