@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use resp::Reply;
 
-use super::cluster::{NodeId, SimCluster};
+use super::cluster::{NodeId, SimCluster, Wait};
 
 /// Run the script at `path` on a fresh cluster; return its transcript.
 pub async fn run(path: &Path) -> Result<String, String> {
@@ -113,6 +113,9 @@ impl Runner {
                 };
                 self.cluster.wait_caught_up(&ids).await
             }
+            ["wait", cond, "on", ids @ ..] if cond.contains(">=+") => {
+                self.wait_growth(cond, &numbers(ids)?).await
+            }
             ["wait", cond, "on", ids @ ..] => {
                 let (name, value) = cond
                     .split_once('=')
@@ -208,6 +211,41 @@ impl Runner {
             Err(format!(
                 "{field} on node {id} is {now:?}, expected {want:?}"
             ))
+        }
+    }
+
+    /// `wait FIELD>=+D on IDS`: until the field grew by at least D since `record` on each node.
+    async fn wait_growth(&mut self, cond: &str, ids: &[NodeId]) -> Result<(), String> {
+        let (field, delta) = cond.split_once(">=+").expect("checked by the caller");
+        let delta: i64 = delta.parse().map_err(|_| format!("bad delta {delta:?}"))?;
+        let mut base = Vec::new();
+        for &id in ids {
+            let before = *self
+                .recorded
+                .get(&(id, field.to_string()))
+                .ok_or_else(|| format!("`record {id} {field}` first"))?;
+            base.push((id, before));
+        }
+        let mut wait = Wait::new(format!("{field} to grow by {delta} on nodes {ids:?}"));
+        loop {
+            let mut look = Ok(true);
+            for &(id, before) in &base {
+                match self.number_field(id, field).await {
+                    Ok(now) if now - before >= delta => {}
+                    Ok(now) => {
+                        wait.saw(format!("node {id}: {before} -> {now}"));
+                        look = Ok(false);
+                        break;
+                    }
+                    Err(e) => {
+                        look = Err(e);
+                        break;
+                    }
+                }
+            }
+            if wait.next(look).await? {
+                return Ok(());
+            }
         }
     }
 
