@@ -3,7 +3,9 @@
 //! Start-up order: validate the config; bind both listeners (so `:0` ports resolve before
 //! anything is published); finish a pending restore (`raftkv snapshot restore`); open storage and
 //! start Raft; serve peers; then, only if the data dir held no state, bootstrap or join; then
-//! serve clients and run the expiry ticker. A node that finds state in its data dir (a restored
+//! serve clients and run the expiry ticker. [`Node::start`] talks to peers over TCP;
+//! [`Node::start_with`] takes the peer network as a [`NodeEnv`] (the in-process cluster tests
+//! pass an in-memory one, [`crate::transport::memory`]). A node that finds state in its data dir (a restored
 //! one included) resumes from it and ignores `--bootstrap`/`--join`.
 //!
 //! Before opening storage the node writes and fsyncs a probe file in its data dir
@@ -40,7 +42,8 @@ use crate::ids::NodeAddr;
 use crate::raft::snapshot_file::restore;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
-use crate::transport::{PeerAuth, PeerHandler, PeerServer, Peers, TcpTransport};
+use crate::transport::memory::MemoryListener;
+use crate::transport::{PeerAuth, PeerHandler, PeerServer, Peers, TcpTransport, Transport};
 
 /// How often the leader looks for keys past their deadline.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
@@ -66,20 +69,39 @@ pub struct Node {
 }
 
 impl Node {
-    /// Start a node from `config` (bind, open storage, start Raft, bootstrap or join).
-    pub async fn start(mut config: Config) -> io::Result<Node> {
+    /// Start a node from `config` (bind, open storage, start Raft, bootstrap or join), talking
+    /// to its peers over TCP.
+    pub async fn start(config: Config) -> io::Result<Node> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
-        })?;
         let peer_listener = TcpListener::bind(&config.peer_listen).await.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cannot listen on {}: {e}", config.peer_listen),
             )
         })?;
+        let env = NodeEnv {
+            transport: Arc::new(TcpTransport),
+            peers: PeerListener::Tcp(peer_listener),
+        };
+        Node::start_with(config, env).await
+    }
+
+    /// [`Node::start`] with the peer network given: how this node dials its peers and where
+    /// their connections arrive. In-process cluster tests pass a
+    /// [`crate::transport::memory::MemoryNetwork`]'s; the client listener is TCP either way.
+    pub async fn start_with(mut config: Config, env: NodeEnv) -> io::Result<Node> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
+        let NodeEnv {
+            transport,
+            peers: peer_listener,
+        } = env;
         let metrics_listener =
             match &config.metrics_listen {
                 Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
@@ -137,15 +159,12 @@ impl Node {
         restore::finish_pending(&config.data_dir, config.node_id, &me)?;
         // One pool of peer connections, shared by Raft's network and the cluster layer's
         // forwarding; the peer server answers through the cluster layer's peer service.
-        let peers = Peers::new(config.node_id, Arc::new(TcpTransport), peer_auth);
+        let peers = Peers::new(config.node_id, transport, peer_auth);
         let consensus = Consensus::start(&opts, peers.clone()).await?;
         let cluster = Cluster::new(consensus.clone(), peers, server::errors::consensus);
         cluster.memory().set_limit(config.maxmemory_bytes);
         let mut tasks = vec![
-            tokio::spawn(PeerServer::run(
-                peer_listener,
-                cluster.clone() as Arc<dyn PeerHandler>,
-            )),
+            tokio::spawn(peer_listener.serve(cluster.clone() as Arc<dyn PeerHandler>)),
             tokio::spawn(crate::memory::watch(cluster.memory().clone())),
         ];
 
@@ -240,6 +259,55 @@ impl Node {
         self.ctx.consensus.shutdown().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How a node reaches its peers: the transport it dials with and where their connections
+/// arrive.
+pub struct NodeEnv {
+    /// How this node dials its peers.
+    pub transport: Arc<dyn Transport>,
+    /// Where peer connections arrive.
+    pub peers: PeerListener,
+}
+
+/// Where a node's peer connections arrive.
+pub enum PeerListener {
+    /// A bound TCP listener (`raftkv serve`).
+    Tcp(TcpListener),
+    /// An in-memory network's listener (in-process tests); its address must be `ip:port` text.
+    Memory(MemoryListener),
+}
+
+impl PeerListener {
+    /// The address peers dial.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            PeerListener::Tcp(l) => l.local_addr(),
+            PeerListener::Memory(l) => l.addr().parse().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("memory peer address {:?}: {e}", l.addr()),
+                )
+            }),
+        }
+    }
+
+    /// Serve peers until the task is aborted (or, in memory, the node is taken down).
+    async fn serve(self, handler: Arc<dyn PeerHandler>) {
+        match self {
+            PeerListener::Tcp(l) => PeerServer::run(l, handler).await,
+            PeerListener::Memory(mut l) => {
+                while let Some((r, w)) = l.accept().await {
+                    let handler = handler.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = PeerServer::serve_stream(r, w, handler).await {
+                            tracing::debug!(error = %e, "peer connection ended");
+                        }
+                    });
+                }
+            }
+        }
     }
 }
 

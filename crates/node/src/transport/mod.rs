@@ -15,14 +15,17 @@
 //! always reach the node they were addressed to, even after an address is reused. The same
 //! exchange proves to each side that the other knows the cluster secret ([`auth`]).
 //!
-//! How bytes move is behind the [`Transport`] trait ([`stream`]), so the same node code can run over a
-//! simulated network later; [`TcpTransport`] is the real one.
+//! How bytes move is behind the [`Transport`] trait ([`stream`]), so the same node code can run
+//! over a simulated network; [`TcpTransport`] is the real one and [`memory::MemoryNetwork`] the
+//! one in-process cluster tests use (the peer server takes its streams through
+//! [`PeerServer::serve_stream`]).
 
 pub mod auth;
 pub mod client;
 pub mod faults;
 pub mod frame;
 pub mod handler;
+pub mod memory;
 pub mod peers;
 pub mod server;
 pub mod stream;

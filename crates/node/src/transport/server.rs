@@ -57,11 +57,22 @@ impl PeerServer {
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             tokio::spawn(async move {
-                if let Err(e) = serve_connection(stream, handler).await {
+                let (r, w) = stream.into_split();
+                if let Err(e) = serve_connection(r, w, handler).await {
                     tracing::debug!(%remote, error = %e, "peer connection ended");
                 }
             });
         }
+    }
+
+    /// Serve one already-accepted connection that need not be TCP (the in-memory network of
+    /// [`super::memory`]), with the same hello, ordering and snapshot rules as [`Self::run`].
+    pub async fn serve_stream(
+        r: super::BoxRead,
+        w: super::BoxWrite,
+        handler: Arc<dyn PeerHandler>,
+    ) -> io::Result<()> {
+        serve_connection(r, w, handler).await
     }
 }
 
@@ -114,10 +125,10 @@ async fn handshake(
 }
 
 async fn serve_connection(
-    stream: tokio::net::TcpStream,
+    mut r: impl tokio::io::AsyncRead + Unpin,
+    mut w: impl tokio::io::AsyncWrite + Unpin + Send + 'static,
     handler: Arc<dyn PeerHandler>,
 ) -> io::Result<()> {
-    let (mut r, mut w) = stream.into_split();
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut r, &mut w, &*handler));
     let hello = match handshake.await {
         Ok(Ok(Some(hello))) => hello,
