@@ -165,6 +165,11 @@ async fn celery_processes_every_job_across_a_leader_kill() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bullmq_processes_every_job_across_a_leader_kill() {
+    run_app("bullmq").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_py_lock_excludes_across_a_leader_kill() {
     let summary = run_app("lock").await;
     let (ok, counter) = (&summary["ok"], &summary["counter"]);
