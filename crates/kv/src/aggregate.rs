@@ -278,6 +278,22 @@ impl Kind for crate::value::ZSet {
     }
 }
 
+impl Kind for crate::stream::Stream {
+    fn of(value: &Value) -> Option<&crate::stream::Stream> {
+        match value {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::Stream(self)
+    }
+    /// Never 0: an empty stream is kept (see the invariants in `stream`).
+    fn size(&self) -> usize {
+        self.len() + 1
+    }
+}
+
 /// The count argument of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: positive asks for distinct
 /// elements, negative allows repeats. Redis refuses magnitudes beyond ±(i64::MAX / 2).
 pub(crate) fn rand_count(arg: &[u8]) -> Result<(usize, bool), Error> {

@@ -11,7 +11,7 @@
 use crate::aggregate::{int, is};
 use crate::keyspace::Keyspace;
 use crate::limits::MAX_VALUE_BYTES;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::value::Value;
 use crate::Error;
 use bytes::{Bytes, BytesMut};

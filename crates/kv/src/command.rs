@@ -15,7 +15,7 @@
 //! happen when the command is applied. Applying re-checks sizes too, so a command built by hand
 //! cannot get past the limits.
 
-use crate::ops::Op;
+use crate::op::Op;
 use crate::options::{ExpireFlags, ExpireKind, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -285,7 +285,7 @@ pub enum Command {
     /// A scripting command: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT LOAD / EXISTS / FLUSH /
     /// KILL (see [`crate::script`]). A write script runs inside apply as one entry; the last
     /// variant, so the log's variant indexes of the others never change.
-    Script(crate::script::ScriptCommand),
+    Script(crate::script::request::ScriptCommand),
 }
 
 impl Command {

@@ -11,7 +11,7 @@
 use crate::aggregate::{self, bulk, bulks, check_reply, int, is, Hash, ScanArgs};
 use crate::keyspace::Keyspace;
 use crate::numbers::format_float;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::random::Rng;
 use crate::Error;
 use bytes::Bytes;

@@ -51,6 +51,7 @@ mod lcs;
 pub mod limits;
 mod lists;
 mod numbers;
+mod op;
 mod ops;
 mod options;
 mod parse;
@@ -72,7 +73,7 @@ mod zsets;
 
 pub use command::Command;
 pub use error::Error;
-pub use ops::Op;
+pub use op::Op;
 pub use options::{
     ExpireFlags, ExpireKind, Expiry, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind,
 };

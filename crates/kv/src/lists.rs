@@ -7,7 +7,7 @@
 
 use crate::aggregate::{self, bulk, bulks, check_reply, int, is, positive, List};
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::Error;
 use bytes::Bytes;
 use resp::Reply;

@@ -21,6 +21,7 @@ use crate::numbers::parse_u64;
 use crate::options::{
     ExpireFlags, ExpireKind, Expiry, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind,
 };
+use crate::ttl::check_positive;
 use crate::Error;
 use bytes::Bytes;
 use resp::{parse_f64, parse_i64};
@@ -347,7 +348,7 @@ fn parse_known(name: &'static str, args: &[Bytes]) -> Result<Command, Error> {
                 _ => Command::FlushAll,
             }
         }
-        _ => match crate::ops::Op::from_name(name) {
+        _ => match crate::op::Op::from_name(name) {
             Some(op) => {
                 // Size limits first: the check runs the command on an empty keyspace.
                 let command = Command::Aggregate {
@@ -464,20 +465,6 @@ fn parse_set(args: &[Bytes]) -> Result<Command, Error> {
         get,
         ttl,
     })
-}
-
-/// Redis's check of a SET-style TTL before the key is looked at: the number must be positive,
-/// and seconds must not overflow when turned into milliseconds.
-pub(crate) fn check_positive(expiry: Expiry, command: &'static str) -> Result<(), Error> {
-    let ok = match expiry {
-        Expiry::Ex(n) | Expiry::ExAt(n) => n > 0 && n <= i64::MAX / 1000,
-        Expiry::Px(n) | Expiry::PxAt(n) => n > 0,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidExpireTime(command))
-    }
 }
 
 /// `GETEX key [EX s|PX ms|EXAT ts|PXAT ms|PERSIST]`. The number is checked only when applied,

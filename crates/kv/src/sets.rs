@@ -8,7 +8,7 @@
 
 use crate::aggregate::{self, bulk, bulks, check_reply, is, positive, ScanArgs, Set};
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::random::Rng;
 use crate::Error;
 use bytes::Bytes;

@@ -26,7 +26,7 @@
 
 use crate::command::Command;
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::options::{SetCondition, SetTtl};
 use crate::random::Rng;
 use crate::{keys, scan, strings, ttl, Error};

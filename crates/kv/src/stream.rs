@@ -11,14 +11,12 @@
 //! - `entries_added` counts every entry ever added; `max_deleted` is the greatest ID removed
 //!   by XDEL (XTRIM does not change it, as in Redis 7.0).
 //! - A stream may be empty (XDEL and XTRIM leave the key, XGROUP CREATE MKSTREAM makes one):
-//!   unlike the other aggregates, an empty stream is a value, so [`Kind::size`] never reports
+//!   unlike the other aggregates, an empty stream is a value, so its size as an aggregate (`aggregate::Kind::size`) never reports
 //!   0 for it and the key is never deleted for being empty.
 //! - In a group, every PEL entry names a consumer of the group, and each consumer's `pending`
 //!   set holds exactly the PEL IDs that name it.
 //! - Times (`delivery_ms`, `seen_ms`) are the log entry's `now`, never a node's clock.
 
-use crate::aggregate::Kind;
-use crate::value::Value;
 use crate::Error;
 use bytes::Bytes;
 use imbl::{OrdMap, OrdSet};
@@ -220,20 +218,4 @@ pub(crate) fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
         id.reply(),
         Reply::Array(fields.iter().map(|f| Reply::Bulk(f.clone())).collect()),
     ])
-}
-
-impl Kind for Stream {
-    fn of(value: &Value) -> Option<&Stream> {
-        match value {
-            Value::Stream(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn wrap(self) -> Value {
-        Value::Stream(self)
-    }
-    /// Never 0: an empty stream is kept (see the module invariants).
-    fn size(&self) -> usize {
-        self.len() + 1
-    }
 }

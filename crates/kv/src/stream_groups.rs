@@ -14,7 +14,7 @@
 
 use crate::aggregate::{self, check_reply, get, int, is};
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::stream::{entry_reply, Consumer, Group, Pending, Stream, StreamId};
 use crate::streams::{entries_reply, info_stream, range, ReadArgs};
 use crate::Error;

@@ -21,7 +21,7 @@
 
 use crate::aggregate::{self, check_reply, get, int, is};
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::stream::{entry_reply, Fields, Stream, StreamId};
 use crate::Error;
 use bytes::Bytes;
@@ -120,7 +120,6 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
         )),
         XRange | XRevRange => xrange(op == XRevRange, ks, now, args),
         XRead => xread(ks, now, args),
-        XInfo => crate::stream_groups::xinfo(ks, now, args),
         _ => Err(Error::NotReadOnly(op.name())),
     }
 }
@@ -170,7 +169,7 @@ pub(crate) fn write(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Resu
             Ok(Reply::Integer(removed.unwrap_or(0) as i64))
         }
         XSetId => xsetid(ks, now, args),
-        _ => crate::stream_groups::write(op, ks, now, args),
+        _ => Err(Error::NotReadOnly(op.name())),
     }
 }
 

@@ -16,7 +16,6 @@
 
 use crate::keyspace::Keyspace;
 use crate::options::{ExpireFlags, ExpireKind, Expiry, TtlKind};
-use crate::parse::check_positive;
 use crate::Error;
 use bytes::Bytes;
 use resp::Reply;
@@ -135,4 +134,18 @@ pub(crate) fn expire_due(ks: &mut Keyspace, now: u64, max_keys: u32) -> Reply {
         ks.remove(key);
     }
     Reply::Integer(due.len() as i64)
+}
+
+/// Redis's check of a SET-style TTL before the key is looked at: the number must be positive,
+/// and seconds must not overflow when turned into milliseconds.
+pub(crate) fn check_positive(expiry: Expiry, command: &'static str) -> Result<(), Error> {
+    let ok = match expiry {
+        Expiry::Ex(n) | Expiry::ExAt(n) => n > 0 && n <= i64::MAX / 1000,
+        Expiry::Px(n) | Expiry::PxAt(n) => n > 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidExpireTime(command))
+    }
 }

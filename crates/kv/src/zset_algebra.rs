@@ -10,7 +10,7 @@
 
 use crate::aggregate::{self, int, is};
 use crate::keyspace::Keyspace;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::value::{Value, ZSet};
 use crate::zsets::members_reply;
 use crate::Error;

@@ -19,7 +19,7 @@
 use crate::aggregate::{self, check_reply, int, is};
 use crate::keyspace::Keyspace;
 use crate::limits::MAX_REPLY_ELEMENTS;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::value::ZSet;
 use crate::zsets::members_reply;
 use crate::Error;

@@ -23,7 +23,7 @@
 use crate::aggregate::{self, bulk, check_reply, is, positive, ScanArgs};
 use crate::keyspace::Keyspace;
 use crate::numbers::format_score;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::random::Rng;
 use crate::value::ZSet;
 use crate::Error;
@@ -56,14 +56,6 @@ pub(crate) fn score_arg(arg: &[u8]) -> Result<f64, Error> {
 /// Read-only sorted-set operations.
 pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     use Op::*;
-    match op {
-        ZCount | ZLexCount | ZRange | ZRevRange | ZRangeByScore | ZRevRangeByScore
-        | ZRangeByLex | ZRevRangeByLex => return crate::zset_ranges::read(op, ks, now, args),
-        ZUnion | ZInter | ZDiff | ZInterCard => {
-            return crate::zset_algebra::read(op, ks, now, args)
-        }
-        _ => {}
-    }
     let scan = if op == ZScan {
         Some(ScanArgs::parse(&args[1..], false)?)
     } else {
@@ -122,10 +114,6 @@ pub(crate) fn write(
         ZPopMin | ZPopMax => zpop(op, ks, now, args),
         ZMPop => zmpop(ks, now, args),
         ZRandMember => zrandmember(ks, now, args, rng),
-        ZRangeStore | ZRemRangeByRank | ZRemRangeByScore | ZRemRangeByLex => {
-            crate::zset_ranges::write(op, ks, now, args)
-        }
-        ZUnionStore | ZInterStore | ZDiffStore => crate::zset_algebra::write(op, ks, now, args),
         _ => read(op, ks, now, args),
     }
 }

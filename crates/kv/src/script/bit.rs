@@ -35,7 +35,7 @@ fn arg(lua: &Lua, name: &str, args: &[Value], i: usize) -> mlua::Result<i32> {
 
 /// LuaBitOp's argument error.
 fn bad(lua: &Lua, name: &str, i: usize, got: &str) -> mlua::Error {
-    super::engine::lua_error(
+    super::convert::lua_error(
         lua,
         &format!(
             "bad argument #{} to '{name}' (number expected, got {got})",

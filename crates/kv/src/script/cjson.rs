@@ -31,13 +31,13 @@ pub(crate) fn library(lua: &Lua) -> mlua::Result<Table> {
         "encode",
         lua.create_function(|lua, args: Variadic<Value>| {
             let [value] = args.as_slice() else {
-                return Err(super::engine::lua_error(
+                return Err(super::convert::lua_error(
                     lua,
                     "bad argument #1 to 'encode' (expected 1 argument)",
                 ));
             };
             let mut out = Vec::new();
-            encode(value, 0, &mut out).map_err(|text| super::engine::lua_error(lua, &text))?;
+            encode(value, 0, &mut out).map_err(|text| super::convert::lua_error(lua, &text))?;
             lua.create_string(&out)
         })?,
     )?;
@@ -52,7 +52,7 @@ pub(crate) fn library(lua: &Lua) -> mlua::Result<Table> {
             };
             parser
                 .document()
-                .map_err(|text| super::engine::lua_error(lua, &text))
+                .map_err(|text| super::convert::lua_error(lua, &text))
         })?,
     )?;
     cjson.raw_set("null", null())?;

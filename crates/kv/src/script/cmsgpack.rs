@@ -21,7 +21,7 @@
 //! no input can exhaust the node's stack. Errors are raised with the caller's position, with
 //! lua-cmsgpack's texts.
 
-use super::engine::lua_error;
+use super::convert::lua_error;
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 
 /// Tables nested deeper than this are packed as `nil` (lua-cmsgpack's

@@ -227,6 +227,33 @@ fn trim_zeros(text: &str) -> &str {
     }
 }
 
+/// A Lua error raised by a library written in Rust (`cjson`): its text starts with the
+/// caller's position, as `luaL_error`'s does, and gets the `ERR ` prefix at the top level.
+#[derive(Debug)]
+pub(crate) struct LibraryError(pub(crate) String);
+
+impl std::fmt::Display for LibraryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LibraryError {}
+
+/// The Lua error for a library failure with `text`, prefixed by the calling Lua function's
+/// position (`user_script:1: `).
+pub(crate) fn lua_error(lua: &Lua, text: &str) -> mlua::Error {
+    let position = lua.inspect_stack(1, |debug| {
+        let source = debug.source().short_src.map(|s| s.into_owned());
+        (source, debug.current_line())
+    });
+    let text = match position {
+        Some((Some(source), Some(line))) => format!("{source}:{line}: {text}"),
+        _ => text.to_string(),
+    };
+    mlua::Error::external(LibraryError(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 //! [`SCRIPT_HOOK_INSTRUCTIONS`] instructions counts the budget; once spent, it raises on every
 //! later tick and `pcall` re-raises, so a script cannot catch the end of its budget.
 
-use super::convert::{lua_to_reply, number_argument, reply_to_lua};
+use super::convert::{lua_to_reply, number_argument, reply_to_lua, LibraryError};
 use super::{
     sha1_hex, INSTRUCTION_LIMIT_ERROR, MAX_SCRIPT_INSTRUCTIONS, MAX_SCRIPT_MEMORY_BYTES,
     SCRIPT_HOOK_INSTRUCTIONS,
@@ -462,33 +462,6 @@ impl std::error::Error for RedisError {}
 /// The Lua error for a `redis` library failure with `text`.
 fn raise(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(RedisError(text.into()))
-}
-
-/// A Lua error raised by a library written in Rust (`cjson`): its text starts with the
-/// caller's position, as `luaL_error`'s does, and gets the `ERR ` prefix at the top level.
-#[derive(Debug)]
-struct LibraryError(String);
-
-impl std::fmt::Display for LibraryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for LibraryError {}
-
-/// The Lua error for a library failure with `text`, prefixed by the calling Lua function's
-/// position (`user_script:1: `).
-pub(crate) fn lua_error(lua: &Lua, text: &str) -> mlua::Error {
-    let position = lua.inspect_stack(1, |debug| {
-        let source = debug.source().short_src.map(|s| s.into_owned());
-        (source, debug.current_line())
-    });
-    let text = match position {
-        Some((Some(source), Some(line))) => format!("{source}:{line}: {text}"),
-        _ => text.to_string(),
-    };
-    mlua::Error::external(LibraryError(text))
 }
 
 /// The text of `err` if one of the Rust libraries raised it (possibly wrapped by mlua), and

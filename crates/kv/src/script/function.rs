@@ -30,12 +30,12 @@
 //!   most [`super::MAX_SCRIPT_BYTES`].
 
 use super::engine::{self, FunctionMeta};
+use super::request::{FunctionCommand, RestorePolicy};
 use super::MAX_SCRIPT_BYTES;
 use crate::random::Rng;
 use crate::{Error, Store};
 use bytes::Bytes;
 use resp::Reply;
-use serde::{Deserialize, Serialize};
 
 /// Most libraries the registry holds; FUNCTION LOAD or RESTORE beyond it is an error.
 pub const MAX_FUNCTION_LIBRARIES: usize = 10_000;
@@ -48,71 +48,6 @@ pub const DUMP_VERSION: u8 = 1;
 
 /// The engine name every library has (Redis's `LUA`).
 const ENGINE: &str = "LUA";
-
-/// A FUNCTION subcommand, carried by [`super::ScriptCommand::Function`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum FunctionCommand {
-    /// `FUNCTION LOAD [REPLACE] code`.
-    Load {
-        /// The library's code, its `#!lua name=...` line included.
-        code: Bytes,
-        /// REPLACE: a library of the same name is replaced instead of refused.
-        replace: bool,
-    },
-    /// `FUNCTION DELETE library`.
-    Delete {
-        /// The library's name.
-        library: String,
-    },
-    /// `FUNCTION FLUSH [ASYNC|SYNC]`.
-    Flush,
-    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`.
-    List {
-        /// Only libraries whose name matches this glob pattern.
-        pattern: Option<Bytes>,
-        /// Include each library's code.
-        with_code: bool,
-    },
-    /// `FUNCTION DUMP`.
-    Dump,
-    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`.
-    Restore {
-        /// A payload from FUNCTION DUMP.
-        payload: Bytes,
-        /// What to do with the libraries already loaded.
-        policy: RestorePolicy,
-    },
-    /// `FUNCTION STATS`.
-    Stats,
-    /// `FUNCTION KILL`: no function ever runs between commands here, so always `NOTBUSY`.
-    Kill,
-    /// `FUNCTION HELP`.
-    Help,
-}
-
-/// FUNCTION RESTORE's policy for libraries already loaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RestorePolicy {
-    /// Delete every library first.
-    Flush,
-    /// Add the payload's libraries; a name already loaded aborts the restore (the default).
-    Append,
-    /// Add the payload's libraries, replacing those of the same name.
-    Replace,
-}
-
-impl FunctionCommand {
-    /// True if the subcommand changes the registry (goes through the log).
-    pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            FunctionCommand::Load { .. }
-                | FunctionCommand::Delete { .. }
-                | FunctionCommand::Flush
-                | FunctionCommand::Restore { .. }
-        )
-    }
-}
 
 /// `FUNCTION HELP`'s lines (Redis 7.0's, with the explanations that apply here).
 const FUNCTION_HELP: &[&str] = &[

@@ -42,6 +42,7 @@ pub mod cmsgpack;
 mod convert;
 mod engine;
 pub mod function;
+pub(crate) mod request;
 mod sha1;
 pub mod structlib;
 
@@ -49,10 +50,9 @@ use crate::random::Rng;
 use crate::{Error, Store};
 use bytes::Bytes;
 use resp::Reply;
-use serde::{Deserialize, Serialize};
 
 pub(crate) use function::Functions;
-pub use function::{FunctionCommand, RestorePolicy};
+pub use request::{FunctionCommand, RestorePolicy, ScriptCommand};
 pub(crate) use sha1::sha1_hex;
 
 /// Largest script body, in bytes (Redis has no limit; a body travels in a log entry and is
@@ -93,62 +93,6 @@ pub const INSTRUCTION_LIMIT_ERROR: &str =
 /// The error for an EVALSHA of a script not in the cache (Redis's text).
 pub const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
-/// A scripting command, carried by [`crate::Command::Script`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ScriptCommand {
-    /// `EVAL script numkeys [key ...] [arg ...]` (`read_only`: `EVAL_RO`).
-    Eval {
-        /// The script's source.
-        body: Bytes,
-        /// `KEYS`.
-        keys: Vec<Bytes>,
-        /// `ARGV`.
-        args: Vec<Bytes>,
-        /// True for EVAL_RO: a read, refusing write commands.
-        read_only: bool,
-    },
-    /// `EVALSHA sha1 numkeys [key ...] [arg ...]` (`read_only`: `EVALSHA_RO`).
-    EvalSha {
-        /// The script's SHA-1, 40 lower-case hex digits.
-        sha: String,
-        /// `KEYS`.
-        keys: Vec<Bytes>,
-        /// `ARGV`.
-        args: Vec<Bytes>,
-        /// True for EVALSHA_RO: a read, refusing write commands.
-        read_only: bool,
-    },
-    /// `SCRIPT LOAD script`: compiles and caches the script on every replica; answers its SHA-1.
-    Load {
-        /// The script's source.
-        body: Bytes,
-    },
-    /// `SCRIPT EXISTS sha1 [sha1 ...]`: 1 or 0 for each.
-    Exists {
-        /// The SHA-1s as given.
-        shas: Vec<Bytes>,
-    },
-    /// `SCRIPT FLUSH [ASYNC|SYNC]`: empties the cache.
-    Flush,
-    /// `SCRIPT KILL`: no script ever runs between commands here, so always `NOTBUSY`.
-    Kill,
-    /// `SCRIPT HELP`.
-    Help,
-    /// `FUNCTION subcommand ...` (see [`function`]).
-    Function(FunctionCommand),
-    /// `FCALL function numkeys [key ...] [arg ...]` (`read_only`: `FCALL_RO`).
-    FCall {
-        /// The function's name, as given (matched ignoring case).
-        function: String,
-        /// The keys.
-        keys: Vec<Bytes>,
-        /// The arguments.
-        args: Vec<Bytes>,
-        /// True for FCALL_RO: a read, refusing functions not flagged `no-writes`.
-        read_only: bool,
-    },
-}
-
 /// `SCRIPT HELP`'s lines (Redis 7.0's, without `DEBUG`, which raftkv does not serve).
 const SCRIPT_HELP: &[&str] = &[
     "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -166,72 +110,6 @@ const SCRIPT_HELP: &[&str] = &[
 
 /// The cache of scripts by SHA-1 (lower-case hex), part of the replicated state.
 pub(crate) type ScriptCache = imbl::OrdMap<String, Bytes>;
-
-impl ScriptCommand {
-    /// True if the command goes through the log (everything but the read-only variants,
-    /// SCRIPT EXISTS, KILL and HELP).
-    pub fn is_write(&self) -> bool {
-        match self {
-            ScriptCommand::Eval { read_only, .. } | ScriptCommand::EvalSha { read_only, .. } => {
-                !read_only
-            }
-            ScriptCommand::FCall { read_only, .. } => !read_only,
-            ScriptCommand::Function(f) => f.is_write(),
-            ScriptCommand::Load { .. } | ScriptCommand::Flush => true,
-            ScriptCommand::Exists { .. } | ScriptCommand::Kill | ScriptCommand::Help => false,
-        }
-    }
-
-    /// The lower-case command name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ScriptCommand::Eval {
-                read_only: false, ..
-            } => "eval",
-            ScriptCommand::Eval {
-                read_only: true, ..
-            } => "eval_ro",
-            ScriptCommand::EvalSha {
-                read_only: false, ..
-            } => "evalsha",
-            ScriptCommand::EvalSha {
-                read_only: true, ..
-            } => "evalsha_ro",
-            ScriptCommand::FCall {
-                read_only: false, ..
-            } => "fcall",
-            ScriptCommand::FCall {
-                read_only: true, ..
-            } => "fcall_ro",
-            ScriptCommand::Function(_) => "function",
-            ScriptCommand::Load { .. }
-            | ScriptCommand::Exists { .. }
-            | ScriptCommand::Flush
-            | ScriptCommand::Kill
-            | ScriptCommand::Help => "script",
-        }
-    }
-
-    /// The keys the script declares (`KEYS`).
-    pub fn keys(&self) -> &[Bytes] {
-        match self {
-            ScriptCommand::Eval { keys, .. }
-            | ScriptCommand::EvalSha { keys, .. }
-            | ScriptCommand::FCall { keys, .. } => keys,
-            _ => &[],
-        }
-    }
-
-    /// The arguments (`ARGV`).
-    pub fn args(&self) -> &[Bytes] {
-        match self {
-            ScriptCommand::Eval { args, .. }
-            | ScriptCommand::EvalSha { args, .. }
-            | ScriptCommand::FCall { args, .. } => args,
-            _ => &[],
-        }
-    }
-}
 
 /// Parses EVAL, EVALSHA, EVAL_RO, EVALSHA_RO (`name`, arity already checked).
 pub(crate) fn parse_eval(name: &'static str, args: &[Bytes]) -> Result<ScriptCommand, Error> {

@@ -21,7 +21,7 @@
 //! and Lua numbers as in Redis's C (a value wider than 8 bytes gets zero bytes beyond the
 //! eighth). Errors are raised with the caller's position and Redis's texts.
 
-use super::engine::lua_error;
+use super::convert::lua_error;
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 
 /// Largest integer option, in bytes (struct's `MAXINTSIZE`).
