@@ -179,12 +179,28 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
     }
     // Proposals are counted where they are made: on the leader, whichever node that is.
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    // A follower forwards writes: the leader counts them, the follower counts nothing failed.
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    for i in 0..5 {
+        let key = format!("f{i}");
+        assert_eq!(
+            cluster.call(follower, &["SET", &key, "v"]).await,
+            Reply::ok()
+        );
+    }
     let (_, leader_metrics) = http_get(&cluster.http_addr(leader), "/metrics");
     // Every counter is listed from the start, so check the count, not the name.
     let committed = counter(&leader_metrics, "raftkv_proposals_committed_total");
     assert!(
-        committed >= Some(5),
+        committed >= Some(10),
         "committed {committed:?} on leader {leader}:\n{leader_metrics}"
+    );
+    let (_, follower_metrics) = http_get(&cluster.http_addr(follower), "/metrics");
+    let failed = counter(&follower_metrics, "raftkv_proposals_failed_total");
+    assert_eq!(
+        failed,
+        Some(0),
+        "follower {follower} counted forwarded writes as failed:\n{follower_metrics}"
     );
     // Bad requests are answered, never crash the endpoint.
     assert_eq!(http(&addr, "garbage\r\n\r\n").0, 400);

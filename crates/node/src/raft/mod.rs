@@ -522,8 +522,14 @@ impl Consensus {
     }
 }
 
-/// Run a client write and count its outcome (a write dropped by a timeout counts as failed).
-async fn observed<T, E>(write: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+/// Run a client write and count its outcome (a write dropped by a timeout counts as failed). A
+/// write this node refused for not leading was never proposed here and is not counted (the
+/// leader it is forwarded to counts it).
+async fn observed<T>(
+    write: impl std::future::Future<
+        Output = Result<T, RaftError<types::TypeConfig, ClientWriteError<types::TypeConfig>>>,
+    >,
+) -> Result<T, RaftError<types::TypeConfig, ClientWriteError<types::TypeConfig>>> {
     struct Pending(bool);
     impl Drop for Pending {
         fn drop(&mut self) {
@@ -535,6 +541,11 @@ async fn observed<T, E>(write: impl std::future::Future<Output = Result<T, E>>) 
     let mut pending = Pending(true);
     let result = write.await;
     pending.0 = false;
-    crate::metrics::record_proposal(result.is_ok());
+    if !matches!(
+        result,
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))
+    ) {
+        crate::metrics::record_proposal(result.is_ok());
+    }
     result
 }
