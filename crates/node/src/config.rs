@@ -119,10 +119,10 @@ pub struct Config {
     /// Close a client connection that sent nothing for this many seconds; 0 never does
     /// (Redis's `timeout`). Subscribers and blocked clients are exempt, as in Redis.
     pub client_idle_timeout_secs: u64,
-    /// Close a client connection that has taken none of its pending replies for this many
-    /// seconds; 0 never does. Redis's `client-output-buffer-limit` for normal clients, as time:
-    /// a connection holds at most one chunk of encoded replies and stops reading from a client
-    /// that does not read, so only time is left to bound.
+    /// Close a client connection that has not taken its pending replies (at most 64 KiB and one
+    /// reply) within this many seconds; 0 never does. Redis's `client-output-buffer-limit` for
+    /// normal clients, as time: a connection holds at most one chunk of encoded replies and
+    /// stops reading from a client that does not read, so only time is left to bound.
     pub client_output_timeout_secs: u64,
     /// Resident memory past which the leader refuses writes that may grow memory with `-OOM`
     /// (Redis's `maxmemory` with `noeviction`); 0: no limit. `CONFIG SET maxmemory` changes it.

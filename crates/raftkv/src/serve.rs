@@ -65,7 +65,7 @@ pub struct ServeArgs {
     /// Close a client connection idle for this many seconds; 0 never does (Redis's `timeout`) [default: 0].
     #[arg(long = "client-idle-timeout", env = "RAFTKV_CLIENT_IDLE_TIMEOUT")]
     client_idle_timeout_secs: Option<u64>,
-    /// Close a client that has taken none of its replies for this many seconds (it does not read); 0 never does [default: 60].
+    /// Close a client that does not take its pending replies (at most 64 KiB and one reply) within this many seconds; 0 never does [default: 60].
     #[arg(long = "client-output-timeout", env = "RAFTKV_CLIENT_OUTPUT_TIMEOUT")]
     client_output_timeout_secs: Option<u64>,
     /// How the leader confirms it leads before a linearizable read: lease or readindex [default: lease].

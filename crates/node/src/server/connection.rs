@@ -4,7 +4,8 @@
 //! Replies are written as they are encoded, at least every [`OUTPUT_CHUNK_BYTES`], and the
 //! connection reads and runs nothing more until they are written: a client that pipelines big
 //! reads and never reads the answers stops its own connection, it does not grow the node's
-//! memory. One that has taken none of its replies for `client_output_timeout_secs` is closed.
+//! memory. One that has not taken its pending replies (at most [`OUTPUT_CHUNK_BYTES`] and one
+//! reply) within `client_output_timeout_secs` is closed.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -258,7 +259,7 @@ async fn flush(
     Ok(())
 }
 
-/// Write the encoded replies in `out` and clear it. A client that takes none of them for
+/// Write the encoded replies in `out` and clear it. A client that does not take them all within
 /// `client_output_timeout_secs` is counted and the connection ends with an error.
 async fn write_out(
     stream: &mut TcpStream,
@@ -274,12 +275,12 @@ async fn write_out(
         secs => match tokio::time::timeout(std::time::Duration::from_secs(secs), write).await {
             Ok(written) => written?,
             Err(_) => {
-                tracing::info!("closing a client that took none of its replies for {secs} s");
+                tracing::info!("closing a client that did not take its replies within {secs} s");
                 ctx.output_stalled_clients_closed
                     .fetch_add(1, Ordering::Relaxed);
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    "the client took none of its replies for the output timeout",
+                    "the client did not take its replies within the output timeout",
                 ));
             }
         },
