@@ -241,7 +241,7 @@ impl Kind for List {
         }
     }
     fn wrap(self) -> Value {
-        Value::List(self)
+        Value::List(Box::new(self))
     }
     fn size(&self) -> usize {
         self.len()
@@ -271,7 +271,7 @@ impl Kind for crate::value::ZSet {
         }
     }
     fn wrap(self) -> Value {
-        Value::ZSet(self)
+        Value::ZSet(Box::new(self))
     }
     fn size(&self) -> usize {
         self.len()
@@ -286,7 +286,7 @@ impl Kind for crate::stream::Stream {
         }
     }
     fn wrap(self) -> Value {
-        Value::Stream(self)
+        Value::Stream(Box::new(self))
     }
     /// Never 0: an empty stream is kept (see the invariants in `stream`).
     fn size(&self) -> usize {

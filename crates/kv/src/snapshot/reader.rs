@@ -13,7 +13,7 @@ use super::{
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
 use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
-use crate::value::{Value, ZSet};
+use crate::value::Value;
 use crate::Store;
 use bytes::Bytes;
 use std::io::{self, Read};
@@ -376,8 +376,8 @@ impl Loader {
                     ValueIn::Hash(_) => Value::Hash(Default::default()),
                     ValueIn::List(_) => Value::List(Default::default()),
                     ValueIn::Set(_) => Value::Set(Default::default()),
-                    ValueIn::ZSet(_) => Value::ZSet(ZSet::default()),
-                    ValueIn::Stream(..) => Value::Stream(Stream::default()),
+                    ValueIn::ZSet(_) => Value::ZSet(Box::default()),
+                    ValueIn::Stream(..) => Value::Stream(Box::default()),
                 };
                 let entry = Entry {
                     value,

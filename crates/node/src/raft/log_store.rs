@@ -46,8 +46,11 @@ use super::storage_fault::FaultSlot;
 use super::types::{Entry, LogId, TypeConfig, Vote};
 use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalVote};
 
-/// Largest WAL chunk file; closed chunks behind a purge are deleted whole.
-const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Largest WAL chunk file; closed chunks behind a purge are deleted whole. raft-log never evicts
+/// the open chunk's entries from its payload cache, so this also bounds the part of the cache
+/// that [`WAL_CACHE_MAX_BYTES`] cannot (64 MiB held about 130 MB of decoded SETs in memory after
+/// a 1M-key load; see docs/benchmarks.md "Memory of string keys").
+const WAL_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
 /// arrive during a slow fsync still share the next one; the window itself is pure added latency.
@@ -55,10 +58,13 @@ const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// about one entry per millisecond per stage (SET at 64 clients, same-run A/B: 4.2k req/s with
 /// 1 ms, 6.9k-7.3k with 20 µs; see docs/benchmarks.md). Zero would sync each write alone.
 const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_micros(20);
-/// Most entries kept in the in-memory payload cache.
-const WAL_CACHE_MAX_ITEMS: usize = 100_000;
-/// Most bytes kept in the in-memory payload cache.
-const WAL_CACHE_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Most entries kept in the in-memory payload cache of closed chunks.
+const WAL_CACHE_MAX_ITEMS: usize = 10_000;
+/// Most bytes (as `payload_size` counts them) kept in the in-memory payload cache of closed
+/// chunks. The cache serves replication and apply of recent entries; a follower further behind
+/// reads from disk (off the async threads). 256 MiB let a loaded node hold hundreds of MB of
+/// log it had already applied and replicated everywhere.
+const WAL_CACHE_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// The node's Raft log. Cheap to clone; clones share one WAL.
 #[derive(Clone)]
