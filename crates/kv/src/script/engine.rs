@@ -1,12 +1,14 @@
-//! The interpreter: a fresh, sandboxed Lua 5.1 state for each script run.
+//! The engine: runs a script in a sandboxed Lua 5.1 state.
 //!
-//! Each run builds its own `mlua::Lua` with only the base, string, table and math libraries,
-//! then runs `prelude.lua`, which builds the script's environment: a read-only global table
-//! that raises Redis's `Script attempted to access nonexistent global variable` for a missing
-//! name and `Attempt to modify a readonly table` for any assignment, read-only library tables,
-//! the `redis` library, `KEYS` and `ARGV`, a source-only `loadstring`, and `math.random` drawing
-//! from the replicated generator. A fresh state per run means no script can leave anything
-//! behind for the next one, so the result depends only on the store, the entry and the script.
+//! The state (an `mlua::Lua` with only the base, string, table and math libraries) is this
+//! thread's [`Interpreter`], reused between runs (see `interpreter` for why that is
+//! invisible to scripts). For each run, the prelude's `new_run` builds the script's
+//! environment: a read-only global table that raises Redis's `Script attempted to access
+//! nonexistent global variable` for a missing name and `Attempt to modify a readonly table`
+//! for any assignment, read-only library tables, the `redis` library, `KEYS` and `ARGV`, a
+//! source-only `loadstring`, and `math.random` drawing from the replicated generator. Every
+//! table a script can reach is new for its run, so no script can leave anything behind for
+//! the next one, and the result depends only on the store, the entry and the script.
 //!
 //! The script runs under `xpcall` with a Rust message handler that turns any error into Redis's
 //! text: `<error> script: <sha>, on @user_script:<line>.`, where a plain Lua error gets the
@@ -15,23 +17,18 @@
 //! later tick and `pcall` re-raises, so a script cannot catch the end of its budget.
 
 use super::convert::{lua_to_reply, number_argument, reply_to_lua, LibraryError};
-use super::{
-    sha1_hex, INSTRUCTION_LIMIT_ERROR, MAX_SCRIPT_INSTRUCTIONS, MAX_SCRIPT_MEMORY_BYTES,
-    SCRIPT_HOOK_INSTRUCTIONS,
-};
+use super::interpreter::{self, Interpreter};
+use super::{sha1_hex, INSTRUCTION_LIMIT_ERROR, MAX_SCRIPT_INSTRUCTIONS, SCRIPT_HOOK_INSTRUCTIONS};
 use crate::command::Command;
 use crate::command_table;
 use crate::random::Rng;
 use crate::{Error, Store};
 use bytes::Bytes;
 use mlua::chunk::ChunkMode;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, Variadic, VmState};
 use resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-/// The Lua source of the sandbox.
-const PRELUDE: &str = include_str!("prelude.lua");
 
 /// The chunk name of a user script, as Redis names it (errors say `user_script:1:`).
 const CHUNK_NAME: &str = "@user_script";
@@ -107,16 +104,6 @@ pub(crate) struct Script<'a> {
     pub(crate) kind: Kind,
 }
 
-/// A new interpreter with the libraries scripts may use and the memory cap.
-fn new_lua() -> mlua::Result<Lua> {
-    let lua = Lua::new_with(
-        StdLib::STRING | StdLib::TABLE | StdLib::MATH,
-        LuaOptions::default(),
-    )?;
-    lua.set_memory_limit(MAX_SCRIPT_MEMORY_BYTES)?;
-    Ok(lua)
-}
-
 /// A script's shebang line (`#!lua flags=no-writes`), as Redis 7 reads it.
 struct Shebang<'a> {
     /// `flags=no-writes`: the script may not write, wherever it runs.
@@ -179,20 +166,27 @@ fn shebang(body: &[u8]) -> Result<Shebang<'_>, Reply> {
 /// Compiles `body` without running it (SCRIPT LOAD): the compile error reply if it does not.
 pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
     let code = shebang(body)?.code;
-    let lua = new_lua().map_err(|e| internal(&e))?;
-    lua.load(code)
-        .set_name(CHUNK_NAME)
-        .set_mode(ChunkMode::Text)
-        .into_function()
-        .map(|_| ())
-        .map_err(|e| compile_error(&e))
+    let compiled = interpreter::with(Rng::new(0, 0), |interpreter| {
+        Ok(interpreter
+            .lua
+            .load(code)
+            .set_name(CHUNK_NAME)
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map(|_| ()))
+    });
+    match compiled {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(compile_error(&e)),
+        Err(e) => Err(internal(&e)),
+    }
 }
 
 /// Runs a script to its reply, and says whether it compiled (its shebang included). Never
 /// panics on any script; every failure is an error reply.
 pub(crate) fn run(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, bool) {
-    let (reply, state) = run_state(access, now, rng, script);
-    (reply, state.compiled.get())
+    let (reply, compiled, _) = run_state(access, now, rng, script);
+    (reply, compiled)
 }
 
 /// Runs a library's code (after its `#!lua` line) in the loading environment, as FUNCTION
@@ -206,42 +200,36 @@ pub(crate) fn load_library(code: &[u8]) -> Result<Vec<FunctionMeta>, Reply> {
         args: &[],
         kind: Kind::Load,
     };
-    let (reply, state) = run_state(Access::Read(&store), 0, Rng::new(0, 0), &script);
+    let (reply, _, library) = run_state(Access::Read(&store), 0, Rng::new(0, 0), &script);
     if reply.is_error() {
         return Err(reply);
     }
-    Ok(state.library.take())
+    Ok(library)
 }
 
-/// [`run`], also handing back the run's state.
-fn run_state(access: Access<'_>, now: u64, rng: Rng, script: &Script<'_>) -> (Reply, Rc<RunState>) {
-    let state = Rc::new(RunState {
-        resp: Cell::new(2),
-        spent: Cell::new(false),
-        failure: RefCell::new(None),
-        rng: RefCell::new(rng),
-        compiled: Cell::new(false),
-        library: RefCell::new(Vec::new()),
+/// [`run`], also handing back whether the script compiled and what a library registered.
+fn run_state(
+    access: Access<'_>,
+    now: u64,
+    rng: Rng,
+    script: &Script<'_>,
+) -> (Reply, bool, Vec<FunctionMeta>) {
+    let result = interpreter::with(rng, |interpreter| {
+        let reply = run_in(interpreter, access, now, script)?;
+        let state = &interpreter.state;
+        Ok((reply, state.compiled.get(), state.library.take()))
     });
-    let lua = match new_lua() {
-        Ok(lua) => lua,
-        Err(e) => return (internal(&e), state),
-    };
-    let result = run_in(&lua, access, now, &state, script);
-    lua.remove_hook();
-    let reply = match result {
-        Ok(reply) => reply,
-        Err(e) => internal(&e),
-    };
-    (reply, state)
+    result.unwrap_or_else(|e| (internal(&e), false, Vec::new()))
 }
 
-/// What the callbacks of one run share.
-struct RunState {
+/// What the callbacks of one run share: one per interpreter, reset for each run.
+pub(super) struct RunState {
     /// The protocol chosen with `redis.setresp` (2 or 3).
     resp: Cell<u8>,
     /// True once the instruction budget is spent.
-    spent: Cell<bool>,
+    pub(super) spent: Cell<bool>,
+    /// True if the run ran out of memory.
+    pub(super) out_of_memory: Cell<bool>,
     /// The error text and user-code line of a failed run, set by the message handler.
     failure: RefCell<Option<(String, usize)>>,
     /// `math.random`'s generator.
@@ -250,9 +238,37 @@ struct RunState {
     compiled: Cell<bool>,
     /// What a library registered ([`Kind::Load`]).
     library: RefCell<Vec<FunctionMeta>>,
+    /// The chunk name of the code running (errors name its lines).
+    chunk_name: Cell<&'static str>,
 }
 
 impl RunState {
+    /// A state for the interpreter's first run.
+    pub(super) fn new() -> RunState {
+        RunState {
+            resp: Cell::new(2),
+            spent: Cell::new(false),
+            out_of_memory: Cell::new(false),
+            failure: RefCell::new(None),
+            rng: RefCell::new(Rng::new(0, 0)),
+            compiled: Cell::new(false),
+            library: RefCell::new(Vec::new()),
+            chunk_name: Cell::new(CHUNK_NAME),
+        }
+    }
+
+    /// Back to the start of a run drawing from `rng`.
+    pub(super) fn reset(&self, rng: Rng) {
+        self.resp.set(2);
+        self.spent.set(false);
+        self.out_of_memory.set(false);
+        self.failure.replace(None);
+        self.rng.replace(rng);
+        self.compiled.set(false);
+        self.library.replace(Vec::new());
+        self.chunk_name.set(CHUNK_NAME);
+    }
+
     /// The reply of a run that ended (`ok`) with `value`, or failed: the failure formatted by
     /// `format(text, line)`.
     fn outcome(&self, ok: bool, value: &Value, format: impl Fn(&str, usize) -> String) -> Reply {
@@ -262,20 +278,43 @@ impl RunState {
         let text = match self.failure.borrow_mut().take() {
             Some((text, line)) => format(&text, line),
             // The handler did not run: Lua reports running out of memory without it.
-            None => format(OUT_OF_MEMORY, 0),
+            None => {
+                self.out_of_memory.set(true);
+                format(OUT_OF_MEMORY, 0)
+            }
         };
         Reply::Error(text.replace(['\r', '\n'], " "))
     }
 }
 
-/// The body of [`run`], with `?` for interpreter failures.
-fn run_in(
-    lua: &Lua,
+/// The arguments of the prelude: the long-lived callbacks (they reach the current run through
+/// `state`), the Rust libraries and the version.
+pub(super) fn prelude_arguments(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<MultiValue> {
+    let budget_state = Rc::clone(state);
+    lua.pack_multi((
+        sha1hex_function(lua)?,
+        setresp_function(lua, state)?,
+        log_function(lua)?,
+        lua.create_function(|_, err: Value| Ok(raised_text(&err).map(|(text, _)| text)))?,
+        lua.create_function(move |_, ()| Ok(budget_state.spent.get()))?,
+        random_function(lua, state)?,
+        randomseed_function(lua, state)?,
+        super::cjson::library(lua)?,
+        super::bit::library(lua)?,
+        super::cmsgpack::library(lua)?,
+        super::structlib::library(lua)?,
+        REDIS_VERSION,
+    ))
+}
+
+/// The body of [`run`] in a readied interpreter, with `?` for interpreter failures.
+pub(super) fn run_in(
+    interpreter: &Interpreter,
     access: Access<'_>,
     now: u64,
-    state: &Rc<RunState>,
     script: &Script<'_>,
 ) -> mlua::Result<Reply> {
+    let (lua, state) = (&interpreter.lua, &interpreter.state);
     let reading = matches!(access, Access::Read(_));
     let (code, chunk_name, read_only) = match script.kind {
         Kind::Eval => match shebang(script.body) {
@@ -312,27 +351,9 @@ fn run_in(
             (None, None)
         };
         let (env, runner, library): (Table, Function, Table) =
-            lua.load(PRELUDE).set_name("=raftkv prelude").call((
-                redis_call,
-                redis_pcall,
-                sha1hex_function(lua)?,
-                setresp_function(lua, state)?,
-                log_function(lua)?,
-                lua.create_function(|_, err: Value| Ok(raised_text(&err).map(|(text, _)| text)))?,
-                {
-                    let state = Rc::clone(state);
-                    lua.create_function(move |_, ()| Ok(state.spent.get()))?
-                },
-                random_function(lua, state)?,
-                randomseed_function(lua, state)?,
-                super::cjson::library(lua)?,
-                super::bit::library(lua)?,
-                super::cmsgpack::library(lua)?,
-                super::structlib::library(lua)?,
-                keys,
-                args,
-                REDIS_VERSION,
-            ))?;
+            interpreter
+                .new_run
+                .call((redis_call, redis_pcall, keys, args))?;
         let main = match lua
             .load(code)
             .set_name(chunk_name)
@@ -345,8 +366,9 @@ fn run_in(
             Err(e) => return Ok(function_compile_error(&e)),
         };
         state.compiled.set(true);
+        state.chunk_name.set(chunk_name);
         set_budget_hook(lua, state)?;
-        let handler = handler_function(lua, state, chunk_name)?;
+        let handler = &interpreter.handler;
         if eval {
             let (ok, value): (bool, Value) = runner.call((main, handler))?;
             return Ok(state.outcome(ok, &value, |text, line| {
@@ -355,7 +377,7 @@ fn run_in(
         }
         // A library's code runs in the loading environment and registers its functions.
         library.get::<Function>("begin")?.call::<()>(())?;
-        let (ok, value): (bool, Value) = runner.call((main, &handler))?;
+        let (ok, value): (bool, Value) = runner.call((main, handler))?;
         library.get::<Function>("finish")?.call::<()>(())?;
         if !ok {
             return Ok(state.outcome(ok, &value, |text, _| {
@@ -604,12 +626,8 @@ fn set_budget_hook(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<()> {
 }
 
 /// The `xpcall` message handler: keeps the error's text, as Redis words it, and the line of
-/// the user code (chunk `chunk_name`) it happened on.
-fn handler_function(
-    lua: &Lua,
-    state: &Rc<RunState>,
-    chunk_name: &'static str,
-) -> mlua::Result<Function> {
+/// the user code (the run's chunk) it happened on.
+pub(super) fn handler_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
     let state = Rc::clone(state);
     lua.create_function(move |lua, err: Value| {
         let text = if state.spent.get() {
@@ -617,7 +635,7 @@ fn handler_function(
         } else {
             error_text(&err)
         };
-        *state.failure.borrow_mut() = Some((text, error_line(lua, chunk_name)));
+        *state.failure.borrow_mut() = Some((text, error_line(lua, state.chunk_name.get())));
         Ok(())
     })
 }

@@ -11,10 +11,12 @@
 //!   `redis.register_function`, `redis.log`, the log levels and the version), to check it and
 //!   learn its functions; every replica gets the same answer because the code sees nothing
 //!   else.
-//! - FCALL builds a fresh interpreter, runs the library's code again to register its
-//!   functions, and calls the one asked for with `(keys, args)`; like EVAL, nothing survives
-//!   between calls, so a call's result is a function of the store and the entry only. Running
-//!   the loading code costs one pass over the library's top level on each call.
+//! - FCALL runs the library's code again, in a fresh environment, to register its functions,
+//!   and calls the one asked for with `(keys, args)`; like EVAL, nothing survives between
+//!   calls, so a call's result is a function of the store and the entry only. Running the
+//!   loading code costs one pass over the library's top level on each call; the registered
+//!   callbacks are not kept between calls because they would keep the library's locals too,
+//!   which a replica that restarted (or a thread that never ran the library) would not have.
 //! - FCALL is a write and goes through the log; a function flagged `no-writes` then runs as a
 //!   read-only script (its writes are refused). FCALL_RO is a read, answered on the
 //!   linearizable read path, and refuses functions without `no-writes`, with Redis's error.

@@ -2,9 +2,11 @@
 //! and Redis 7 functions (FUNCTION, FCALL, FCALL_RO: [`function`]), which run on the same
 //! engine under the same rules.
 //!
-//! A script is Lua 5.1, as in Redis, run by a fresh interpreter (mlua, vendored) inside the
-//! state machine. The whole design follows from one rule: **a script is one log entry and
-//! every replica runs it to the same result.** So:
+//! A script is Lua 5.1, as in Redis, run inside the state machine by a sandboxed interpreter
+//! (mlua, vendored) that each thread reuses, with every table the script can reach built
+//! afresh for its run and the heap back at the same figure before it (`interpreter`). The
+//! whole design follows from one rule: **a script is one log entry and every replica runs it
+//! to the same result.** So:
 //!
 //! - A write script ([`ScriptCommand::Eval`], [`ScriptCommand::EvalSha`]) travels through the
 //!   log as its body (or its SHA-1) with its keys and arguments, and runs inside
@@ -18,7 +20,8 @@
 //! - The running-time limit is an instruction count ([`MAX_SCRIPT_INSTRUCTIONS`], counted by a
 //!   hook every [`SCRIPT_HOOK_INSTRUCTIONS`]), never a clock, so a script stops at the same
 //!   instruction on every replica with the same error; memory is capped by
-//!   [`MAX_SCRIPT_MEMORY_BYTES`], also counted, not timed.
+//!   [`MAX_SCRIPT_MEMORY_BYTES`], also counted, not timed, from a heap that is the same at the
+//!   start of every run.
 //! - **A script that fails half-way keeps the writes it made before the failure**, as in
 //!   Redis: there is no rollback. This is deterministic too: every replica stops at the same
 //!   point.
@@ -31,7 +34,8 @@
 //!   [`crate::Store::query`] on the linearizable read path and refuse any write command with
 //!   Redis's error.
 //!
-//! The interpreter, its sandbox and the `redis` library are in `engine`; the conversions
+//! The run, its sandbox and the `redis` library are in `engine`, the reused interpreter in
+//! `interpreter`; the conversions
 //! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson`, `cmsgpack`,
 //! `struct` and `bit` libraries in `cjson`, [`cmsgpack`], [`structlib`] and `bit`; Redis 7
 //! functions (FUNCTION, FCALL) in [`function`].
@@ -42,6 +46,7 @@ pub mod cmsgpack;
 mod convert;
 mod engine;
 pub mod function;
+mod interpreter;
 pub(crate) mod request;
 mod sha1;
 pub mod structlib;
@@ -52,6 +57,7 @@ use bytes::Bytes;
 use resp::Reply;
 
 pub(crate) use function::Functions;
+pub use interpreter::interpreters_built;
 pub use request::{FunctionCommand, RestorePolicy, ScriptCommand};
 pub(crate) use sha1::sha1_hex;
 
@@ -72,8 +78,9 @@ pub const MAX_SCRIPT_INSTRUCTIONS: u64 = 100_000_000;
 /// granularity of the limit and the cost of counting.
 pub const SCRIPT_HOOK_INSTRUCTIONS: u32 = 10_000;
 
-/// Most memory one script's interpreter may allocate, in bytes (Lua's own accounting, the same
-/// on every replica running the same build).
+/// Most memory one run may allocate beyond the interpreter's base heap, in bytes (Lua's own
+/// accounting; every run starts from the same heap, so a script stops at the same point on
+/// every replica running the same build).
 pub const MAX_SCRIPT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Largest text `cjson.encode` or `cmsgpack.pack` builds, in bytes (16 MiB, the largest
