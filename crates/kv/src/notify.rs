@@ -7,7 +7,7 @@
 //! keyevent channel; classes `g` generic, `$` string, `l` list, `s` set, `h` hash, `z` sorted
 //! set, `x` expired, `e` evicted, `t` stream, `d` module, `n` new key, `m` key miss; `A` for
 //! `g$lshzxetd`). Unlike Redis's per-process setting it is replicated state: it travels through
-//! the log as [`NotifyCommand::Set`], is kept in the store ([`Notifier::flags`]) and in
+//! the log as [`NotifyCommand::Set`], is kept in the store (`Notifier::flags`) and in
 //! snapshots (format 6), so every node emits exactly the same messages after the same log.
 //! `CONFIG GET notify-keyspace-events` answers [`NotifyFlags::canonical`], Redis's own form
 //! (`AKE` for `KEA`). The classes `e` (nothing is evicted: the policy is `noeviction`), `d` (no
@@ -16,11 +16,11 @@
 //!
 //! # What is emitted, and how it is found
 //!
-//! [`rules`] is the one table of which event each write command emits, of which class, on
+//! `rules` is the one table of which event each write command emits, of which class, on
 //! which of its keys. Whether the event happened is read off the keyspace rather than threaded
-//! through every command's implementation: before a command runs, [`Before::observe`] records
+//! through every command's implementation: before a command runs, `Before::observe` records
 //! the modification counter and, for each key of its rules, whether the key was live or stored
-//! but already expired; after it ran, [`Before::emit`] compares. A key whose version grew was
+//! but already expired; after it ran, `Before::emit` compares. A key whose version grew was
 //! written (Redis calls `signalModifiedKey` and notifies exactly then: a SET of the same value
 //! notifies, an SADD of a present member does not); a key live before and gone after was
 //! deleted, which emits the rule's deletion events (`del` for DEL, `hdel` then `del` for an HDEL
@@ -33,7 +33,7 @@
 //!
 //! Scripts need nothing special: each `redis.call` is applied through [`crate::Store::apply`]
 //! and emits its own events, interleaved in order with the script's PUBLISHes (see
-//! [`Notifier`]).
+//! `Notifier`).
 //!
 //! # Differences from Redis
 //!
