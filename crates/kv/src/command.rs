@@ -286,6 +286,10 @@ pub enum Command {
     /// KILL (see [`crate::script`]). A write script runs inside apply as one entry; the last
     /// variant, so the log's variant indexes of the others never change.
     Script(crate::script::request::ScriptCommand),
+    /// `CONFIG SET notify-keyspace-events <flags>` (a write: the setting is replicated) or
+    /// `CONFIG GET notify-keyspace-events` (see [`crate::notify`]); parsed by
+    /// [`crate::notify::parse_config`], never by [`Command::parse`], so scripts cannot send it.
+    Notify(crate::notify::NotifyCommand),
 }
 
 impl Command {
@@ -297,6 +301,9 @@ impl Command {
         }
         if let Command::Script(script) = self {
             return script.is_write();
+        }
+        if let Command::Notify(notify) = self {
+            return matches!(notify, crate::notify::NotifyCommand::Set(_));
         }
         !matches!(
             self,
@@ -370,6 +377,7 @@ impl Command {
             Command::KeyVersions { .. } => "watch",
             Command::WatchGuard { .. } => "exec",
             Command::Script(script) => script.name(),
+            Command::Notify(_) => "config",
         }
     }
 
@@ -412,7 +420,8 @@ impl Command {
             | Command::FlushDb
             | Command::FlushAll
             | Command::ExpireDue { .. }
-            | Command::Publish { .. } => Vec::new(),
+            | Command::Publish { .. }
+            | Command::Notify(_) => Vec::new(),
             Command::Aggregate { op, args } => op.keys(args),
             Command::Script(script) => script.keys().iter().collect(),
         }

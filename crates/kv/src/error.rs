@@ -407,6 +407,9 @@ pub enum Error {
         crate::script::function::MAX_FUNCTION_LIBRARIES
     )]
     TooManyLibraries,
+    /// CONFIG SET notify-keyspace-events with a letter that is not a flag (Redis's text).
+    #[error("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")]
+    InvalidNotifyFlags,
 }
 
 impl Error {

@@ -34,6 +34,7 @@
 //!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
+//! - `notify`: keyspace notifications (`notify-keyspace-events`), emitted from apply.
 //! - `script`: Lua scripts (EVAL and friends) and Redis 7 functions (FUNCTION, FCALL),
 //!   deterministic on every replica, with the `cjson`, `cmsgpack`, `struct` and `bit` libraries.
 
@@ -50,6 +51,7 @@ mod keyspace;
 mod lcs;
 pub mod limits;
 mod lists;
+pub mod notify;
 mod numbers;
 mod op;
 mod ops;

@@ -8,7 +8,16 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 5
+//! # Format, version 6
+//!
+//! Version 6 is version 5 (below) with the keyspace notification setting (see
+//! [`crate::notify`]): when it is not empty, one settings chunk after the library chunks and
+//! before the trailer, framed as a script chunk with tag `'N'`, a count of 1 and as payload the
+//! setting's flag bits (Redis's `NOTIFY_*` values), postcard-encoded as a `u32`. Unknown bits,
+//! a second settings chunk, or any other chunk after it are rejected. Like script chunks it is
+//! not counted in the trailer's `entries` and `chunks`; the trailer's CRC-32 covers it.
+//!
+//! # Format, version 5 (read, never written)
 //!
 //! Version 5 is version 4 (below) with the store's function libraries (see
 //! [`crate::script::function`]) in zero or more library chunks after the script chunks and
@@ -46,7 +55,7 @@
 //! ```text
 //! header   (52 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 3 (4, 5)
+//!   8   version    u32 3 (4, 5, 6)
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
 //!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
@@ -124,8 +133,10 @@ use crate::stream::StreamId;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
-/// The format version this code writes: version 4 plus library chunks.
-const VERSION: u32 = 5;
+/// The format version this code writes: version 5 plus the settings chunk.
+const VERSION: u32 = 6;
+/// The format version before the notification setting, which this code still reads.
+const VERSION_5: u32 = 5;
 /// The format version before function libraries, which this code still reads.
 const VERSION_4: u32 = 4;
 /// The format version before scripts, which this code still reads (same header and entries).
@@ -148,6 +159,8 @@ const CHUNK_HEADER_LEN: usize = 9;
 const SCRIPT_TAG: u8 = b'S';
 /// Library chunk tag (version 5).
 const FUNCTION_TAG: u8 = b'F';
+/// Settings chunk tag (version 6): the keyspace notification setting.
+const NOTIFY_TAG: u8 = b'N';
 /// Trailer tag.
 const TRAILER_TAG: u8 = b'E';
 

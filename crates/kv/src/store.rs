@@ -60,6 +60,9 @@ pub struct Store {
     pub(crate) scripts: crate::script::ScriptCache,
     /// The function libraries (FUNCTION LOAD), replicated like the keyspace.
     pub(crate) functions: crate::script::Functions,
+    /// Keyspace notifications: the replicated setting and the messages of the command being
+    /// applied (see [`crate::notify`]).
+    pub(crate) notify: crate::notify::Notifier,
 }
 
 impl std::fmt::Debug for Store {
@@ -81,24 +84,54 @@ impl Store {
     /// Applies any command at leader time `now_ms` (milliseconds since the Unix epoch) and
     /// returns its reply. The store's clock becomes `max(now_ms, clock)` first. Errors come back
     /// as [`Reply::Error`] and leave the state unchanged; client input never panics.
+    ///
+    /// Called from outside, the command's messages (keyspace notifications) are dropped; use
+    /// [`Store::apply_publishing`] to get them. Called by a script's `redis.call` (inside
+    /// [`Store::apply_publishing`]), they are kept for that call to hand out, in order.
     pub fn apply(&mut self, now_ms: u64, cmd: &Command) -> Reply {
-        self.apply_publishing(now_ms, cmd, &mut Vec::new())
+        if self.notify.depth == 0 {
+            return self.apply_publishing(now_ms, cmd, &mut Vec::new());
+        }
+        let reply = self.apply_one(now_ms, cmd);
+        if let (Command::Publish { channel, message }, false) = (cmd, reply.is_error()) {
+            self.notify.pending.push((channel.clone(), message.clone()));
+        }
+        reply
     }
 
-    /// [`Store::apply`], also appending to `messages` the `(channel, message)` of every
-    /// PUBLISH a script makes, in order, for the node to deliver (a [`Command::Publish`] itself
-    /// is delivered by the node from the command).
+    /// [`Store::apply`], also appending to `messages` the `(channel, message)` pairs the node
+    /// must deliver, in order: every PUBLISH a script makes (a [`Command::Publish`] itself is
+    /// delivered by the node from the command) and the keyspace notifications of the command
+    /// and of a script's calls (see [`crate::notify`]).
     pub fn apply_publishing(
         &mut self,
         now_ms: u64,
         cmd: &Command,
         messages: &mut Vec<(bytes::Bytes, bytes::Bytes)>,
     ) -> Reply {
+        self.notify.depth += 1;
+        let reply = self.apply_one(now_ms, cmd);
+        self.notify.depth -= 1;
+        messages.append(&mut self.notify.pending);
+        reply
+    }
+
+    /// Applies one command, recording its notifications in `notify.pending`.
+    fn apply_one(&mut self, now_ms: u64, cmd: &Command) -> Reply {
         self.clock_ms = self.clock_ms.max(now_ms);
         let now = self.clock_ms;
+        let flags = self.notify.flags;
+        let before = flags
+            .active()
+            .then(|| crate::notify::Before::observe(&self.keyspace, now, cmd))
+            .flatten();
         let result = cmd.check_sizes().and_then(|()| {
             if let Command::Script(script) = cmd {
-                Ok(crate::script::apply(self, now, script, messages))
+                // The script's PUBLISHes reach `notify.pending` through `apply` (above), in
+                // order with its calls' notifications, so the list the engine fills is unused.
+                Ok(crate::script::apply(self, now, script, &mut Vec::new()))
+            } else if let Command::Notify(notify) = cmd {
+                Ok(self.notify_config(notify))
             } else if let Command::Aggregate { op, args } = cmd {
                 let mut rng = Rng::new(now, self.rand_seq);
                 if op.is_random() {
@@ -111,7 +144,27 @@ impl Store {
                 read(&self.keyspace, now, cmd)
             }
         });
-        result.unwrap_or_else(|error| error.to_reply())
+        let reply = result.unwrap_or_else(|error| error.to_reply());
+        if let (Some(before), false) = (before, reply.is_error()) {
+            before.emit(&self.keyspace, flags, &mut self.notify.pending);
+        }
+        reply
+    }
+
+    /// `CONFIG SET` / `CONFIG GET notify-keyspace-events`.
+    fn notify_config(&mut self, cmd: &crate::notify::NotifyCommand) -> Reply {
+        match cmd {
+            crate::notify::NotifyCommand::Set(flags) => {
+                self.notify.flags = *flags;
+                Reply::ok()
+            }
+            crate::notify::NotifyCommand::Get => self.notify.flags.config_get_reply(),
+        }
+    }
+
+    /// The keyspace notification setting (`notify-keyspace-events`).
+    pub fn notify_flags(&self) -> crate::notify::NotifyFlags {
+        self.notify.flags
     }
 
     /// Applies the commands of one log entry in order at `now_ms`, one reply each. A
@@ -170,6 +223,9 @@ impl Store {
         cmd.check_sizes()
             .and_then(|()| match cmd {
                 Command::Script(script) => Ok(crate::script::query(self, now, script)),
+                Command::Notify(crate::notify::NotifyCommand::Get) => {
+                    Ok(self.notify.flags.config_get_reply())
+                }
                 _ => read(&self.keyspace, now, cmd),
             })
             .unwrap_or_else(|error| error.to_reply())
@@ -326,6 +382,7 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         | Command::Scan { .. }
         | Command::KeyVersions { .. }
         | Command::Script(_)
+        | Command::Notify(_)
         | Command::Aggregate { .. } => read(ks, now, cmd)?,
     })
 }

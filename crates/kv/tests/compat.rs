@@ -1,8 +1,9 @@
 //! Compatibility: data written by earlier raftkv code still loads: snapshot format version 1
 //! (strings only), version 2 (hashes, lists, sets, sorted sets; before WATCH) and version 3
 //! (streams, WATCH versions), version 4 (the script cache), version 5 (function libraries),
-//! and the log's postcard encoding of commands at the times of versions 1 to 3 and of the
-//! scripting and function commands at version 5. The files in `tests/fixtures/` were written by that code and must never be
+//! version 6 (the keyspace notification setting), and the log's postcard encoding of commands
+//! at the times of versions 1 to 3, of the scripting and function commands at version 5 and of
+//! the notification setting at version 6. The files in `tests/fixtures/` were written by that code and must never be
 //! regenerated (see `tests/fixtures/README.md`).
 
 use bytes::Bytes;
@@ -56,10 +57,10 @@ fn version_1_snapshot_still_loads() {
     assert_eq!(store.stats(store.clock_ms()).keys, 206);
     assert_eq!(read(&store, &["DBSIZE"]), Reply::Integer(205));
 
-    // Written again, it becomes the current version (5) and round-trips.
+    // Written again, it becomes the current version (6) and round-trips.
     let mut again = Vec::new();
     store.write_snapshot(&mut again).unwrap();
-    assert_eq!(&again[8..12], &5u32.to_le_bytes());
+    assert_eq!(&again[8..12], &6u32.to_le_bytes());
     assert_eq!(Store::read_snapshot(&mut again.as_slice()).unwrap(), store);
 }
 
@@ -233,6 +234,30 @@ fn version_5_snapshot_still_loads() {
     );
 }
 
+#[test]
+fn version_6_snapshot_still_loads() {
+    let mut store = load("snapshot-v6.bin", 6);
+    // Everything of version 5, and the notification setting.
+    assert_eq!(
+        store.apply(NOW + 300, &parse(&["FCALL", "bump", "1", "counter", "8"])),
+        Reply::Integer(50)
+    );
+    assert_eq!(store.notify_flags().canonical(), "g$xK");
+    assert_eq!(
+        store.query(
+            NOW + 300,
+            &kv::Command::Notify(kv::notify::NotifyCommand::Get)
+        ),
+        Reply::Map(vec![(bulk("notify-keyspace-events"), bulk("g$xK"))])
+    );
+    let mut messages = Vec::new();
+    store.apply_publishing(NOW + 300, &parse(&["SET", "plain", "v"]), &mut messages);
+    assert_eq!(
+        messages,
+        [(Bytes::from("__keyspace@0__:plain"), Bytes::from("set"))]
+    );
+}
+
 /// Parses a command.
 fn parse(args: &[&str]) -> Command {
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
@@ -257,4 +282,9 @@ fn version_2_and_3_log_commands_still_decode() {
 #[test]
 fn scripting_and_function_log_commands_still_decode() {
     check_log("commands-v5");
+}
+
+#[test]
+fn notification_setting_log_commands_still_decode() {
+    check_log("commands-v6");
 }

@@ -3,8 +3,10 @@
 //!
 //! Commands (time is always explicit; `now` is milliseconds since the Unix epoch):
 //!
-//! - `apply now=N CMD ARG...`: parse the Redis command and apply it; prints `CMD ARG... → reply`.
-//!   A parse error prints the error reply the client would get.
+//! - `apply now=N CMD ARG...`: parse the Redis command and apply it; prints `CMD ARG... → reply`,
+//!   then each message it published (script PUBLISHes, keyspace notifications), indented.
+//!   A parse error prints the error reply the client would get. `CONFIG SET|GET
+//!   notify-keyspace-events` is parsed as the node parses it.
 //! - `query now=N CMD ARG...`: parse and answer with `Store::query` (checks that the store is
 //!   unchanged and, for reads other than TIME, that `apply` on a clone gives the same reply).
 //! - `parse CMD ARG...`: prints the parsed `Command` (or the error).
@@ -56,11 +58,15 @@ impl Runner for StoreRunner {
         match command.name.as_str() {
             "apply" => {
                 let (now, args) = now_and_args(command)?;
-                let reply = match Command::parse(&args) {
-                    Ok(cmd) => self.store.apply(now, &cmd),
+                let mut messages = Vec::new();
+                let parsed =
+                    kv::notify::parse_config(&args).unwrap_or_else(|| Command::parse(&args));
+                let reply = match parsed {
+                    Ok(cmd) => self.store.apply_publishing(now, &cmd, &mut messages),
                     Err(error) => error.to_reply(),
                 };
                 writeln!(output, "{} → {}", show_args(&args), show(&reply))?;
+                show_messages(&messages, &mut output)?;
                 self.check_round_trip()?;
             }
             "query" => {
@@ -81,8 +87,11 @@ impl Runner for StoreRunner {
             "expire_due" => {
                 let now = key_u64(command, "now")?;
                 let max_keys = u32::try_from(key_u64(command, "max")?)?;
-                let reply = self.store.apply(now, &Command::ExpireDue { max_keys });
+                let mut messages = Vec::new();
+                let cmd = Command::ExpireDue { max_keys };
+                let reply = self.store.apply_publishing(now, &cmd, &mut messages);
                 writeln!(output, "expire_due max={max_keys} → {}", show(&reply))?;
+                show_messages(&messages, &mut output)?;
                 self.check_round_trip()?;
             }
             "scan_all" => self.scan_all(command, &mut output)?,
@@ -340,6 +349,19 @@ fn show_bytes(bytes: &[u8]) -> String {
 }
 
 /// A reply in a compact redis-cli-like form.
+/// Prints the messages an applied command published (script PUBLISHes, keyspace
+/// notifications), one a line, indented under its reply.
+fn show_messages(messages: &[(Bytes, Bytes)], output: &mut String) -> std::fmt::Result {
+    for (channel, message) in messages {
+        writeln!(
+            output,
+            "    {}",
+            show_args(&[channel.clone(), message.clone()])
+        )?;
+    }
+    Ok(())
+}
+
 fn show(reply: &Reply) -> String {
     match reply {
         Reply::Simple(s) => s.clone(),

@@ -91,6 +91,48 @@ fn every_flipped_bit_is_an_error() {
     }
 }
 
+/// The keyspace notification setting (version 6's settings chunk) round-trips, and every
+/// truncation or flipped bit of a snapshot that has it is caught.
+#[test]
+fn the_notification_setting_round_trips_and_is_checked() {
+    let mut store = small_store();
+    apply(&mut store, 2000, &["SET", "e", "v"]);
+    let args: Vec<Bytes> = ["CONFIG", "SET", "notify-keyspace-events", "KEAn"]
+        .iter()
+        .map(|a| Bytes::from(a.to_string()))
+        .collect();
+    store.apply(2000, &kv::notify::parse_config(&args).unwrap().unwrap());
+    let bytes = snapshot(&store);
+    let loaded = Store::read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert_eq!(loaded, store);
+    assert_eq!(loaded.notify_flags().canonical(), "AKE");
+    assert_ne!(
+        bytes,
+        snapshot(&small_store_plus_e()),
+        "the setting is in the snapshot"
+    );
+    for len in 0..bytes.len() {
+        assert!(Store::read_snapshot(&mut &bytes[..len]).is_err());
+    }
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut bad = bytes.clone();
+            bad[i] ^= 1 << bit;
+            assert!(
+                Store::read_snapshot(&mut bad.as_slice()).is_err(),
+                "bit {bit} of byte {i}"
+            );
+        }
+    }
+}
+
+/// [`small_store`] plus the key the notification test sets, without the setting.
+fn small_store_plus_e() -> Store {
+    let mut store = small_store();
+    apply(&mut store, 2000, &["SET", "e", "v"]);
+    store
+}
+
 #[test]
 fn trailing_data_is_an_error() {
     let mut bytes = snapshot(&small_store());
@@ -114,12 +156,12 @@ fn errors_name_the_part_and_offset() {
     ));
 
     let mut bad = bytes.clone();
-    bad[8] = 6;
+    bad[8] = 7;
     let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
     assert!(matches!(
         err,
         SnapshotError::UnsupportedVersion {
-            version: 6,
+            version: 7,
             offset: 8
         }
     ));

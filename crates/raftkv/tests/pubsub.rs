@@ -789,3 +789,104 @@ async fn publish_in_a_transaction_counts_local_receivers() {
             .await;
     }
 }
+
+/// Keyspace notifications are emitted where the write is applied, so on every node: with
+/// `notify-keyspace-events` set through one node (it is replicated state), a subscriber on a
+/// follower sees `__keyevent@0__:set` for a SET made through another node, in order with the
+/// keyspace channel, and `expired` when the leader's periodic expiry deletes the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_notifications_reach_subscribers_on_every_node() {
+    let (cluster, leader) = cluster(&[]).await;
+    let follower = if leader == 1 { 2 } else { 1 };
+    let writer = (1..=3).find(|&id| id != follower && id != leader).unwrap();
+    let mut config = Raw::connect(&cluster.node(writer).client).await;
+    config
+        .call(
+            &["CONFIG", "SET", "notify-keyspace-events", "KEA?"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n",
+        )
+        .await;
+    config
+        .call(
+            &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+            b"+OK\r\n",
+        )
+        .await;
+    // The follower reads the replicated setting (Redis's canonical form), also among others.
+    let mut reader = Raw::connect(&cluster.node(follower).client).await;
+    let pair = frame(false, &["notify-keyspace-events", "AKE"], None);
+    reader
+        .call(&["CONFIG", "GET", "notify-keyspace-events"], &pair)
+        .await;
+    reader
+        .call(
+            &["CONFIG", "GET", "notify-*", "timeout"],
+            &frame(
+                false,
+                &["timeout", "0", "notify-keyspace-events", "AKE"],
+                None,
+            ),
+        )
+        .await;
+
+    let mut sub = Raw::connect(&cluster.node(follower).client).await;
+    sub.call(
+        &["SUBSCRIBE", "__keyevent@0__:set"],
+        &frame(false, &["subscribe", "__keyevent@0__:set"], Some(1)),
+    )
+    .await;
+    sub.call(
+        &["PSUBSCRIBE", "__keyspace@0__:job*"],
+        &frame(false, &["psubscribe", "__keyspace@0__:job*"], Some(2)),
+    )
+    .await;
+    sub.call(
+        &["SUBSCRIBE", "__keyevent@0__:expired"],
+        &frame(false, &["subscribe", "__keyevent@0__:expired"], Some(3)),
+    )
+    .await;
+
+    let mut client = cluster.client(writer).await;
+    let reply = client.call(&["SET", "job1", "v", "PX", "300"]).await;
+    assert_eq!(reply.unwrap(), Reply::ok());
+    let space = "__keyspace@0__:job1";
+    let pattern = "__keyspace@0__:job*";
+    sub.expect(&frame(false, &["pmessage", pattern, space, "set"], None))
+        .await;
+    sub.expect(&frame(
+        false,
+        &["message", "__keyevent@0__:set", "job1"],
+        None,
+    ))
+    .await;
+    sub.expect(&frame(false, &["pmessage", pattern, space, "expire"], None))
+        .await;
+    // No read reaches the log, so the key is reported expired when the leader's expiry entry
+    // deletes it, on this node as on every other.
+    sub.expect(&frame(
+        false,
+        &["pmessage", pattern, space, "expired"],
+        None,
+    ))
+    .await;
+    sub.expect(&frame(
+        false,
+        &["message", "__keyevent@0__:expired", "job1"],
+        None,
+    ))
+    .await;
+
+    // Turned off through yet another node, nothing more is emitted.
+    config
+        .call(&["CONFIG", "SET", "notify-keyspace-events", ""], b"+OK\r\n")
+        .await;
+    let reply = client.call(&["SET", "job2", "v"]).await;
+    assert_eq!(reply.unwrap(), Reply::ok());
+    reader
+        .call(
+            &["CONFIG", "GET", "notify-keyspace-events"],
+            &frame(false, &["notify-keyspace-events", ""], None),
+        )
+        .await;
+    sub.call(&["PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").await;
+}

@@ -7,8 +7,8 @@
 
 use super::{
     EntryIn, EntryInV1, EntryInV2, SnapshotError, StreamMeta, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG,
-    FUNCTION_TAG, HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, SCRIPT_TAG, TRAILER_TAG,
-    VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4,
+    FUNCTION_TAG, HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, NOTIFY_TAG, SCRIPT_TAG,
+    TRAILER_TAG, VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
@@ -124,6 +124,8 @@ struct Loader {
     functions: crate::script::Functions,
     /// True once a library chunk was read (no data or script chunk may follow).
     functions_seen: bool,
+    /// The notification setting, once its chunk was read (version 6; nothing may follow).
+    notify: Option<crate::notify::NotifyFlags>,
 }
 
 /// How one kind of chunk names itself in errors.
@@ -283,6 +285,43 @@ impl Loader {
                 "bytes left over after the chunk's libraries",
             ));
         }
+        Ok(())
+    }
+
+    /// Reads the settings chunk (version 6) whose tag (at `start`) has been read already.
+    fn notify_chunk<R: Read>(
+        &mut self,
+        r: &mut HashingReader<'_, R>,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        let frame = Frame {
+            tag: NOTIFY_TAG,
+            name: "settings chunk",
+            parts: [
+                "settings chunk header",
+                "settings chunk payload",
+                "settings chunk checksum",
+            ],
+            empty: "settings chunk with zero settings",
+            checksum: "settings chunk".to_string(),
+        };
+        let (count, payload) = read_frame(r, start, frame)?;
+        let payload_start = start + CHUNK_HEADER_LEN as u64;
+        if count != 1 {
+            return Err(malformed(
+                start + 1,
+                "settings chunk with more than one setting",
+            ));
+        }
+        let (bits, rest) = postcard::take_from_bytes::<u32>(&payload)
+            .map_err(|e| malformed(payload_start, format!("undecodable settings: {e}")))?;
+        if !rest.is_empty() {
+            let offset = payload_start + (payload.len() - rest.len()) as u64;
+            return Err(malformed(offset, "bytes left over after the settings"));
+        }
+        let flags = crate::notify::NotifyFlags::from_bits(bits)
+            .ok_or_else(|| malformed(payload_start, "unknown notification flags"))?;
+        self.notify = Some(flags);
         Ok(())
     }
 
@@ -546,7 +585,7 @@ impl Store {
         }
         let version = u32_at(&header[8..12]);
         let header_len = match version {
-            VERSION | VERSION_4 | VERSION_3 => HEADER_LEN,
+            VERSION | VERSION_5 | VERSION_4 | VERSION_3 => HEADER_LEN,
             VERSION_2 => HEADER_LEN_V2,
             VERSION_1 => HEADER_LEN_V1,
             _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
@@ -589,10 +628,15 @@ impl Store {
             scripts_seen: false,
             functions: crate::script::Functions::default(),
             functions_seen: false,
+            notify: None,
         };
         loop {
             let start = r.offset;
-            match r.array::<1>("chunk or trailer tag")?[0] {
+            let tag = r.array::<1>("chunk or trailer tag")?[0];
+            if loader.notify.is_some() && tag != TRAILER_TAG {
+                return Err(malformed(start, "a chunk after the settings chunk"));
+            }
+            match tag {
                 CHUNK_TAG if loader.scripts_seen || loader.functions_seen => {
                     return Err(malformed(
                         start,
@@ -604,7 +648,8 @@ impl Store {
                     return Err(malformed(start, "script chunk after a library chunk"))
                 }
                 SCRIPT_TAG if version >= VERSION_4 => loader.script_chunk(&mut r, start)?,
-                FUNCTION_TAG if version == VERSION => loader.function_chunk(&mut r, start)?,
+                FUNCTION_TAG if version >= VERSION_5 => loader.function_chunk(&mut r, start)?,
+                NOTIFY_TAG if version >= VERSION => loader.notify_chunk(&mut r, start)?,
                 TRAILER_TAG => break,
                 tag => return Err(malformed(start, format!("unknown tag {tag:#04x}"))),
             }
@@ -651,6 +696,10 @@ impl Store {
             rand_seq,
             scripts: loader.scripts,
             functions: loader.functions,
+            notify: crate::notify::Notifier {
+                flags: loader.notify.unwrap_or_default(),
+                ..Default::default()
+            },
         })
     }
 }

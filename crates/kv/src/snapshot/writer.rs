@@ -7,7 +7,7 @@
 
 use super::{
     EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, FUNCTION_TAG,
-    HEADER_LEN, MAGIC, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
+    HEADER_LEN, MAGIC, NOTIFY_TAG, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
 };
 use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
@@ -132,6 +132,14 @@ impl Store {
         write_bodies(&mut out, SCRIPT_TAG, scripts)?;
         let libraries = self.functions.libraries().map(|(_, l)| &l.code[..]);
         write_bodies(&mut out, FUNCTION_TAG, libraries)?;
+        let notify = self.notify.flags.bits();
+        if notify != 0 {
+            let mut chunk = Chunk::new();
+            let buf = std::mem::take(&mut chunk.buf);
+            chunk.buf = postcard::to_extend(&notify, buf).map_err(io::Error::other)?;
+            chunk.entries = 1;
+            chunk.flush_as(NOTIFY_TAG, &mut out)?;
+        }
 
         let mut trailer = Vec::with_capacity(17);
         trailer.push(TRAILER_TAG);

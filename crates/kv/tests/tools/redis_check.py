@@ -5,6 +5,11 @@ compares each reply, formatted as tests/scripts.rs's show() formats ours, with t
 expected output; prints every difference. Quoted arguments may use \xNN escapes below \x80.
 Scripts that rely on time (TTLs) or on our random picks are not comparable.
 
+Keyspace notifications are compared too: a second connection PSUBSCRIBEs `__key*__:*`, and
+after each command the messages it saw (up to a PING's answer) are formatted as the script's
+indented message lines; only the script's lines on those channels are compared (the script
+also shows a Lua script's PUBLISHes, which this subscriber does not see).
+
     redis-server --port 16479 --save '' --maxmemory 1gb &
     python3 crates/kv/tests/tools/redis_check.py crates/kv/tests/scripts/zsets 16479
 """
@@ -66,10 +71,25 @@ def show_args(args):
         out.append(a.decode() if plain else show_bytes(a))
     return " ".join(out)
 
+KEY_CHANNELS = ('    "__keyspace@0__:', '    "__keyevent@0__:', "    __keyspace@0__:", "    __keyevent@0__:")
+
+def notifications(sub):
+    """The keyspace notifications `sub` received since the last call, as message lines."""
+    sub.s.sendall(enc([b"PING"]))
+    out = []
+    while True:
+        m = sub.read()
+        if m[1][0][1] == b"pong":
+            return out
+        out.append("    " + show_args([m[1][2][1], m[1][3][1]]))
+
 def main():
     path, port = sys.argv[1], int(sys.argv[2])
     c = Conn(port)
     c.cmd([b"FLUSHALL"])
+    c.cmd([b"CONFIG", b"SET", b"notify-keyspace-events", b""])
+    sub = Conn(port)
+    sub.cmd([b"PSUBSCRIBE", b"__key*__:*"])
     lines = open(path).read().split("\n")
     inputs, expected = [], []
     for line in lines:
@@ -79,9 +99,13 @@ def main():
             inputs.append(args)
         elif " → " in line:
             expected.append(line)
+        elif line.startswith(KEY_CHANNELS) and expected:
+            expected[-1] += "\n" + line
     bad = 0
     for args, exp in zip(inputs, expected):
         got = show_args(args) + " → " + show(c.cmd(args))
+        for message in notifications(sub):
+            got += "\n" + message
         if got != exp:
             bad += 1
             print("ours:  " + exp + "\nredis: " + got)

@@ -68,7 +68,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
         "HELLO" => hello(args, state),
         "CLIENT" => client(args, state),
         "COMMAND" => introspection::command(args),
-        "CONFIG" => config(args, ctx),
+        "CONFIG" => config(args, ctx).await,
         "INFO" => Reply::Verbatim(info::render(args.get(1..).unwrap_or(&[]), state, ctx)),
         "READONLY" if args.len() == 1 => {
             state.readonly = true;
@@ -201,23 +201,48 @@ const CONFIG_VALUES: &[(&str, &str)] = &[
     ("timeout", "0"),
 ];
 
-fn config(args: &[Bytes], ctx: &ServerContext) -> Reply {
+/// CONFIG. `notify-keyspace-events` is replicated state (see `kv::notify`): setting it goes
+/// through the log like a write, so every node emits the same notifications, and reading it
+/// reads the store. Every other setting is this node's own.
+async fn config(args: &[Bytes], ctx: &ServerContext) -> Reply {
     let Some(sub) = args.get(1) else {
         return wrong_arity("config");
     };
+    if let Some(parsed) = kv::notify::parse_config(args) {
+        return match parsed {
+            Ok(cmd) => ctx.execute(vec![cmd]).await.swap_remove(0),
+            Err(e) => e.to_reply(),
+        };
+    }
     match upper(sub).as_str() {
         "GET" if args.len() >= 3 => {
             let maxmemory = ctx.cluster.memory().limit().to_string();
+            let wants = |name: &str| {
+                args[2..]
+                    .iter()
+                    .any(|p| kv::glob_match(&p.to_ascii_lowercase(), name.as_bytes()))
+            };
+            let mut notify = None;
+            if wants(kv::notify::NOTIFY_PARAMETER) {
+                let get = kv::Command::Notify(kv::notify::NotifyCommand::Get);
+                match ctx.execute(vec![get]).await.swap_remove(0) {
+                    Reply::Map(pairs) => match pairs.first() {
+                        Some((_, Reply::Bulk(flags))) => {
+                            notify = Some(String::from_utf8_lossy(flags).into_owned())
+                        }
+                        _ => return Reply::error("ERR notify-keyspace-events unreadable"),
+                    },
+                    error => return error,
+                }
+            }
             let values = CONFIG_VALUES
                 .iter()
                 .map(|&(k, v)| (k, v.to_string()))
-                .chain([("maxmemory", maxmemory)]);
+                .chain([("maxmemory", maxmemory)])
+                .chain(notify.map(|flags| (kv::notify::NOTIFY_PARAMETER, flags)));
             let mut pairs = Vec::new();
             for (k, v) in values {
-                if args[2..]
-                    .iter()
-                    .any(|p| kv::glob_match(&p.to_ascii_lowercase(), k.as_bytes()))
-                {
+                if wants(k) {
                     pairs.push((Reply::bulk(k), Reply::bulk(v)));
                 }
             }
@@ -238,7 +263,7 @@ fn config(args: &[Bytes], ctx: &ServerContext) -> Reply {
             }
         }
         "SET" => Reply::error(
-            "ERR CONFIG SET is not supported by raftkv except for maxmemory; use the config file or flags",
+            "ERR CONFIG SET is not supported by raftkv except for maxmemory and notify-keyspace-events; use the config file or flags",
         ),
         "RESETSTAT" => Reply::ok(),
         "HELP" if args.len() == 2 => help::reply(help::CONFIG),
