@@ -49,7 +49,7 @@ use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalV
 /// Largest WAL chunk file; closed chunks behind a purge are deleted whole. raft-log never evicts
 /// the open chunk's entries from its payload cache, so this also bounds the part of the cache
 /// that [`WAL_CACHE_MAX_BYTES`] cannot (64 MiB held about 130 MB of decoded SETs in memory after
-/// a 1M-key load; see docs/benchmarks.md "Memory of string keys").
+/// a 1M-key load; see "Memory of string keys" in docs/benchmarks.md).
 const WAL_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
