@@ -289,7 +289,7 @@ pub enum Command {
     /// `CONFIG SET notify-keyspace-events <flags>` (a write: the setting is replicated) or
     /// `CONFIG GET notify-keyspace-events` (see [`crate::notify`]); parsed by
     /// [`crate::notify::parse_config`], never by [`Command::parse`], so scripts cannot send it.
-    Notify(crate::notify::NotifyCommand),
+    Notify(crate::notify_flags::NotifyCommand),
 }
 
 impl Command {
@@ -303,7 +303,7 @@ impl Command {
             return script.is_write();
         }
         if let Command::Notify(notify) = self {
-            return matches!(notify, crate::notify::NotifyCommand::Set(_));
+            return matches!(notify, crate::notify_flags::NotifyCommand::Set(_));
         }
         !matches!(
             self,

@@ -52,6 +52,7 @@ mod lcs;
 pub mod limits;
 mod lists;
 pub mod notify;
+mod notify_flags;
 mod numbers;
 mod op;
 mod ops;
