@@ -335,15 +335,34 @@ impl Drop for Cluster {
             }
         }
         if std::thread::panicking() {
-            for n in &self.nodes {
-                eprintln!(
-                    "---- log of node {} ----\n{}",
-                    n.id,
-                    std::fs::read_to_string(&n.log).unwrap_or_default()
-                );
+            let logs: Vec<(u64, String)> = self
+                .nodes
+                .iter()
+                .map(|n| (n.id, std::fs::read_to_string(&n.log).unwrap_or_default()))
+                .collect();
+            for (id, log) in &logs {
+                eprintln!("---- log of node {id} ----\n{log}");
+            }
+            // Last, so that an output cut in its middle still shows them: a node's own panics.
+            for (id, log) in &logs {
+                for panic in node_panics(log) {
+                    eprintln!("---- node {id} panicked ----\n{panic}");
+                }
             }
         }
     }
+}
+
+/// Lines of a node's log that report a panic, each with the few lines after it.
+fn node_panics(log: &str) -> Vec<String> {
+    const LINES_AFTER: usize = 8;
+    let lines: Vec<&str> = log.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.contains("panicked at"))
+        .map(|(i, _)| lines[i..lines.len().min(i + 1 + LINES_AFTER)].join("\n"))
+        .collect()
 }
 
 /// Shorthand for a bulk reply.
