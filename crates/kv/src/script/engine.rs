@@ -16,8 +16,10 @@
 //! [`SCRIPT_HOOK_INSTRUCTIONS`] instructions counts the budget; once spent, it raises on every
 //! later tick and `pcall` re-raises, so a script cannot catch the end of its budget.
 
-use super::convert::{lua_to_reply, number_argument, reply_to_lua, LibraryError};
-use super::interpreter::{self, Interpreter};
+use super::convert::{number_argument, reply_to_lua, LibraryError};
+use super::interpreter::{self, Interpreter, Sandbox};
+pub(crate) use super::run_state::FunctionMeta;
+use super::run_state::{RunState, CHUNK_NAME, OUT_OF_MEMORY};
 use super::{sha1_hex, INSTRUCTION_LIMIT_ERROR, MAX_SCRIPT_INSTRUCTIONS, SCRIPT_HOOK_INSTRUCTIONS};
 use crate::command::Command;
 use crate::command_table;
@@ -29,9 +31,6 @@ use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, Variadic, VmSt
 use resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-/// The chunk name of a user script, as Redis names it (errors say `user_script:1:`).
-const CHUNK_NAME: &str = "@user_script";
 
 /// The chunk name of a function library's code (errors say `user_function:1:`).
 const FUNCTION_CHUNK_NAME: &str = "@user_function";
@@ -46,7 +45,6 @@ const UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
 const WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
 const NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
 const WRITE_IN_READ_ONLY: &str = "ERR Write commands are not allowed from read-only scripts.";
-const OUT_OF_MEMORY: &str = "ERR script exceeded the memory limit";
 
 /// How the script reaches the store: a write script applies commands, a read-only one queries.
 pub(crate) enum Access<'a> {
@@ -70,24 +68,6 @@ pub(crate) enum Kind {
     },
     /// FUNCTION LOAD: run a library's code and report what it registers.
     Load,
-}
-
-/// What a library's code registered for one function (FUNCTION LIST shows it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct FunctionMeta {
-    /// The name, as registered.
-    pub(crate) name: String,
-    /// The `description`, if given.
-    pub(crate) description: Option<String>,
-    /// The flags, in the order of [`SHEBANG_FLAGS`], each once.
-    pub(crate) flags: Vec<String>,
-}
-
-impl FunctionMeta {
-    /// True if the function is flagged `no-writes`.
-    pub(crate) fn no_writes(&self) -> bool {
-        self.flags.iter().any(|f| f == "no-writes")
-    }
 }
 
 /// One script run's inputs.
@@ -166,7 +146,7 @@ fn shebang(body: &[u8]) -> Result<Shebang<'_>, Reply> {
 /// Compiles `body` without running it (SCRIPT LOAD): the compile error reply if it does not.
 pub(crate) fn compile_check(body: &[u8]) -> Result<(), Reply> {
     let code = shebang(body)?.code;
-    let compiled = interpreter::with(Rng::new(0, 0), |interpreter| {
+    let compiled = interpreter::with(&SANDBOX, Rng::new(0, 0), |interpreter| {
         Ok(interpreter
             .lua
             .load(code)
@@ -214,7 +194,7 @@ fn run_state(
     rng: Rng,
     script: &Script<'_>,
 ) -> (Reply, bool, Vec<FunctionMeta>) {
-    let result = interpreter::with(rng, |interpreter| {
+    let result = interpreter::with(&SANDBOX, rng, |interpreter| {
         let reply = run_in(interpreter, access, now, script)?;
         let state = &interpreter.state;
         Ok((reply, state.compiled.get(), state.library.take()))
@@ -222,74 +202,63 @@ fn run_state(
     result.unwrap_or_else(|e| (internal(&e), false, Vec::new()))
 }
 
-/// What the callbacks of one run share: one per interpreter, reset for each run.
-pub(super) struct RunState {
-    /// The protocol chosen with `redis.setresp` (2 or 3).
-    resp: Cell<u8>,
-    /// True once the instruction budget is spent.
-    pub(super) spent: Cell<bool>,
-    /// True if the run ran out of memory.
-    pub(super) out_of_memory: Cell<bool>,
-    /// The error text and user-code line of a failed run, set by the message handler.
-    failure: RefCell<Option<(String, usize)>>,
-    /// `math.random`'s generator.
-    rng: RefCell<Rng>,
-    /// True once the script compiled.
-    compiled: Cell<bool>,
-    /// What a library registered ([`Kind::Load`]).
-    library: RefCell<Vec<FunctionMeta>>,
-    /// The chunk name of the code running (errors name its lines).
-    chunk_name: Cell<&'static str>,
+/// The Lua source of the sandbox.
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Scripts run once when an interpreter is built, before its base figure is taken: the paths
+/// an ordinary run takes (calls, errors raised and caught, the libraries, a function library).
+const WARM_UP: &[(&str, Kind)] = &[
+    (
+        "local t = {redis.call('PING'), redis.pcall('NOSUCH'), pcall(error, 'x'), \
+         cjson.encode({1}), cmsgpack.pack({1}), struct.pack('>I2', 1), bit.band(1, 3), \
+         tostring({}), math.random(), getmetatable(''), loadstring('return 1')()} \
+         return redis.call('GET', KEYS[1])",
+        Kind::Eval,
+    ),
+    ("error('warm-up')", Kind::Eval),
+    ("return redis.call('NOSUCH')", Kind::Eval),
+    (
+        "redis.register_function('f', function(keys, args) return redis.call('PING') end)",
+        Kind::Load,
+    ),
+    (
+        "redis.register_function('f', function(keys, args) return redis.call('PING') end)",
+        Kind::Call { no_writes: true },
+    ),
+];
+
+/// The sandbox every interpreter is built with.
+const SANDBOX: Sandbox = Sandbox {
+    install,
+    warm_up,
+    warm_ups: WARM_UP.len(),
+};
+
+/// Loads the prelude with its callbacks into `lua`: `new_run` and the message handler.
+fn install(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<(Function, Function)> {
+    let new_run: Function = lua
+        .load(PRELUDE)
+        .set_name("=raftkv prelude")
+        .call(prelude_arguments(lua, state)?)?;
+    Ok((new_run, handler_function(lua, state)?))
 }
 
-impl RunState {
-    /// A state for the interpreter's first run.
-    pub(super) fn new() -> RunState {
-        RunState {
-            resp: Cell::new(2),
-            spent: Cell::new(false),
-            out_of_memory: Cell::new(false),
-            failure: RefCell::new(None),
-            rng: RefCell::new(Rng::new(0, 0)),
-            compiled: Cell::new(false),
-            library: RefCell::new(Vec::new()),
-            chunk_name: Cell::new(CHUNK_NAME),
-        }
-    }
-
-    /// Back to the start of a run drawing from `rng`.
-    pub(super) fn reset(&self, rng: Rng) {
-        self.resp.set(2);
-        self.spent.set(false);
-        self.out_of_memory.set(false);
-        self.failure.replace(None);
-        self.rng.replace(rng);
-        self.compiled.set(false);
-        self.library.replace(Vec::new());
-        self.chunk_name.set(CHUNK_NAME);
-    }
-
-    /// The reply of a run that ended (`ok`) with `value`, or failed: the failure formatted by
-    /// `format(text, line)`.
-    fn outcome(&self, ok: bool, value: &Value, format: impl Fn(&str, usize) -> String) -> Reply {
-        if ok {
-            return lua_to_reply(value, self.resp.get());
-        }
-        let text = match self.failure.borrow_mut().take() {
-            Some((text, line)) => format(&text, line),
-            // The handler did not run: Lua reports running out of memory without it.
-            None => {
-                self.out_of_memory.set(true);
-                format(OUT_OF_MEMORY, 0)
-            }
-        };
-        Reply::Error(text.replace(['\r', '\n'], " "))
-    }
+/// Runs warm-up script `i` against an empty store.
+fn warm_up(interpreter: &Interpreter, i: usize) -> mlua::Result<()> {
+    let (body, kind) = WARM_UP[i];
+    let script = Script {
+        body: body.as_bytes(),
+        sha: "f",
+        keys: &[],
+        args: &[],
+        kind,
+    };
+    run_in(interpreter, Access::Read(&Store::default()), 0, &script).map(|_| ())
 }
 
 /// The arguments of the prelude: the long-lived callbacks (they reach the current run through
 /// `state`), the Rust libraries and the version.
-pub(super) fn prelude_arguments(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<MultiValue> {
+fn prelude_arguments(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<MultiValue> {
     let budget_state = Rc::clone(state);
     lua.pack_multi((
         sha1hex_function(lua)?,
@@ -308,7 +277,7 @@ pub(super) fn prelude_arguments(lua: &Lua, state: &Rc<RunState>) -> mlua::Result
 }
 
 /// The body of [`run`] in a readied interpreter, with `?` for interpreter failures.
-pub(super) fn run_in(
+fn run_in(
     interpreter: &Interpreter,
     access: Access<'_>,
     now: u64,
@@ -627,7 +596,7 @@ fn set_budget_hook(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<()> {
 
 /// The `xpcall` message handler: keeps the error's text, as Redis words it, and the line of
 /// the user code (the run's chunk) it happened on.
-pub(super) fn handler_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
+fn handler_function(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<Function> {
     let state = Rc::clone(state);
     lua.create_function(move |lua, err: Value| {
         let text = if state.spent.get() {

@@ -1,9 +1,10 @@
 //! The Lua interpreter a thread keeps between script runs, and why reusing it changes nothing
 //! a script can observe.
 //!
-//! Building an interpreter (the Lua state, its libraries, the sandbox of `prelude.lua`) costs
-//! far more than a small script's run, so each thread keeps one [`Interpreter`] and lends it
-//! to one run at a time ([`with`]). Three things keep a run's result a function of the store,
+//! Building an interpreter (the Lua state, its libraries, the engine's sandbox of
+//! `prelude.lua`) costs far more than a small script's run, so each thread keeps one
+//! [`Interpreter`] and lends it to one run at a time ([`with`]). The engine hands over its
+//! sandbox as a [`Sandbox`] (plain functions), so this module does not import the engine. Three things keep a run's result a function of the store,
 //! the entry and the script alone, as if the interpreter were fresh:
 //!
 //! - **Nothing a script can modify is shared.** The prelude splits in two: its first part runs
@@ -27,44 +28,18 @@
 //!   instruction budget or running out of memory, [`with`] drops the interpreter; the next run
 //!   builds a fresh one.
 //!
-//! Building ends with a warm-up ([`WARM_UP`]): a few runs through the ordinary path, so that
+//! Building ends with the sandbox's warm-up: a few runs through the ordinary path, so that
 //! whatever Lua and mlua create on first use (metatables of callbacks, registry slots) exists
 //! before the base figure is taken, and most runs leave the heap at it. Not all: a run that
 //! raised an error through a missing global, or returned `redis.call('PING')`, leaves a few
 //! bytes more or less (not traced yet), and the next run pays for a fresh interpreter.
 
-use super::engine::{self, Access, Kind, RunState, Script};
+use super::run_state::RunState;
 use super::MAX_SCRIPT_MEMORY_BYTES;
 use crate::random::Rng;
-use crate::Store;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-/// The Lua source of the sandbox.
-const PRELUDE: &str = include_str!("prelude.lua");
-
-/// Scripts run once when an interpreter is built, before its base figure is taken: the paths
-/// an ordinary run takes (calls, errors raised and caught, the libraries, a function library).
-const WARM_UP: &[(&str, Kind)] = &[
-    (
-        "local t = {redis.call('PING'), redis.pcall('NOSUCH'), pcall(error, 'x'), \
-         cjson.encode({1}), cmsgpack.pack({1}), struct.pack('>I2', 1), bit.band(1, 3), \
-         tostring({}), math.random(), getmetatable(''), loadstring('return 1')()} \
-         return redis.call('GET', KEYS[1])",
-        Kind::Eval,
-    ),
-    ("error('warm-up')", Kind::Eval),
-    ("return redis.call('NOSUCH')", Kind::Eval),
-    (
-        "redis.register_function('f', function(keys, args) return redis.call('PING') end)",
-        Kind::Load,
-    ),
-    (
-        "redis.register_function('f', function(keys, args) return redis.call('PING') end)",
-        Kind::Call { no_writes: true },
-    ),
-];
 
 /// How many full collections [`Interpreter::begin`] runs: the second frees what the first
 /// only finalized (the callbacks of the last run).
@@ -83,6 +58,21 @@ thread_local! {
     static SPARE: RefCell<Option<Interpreter>> = const { RefCell::new(None) };
     /// How many interpreters this thread has built (tests check reuse with it).
     static BUILT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Loads a sandbox into a fresh state whose callbacks share the run state: returns the
+/// prelude's `new_run` and the `xpcall` message handler.
+pub(super) type Install = fn(&Lua, &Rc<RunState>) -> mlua::Result<(Function, Function)>;
+
+/// How the engine's sandbox goes into a fresh Lua state. The engine owns the sandbox (the
+/// prelude, the callbacks, the warm-up scripts); this module owns only keeping it between runs.
+pub(super) struct Sandbox {
+    /// Loads the sandbox.
+    pub(super) install: Install,
+    /// Runs one warm-up script in a built interpreter, readied for it.
+    pub(super) warm_up: fn(&Interpreter, usize) -> mlua::Result<()>,
+    /// How many warm-up scripts there are.
+    pub(super) warm_ups: usize,
 }
 
 /// A Lua state with the sandbox built, ready for runs.
@@ -104,9 +94,9 @@ pub(super) struct Interpreter {
 }
 
 impl Interpreter {
-    /// Builds an interpreter: the libraries scripts may use, the prelude, the long-lived
-    /// callbacks, the warm-up; then takes the base figure.
-    fn build() -> mlua::Result<Interpreter> {
+    /// Builds an interpreter: the libraries scripts may use, the sandbox, the warm-up; then
+    /// takes the base figure.
+    fn build(sandbox: &Sandbox) -> mlua::Result<Interpreter> {
         BUILT.with(|built| built.set(built.get() + 1));
         let lua = Lua::new_with(
             StdLib::STRING | StdLib::TABLE | StdLib::MATH,
@@ -114,12 +104,8 @@ impl Interpreter {
         )?;
         lua.set_memory_limit(MAX_SCRIPT_MEMORY_BYTES)?;
         let state = Rc::new(RunState::new());
-        let new_run: Function = lua
-            .load(PRELUDE)
-            .set_name("=raftkv prelude")
-            .call(engine::prelude_arguments(&lua, &state)?)?;
+        let (new_run, handler) = (sandbox.install)(&lua, &state)?;
         let string_meta: Table = lua.load("return getmetatable('')").eval()?;
-        let handler = engine::handler_function(&lua, &state)?;
         let mut interpreter = Interpreter {
             new_run,
             state,
@@ -128,17 +114,9 @@ impl Interpreter {
             base_bytes: 0,
             lua,
         };
-        let store = Store::default();
-        for (body, kind) in WARM_UP {
-            let script = Script {
-                body: body.as_bytes(),
-                sha: "f",
-                keys: &[],
-                args: &[],
-                kind: *kind,
-            };
+        for i in 0..sandbox.warm_ups {
             interpreter.state.reset(Rng::new(0, 0));
-            engine::run_in(&interpreter, Access::Read(&store), 0, &script)?;
+            (sandbox.warm_up)(&interpreter, i)?;
             interpreter.finish();
         }
         for _ in 0..COLLECTIONS {
@@ -179,11 +157,12 @@ impl Interpreter {
     }
 }
 
-/// Runs `run` with this thread's interpreter, readied for a run drawing from `rng` (a fresh
+/// Runs `run` with this thread's interpreter (built with `sandbox`), readied for a run drawing from `rng` (a fresh
 /// one if there is none, or the kept one is not back at its base figure). The interpreter is
 /// kept for the next run unless `run` failed or the run spent its budget or memory. A nested
 /// call (none exists today: scripts cannot run scripts) gets an interpreter of its own.
 pub(super) fn with<R>(
+    sandbox: &Sandbox,
     rng: Rng,
     run: impl FnOnce(&Interpreter) -> mlua::Result<R>,
 ) -> mlua::Result<R> {
@@ -191,7 +170,7 @@ pub(super) fn with<R>(
     let interpreter = match kept {
         Some(interpreter) if interpreter.begin(rng.clone())? => interpreter,
         _ => {
-            let interpreter = Interpreter::build()?;
+            let interpreter = Interpreter::build(sandbox)?;
             if !interpreter.begin(rng)? {
                 return Err(mlua::Error::runtime(
                     "a fresh interpreter is not at its base figure",

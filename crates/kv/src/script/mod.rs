@@ -48,6 +48,7 @@ mod engine;
 pub mod function;
 mod interpreter;
 pub(crate) mod request;
+mod run_state;
 mod sha1;
 pub mod structlib;
 
