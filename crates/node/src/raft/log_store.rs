@@ -48,9 +48,12 @@ use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalV
 
 /// Largest WAL chunk file; closed chunks behind a purge are deleted whole. raft-log never evicts
 /// the open chunk's entries from its payload cache, so this also bounds the part of the cache
-/// that [`WAL_CACHE_MAX_BYTES`] cannot (64 MiB held about 130 MB of decoded SETs in memory after
-/// a 1M-key load; see "Memory of string keys" in docs/benchmarks.md).
-const WAL_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// that [`WAL_CACHE_MAX_BYTES`] cannot: 64 MiB held about 130 MB of decoded SETs after a 1M-key
+/// load. 8 MiB chunks with a 16 MiB, 10k-entry cache saved about 80 B per key (465 -> 383 on one
+/// node, 1M keys of 100 B), but cost SET through a follower 10-13% in same-run A/Bs (7,699 against 8,805 req/s, medians of 4
+/// rounds, 3 nodes, 64 clients), so the memory waits for a cheaper bound (see "Memory of string
+/// keys" in docs/benchmarks.md).
+const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
 /// arrive during a slow fsync still share the next one; the window itself is pure added latency.
@@ -59,12 +62,11 @@ const WAL_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// 1 ms, 6.9k-7.3k with 20 µs; see docs/benchmarks.md). Zero would sync each write alone.
 const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_micros(20);
 /// Most entries kept in the in-memory payload cache of closed chunks.
-const WAL_CACHE_MAX_ITEMS: usize = 10_000;
+const WAL_CACHE_MAX_ITEMS: usize = 100_000;
 /// Most bytes (as `payload_size` counts them) kept in the in-memory payload cache of closed
 /// chunks. The cache serves replication and apply of recent entries; a follower further behind
-/// reads from disk (off the async threads). 256 MiB let a loaded node hold hundreds of MB of
-/// log it had already applied and replicated everywhere.
-const WAL_CACHE_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// reads from disk (off the async threads).
+const WAL_CACHE_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// The node's Raft log. Cheap to clone; clones share one WAL.
 #[derive(Clone)]
