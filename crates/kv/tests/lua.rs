@@ -254,7 +254,11 @@ fn nothing_a_run_changes_reaches_the_next() {
             !changed.is_error() || change.contains("pcall"),
             "{change}: {changed:?}"
         );
+        // The next run must reuse the interpreter: a rebuild (what `interpreter` does when a run
+        // left the heap changed) would hide a change that leaked into shared state.
+        let built = kv::script::interpreters_built();
         let after = store.apply(1, &eval(observe));
+        assert_eq!(kv::script::interpreters_built(), built, "{change}: rebuilt");
         assert_eq!(before, after, "{change} then {observe}");
         assert_eq!(after, in_fresh_interpreter(observe), "{observe}");
     }

@@ -876,7 +876,7 @@ async fn keyspace_notifications_reach_subscribers_on_every_node() {
     ))
     .await;
 
-    // Turned off through yet another node, nothing more is emitted.
+    // Turned off (through the same node), nothing more is emitted.
     config
         .call(&["CONFIG", "SET", "notify-keyspace-events", ""], b"+OK\r\n")
         .await;

@@ -4,8 +4,9 @@
 //! Building an interpreter (the Lua state, its libraries, the engine's sandbox of
 //! `prelude.lua`) costs far more than a small script's run, so each thread keeps one
 //! [`Interpreter`] and lends it to one run at a time ([`with`]). The engine hands over its
-//! sandbox as a [`Sandbox`] (plain functions), so this module does not import the engine. Three things keep a run's result a function of the store,
-//! the entry and the script alone, as if the interpreter were fresh:
+//! sandbox as a [`Sandbox`] (plain functions), so this module does not import the engine.
+//! Three things keep a run's result a function of the store, the entry and the script alone,
+//! as if the interpreter were fresh:
 //!
 //! - **Nothing a script can modify is shared.** The prelude splits in two: its first part runs
 //!   once per interpreter and keeps the pristine libraries as upvalues; its second part,
@@ -19,9 +20,9 @@
 //!   hits [`MAX_SCRIPT_MEMORY_BYTES`], and the collector's pace follows the heap's size, so the
 //!   heap must not carry anything from earlier runs. [`Interpreter::begin`] collects all
 //!   garbage and checks that Lua's byte count is exactly the figure the interpreter had when
-//!   it was built (the same for every interpreter of a build); if
-//!   anything differs (a larger string table, a longer stack, a metatable a script enlarged),
-//!   the interpreter is dropped and a fresh one built. The memory limit is that figure plus
+//!   it was built (the same for every interpreter of a build); if anything differs (a larger
+//!   string table, a longer stack, a metatable a script enlarged), the interpreter is dropped
+//!   and a fresh one built. The memory limit is that figure plus
 //!   [`MAX_SCRIPT_MEMORY_BYTES`]. For the same reason there is no cache of compiled chunks in
 //!   the heap: a script is compiled on each run (cheap next to the rest for small scripts).
 //! - **A run that ended badly is not reused.** After an interpreter failure, a spent
@@ -157,9 +158,10 @@ impl Interpreter {
     }
 }
 
-/// Runs `run` with this thread's interpreter (built with `sandbox`), readied for a run drawing from `rng` (a fresh
-/// one if there is none, or the kept one is not back at its base figure). The interpreter is
-/// kept for the next run unless `run` failed or the run spent its budget or memory. A nested
+/// Runs `run` with this thread's interpreter, readied for a run drawing from `rng` (a fresh one
+/// built with `sandbox` if there is none, or the kept one is not back at its base figure). The
+/// interpreter is kept for the next run unless `run` failed or the run spent its budget or
+/// memory. A nested
 /// call (none exists today: scripts cannot run scripts) gets an interpreter of its own.
 pub(super) fn with<R>(
     sandbox: &Sandbox,

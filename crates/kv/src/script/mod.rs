@@ -35,8 +35,8 @@
 //!   Redis's error.
 //!
 //! The run, its sandbox and the `redis` library are in `engine`, the reused interpreter in
-//! `interpreter`; the conversions
-//! between Lua values and replies in `convert`; SHA-1 in `sha1`; the `cjson`, `cmsgpack`,
+//! `interpreter`, what the two share during a run in `run_state`; the conversions between Lua
+//! values and replies in `convert`; SHA-1 in `sha1`; the `cjson`, `cmsgpack`,
 //! `struct` and `bit` libraries in `cjson`, [`cmsgpack`], [`structlib`] and `bit`; Redis 7
 //! functions (FUNCTION, FCALL) in [`function`].
 

@@ -49,10 +49,10 @@ use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalV
 /// Largest WAL chunk file; closed chunks behind a purge are deleted whole. raft-log never evicts
 /// the open chunk's entries from its payload cache, so this also bounds the part of the cache
 /// that [`WAL_CACHE_MAX_BYTES`] cannot: 64 MiB held about 130 MB of decoded SETs after a 1M-key
-/// load. 8 MiB chunks with a 16 MiB, 10k-entry cache saved about 80 B per key (465 -> 383 on one
-/// node, 1M keys of 100 B), but cost SET through a follower 10-13% in same-run A/Bs (7,699 against 8,805 req/s, medians of 4
-/// rounds, 3 nodes, 64 clients), so the memory waits for a cheaper bound (see "Memory of string
-/// keys" in docs/benchmarks.md).
+/// load. 8 MiB chunks with a 16 MiB, 10k-entry cache saved about 80 B per key (465 -> 383 on
+/// one node, 1M keys of 100 B), but cost SET through a follower 10-13% in same-run A/Bs (7,699
+/// against 8,805 req/s, medians of 4 rounds, 3 nodes, 64 clients), so the memory waits for a
+/// cheaper bound (see "Memory of string keys" in docs/benchmarks.md).
 const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
