@@ -15,12 +15,16 @@
 //!
 //! Exported names (all prefixed `raftkv_`):
 //! - `leader_changes_total` (counter): times this node saw the leader change (including to none);
-//! - `proposals_committed_total`, `proposals_failed_total` (counters): client writes proposed
-//!   by this node as leader, by outcome;
+//! - `proposals_committed_total`, `proposals_failed_total` (counters): log entries of client
+//!   writes proposed by this node as leader, by outcome;
 //! - `raft_log_fsync_seconds` (histogram): from a log append to its durable-flush callback;
 //! - `peer_rtt_seconds{peer}` (histogram): round trip of Raft RPCs to each peer;
 //! - `command_duration_seconds{cmd}` (histogram): time from dispatch to reply of each data
 //!   command (commands of one pipelined batch share the batch's time);
+//! - `write_stage_seconds{stage}` (histogram): where a write's time goes, stage by stage (see
+//!   [`Stage`]); `INFO raft` reports each stage's p50 and p99 as `write_stage_<stage>_p50_us`;
+//! - `write_entry_requests`, `write_entry_commands` (histograms): how many callers' batches and
+//!   commands the proposer gathered into each log entry (`crate::raft::proposer`);
 //! - `snapshot_failures_total` (counter): snapshot builds that could not be written (a full
 //!   disk); the previous snapshot and the log behind it were kept;
 //! - `keys`, `apply_lag_entries`, `term`, `commit_index`, `applied_index`, `is_leader`,
@@ -43,16 +47,114 @@ const LATENCY_BUCKETS_S: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 10.0,
 ];
+/// Histogram buckets for how many requests or commands one log entry gathered.
+const ENTRY_SIZE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
 /// Largest fsync latency the INFO histogram tracks, in microseconds (larger values saturate).
 const FSYNC_MAX_US: u64 = 60_000_000;
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 static FSYNC_US: OnceLock<Mutex<Histogram<u64>>> = OnceLock::new();
+static STAGE_US: OnceLock<[Mutex<Histogram<u64>>; Stage::ALL.len()]> = OnceLock::new();
+static ENTRY_SIZES: OnceLock<[Mutex<Histogram<u64>>; 2]> = OnceLock::new();
+
+/// A stage of a write's life, timed on the node where it happens. On the leader a write is
+/// [`Stage::Write`] end to end, of which [`Stage::Queue`] then [`Stage::Raft`]; a follower that
+/// received it from a client adds the forward to the leader. The Raft stage contains the
+/// leader's log append and fsync (`raft_log_fsync`), the replication round trip to each peer
+/// (`peer_rtt{peer}`, which holds the follower's [`Stage::Append`]), commit and the leader's
+/// [`Stage::Apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// From a connection dispatching a batch that writes to its replies being ready, on the node
+    /// the client is connected to (forwarding included).
+    Write,
+    /// Waiting in the proposer for an entry slot (queued to proposed).
+    Queue,
+    /// An entry handed to openraft until its applied replies come back: append and fsync,
+    /// replication, commit, apply.
+    Raft,
+    /// A follower handling one AppendEntries request: its log append and fsync included.
+    Append,
+    /// Applying one log entry to the state machine.
+    Apply,
+}
+
+impl Stage {
+    /// Every stage, in the order of a write's life.
+    pub const ALL: [Stage; 5] = [
+        Stage::Write,
+        Stage::Queue,
+        Stage::Raft,
+        Stage::Append,
+        Stage::Apply,
+    ];
+
+    /// The stage's label in `/metrics` and `INFO`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Write => "write",
+            Stage::Queue => "queue",
+            Stage::Raft => "raft",
+            Stage::Append => "append",
+            Stage::Apply => "apply",
+        }
+    }
+}
+
+fn new_latency_hist() -> Mutex<Histogram<u64>> {
+    Mutex::new(Histogram::new_with_bounds(1, FSYNC_MAX_US, 2).expect("valid histogram bounds"))
+}
+
+fn stage_hists() -> &'static [Mutex<Histogram<u64>>; Stage::ALL.len()] {
+    STAGE_US.get_or_init(|| std::array::from_fn(|_| new_latency_hist()))
+}
+
+fn entry_size_hists() -> &'static [Mutex<Histogram<u64>>; 2] {
+    ENTRY_SIZES.get_or_init(|| std::array::from_fn(|_| new_latency_hist()))
+}
+
+/// Record `elapsed` for one pass through `stage`.
+pub fn record_stage(stage: Stage, elapsed: Duration) {
+    metrics::histogram!("raftkv_write_stage_seconds", "stage" => stage.name())
+        .record(elapsed.as_secs_f64());
+    let us = (elapsed.as_micros() as u64).clamp(1, FSYNC_MAX_US);
+    if let Ok(mut h) = stage_hists()[stage as usize].lock() {
+        let _ = h.record(us);
+    }
+}
+
+/// A stage's latency since start: (p50 µs, p99 µs, count). Zeros before the first record.
+pub fn stage_percentiles_us(stage: Stage) -> (u64, u64, u64) {
+    stage_hists()[stage as usize]
+        .lock()
+        .map(|h| percentiles(&h))
+        .unwrap_or((0, 0, 0))
+}
+
+/// Record one gathered log entry: `requests` callers' batches holding `commands` commands.
+pub fn record_gathered(requests: usize, commands: usize) {
+    metrics::histogram!("raftkv_write_entry_requests").record(requests as f64);
+    metrics::histogram!("raftkv_write_entry_commands").record(commands as f64);
+    for (h, n) in entry_size_hists().iter().zip([requests, commands]) {
+        if let Ok(mut h) = h.lock() {
+            let _ = h.record((n as u64).clamp(1, FSYNC_MAX_US));
+        }
+    }
+}
+
+/// Per gathered entry since start: ((p50, p99, count) of requests, (p50, p99, count) of
+/// commands).
+pub fn entry_size_percentiles() -> ((u64, u64, u64), (u64, u64, u64)) {
+    let [requests, commands] = entry_size_hists()
+        .each_ref()
+        .map(|h| h.lock().map(|h| percentiles(&h)).unwrap_or((0, 0, 0)));
+    (requests, commands)
+}
 
 fn fsync_hist() -> &'static Mutex<Histogram<u64>> {
-    FSYNC_US.get_or_init(|| {
-        Mutex::new(Histogram::new_with_bounds(1, FSYNC_MAX_US, 2).expect("valid histogram bounds"))
-    })
+    FSYNC_US.get_or_init(new_latency_hist)
 }
 
 /// Install the Prometheus recorder (once per process) and return its handle.
@@ -62,6 +164,11 @@ pub fn install() -> Result<PrometheusHandle, String> {
     }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS_S)
+        .map_err(|e| e.to_string())?
+        .set_buckets_for_metric(
+            Matcher::Prefix("raftkv_write_entry_".into()),
+            ENTRY_SIZE_BUCKETS,
+        )
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
@@ -117,9 +224,11 @@ pub fn record_proposal(committed: bool) {
     }
 }
 
-/// Times one batch of data commands; [`BatchTimer::finish`] records it once per command.
+/// Times one batch of data commands; [`BatchTimer::finish`] records it once per command, and as
+/// one [`Stage::Write`] if it writes.
 pub struct BatchTimer {
     names: Vec<&'static str>,
+    writes: bool,
     started: Instant,
 }
 
@@ -128,13 +237,18 @@ impl BatchTimer {
     pub fn start(batch: &[kv::Command]) -> BatchTimer {
         BatchTimer {
             names: batch.iter().map(|c| c.name()).collect(),
+            writes: batch.iter().any(kv::Command::is_write),
             started: Instant::now(),
         }
     }
 
     /// Record the elapsed time for every command of the batch.
     pub fn finish(self) {
-        let secs = self.started.elapsed().as_secs_f64();
+        let elapsed = self.started.elapsed();
+        if self.writes {
+            record_stage(Stage::Write, elapsed);
+        }
+        let secs = elapsed.as_secs_f64();
         for name in self.names {
             metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name).record(secs);
         }

@@ -243,6 +243,69 @@ async fn ttl_expiry_is_the_same_on_every_node() {
     }
 }
 
+/// Writes of many clients at once share log entries (the proposer gathers every batch queued
+/// while an entry is in flight), and each client still gets exactly its own replies, in order;
+/// a transaction whose WATCH guard fails meanwhile skips only its own commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_share_entries_and_get_their_own_replies() {
+    const CLIENTS: u64 = 24;
+    const WRITES: i64 = 30;
+    const WATCHERS: u64 = 4;
+    const ABORTS: u64 = 20;
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let before = cluster.last_log_index(leader).await;
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        // Every third client writes through a follower, whose forwards join the same queue.
+        let id = if i % 3 == 0 {
+            follower_of(leader, 3)
+        } else {
+            leader
+        };
+        let mut c = cluster.client(id).await;
+        tasks.push(tokio::spawn(async move {
+            for n in 1..=WRITES {
+                let key = format!("counter:{i}");
+                assert_eq!(
+                    c.call(&["INCR", &key]).await.unwrap(),
+                    Reply::Integer(n),
+                    "client {i}, write {n}"
+                );
+            }
+        }));
+    }
+    // Meanwhile: transactions whose watched key changed, each answered nil.
+    for w in 0..WATCHERS {
+        let mut watcher = cluster.client(leader).await;
+        let mut spoiler = cluster.client(leader).await;
+        tasks.push(tokio::spawn(async move {
+            let (watched, queued) = (format!("w:{w}"), format!("x:{w}"));
+            for _ in 0..ABORTS {
+                assert_eq!(
+                    watcher.call(&["WATCH", &watched]).await.unwrap(),
+                    Reply::ok()
+                );
+                spoiler.call(&["INCR", &watched]).await.unwrap();
+                watcher.call(&["MULTI"]).await.unwrap();
+                watcher.call(&["INCR", &queued]).await.unwrap();
+                // RESP2's nil array, which this client reads as a nil.
+                assert_eq!(watcher.call(&["EXEC"]).await.unwrap(), Reply::Null);
+            }
+            assert_eq!(watcher.call(&["GET", &queued]).await.unwrap(), Reply::Null);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("every client got its own replies");
+    }
+    let writes = CLIENTS * WRITES as u64 + WATCHERS * ABORTS * 2;
+    let entries = cluster.last_log_index(leader).await - before;
+    assert!(
+        entries < writes / 2,
+        "{writes} writes of {CLIENTS} concurrent clients took {entries} log entries"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_commands_keep_their_order() {
     let cluster = Cluster::start(3).await;

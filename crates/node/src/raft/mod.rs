@@ -42,6 +42,7 @@ pub mod error;
 pub mod log_store;
 pub mod network;
 pub mod power_loss;
+pub mod proposer;
 pub mod reads;
 pub mod snapshot_file;
 pub mod state_log;
@@ -116,6 +117,7 @@ pub struct Consensus {
     node_id: NodeId,
     reads: reads::Reads,
     fault: FaultSlot,
+    proposer: proposer::Proposer,
 }
 
 /// Why the Raft core stopped by itself, and the exit status the process should end with.
@@ -218,6 +220,13 @@ impl Consensus {
             reads.gate.clone(),
             raft.server_metrics(),
         ));
+        let proposer = {
+            let (raft, fault) = (raft.clone(), fault.clone());
+            proposer::Proposer::start(Arc::new(move |cmds| {
+                let (raft, fault) = (raft.clone(), fault.clone());
+                Box::pin(async move { write_entry(&raft, &fault, cmds).await })
+            }))
+        };
         Ok(Arc::new(Consensus {
             raft,
             view,
@@ -225,6 +234,7 @@ impl Consensus {
             node_id: opts.node_id,
             reads,
             fault,
+            proposer,
         }))
     }
 
@@ -251,15 +261,7 @@ impl Consensus {
     /// A fatal error from openraft as a client-safe [`ConsensusError`] (openraft's own text
     /// holds Rust debug syntax, which must never reach a client).
     fn fatal(&self, f: &openraft::error::Fatal<types::TypeConfig>) -> ConsensusError {
-        use openraft::error::Fatal;
-        match (f, self.fault.get()) {
-            (_, Some(fault)) => ConsensusError::StorageFailed(fault.error.clone()),
-            (Fatal::StorageError(_), None) => {
-                ConsensusError::StorageFailed("storage error (see the node's log)".into())
-            }
-            (Fatal::Panicked, None) => ConsensusError::Stopped("the Raft core panicked".into()),
-            (Fatal::Stopped, None) => ConsensusError::Stopped("shutting down".into()),
-        }
+        fatal_error(f, &self.fault)
     }
 
     /// Resolve once Raft has stopped by itself (a storage failure or a panic; not a shutdown),
@@ -314,41 +316,14 @@ impl Consensus {
         }
     }
 
-    /// Put a batch of commands through the log as one entry, stamped with this leader's wall
-    /// clock, and return one reply per command once it is committed and applied.
+    /// Put a batch of commands through the log and return one reply per command once it is
+    /// committed and applied. Batches proposed meanwhile by other connections may share its log
+    /// entry ([`proposer`]); its commands stay together and in order.
     pub async fn propose(&self, cmds: Vec<kv::Command>) -> Result<Vec<Reply>, ConsensusError> {
         if let Some(fault) = self.fault.get() {
             return Err(ConsensusError::StorageFailed(fault.error.clone()));
         }
-        let entry = types::LogCommand {
-            now_ms: wall_clock_ms(),
-            cmds,
-        };
-        match tokio::time::timeout(WRITE_TIMEOUT, observed(self.raft.client_write(entry))).await {
-            Err(_) => Err(ConsensusError::OutcomeUnknown(format!(
-                "the write was not committed within {WRITE_TIMEOUT:?}"
-            ))),
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(ConsensusError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
-                Err(ConsensusError::OutcomeUnknown(
-                    "leadership changed before the write committed".into(),
-                ))
-            }
-            Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(refusal(&e))),
-            // Proposed, and then Raft stopped: the followers may have stored and may yet
-            // commit the entry.
-            Ok(Err(RaftError::Fatal(f))) => match self.fatal(&f) {
-                ConsensusError::StorageFailed(why) => Err(ConsensusError::OutcomeUnknown(format!(
-                    "this node could not write its Raft log ({why})"
-                ))),
-                e => Err(e),
-            },
-        }
+        self.proposer.propose(cmds).await
     }
 
     /// A membership change through openraft, with its refusals in plain words.
@@ -418,11 +393,15 @@ impl Consensus {
     pub async fn handle_raft_rpc(&self, req: PeerRequest) -> PeerResponse {
         let fatal = |e: &dyn std::fmt::Display| PeerResponse::Error(e.to_string());
         match req {
-            PeerRequest::Append(r) => self
-                .raft
-                .append_entries(r)
-                .await
-                .map_or_else(|e| fatal(&e), PeerResponse::Append),
+            PeerRequest::Append(r) => {
+                // Heartbeats (no entries) are not a write's stage.
+                let timed = (!r.entries.is_empty()).then(std::time::Instant::now);
+                let response = self.raft.append_entries(r).await;
+                if let Some(started) = timed {
+                    crate::metrics::record_stage(crate::metrics::Stage::Append, started.elapsed());
+                }
+                response.map_or_else(|e| fatal(&e), PeerResponse::Append)
+            }
             PeerRequest::Vote(r) => match self.refuse_vote_after_restart(&r) {
                 Some(refusal) => PeerResponse::Vote(refusal),
                 None => self
@@ -519,6 +498,56 @@ impl Consensus {
     /// Bytes taken by snapshot files (a shorthand for status reporting).
     pub fn snapshot_disk_bytes(&self) -> u64 {
         self.view.snapshot_disk_bytes()
+    }
+}
+
+/// A fatal error from openraft as a client-safe [`ConsensusError`] (openraft's own text holds
+/// Rust debug syntax, which must never reach a client).
+fn fatal_error(f: &openraft::error::Fatal<types::TypeConfig>, fault: &FaultSlot) -> ConsensusError {
+    use openraft::error::Fatal;
+    match (f, fault.get()) {
+        (_, Some(fault)) => ConsensusError::StorageFailed(fault.error.clone()),
+        (Fatal::StorageError(_), None) => {
+            ConsensusError::StorageFailed("storage error (see the node's log)".into())
+        }
+        (Fatal::Panicked, None) => ConsensusError::Stopped("the Raft core panicked".into()),
+        (Fatal::Stopped, None) => ConsensusError::Stopped("shutting down".into()),
+    }
+}
+
+/// Put one gathered entry through Raft, stamped with this leader's wall clock, and return one
+/// reply per command once it is committed and applied.
+async fn write_entry(
+    raft: &Raft,
+    fault: &FaultSlot,
+    cmds: Vec<kv::Command>,
+) -> Result<Vec<Reply>, ConsensusError> {
+    let entry = types::LogCommand {
+        now_ms: wall_clock_ms(),
+        cmds,
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, observed(raft.client_write(entry))).await {
+        Err(_) => Err(ConsensusError::OutcomeUnknown(format!(
+            "the write was not committed within {WRITE_TIMEOUT:?}"
+        ))),
+        Ok(Ok(resp)) => Ok(resp.data),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(ConsensusError::NotLeader {
+                leader: f.leader_id,
+            })
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => Err(
+            ConsensusError::OutcomeUnknown("leadership changed before the write committed".into()),
+        ),
+        Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(refusal(&e))),
+        // Proposed, and then Raft stopped: the followers may have stored and may yet commit the
+        // entry.
+        Ok(Err(RaftError::Fatal(f))) => match fatal_error(&f, fault) {
+            ConsensusError::StorageFailed(why) => Err(ConsensusError::OutcomeUnknown(format!(
+                "this node could not write its Raft log ({why})"
+            ))),
+            e => Err(e),
+        },
     }
 }
 

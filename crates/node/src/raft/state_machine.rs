@@ -410,7 +410,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             .leader_clock
                             .observe(c.now_ms, std::time::Instant::now());
                         let before = watching.then(|| Wakes::before(&applied.store, &c.cmds));
+                        let started = std::time::Instant::now();
                         let reply = apply_entry(&mut applied.store, &self.shared.hub, c);
+                        crate::metrics::record_stage(
+                            crate::metrics::Stage::Apply,
+                            started.elapsed(),
+                        );
                         let wakes = before
                             .map(|b| Wakes::after(b, &applied.store, &c.cmds))
                             .unwrap_or_default();

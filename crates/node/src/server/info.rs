@@ -264,6 +264,20 @@ fn raft(out: &mut String, ctx: &ServerContext) {
             .map(|age| age.as_millis().to_string())
             .unwrap_or_default(),
     );
+    for stage in crate::metrics::Stage::ALL {
+        let (p50, p99, count) = crate::metrics::stage_percentiles_us(stage);
+        let name = stage.name();
+        let _ = write!(
+            out,
+            "write_stage_{name}_p50_us:{p50}\r\nwrite_stage_{name}_p99_us:{p99}\r\nwrite_stage_{name}_count:{count}\r\n"
+        );
+    }
+    let (requests, commands) = crate::metrics::entry_size_percentiles();
+    let _ = write!(
+        out,
+        "write_entry_requests_p50:{}\r\nwrite_entry_requests_p99:{}\r\nwrite_entry_commands_p50:{}\r\nwrite_entry_commands_p99:{}\r\nwrite_entries_gathered:{}\r\n",
+        requests.0, requests.1, commands.0, commands.1, requests.2
+    );
     for (name, counter) in crate::counters::all() {
         let _ = write!(out, "{name}:{}\r\n", counter.get());
     }
