@@ -202,6 +202,26 @@ async fn http_livez_readyz_metrics_and_readyz_fails_without_quorum() {
         Some(0),
         "follower {follower} counted forwarded writes as failed:\n{follower_metrics}"
     );
+    // Each stage of those writes is timed on the node where it happens.
+    let stage = |m: &str, s: &str| {
+        counter(
+            m,
+            &format!("raftkv_write_stage_seconds_count{{stage=\"{s}\"}}"),
+        )
+    };
+    let forwarded = stage(&follower_metrics, "write");
+    assert!(forwarded >= Some(5), "follower write stage {forwarded:?}");
+    let appended = stage(&follower_metrics, "append");
+    assert!(appended >= Some(1), "follower append stage {appended:?}");
+    for s in ["queue", "raft", "apply"] {
+        let n = stage(&leader_metrics, s);
+        assert!(n >= Some(5), "leader {s} stage {n:?}:\n{leader_metrics}");
+    }
+    let info = cluster.info(leader).await.expect("the leader answers INFO");
+    for field in ["write_stage_raft_count", "write_entries_gathered"] {
+        let n: u64 = info[field].parse().unwrap();
+        assert!(n >= 5, "INFO {field}:{n}");
+    }
     // Bad requests are answered, never crash the endpoint.
     assert_eq!(http(&addr, "garbage\r\n\r\n").0, 400);
     assert_eq!(http_get(&addr, "/nope").0, 404);
