@@ -19,8 +19,10 @@ mod local_node;
 mod local_view;
 mod member;
 mod serve;
+mod serve_tls;
 mod snapshot;
 mod status;
+mod tls_args;
 
 use clap::{Parser, Subcommand};
 

@@ -24,6 +24,8 @@ pub struct MemberArgs {
     /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
     #[arg(long, global = true)]
     endpoint: Option<String>,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     command: MemberCommand,
 }
@@ -158,7 +160,8 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     full.extend(cmd);
     let flag: Vec<String> = args.endpoint.iter().cloned().collect();
     let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-    let mut client = RespClient::connect(&endpoint, timeout)
+    let tls = args.tls.client()?;
+    let mut client = RespClient::connect_tls(&endpoint, timeout, tls.as_deref())
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     let reply = client

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use node::client::RespClient;
+use node::tls::ClientTls;
 use node::raft::snapshot_file;
 use resp::Reply;
 
@@ -31,6 +32,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Flags of `raftkv snapshot`.
 #[derive(Args, Debug)]
 pub struct SnapshotArgs {
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     command: SnapshotCommand,
 }
@@ -76,7 +79,7 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             runtime.block_on(async {
                 let flag: Vec<String> = endpoint.into_iter().collect();
                 let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-                save(&file, &endpoint).await
+                save(&file, &endpoint, args.tls.client()?.as_deref()).await
             })
         }
         SnapshotCommand::Status { file } => {
@@ -121,12 +124,12 @@ async fn info_field(c: &mut RespClient, name: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
+async fn save(file: &Path, endpoint: &str, tls: Option<&ClientTls>) -> anyhow::Result<()> {
     if file.exists() {
         bail!("{} already exists; not overwriting it", file.display());
     }
     let started = Instant::now();
-    let mut c = RespClient::connect(endpoint, CALL_TIMEOUT)
+    let mut c = RespClient::connect_tls(endpoint, CALL_TIMEOUT, tls)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     if info_field(&mut c, "raft_role").await? != "leader" {
@@ -134,7 +137,7 @@ async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
         if leader.is_empty() {
             bail!("{endpoint} knows no leader; try again once the cluster has one");
         }
-        c = RespClient::connect(&leader, CALL_TIMEOUT)
+        c = RespClient::connect_tls(&leader, CALL_TIMEOUT, tls)
             .await
             .with_context(|| format!("cannot reach the leader at {leader}"))?;
     }
