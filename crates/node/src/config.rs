@@ -306,7 +306,11 @@ impl Config {
                 return bad(format!("{name} must be host:port, got {addr:?}"));
             }
         }
-        self.tls.validate().map_err(ConfigError::Invalid)
+        self.tls.validate().map_err(ConfigError::Invalid)?;
+        if self.join.is_some() && self.tls.main_listener_tls() && self.tls.node_client_ca().is_none() {
+            return bad("--join with a TLS client port needs --tls-ca (or --peer-tls-ca) to verify the seed's client port".into());
+        }
+        Ok(())
     }
 }
 

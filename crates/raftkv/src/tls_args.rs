@@ -13,22 +13,25 @@ use node::tls::ClientTls;
 #[derive(Args, Clone, Debug, Default)]
 pub struct TlsArgs {
     /// Connect with TLS (needs --tls-ca; implied by it).
-    #[arg(long, env = "RAFTKV_TLS")]
+    #[arg(long, env = "RAFTKV_TLS", global = true)]
     pub tls: bool,
     /// PEM CA that signed the nodes' client-port certificates.
-    #[arg(long = "tls-ca", env = "RAFTKV_TLS_CA", value_name = "FILE")]
+    #[arg(long = "tls-ca", env = "RAFTKV_TLS_CA", value_name = "FILE", global = true)]
     pub tls_ca: Option<PathBuf>,
     /// PEM client certificate, for nodes started with --tls-client-auth.
-    #[arg(long = "tls-cert", env = "RAFTKV_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    #[arg(long = "tls-cert", env = "RAFTKV_TLS_CERT", value_name = "FILE", global = true)]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long = "tls-key", env = "RAFTKV_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(long = "tls-key", env = "RAFTKV_TLS_KEY", value_name = "FILE", global = true)]
     pub tls_key: Option<PathBuf>,
 }
 
 impl TlsArgs {
     /// The TLS client these flags describe, or None for plain connections.
     pub fn client(&self) -> anyhow::Result<Option<Arc<ClientTls>>> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            anyhow::bail!("--tls-cert and --tls-key go together");
+        }
         let Some(ca) = &self.tls_ca else {
             if self.tls || self.tls_cert.is_some() {
                 anyhow::bail!("--tls needs --tls-ca FILE (the CA that signed the nodes' certificates)");

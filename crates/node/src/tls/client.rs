@@ -55,15 +55,15 @@ impl ClientTls {
     /// How a node dials other nodes' client ports (to join, to ask whether it was removed) when
     /// its own main client listener speaks TLS: trusting `--tls-ca` (else the peer CA), and
     /// presenting its client-port certificate in case the other side requires one. None when
-    /// the main client listener is plain.
+    /// the main client listener is plain, or when no CA is given (then those calls are plain
+    /// and fail against TLS ports: `Config::validate` refuses `--join` so).
     pub fn node_client(settings: &TlsSettings) -> Result<Option<Arc<ClientTls>>, TlsError> {
         if !settings.main_listener_tls() {
             return Ok(None);
         }
-        let Some(ca) = settings.ca.as_ref().or(settings.peer_ca.as_ref()) else {
-            return Err(TlsError::Setup(
-                "the client port speaks TLS, so joining a cluster needs --tls-ca (or --peer-tls-ca) to verify the other nodes' client ports".into(),
-            ));
+        let Some(ca) = settings.node_client_ca() else {
+            tracing::warn!("the client port speaks TLS but neither --tls-ca nor --peer-tls-ca is set: this node cannot ask the others whether it was removed");
+            return Ok(None);
         };
         let identity = settings.cert.as_deref().zip(settings.key.as_deref());
         ClientTls::new("node client", ca, identity).map(Some)

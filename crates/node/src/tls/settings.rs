@@ -93,6 +93,11 @@ impl TlsSettings {
         self.client_tls() && self.listen.is_none()
     }
 
+    /// The CA this node trusts when it dials other nodes' client ports: `ca`, else `peer_ca`.
+    pub fn node_client_ca(&self) -> Option<&PathBuf> {
+        self.ca.as_ref().or(self.peer_ca.as_ref())
+    }
+
     /// Check that the settings go together and name readable files; the files' contents are
     /// checked when they are loaded, also before the node starts.
     pub fn validate(&self) -> Result<(), String> {

@@ -9,6 +9,10 @@ use std::sync::Arc;
 use super::stream::{BoxRead, BoxWrite, ConnectFuture, Transport};
 use crate::tls::{ClientTls, ServerTls};
 
+/// The start of the error a failed dialer-side handshake gives (its kind is
+/// `PermissionDenied`, like a failed cluster-secret check: callers treat both as unreachable).
+pub const HANDSHAKE_FAILED: &str = "TLS handshake with peer";
+
 /// TCP with `TCP_NODELAY`, then TLS.
 pub struct TlsTransport {
     tls: Arc<ClientTls>,
@@ -27,9 +31,10 @@ impl Transport for TlsTransport {
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
             let stream = self.tls.connect(stream, addr).await.map_err(|e| {
+                crate::counters::PEER_AUTH_FAILURES.incr();
                 std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
-                    format!("TLS handshake with peer {addr}: {e}"),
+                    format!("{HANDSHAKE_FAILED} {addr}: {e}"),
                 )
             })?;
             let (r, w) = tokio::io::split(stream);
