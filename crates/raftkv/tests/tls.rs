@@ -13,11 +13,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::certs::{cert_naming, dev_certs, stranger_on_peer_port};
 use common::{bulk, poll_for, raftkv, serve_must_fail, wait_until, Cluster, NodeSetup};
 use node::client::RespClient;
 use node::tls::ClientTls;
@@ -25,88 +25,6 @@ use resp::Reply;
 
 /// Deadline of one client connection and call.
 const CALL: Duration = Duration::from_secs(5);
-
-/// A directory of certificates made by `scripts/dev-certs`: `ca.crt` and `NAME.crt`/`NAME.key`.
-struct Certs {
-    dir: PathBuf,
-}
-
-impl Certs {
-    fn file(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-    fn ca(&self) -> String {
-        self.file("ca.crt")
-    }
-    fn cert(&self, name: &str) -> String {
-        self.file(&format!("{name}.crt"))
-    }
-    fn key(&self, name: &str) -> String {
-        self.file(&format!("{name}.key"))
-    }
-    /// A client trusting this CA, presenting `identity`'s certificate if given.
-    fn client(&self, identity: Option<&str>) -> Arc<ClientTls> {
-        let (c, k) = identity.map(|n| (self.cert(n), self.key(n))).unzip();
-        let identity = c.as_deref().map(Path::new).zip(k.as_deref().map(Path::new));
-        ClientTls::new("test", Path::new(&self.ca()), identity).expect("test TLS client")
-    }
-    /// `serve` flags for client TLS and peer mTLS with `name`'s certificate.
-    fn node_flags(&self, name: &str) -> Vec<String> {
-        let (cert, key, ca) = (self.cert(name), self.key(name), self.ca());
-        [
-            "--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca,
-            "--peer-tls-cert", &cert, "--peer-tls-key", &key, "--peer-tls-ca", &ca,
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-}
-
-/// Certificates for `names` under `dir/sub`, or None (after saying why) without openssl.
-fn dev_certs(dir: &Path, sub: &str, names: &[&str]) -> Option<Certs> {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("SKIPPED: openssl is not installed (apt-get install openssl); TLS not tested");
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-certs");
-    let out_dir = dir.join(sub);
-    let out = Command::new(script)
-        .arg(&out_dir)
-        .args(names)
-        .output()
-        .expect("run scripts/dev-certs");
-    assert!(
-        out.status.success(),
-        "dev-certs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(Certs { dir: out_dir })
-}
-
-/// A certificate for `name` signed by `certs`' CA whose only name is `san` (e.g. a DNS name a
-/// node does not have).
-fn cert_naming(certs: &Certs, name: &str, san: &str) {
-    let ext = certs.dir.join(format!("{name}.ext"));
-    std::fs::write(
-        &ext,
-        format!("extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={san}\n"),
-    )
-    .unwrap();
-    let (key, csr) = (certs.key(name), certs.file(&format!("{name}.csr")));
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    run(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}"),
-    ]);
-    run(&[
-        "x509", "-req", "-in", &csr, "-CA", &certs.ca(), "-CAkey", &certs.file("ca.key"),
-        "-CAcreateserial", "-out", &certs.cert(name), "-days", "30", "-extfile",
-        &ext.display().to_string(),
-    ]);
-}
 
 /// PING over a fresh connection to `addr`, over TLS with `tls` if given.
 async fn ping(addr: &str, tls: Option<&ClientTls>) -> Result<Reply, String> {
@@ -168,6 +86,25 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     assert!(ok && out.contains("leader") && out.contains("follower"), "{out}{err}");
     let (ok, out, _) = raftkv(&["status", "--endpoints", &endpoints]);
     assert!(!ok, "status without TLS reaches no node: {out}");
+
+    // TLS clients on the peer port without a certificate, or with one from another CA, get
+    // no byte of the hello answer; each refusal is counted.
+    let peer = cluster.node(leader).peer.clone();
+    let before = cluster.count(leader, "peer_auth_failures").await;
+    let foreign = ClientTls::new(
+        "test",
+        Path::new(&ca.ca()),
+        Some((Path::new(&other.cert("node4")), Path::new(&other.key("node4")))),
+    )
+    .unwrap();
+    for tls in [ca.client(None), foreign] {
+        let got = stranger_on_peer_port(&peer, &tls).await;
+        assert!(got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty), "{got:?}");
+    }
+    wait_until("both refusals counted", || async {
+        cluster.count(leader, "peer_auth_failures").await >= before + 2
+    })
+    .await;
 
     // A node whose peer certificate another CA signed cannot be added, and gets nothing.
     let seed = cluster.node(leader).client.clone();

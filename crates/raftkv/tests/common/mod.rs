@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod blocked;
+pub mod certs;
 pub mod writers;
 
 use std::io::{BufRead, BufReader, Write};
