@@ -307,7 +307,10 @@ impl Config {
             }
         }
         self.tls.validate().map_err(ConfigError::Invalid)?;
-        if self.join.is_some() && self.tls.main_listener_tls() && self.tls.node_client_ca().is_none() {
+        if self.join.is_some()
+            && self.tls.main_listener_tls()
+            && self.tls.node_client_ca().is_none()
+        {
             return bad("--join with a TLS client port needs --tls-ca (or --peer-tls-ca) to verify the seed's client port".into());
         }
         Ok(())

@@ -42,9 +42,9 @@ use crate::ids::NodeAddr;
 use crate::raft::snapshot_file::restore;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
-use crate::transport::memory::MemoryListener;
 use crate::tls::reload::Reload;
 use crate::tls::{ClientTls, ServerTls};
+use crate::transport::memory::MemoryListener;
 use crate::transport::{
     PeerAuth, PeerHandler, PeerServer, PeerTls, Peers, TcpTransport, TlsTransport, Transport,
 };
@@ -120,12 +120,13 @@ impl Node {
         let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
         })?;
-        let tls_listener = match &config.tls.listen {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-            })?),
-            None => None,
-        };
+        let tls_listener =
+            match &config.tls.listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+                })?),
+                None => None,
+            };
         let tls_addr = match &tls_listener {
             Some(l) => Some(l.local_addr()?),
             None => None,
@@ -269,7 +270,11 @@ impl Node {
         match (&client_tls, tls_listener) {
             // During a migration --listen stays plain and the TLS listener serves beside it.
             (Some(tls), Some(l)) => {
-                tasks.push(tokio::spawn(server::run(client_listener, None, ctx.clone())));
+                tasks.push(tokio::spawn(server::run(
+                    client_listener,
+                    None,
+                    ctx.clone(),
+                )));
                 tasks.push(tokio::spawn(server::run(l, Some(tls.clone()), ctx.clone())));
             }
             (tls, _) => tasks.push(tokio::spawn(server::run(
@@ -387,8 +392,7 @@ async fn join(seed: &str, id: u64, me: &NodeAddr, tls: Option<&ClientTls>) -> io
     let mut pause = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut c =
-                RespClient::connect_tls(seed, crate::limits::ADD_NODE_TIMEOUT, tls).await?;
+            let mut c = RespClient::connect_tls(seed, crate::limits::ADD_NODE_TIMEOUT, tls).await?;
             let id = id.to_string();
             let args: [&[u8]; 6] = [
                 b"RAFTKV",

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use node::client::RespClient;
-use node::tls::ClientTls;
 use node::raft::snapshot_file;
+use node::tls::ClientTls;
 use resp::Reply;
 
 /// Bytes asked for per `RAFTKV SNAPSHOT READ`.

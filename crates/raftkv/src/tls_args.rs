@@ -16,13 +16,28 @@ pub struct TlsArgs {
     #[arg(long, env = "RAFTKV_TLS", global = true)]
     pub tls: bool,
     /// PEM CA that signed the nodes' client-port certificates.
-    #[arg(long = "tls-ca", env = "RAFTKV_TLS_CA", value_name = "FILE", global = true)]
+    #[arg(
+        long = "tls-ca",
+        env = "RAFTKV_TLS_CA",
+        value_name = "FILE",
+        global = true
+    )]
     pub tls_ca: Option<PathBuf>,
     /// PEM client certificate, for nodes started with --tls-client-auth.
-    #[arg(long = "tls-cert", env = "RAFTKV_TLS_CERT", value_name = "FILE", global = true)]
+    #[arg(
+        long = "tls-cert",
+        env = "RAFTKV_TLS_CERT",
+        value_name = "FILE",
+        global = true
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long = "tls-key", env = "RAFTKV_TLS_KEY", value_name = "FILE", global = true)]
+    #[arg(
+        long = "tls-key",
+        env = "RAFTKV_TLS_KEY",
+        value_name = "FILE",
+        global = true
+    )]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -34,7 +49,9 @@ impl TlsArgs {
         }
         let Some(ca) = &self.tls_ca else {
             if self.tls || self.tls_cert.is_some() {
-                anyhow::bail!("--tls needs --tls-ca FILE (the CA that signed the nodes' certificates)");
+                anyhow::bail!(
+                    "--tls needs --tls-ca FILE (the CA that signed the nodes' certificates)"
+                );
             }
             return Ok(None);
         };

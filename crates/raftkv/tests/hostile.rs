@@ -268,9 +268,16 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
     let other = dev_certs(tmp.path(), "b", &["node1"]).unwrap();
     let peer_flags = |certs: &common::certs::Certs, name: &str| -> Vec<String> {
         let (cert, key, ca) = (certs.cert(name), certs.key(name), certs.ca());
-        ["--peer-tls-cert", &cert, "--peer-tls-key", &key, "--peer-tls-ca", &ca]
-            .map(String::from)
-            .to_vec()
+        [
+            "--peer-tls-cert",
+            &cert,
+            "--peer-tls-key",
+            &key,
+            "--peer-tls-ca",
+            &ca,
+        ]
+        .map(String::from)
+        .to_vec()
     };
     let cluster = Cluster::start_each(3, |id| common::NodeSetup {
         flags: peer_flags(&ca, &format!("node{id}")),
@@ -293,7 +300,10 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
     ];
     for tls in &strangers {
         let got = stranger_on_peer_port(&peer, tls).await;
-        assert!(got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty), "{got:?}");
+        assert!(
+            got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
+            "{got:?}"
+        );
     }
     // Plain bytes on the TLS peer port: closed without an answer.
     assert!(send_and_read_to_close(&peer, &garbage(7, 512)).await.len() < 64);
@@ -302,5 +312,8 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
     })
     .await;
     let follower = (1..=3).find(|&id| id != leader).unwrap();
-    assert_eq!(cluster.call(follower, &["SET", "k", "v"]).await, Reply::ok());
+    assert_eq!(
+        cluster.call(follower, &["SET", "k", "v"]).await,
+        Reply::ok()
+    );
 }

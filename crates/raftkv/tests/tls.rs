@@ -58,15 +58,23 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     // Writes through a follower reach the leader over peer TLS and come back.
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
     let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|&i| i != leader).collect();
-    assert_eq!(cluster.call(followers[0], &["SET", "k", "v"]).await, Reply::ok());
-    cluster.wait_local(followers[1], &["GET", "k"], bulk("v")).await;
+    assert_eq!(
+        cluster.call(followers[0], &["SET", "k", "v"]).await,
+        Reply::ok()
+    );
+    cluster
+        .wait_local(followers[1], &["GET", "k"], bulk("v"))
+        .await;
 
     // A plain client on the TLS port, and a TLS client trusting another CA, get nothing.
     let addr = cluster.node(followers[0]).client.clone();
     let plain = ping(&addr, None).await;
     assert!(plain.is_err(), "a plain client on the TLS port: {plain:?}");
     let wrong_ca = ping(&addr, Some(&other.client(None))).await;
-    assert!(wrong_ca.is_err(), "a client trusting another CA: {wrong_ca:?}");
+    assert!(
+        wrong_ca.is_err(),
+        "a client trusting another CA: {wrong_ca:?}"
+    );
     assert_eq!(ping(&addr, cluster.tls.as_deref()).await, Ok(pong()));
 
     // redis-cli --tls --cacert, and the raftkv CLI with --tls-ca.
@@ -83,7 +91,10 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     assert_eq!(cli(&["GET", "cli"]), "x");
     let endpoints = cluster.client_addrs(&[1, 2, 3]).join(",");
     let (ok, out, err) = raftkv(&["status", "--endpoints", &endpoints, "--tls-ca", &ca.ca()]);
-    assert!(ok && out.contains("leader") && out.contains("follower"), "{out}{err}");
+    assert!(
+        ok && out.contains("leader") && out.contains("follower"),
+        "{out}{err}"
+    );
     let (ok, out, _) = raftkv(&["status", "--endpoints", &endpoints]);
     assert!(!ok, "status without TLS reaches no node: {out}");
 
@@ -94,12 +105,18 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     let foreign = ClientTls::new(
         "test",
         Path::new(&ca.ca()),
-        Some((Path::new(&other.cert("node4")), Path::new(&other.key("node4")))),
+        Some((
+            Path::new(&other.cert("node4")),
+            Path::new(&other.key("node4")),
+        )),
     )
     .unwrap();
     for tls in [ca.client(None), foreign] {
         let got = stranger_on_peer_port(&peer, &tls).await;
-        assert!(got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty), "{got:?}");
+        assert!(
+            got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
+            "{got:?}"
+        );
     }
     wait_until("both refusals counted", || async {
         cluster.count(leader, "peer_auth_failures").await >= before + 2
@@ -117,14 +134,31 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     cluster.spawn_empty(4, &refs(&flags));
     let (peer4, client4) = (cluster.node(4).peer.clone(), cluster.node(4).client.clone());
     let (ok, _, err) = raftkv(&[
-        "member", "add", "4", &peer4, &client4, "--endpoint", &seed, "--tls-ca", &ca.ca(),
+        "member",
+        "add",
+        "4",
+        &peer4,
+        &client4,
+        "--endpoint",
+        &seed,
+        "--tls-ca",
+        &ca.ca(),
     ]);
-    assert!(!ok, "adding a node with a certificate from another CA must fail");
+    assert!(
+        !ok,
+        "adding a node with a certificate from another CA must fail"
+    );
     assert!(err.contains("failed the peer TLS check"), "{err}");
     assert!(cluster.count(leader, "peer_auth_failures").await > before);
     let info4 = cluster.info(4).await.expect("node 4 answers INFO");
-    assert_eq!(info4["raft_voters"], "", "node 4 got a membership: {info4:?}");
-    assert!(info4["peer_auth_failures"].parse::<u64>().unwrap() > 0, "{info4:?}");
+    assert_eq!(
+        info4["raft_voters"], "",
+        "node 4 got a membership: {info4:?}"
+    );
+    assert!(
+        info4["peer_auth_failures"].parse::<u64>().unwrap() > 0,
+        "{info4:?}"
+    );
 
     // A node with a certificate from the cluster's CA that does not name its peer host (the
     // leader dials 127.0.0.1; the certificate names only node5.invalid) is refused too.
@@ -136,16 +170,35 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     cluster.spawn_empty(5, &refs(&flags));
     let (peer5, client5) = (cluster.node(5).peer.clone(), cluster.node(5).client.clone());
     let (ok, _, err) = raftkv(&[
-        "member", "add", "5", &peer5, &client5, "--endpoint", &seed, "--tls-ca", &ca.ca(),
+        "member",
+        "add",
+        "5",
+        &peer5,
+        &client5,
+        "--endpoint",
+        &seed,
+        "--tls-ca",
+        &ca.ca(),
     ]);
-    assert!(!ok, "adding a node whose certificate does not name it must fail");
+    assert!(
+        !ok,
+        "adding a node whose certificate does not name it must fail"
+    );
     assert!(err.contains("failed the peer TLS check"), "{err}");
     let info = cluster.info(leader).await.expect("the leader answers INFO");
-    assert_eq!((info["raft_voters"].as_str(), info["raft_learners"].as_str()), ("1,2,3", ""));
+    assert_eq!(
+        (info["raft_voters"].as_str(), info["raft_learners"].as_str()),
+        ("1,2,3", "")
+    );
 
     // The cluster never stopped serving.
-    assert_eq!(cluster.call(followers[1], &["SET", "k", "w"]).await, Reply::ok());
-    cluster.wait_local(followers[0], &["GET", "k"], bulk("w")).await;
+    assert_eq!(
+        cluster.call(followers[1], &["SET", "k", "w"]).await,
+        Reply::ok()
+    );
+    cluster
+        .wait_local(followers[0], &["GET", "k"], bulk("w"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,19 +216,31 @@ async fn required_client_auth_refuses_a_client_without_a_good_certificate() {
     })
     .await;
     let addr = cluster.node(1).client.clone();
-    assert_eq!(ping(&addr, Some(&ca.client(Some("client")))).await, Ok(pong()));
+    assert_eq!(
+        ping(&addr, Some(&ca.client(Some("client")))).await,
+        Ok(pong())
+    );
     let anonymous = ping(&addr, Some(&ca.client(None))).await;
-    assert!(anonymous.is_err(), "a client without a certificate: {anonymous:?}");
+    assert!(
+        anonymous.is_err(),
+        "a client without a certificate: {anonymous:?}"
+    );
     // A certificate from another CA (the client trusts the node's CA, so only the node can
     // refuse): the client's certificate and the CA file must both be right.
     let foreign = ClientTls::new(
         "test",
         Path::new(&ca.ca()),
-        Some((Path::new(&other.cert("client")), Path::new(&other.key("client")))),
+        Some((
+            Path::new(&other.cert("client")),
+            Path::new(&other.key("client")),
+        )),
     )
     .unwrap();
     let foreign = ping(&addr, Some(&foreign)).await;
-    assert!(foreign.is_err(), "a client certificate from another CA: {foreign:?}");
+    assert!(
+        foreign.is_err(),
+        "a client certificate from another CA: {foreign:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +255,10 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_open_ones(
     std::fs::copy(ca.cert("node1"), &cert).unwrap();
     std::fs::copy(ca.key("node1"), &key).unwrap();
     let flags: Vec<String> = [
-        "--tls-cert", &cert.display().to_string(), "--tls-key", &key.display().to_string(),
+        "--tls-cert",
+        &cert.display().to_string(),
+        "--tls-key",
+        &key.display().to_string(),
     ]
     .map(String::from)
     .to_vec();
@@ -200,7 +268,9 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_open_ones(
     })
     .await;
     let addr = cluster.node(1).client.clone();
-    let mut open = RespClient::connect_tls(&addr, CALL, Some(&ca.client(None))).await.unwrap();
+    let mut open = RespClient::connect_tls(&addr, CALL, Some(&ca.client(None)))
+        .await
+        .unwrap();
     assert_eq!(open.call(&["SET", "k", "1"]).await.unwrap(), Reply::ok());
     let pid = cluster.info(1).await.unwrap()["process_id"].clone();
     let hup = || {
@@ -219,7 +289,10 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_open_ones(
     })
     .await;
     let old = ping(&addr, Some(&ca.client(None))).await;
-    assert!(old.is_err(), "the old certificate is no longer served: {old:?}");
+    assert!(
+        old.is_err(),
+        "the old certificate is no longer served: {old:?}"
+    );
     // The connection opened before the reload keeps going.
     assert_eq!(open.call(&["GET", "k"]).await.unwrap(), bulk("1"));
 
@@ -247,8 +320,12 @@ async fn tls_listen_serves_tls_beside_a_plain_listener() {
         return;
     };
     let flags: Vec<String> = [
-        "--tls-cert", &ca.cert("node1"), "--tls-key", &ca.key("node1"),
-        "--tls-listen", "127.0.0.1:0",
+        "--tls-cert",
+        &ca.cert("node1"),
+        "--tls-key",
+        &ca.key("node1"),
+        "--tls-listen",
+        "127.0.0.1:0",
     ]
     .map(String::from)
     .to_vec();
@@ -264,7 +341,10 @@ async fn tls_listen_serves_tls_beside_a_plain_listener() {
     assert_eq!(ping(&plain, None).await, Ok(pong()));
     assert_eq!(ping(&tls, Some(&ca.client(None))).await, Ok(pong()));
     assert!(ping(&tls, None).await.is_err(), "plain on the TLS listener");
-    assert!(ping(&plain, Some(&ca.client(None))).await.is_err(), "TLS on the plain one");
+    assert!(
+        ping(&plain, Some(&ca.client(None))).await.is_err(),
+        "TLS on the plain one"
+    );
 }
 
 #[test]
@@ -281,11 +361,40 @@ fn bad_tls_settings_refuse_the_start_with_the_reason() {
     let cases: [(&[&str], &str); 7] = [
         (&["--tls-cert", &cert], "--tls-key is not"),
         (&["--tls-cert", &cert, "--tls-key", &missing], "missing.pem"),
-        (&["--tls-cert", &garbage, "--tls-key", &key], "holds no CERTIFICATE"),
-        (&["--tls-cert", &cert, "--tls-key", &garbage], "holds no PRIVATE KEY"),
-        (&["--tls-listen", "127.0.0.1:0"], "--tls-listen needs --tls-cert"),
-        (&["--tls-cert", &cert, "--tls-key", &key, "--tls-client-auth", "required"], "needs --tls-ca"),
-        (&["--peer-tls-cert", &cert, "--peer-tls-key", &key, "--peer-tls-ca", &garbage], "holds no CERTIFICATE"),
+        (
+            &["--tls-cert", &garbage, "--tls-key", &key],
+            "holds no CERTIFICATE",
+        ),
+        (
+            &["--tls-cert", &cert, "--tls-key", &garbage],
+            "holds no PRIVATE KEY",
+        ),
+        (
+            &["--tls-listen", "127.0.0.1:0"],
+            "--tls-listen needs --tls-cert",
+        ),
+        (
+            &[
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--tls-client-auth",
+                "required",
+            ],
+            "needs --tls-ca",
+        ),
+        (
+            &[
+                "--peer-tls-cert",
+                &cert,
+                "--peer-tls-key",
+                &key,
+                "--peer-tls-ca",
+                &garbage,
+            ],
+            "holds no CERTIFICATE",
+        ),
     ];
     for (i, (flags, expected)) in cases.iter().enumerate() {
         let data = tmp.path().join(format!("d{i}"));

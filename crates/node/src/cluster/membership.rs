@@ -229,7 +229,8 @@ impl Cluster {
 /// True if a refused peer connection failed its TLS handshake (see
 /// [`crate::transport::TlsTransport`]) rather than the cluster-secret check.
 fn is_tls_refusal(e: &io::Error) -> bool {
-    e.to_string().contains(crate::transport::tls::HANDSHAKE_FAILED)
+    e.to_string()
+        .contains(crate::transport::tls::HANDSHAKE_FAILED)
 }
 
 #[cfg(test)]

@@ -100,11 +100,11 @@ impl Reload for ServerTls {
 }
 
 fn build(
-what: &'static str,
-cert: &Path,
-key: &Path,
-ca: Option<&Path>,
-client_auth: ClientAuth,
+    what: &'static str,
+    cert: &Path,
+    key: &Path,
+    ca: Option<&Path>,
+    client_auth: ClientAuth,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let setup = |e: &dyn std::fmt::Display| TlsError::Setup(format!("{}: {e}", what));
     let certs = pem::certificates(cert)?;

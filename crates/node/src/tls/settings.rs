@@ -101,13 +101,14 @@ impl TlsSettings {
     /// Check that the settings go together and name readable files; the files' contents are
     /// checked when they are loaded, also before the node starts.
     pub fn validate(&self) -> Result<(), String> {
-        let pair = |cert: &Option<PathBuf>, key: &Option<PathBuf>, c: &str, k: &str| match (
-            cert, key,
-        ) {
-            (Some(_), None) => Err(format!("--{c} is set but --{k} is not: a certificate needs its private key")),
-            (None, Some(_)) => Err(format!("--{k} is set but --{c} is not")),
-            _ => Ok(()),
-        };
+        let pair =
+            |cert: &Option<PathBuf>, key: &Option<PathBuf>, c: &str, k: &str| match (cert, key) {
+                (Some(_), None) => Err(format!(
+                    "--{c} is set but --{k} is not: a certificate needs its private key"
+                )),
+                (None, Some(_)) => Err(format!("--{k} is set but --{c} is not")),
+                _ => Ok(()),
+            };
         pair(&self.cert, &self.key, "tls-cert", "tls-key")?;
         pair(
             &self.peer_cert,
@@ -154,8 +155,7 @@ impl TlsSettings {
         ];
         for (flag, path) in files {
             if let Some(path) = path {
-                std::fs::metadata(path)
-                    .map_err(|e| format!("--{flag} {}: {e}", path.display()))?;
+                std::fs::metadata(path).map_err(|e| format!("--{flag} {}: {e}", path.display()))?;
             }
         }
         Ok(())
@@ -170,7 +170,10 @@ mod tests {
     fn client_auth_parses_its_three_names() {
         assert_eq!("Required".parse(), Ok(ClientAuth::Required));
         assert_eq!("none".parse(), Ok(ClientAuth::None));
-        assert!("maybe".parse::<ClientAuth>().unwrap_err().contains("expected"));
+        assert!("maybe"
+            .parse::<ClientAuth>()
+            .unwrap_err()
+            .contains("expected"));
     }
 
     #[test]
@@ -181,10 +184,25 @@ mod tests {
         let some = || Some(f.clone());
         assert_eq!(TlsSettings::default().validate(), Ok(()));
         let cases: [(TlsSettings, &str); 6] = [
-            (TlsSettings { cert: some(), ..Default::default() }, "--tls-key is not"),
-            (TlsSettings { peer_key: some(), ..Default::default() }, "--peer-tls-cert is not"),
             (
-                TlsSettings { listen: Some("127.0.0.1:0".into()), ..Default::default() },
+                TlsSettings {
+                    cert: some(),
+                    ..Default::default()
+                },
+                "--tls-key is not",
+            ),
+            (
+                TlsSettings {
+                    peer_key: some(),
+                    ..Default::default()
+                },
+                "--peer-tls-cert is not",
+            ),
+            (
+                TlsSettings {
+                    listen: Some("127.0.0.1:0".into()),
+                    ..Default::default()
+                },
                 "--tls-listen needs --tls-cert",
             ),
             (
@@ -197,7 +215,11 @@ mod tests {
                 "needs --tls-ca",
             ),
             (
-                TlsSettings { peer_cert: some(), peer_key: some(), ..Default::default() },
+                TlsSettings {
+                    peer_cert: some(),
+                    peer_key: some(),
+                    ..Default::default()
+                },
                 "needs --peer-tls-ca",
             ),
             (

@@ -70,23 +70,23 @@ impl PeerServer {
                         let (r, w) = stream.into_split();
                         serve_connection(r, w, handler).await
                     }
-                    Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(stream)) => {
-                            let (r, w) = tokio::io::split(stream);
-                            serve_connection(r, w, handler).await
+                    Some(tls) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                let (r, w) = tokio::io::split(stream);
+                                serve_connection(r, w, handler).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::warn!(%remote, error = %e, "peer TLS handshake failed; connection refused");
+                                crate::counters::PEER_AUTH_FAILURES.incr();
+                                Ok(())
+                            }
+                            Err(_) => Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "no TLS handshake in time",
+                            )),
                         }
-                        Ok(Err(e)) => {
-                            tracing::warn!(%remote, error = %e, "peer TLS handshake failed; connection refused");
-                            crate::counters::PEER_AUTH_FAILURES.incr();
-                            Ok(())
-                        }
-                        Err(_) => Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "no TLS handshake in time",
-                        )),
-                    },
+                    }
                 };
                 if let Err(e) = result {
                     tracing::debug!(%remote, error = %e, "peer connection ended");

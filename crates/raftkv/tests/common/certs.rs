@@ -37,8 +37,18 @@ impl Certs {
     pub fn node_flags(&self, name: &str) -> Vec<String> {
         let (cert, key, ca) = (self.cert(name), self.key(name), self.ca());
         [
-            "--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca,
-            "--peer-tls-cert", &cert, "--peer-tls-key", &key, "--peer-tls-ca", &ca,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-ca",
+            &ca,
+            "--peer-tls-cert",
+            &cert,
+            "--peer-tls-key",
+            &key,
+            "--peer-tls-ca",
+            &ca,
         ]
         .map(String::from)
         .to_vec()
@@ -81,12 +91,35 @@ pub fn cert_naming(certs: &Certs, name: &str, san: &str) {
         assert!(out.status.success(), "openssl {args:?}: {out:?}");
     };
     run(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}"),
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        &format!("/CN={name}"),
     ]);
     run(&[
-        "x509", "-req", "-in", &csr, "-CA", &certs.ca(), "-CAkey", &certs.file("ca.key"),
-        "-CAcreateserial", "-out", &certs.cert(name), "-days", "30", "-extfile",
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &certs.ca(),
+        "-CAkey",
+        &certs.file("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &certs.cert(name),
+        "-days",
+        "30",
+        "-extfile",
         &ext.display().to_string(),
     ]);
 }
