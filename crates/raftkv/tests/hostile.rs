@@ -299,7 +299,7 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
         .unwrap(),
     ];
     for tls in &strangers {
-        let got = stranger_on_peer_port(&peer, tls).await;
+        let got = stranger_on_peer_port(&peer, leader, tls).await;
         assert!(
             got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
             "{got:?}"

@@ -112,7 +112,7 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     )
     .unwrap();
     for tls in [ca.client(None), foreign] {
-        let got = stranger_on_peer_port(&peer, &tls).await;
+        let got = stranger_on_peer_port(&peer, leader, &tls).await;
         assert!(
             got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
             "{got:?}"

@@ -125,24 +125,35 @@ pub fn cert_naming(certs: &Certs, name: &str, san: &str) {
 }
 
 /// Act as a stranger on a TLS peer port: dial `peer` with `tls` (which may present no
-/// certificate, or one the node does not trust), send a made-up hello, and read until the node
+/// certificate, or one the node does not trust), send a well-formed hello from node 99 to node
+/// `to` (one a node without peer TLS or a cluster secret would answer), and read until the node
 /// closes. Returns what came back: the node must answer nothing (a failed handshake is `Err`).
-pub async fn stranger_on_peer_port(peer: &str, tls: &ClientTls) -> Result<Vec<u8>, String> {
+pub async fn stranger_on_peer_port(
+    peer: &str,
+    to: u64,
+    tls: &ClientTls,
+) -> Result<Vec<u8>, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let tcp = tokio::net::TcpStream::connect(peer)
         .await
         .map_err(|e| e.to_string())?;
     let mut s = tls.connect(tcp, peer).await.map_err(|e| e.to_string())?;
+    // Protocol 3's hello: magic, version, from, to, a nonce.
     let mut hello = b"RKVP".to_vec();
-    hello.extend_from_slice(&[0u8; 36]);
+    hello.extend_from_slice(&3u32.to_le_bytes());
+    hello.extend_from_slice(&99u64.to_le_bytes());
+    hello.extend_from_slice(&to.to_le_bytes());
+    hello.extend_from_slice(&[42u8; 16]);
     // With TLS 1.3 the node refuses the certificate after the client's side of the handshake
     // is done, so the write may still succeed; the read tells.
     let _ = s.write_all(&hello).await;
     let _ = s.flush().await;
     let mut got = Vec::new();
+    // Bytes before an error count: a node closing without a TLS close_notify after answering
+    // is an error at the end of what it sent.
     match tokio::time::timeout(super::WAIT, s.read_to_end(&mut got)).await {
-        Ok(Ok(_)) => Ok(got),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) if got.is_empty() => Err(e.to_string()),
+        Ok(_) => Ok(got),
         Err(_) => panic!("the node kept a stranger's connection open"),
     }
 }
