@@ -16,6 +16,7 @@ mod bench;
 mod endpoints;
 mod local;
 mod local_node;
+mod local_tls;
 mod local_view;
 mod member;
 mod serve;
