@@ -402,3 +402,56 @@ fn bad_tls_settings_refuse_the_start_with_the_reason() {
         assert!(err.contains(expected), "{flags:?}: {err}");
     }
 }
+
+/// A base port whose three client ports and peer ports (10000 up) are free now: client ports
+/// in 12000-12999, peer ports in 22000-22999, below Linux's ephemeral range, so port-0
+/// listeners of other tests never take them.
+fn free_base_port() -> u16 {
+    let start = (std::process::id() % 100) as u16 * 10;
+    (0..100u16)
+        .map(|i| 12_000 + (start + i * 10) % 1_000)
+        .find(|&base| {
+            (0..3).all(|i| {
+                std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", base + i + 10_000)).is_ok()
+            })
+        })
+        .expect("a free port range")
+}
+
+#[test]
+fn local_with_tls_runs_a_cluster_the_cli_reaches_with_the_ca() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: openssl is not installed (apt-get install openssl); TLS not tested");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("local");
+    let base = free_base_port().to_string();
+    let mut local = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        .args(["local", "--tls", "--base-port", &base, "--dir"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start raftkv local");
+    // `local` writes the endpoints file once every node answers it (over TLS) as a voter.
+    let endpoints = dir.join("endpoints");
+    let list = common::poll_sync("raftkv local --tls to come up", || {
+        assert!(local.try_wait().unwrap().is_none(), "raftkv local exited");
+        std::fs::read_to_string(&endpoints).ok()
+    });
+    let list = list.trim().replace('\n', ",");
+    let ca = dir.join("certs/ca.crt").display().to_string();
+    let (ok, out, err) = raftkv(&["status", "--endpoints", &list, "--tls-ca", &ca]);
+    assert!(ok && out.contains("leader"), "{out}{err}");
+    let (ok, _, _) = raftkv(&["status", "--endpoints", &list]);
+    assert!(!ok, "the nodes refuse plain clients");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(local.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = common::poll_sync("raftkv local to stop", || local.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+}
