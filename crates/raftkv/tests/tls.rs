@@ -419,6 +419,20 @@ fn free_base_port() -> u16 {
         .expect("a free port range")
 }
 
+/// `raftkv local`, stopped with SIGTERM (which stops its nodes) when dropped, also when the
+/// test fails.
+struct StopLocal(std::process::Child);
+
+impl Drop for StopLocal {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn local_with_tls_runs_a_cluster_the_cli_reaches_with_the_ca() {
     if Command::new("openssl").arg("version").output().is_err() {
@@ -428,13 +442,15 @@ fn local_with_tls_runs_a_cluster_the_cli_reaches_with_the_ca() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("local");
     let base = free_base_port().to_string();
-    let mut local = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+    let local = Command::new(env!("CARGO_BIN_EXE_raftkv"))
         .args(["local", "--tls", "--base-port", &base, "--dir"])
         .arg(&dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start raftkv local");
+    let mut local = StopLocal(local);
+    let local = &mut local.0;
     // `local` writes the endpoints file once every node answers it (over TLS) as a voter.
     let endpoints = dir.join("endpoints");
     let list = common::poll_sync("raftkv local --tls to come up", || {
