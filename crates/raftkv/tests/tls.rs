@@ -1,12 +1,14 @@
 //! TLS end to end, on real node processes: a 3-node cluster with client TLS and peer mutual
-//! TLS serves writes through a follower, to the harness, to `redis-cli --tls` and to
-//! `raftkv status --tls-ca`; a plain client and a client trusting another CA are refused; a
-//! node whose peer certificate another CA signed, and one whose certificate does not name its
-//! peer host, cannot join and get nothing while the cluster keeps serving;
+//! TLS serves writes through a follower, to the harness, to `redis-cli --tls`, to redis-py
+//! with `ssl=True` and to `raftkv status --tls-ca`; a plain client and a client trusting
+//! another CA are refused; TLS strangers on the peer port get no byte; a node whose peer
+//! certificate another CA signed, and one whose certificate does not name its peer host,
+//! cannot join and get nothing while the cluster keeps serving;
 //! `--tls-client-auth=required` refuses a client without a good certificate; SIGHUP serves a
 //! new certificate to new connections while an open one keeps going, and keeps the old one
 //! when the new file is bad; `--tls-listen` serves TLS beside a plain `--listen`; bad TLS flags
-//! refuse the start with a clear message.
+//! refuse the start with a clear message; `raftkv local --tls` runs a cluster the CLI reaches
+//! with the CA.
 //!
 //! Certificates are made at test time by `scripts/dev-certs` (openssl); without openssl each
 //! test says so and passes without running.
@@ -89,6 +91,25 @@ async fn a_tls_cluster_serves_tls_clients_and_refuses_strangers_on_both_ports() 
     };
     assert_eq!(cli(&["SET", "cli", "x"]), "OK");
     assert_eq!(cli(&["GET", "cli"]), "x");
+    // redis-py with ssl=True, RESP2 and RESP3 (the interpreter as in tests/clients.rs).
+    let python = std::env::var("RAFTKV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = r#"
+import sys, redis
+for proto in (2, 3):
+    r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), ssl=True, ssl_ca_certs=sys.argv[2], protocol=proto)
+    assert r.set("py", str(proto)) and r.get("py") == str(proto).encode()
+print("ok")
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, port, &ca.ca()])
+        .output()
+        .unwrap_or_else(|e| panic!("{python} with redis-py >= 5 is needed (scripts/test): {e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "redis-py over TLS: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let endpoints = cluster.client_addrs(&[1, 2, 3]).join(",");
     let (ok, out, err) = raftkv(&["status", "--endpoints", &endpoints, "--tls-ca", &ca.ca()]);
     assert!(
