@@ -138,7 +138,10 @@ pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from
 
 /// Accept clients on `listener` until the task is aborted; with `tls`, each connection is a
 /// TLS handshake first (one that fails or stalls past [`TLS_HANDSHAKE_TIMEOUT`] is closed).
+/// Handshakes in progress are bounded by `max_clients` too: beyond it a new connection is
+/// closed at once, so clients that connect and stall cannot pile up tasks.
 pub async fn run(listener: TcpListener, tls: Option<Arc<ServerTls>>, ctx: Arc<ServerContext>) {
+    let handshaking = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(s) => s,
@@ -155,8 +158,16 @@ pub async fn run(listener: TcpListener, tls: Option<Arc<ServerTls>>, ctx: Arc<Se
             tokio::spawn(connection::serve(stream, remote, ctx));
             continue;
         };
+        if handshaking.fetch_add(1, Ordering::Relaxed) >= ctx.config.max_clients {
+            handshaking.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(%remote, "too many TLS handshakes in progress; connection closed");
+            continue;
+        }
+        let handshaking = handshaking.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+            let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
+            handshaking.fetch_sub(1, Ordering::Relaxed);
+            match accepted {
                 Ok(Ok(stream)) => connection::serve(stream, remote, ctx).await,
                 Ok(Err(e)) => tracing::debug!(%remote, error = %e, "client TLS handshake failed"),
                 Err(_) => tracing::debug!(%remote, "client TLS handshake timed out"),
