@@ -159,8 +159,8 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     let mut full = vec!["RAFTKV".to_string(), "MEMBER".to_string()];
     full.extend(cmd);
     let flag: Vec<String> = args.endpoint.iter().cloned().collect();
-    let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
     let tls = args.tls.client()?;
+    let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
     let mut client = RespClient::connect_tls(&endpoint, timeout, tls.as_deref())
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;

@@ -78,8 +78,9 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(async {
                 let flag: Vec<String> = endpoint.into_iter().collect();
+                let tls = args.tls.client()?;
                 let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-                save(&file, &endpoint, args.tls.client()?.as_deref()).await
+                save(&file, &endpoint, tls.as_deref()).await
             })
         }
         SnapshotCommand::Status { file } => {

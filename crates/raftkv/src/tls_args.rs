@@ -1,6 +1,8 @@
 //! `--tls`, `--tls-ca`, `--tls-cert`, `--tls-key`: how the admin commands (`member`, `status`,
 //! `snapshot`, `bench`) reach nodes whose client port speaks TLS. One struct, flattened into
-//! each command.
+//! each command. The environment variables are those `raftkv serve` reads for its own client
+//! port (`RAFTKV_TLS_CA`, `RAFTKV_TLS_CERT`, `RAFTKV_TLS_KEY`): on a node's host they make the
+//! admin commands trust its CA and present its certificate.
 
 use std::path::PathBuf;
 use std::sync::Arc;
