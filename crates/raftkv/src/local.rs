@@ -83,7 +83,7 @@ pub struct LocalArgs {
     #[arg(long)]
     unsafe_no_fsync: bool,
     /// Serve TLS on the client ports and mutual TLS between nodes, with a CA and node
-    /// certificates made in <dir>/certs by scripts/dev-certs (needs openssl).
+    /// certificates made in DIR/certs (DIR: --dir) by scripts/dev-certs (needs openssl).
     #[arg(long)]
     tls: bool,
 }
