@@ -14,9 +14,12 @@ use resp::{Protocol, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::tls::{BoxIo, ClientTls};
+
 /// One connection to a raftkv (or Redis) server.
 pub struct RespClient {
-    stream: TcpStream,
+    /// TCP, or TLS over TCP ([`RespClient::connect_tls`]).
+    stream: BoxIo,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -24,6 +27,16 @@ pub struct RespClient {
 impl RespClient {
     /// Connect to `addr`; every later call must finish within `timeout`.
     pub async fn connect(addr: &str, timeout: Duration) -> io::Result<RespClient> {
+        RespClient::connect_tls(addr, timeout, None).await
+    }
+
+    /// [`RespClient::connect`], over TLS when `tls` is given (the server's certificate must
+    /// name the host of `addr`); the handshake counts against `timeout` too.
+    pub async fn connect_tls(
+        addr: &str,
+        timeout: Duration,
+        tls: Option<&ClientTls>,
+    ) -> io::Result<RespClient> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| {
@@ -33,6 +46,19 @@ impl RespClient {
                 )
             })??;
         stream.set_nodelay(true)?;
+        let stream: BoxIo = match tls {
+            None => Box::new(stream),
+            Some(tls) => Box::new(
+                tokio::time::timeout(timeout, tls.connect(stream, addr))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("TLS handshake with {addr} timed out"),
+                        )
+                    })??,
+            ),
+        };
         Ok(RespClient {
             stream,
             buf: BytesMut::with_capacity(4096),

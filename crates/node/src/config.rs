@@ -155,6 +155,8 @@ pub struct Config {
     /// Most bytes of pub/sub messages waiting for one subscriber; a subscriber that falls
     /// further behind is disconnected (Redis's `client-output-buffer-limit pubsub`).
     pub pubsub_output_limit_bytes: usize,
+    /// TLS on the client and peer ports (the `[tls]` table); off by default.
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Default for Config {
@@ -189,6 +191,7 @@ impl Default for Config {
             metrics_listen: None,
             unsafe_fault_injection: false,
             pubsub_output_limit_bytes: crate::pubsub::DEFAULT_OUTBOX_LIMIT_BYTES,
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }
@@ -302,6 +305,13 @@ impl Config {
             if !addr.contains(':') {
                 return bad(format!("{name} must be host:port, got {addr:?}"));
             }
+        }
+        self.tls.validate().map_err(ConfigError::Invalid)?;
+        if self.join.is_some()
+            && self.tls.main_listener_tls()
+            && self.tls.node_client_ca().is_none()
+        {
+            return bad("--join with a TLS client port needs --tls-ca (or --peer-tls-ca) to verify the seed's client port".into());
         }
         Ok(())
     }

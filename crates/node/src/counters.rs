@@ -50,7 +50,8 @@ pub static RESUMED_FROM_STATE: Counter = Counter::new();
 pub static DISK_SAMPLES: Counter = Counter::new();
 /// Incoming peer connections refused at the hello (wrong cluster, wrong node, not a member).
 pub static PEER_CONNECTIONS_REFUSED: Counter = Counter::new();
-/// Peer connections, either way, whose other side failed to prove the cluster secret.
+/// Peer connections, either way, whose other side failed to prove the cluster secret, and
+/// incoming ones whose TLS handshake failed (no certificate, or one the peer CA did not sign).
 pub static PEER_AUTH_FAILURES: Counter = Counter::new();
 /// Commands this leader refused with `-OOM` for being past `maxmemory` (also in `INFO memory`).
 pub static OOM_WRITES_REFUSED: Counter = Counter::new();

@@ -73,6 +73,12 @@ pub fn ready_http(line: &str) -> Option<String> {
     ready_field(line, "http").filter(|a| a != "off")
 }
 
+/// The separate TLS client address from a node's ready line: None for any other line, and for
+/// a node started without `--tls-listen` (its ready line says `tls=off`).
+pub fn ready_tls(line: &str) -> Option<String> {
+    ready_field(line, "tls").filter(|a| a != "off")
+}
+
 /// The value of `name=` on a ready line, or None for any other line.
 fn ready_field(line: &str, name: &str) -> Option<String> {
     if !line.contains(READY_MARKER) {

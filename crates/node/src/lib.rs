@@ -11,7 +11,7 @@
 //!   typed interface; [`transport`]: framed, multiplexed node-to-node connections, the peer
 //!   listener and the [`transport::PeerHandler`] it calls;
 //! - leaves: [`wire`] (peer messages), [`ids`], [`limits`], [`clock`], [`metrics`] (plain
-//!   recorders), [`counters`], [`config`], [`disk`], [`blocked`], [`pubsub`], [`client`].
+//!   recorders), [`counters`], [`config`], [`tls`], [`disk`], [`blocked`], [`pubsub`], [`client`].
 
 pub mod blocked;
 pub mod client;
@@ -31,5 +31,6 @@ pub mod node;
 pub mod pubsub;
 pub mod raft;
 pub mod server;
+pub mod tls;
 pub mod transport;
 pub mod wire;

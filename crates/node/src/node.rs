@@ -42,8 +42,12 @@ use crate::ids::NodeAddr;
 use crate::raft::snapshot_file::restore;
 use crate::raft::{Consensus, RaftOptions};
 use crate::server::{self, ServerContext};
+use crate::tls::reload::Reload;
+use crate::tls::{ClientTls, ServerTls};
 use crate::transport::memory::MemoryListener;
-use crate::transport::{PeerAuth, PeerHandler, PeerServer, Peers, TcpTransport, Transport};
+use crate::transport::{
+    PeerAuth, PeerHandler, PeerServer, PeerTls, Peers, TcpTransport, TlsTransport, Transport,
+};
 
 /// How often the leader looks for keys past their deadline.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
@@ -65,6 +69,8 @@ pub struct Node {
     pub peer_addr: SocketAddr,
     /// The bound HTTP address of `/livez`, `/readyz`, `/metrics`, if `metrics_listen` is set.
     pub metrics_addr: Option<SocketAddr>,
+    /// The bound address of the separate TLS client listener, if `tls.listen` is set.
+    pub tls_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -81,9 +87,22 @@ impl Node {
                 format!("cannot listen on {}: {e}", config.peer_listen),
             )
         })?;
-        let env = NodeEnv {
-            transport: Arc::new(TcpTransport),
-            peers: PeerListener::Tcp(peer_listener),
+        let peer_tls = match (
+            ServerTls::peer_port(&config.tls).map_err(tls_error)?,
+            ClientTls::peer_dialer(&config.tls).map_err(tls_error)?,
+        ) {
+            (Some(server), Some(dialer)) => Some(PeerTls { server, dialer }),
+            _ => None,
+        };
+        let env = match peer_tls {
+            None => NodeEnv {
+                transport: Arc::new(TcpTransport),
+                peers: PeerListener::Tcp(peer_listener),
+            },
+            Some(tls) => NodeEnv {
+                transport: Arc::new(TlsTransport::new(tls.dialer.clone())),
+                peers: PeerListener::Tls(peer_listener, tls),
+            },
         };
         Node::start_with(config, env).await
     }
@@ -95,13 +114,35 @@ impl Node {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        // Bad certificate files refuse the start here, before anything is bound.
+        let client_tls = ServerTls::client_port(&config.tls).map_err(tls_error)?;
+        let node_client_tls = ClientTls::node_client(&config.tls).map_err(tls_error)?;
         let client_listener = TcpListener::bind(&config.listen).await.map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
         })?;
+        let tls_listener =
+            match &config.tls.listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+                })?),
+                None => None,
+            };
+        let tls_addr = match &tls_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let NodeEnv {
             transport,
             peers: peer_listener,
         } = env;
+        // Everything read from certificate files, read again on SIGHUP.
+        let mut reloadable: Vec<Arc<dyn Reload>> = Vec::new();
+        reloadable.extend(client_tls.clone().map(|t| t as Arc<dyn Reload>));
+        reloadable.extend(node_client_tls.clone().map(|t| t as Arc<dyn Reload>));
+        if let PeerListener::Tls(_, tls) = &peer_listener {
+            reloadable.push(tls.server.clone());
+            reloadable.push(tls.dialer.clone());
+        }
         let metrics_listener =
             match &config.metrics_listen {
                 Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
@@ -118,6 +159,9 @@ impl Node {
         // Publish what was actually bound when the flag asked for port 0.
         config.listen = client_addr.to_string();
         config.peer_listen = peer_addr.to_string();
+        if let Some(addr) = tls_addr {
+            config.tls.listen = Some(addr.to_string());
+        }
         if config.unsafe_no_fsync {
             tracing::warn!("--unsafe-no-fsync: the Raft log is never fsynced; acknowledged writes CAN BE LOST on power failure or kernel crash. Use for tests and benchmarks only.");
         }
@@ -185,10 +229,11 @@ impl Node {
         } else if let Some(seed) = config.join.clone() {
             let id = config.node_id;
             let me = me.clone();
+            let join_tls = node_client_tls.clone();
             // Joining waits for the leader to catch this node up, which needs the peer server
             // already running (it is) and may take long: do it in the background.
             tasks.push(tokio::spawn(async move {
-                match join(&seed, id, &me).await {
+                match join(&seed, id, &me, join_tls.as_deref()).await {
                     Ok(()) => tracing::info!(%seed, "joined the cluster"),
                     Err(e) => tracing::error!(%seed, error = %e, "could not join the cluster"),
                 }
@@ -219,15 +264,35 @@ impl Node {
         tasks.push(tokio::spawn(crate::cluster::removal::watch(
             consensus.clone(),
             ctx.removed.clone(),
+            node_client_tls.clone(),
         )));
         tasks.push(tokio::spawn(watch_disk(ctx.clone())));
-        tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
+        match (&client_tls, tls_listener) {
+            // During a migration --listen stays plain and the TLS listener serves beside it.
+            (Some(tls), Some(l)) => {
+                tasks.push(tokio::spawn(server::run(
+                    client_listener,
+                    None,
+                    ctx.clone(),
+                )));
+                tasks.push(tokio::spawn(server::run(l, Some(tls.clone()), ctx.clone())));
+            }
+            (tls, _) => tasks.push(tokio::spawn(server::run(
+                client_listener,
+                tls.clone(),
+                ctx.clone(),
+            ))),
+        }
+        if !reloadable.is_empty() {
+            tasks.push(tokio::spawn(crate::tls::reload::on_sighup(reloadable)));
+        }
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
         Ok(Node {
             ctx,
             client_addr,
             peer_addr,
             metrics_addr,
+            tls_addr,
             tasks,
         })
     }
@@ -275,6 +340,9 @@ pub struct NodeEnv {
 pub enum PeerListener {
     /// A bound TCP listener (`raftkv serve`).
     Tcp(TcpListener),
+    /// A bound TCP listener whose connections must complete mutual TLS first (`raftkv serve`
+    /// with `--peer-tls-cert`).
+    Tls(TcpListener, PeerTls),
     /// An in-memory network's listener (in-process tests); its address must be `ip:port` text.
     Memory(MemoryListener),
 }
@@ -283,7 +351,7 @@ impl PeerListener {
     /// The address peers dial.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
-            PeerListener::Tcp(l) => l.local_addr(),
+            PeerListener::Tcp(l) | PeerListener::Tls(l, _) => l.local_addr(),
             PeerListener::Memory(l) => l.addr().parse().map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -296,7 +364,8 @@ impl PeerListener {
     /// Serve peers until the task is aborted (or, in memory, the node is taken down).
     async fn serve(self, handler: Arc<dyn PeerHandler>) {
         match self {
-            PeerListener::Tcp(l) => PeerServer::run(l, handler).await,
+            PeerListener::Tcp(l) => PeerServer::run(l, None, handler).await,
+            PeerListener::Tls(l, tls) => PeerServer::run(l, Some(tls.server), handler).await,
             PeerListener::Memory(mut l) => {
                 while let Some((r, w)) = l.accept().await {
                     let handler = handler.clone();
@@ -311,13 +380,19 @@ impl PeerListener {
     }
 }
 
-/// Ask the cluster, through the member at `seed` (a client address), to add this node.
-async fn join(seed: &str, id: u64, me: &NodeAddr) -> io::Result<()> {
+/// A certificate problem found at start, as the start error.
+fn tls_error(e: crate::tls::TlsError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+}
+
+/// Ask the cluster, through the member at `seed` (a client address, dialed over TLS with
+/// `tls`), to add this node.
+async fn join(seed: &str, id: u64, me: &NodeAddr, tls: Option<&ClientTls>) -> io::Result<()> {
     let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
     let mut pause = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut c = RespClient::connect(seed, crate::limits::ADD_NODE_TIMEOUT).await?;
+            let mut c = RespClient::connect_tls(seed, crate::limits::ADD_NODE_TIMEOUT, tls).await?;
             let id = id.to_string();
             let args: [&[u8]; 6] = [
                 b"RAFTKV",

@@ -82,6 +82,10 @@ pub struct LocalArgs {
     /// Pass --unsafe-no-fsync to every node (benchmarks only).
     #[arg(long)]
     unsafe_no_fsync: bool,
+    /// Serve TLS on the client ports and mutual TLS between nodes, with a CA and node
+    /// certificates made in DIR/certs (DIR: --dir) by scripts/dev-certs (needs openssl).
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Start the cluster, show it until Ctrl-C, then stop every node gracefully.
@@ -99,6 +103,13 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the raftkv binary")?;
     let mut nodes: Vec<LocalNode> = (1..=args.nodes).map(|i| plan(&args, i)).collect();
     check_ports_free(&nodes)?;
+    if args.tls {
+        let tls = crate::local_tls::LocalTls::prepare(&args.dir, args.nodes)?;
+        say!("TLS on: CA and node certificates in {}", tls.dir.display());
+        for n in &mut nodes {
+            n.tls = Some(tls.clone());
+        }
+    }
     let resuming = nodes.iter().any(|n| has_data(&n.data_dir));
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
@@ -150,6 +161,7 @@ fn plan(args: &LocalArgs, i: usize) -> LocalNode {
         child: None,
         started_pid: 0,
         exit: None,
+        tls: None,
     }
 }
 

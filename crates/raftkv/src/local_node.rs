@@ -33,11 +33,17 @@ pub struct LocalNode {
     pub started_pid: u32,
     /// How that process ended, once reaped.
     pub exit: Option<String>,
+    /// The cluster's certificates under `--tls`: the node is started with them and asked over
+    /// TLS.
+    pub tls: Option<crate::local_tls::LocalTls>,
 }
 
 impl LocalNode {
-    /// How to start this node, with `flags` after its ids and addresses.
-    pub fn launch(&self, flags: Vec<String>) -> Launch {
+    /// How to start this node, with `flags` after its ids and addresses (and its TLS flags).
+    pub fn launch(&self, mut flags: Vec<String>) -> Launch {
+        if let Some(tls) = &self.tls {
+            flags.extend(tls.flags(self.id));
+        }
         Launch {
             id: self.id as u64,
             data_dir: self.data_dir.clone(),

@@ -63,9 +63,11 @@ pub struct NodeView {
 }
 
 /// Ask one node for `INFO`; `None` unless it answers as node `id`.
-async fn ask(addr: &str, id: usize) -> Option<(u32, RaftInfo)> {
+async fn ask(n: &LocalNode) -> Option<(u32, RaftInfo)> {
+    let (addr, id) = (&n.client, n.id);
+    let tls = n.tls.as_ref().map(|t| &*t.client);
     let call = async {
-        let mut c = RespClient::connect(addr, ASK_TIMEOUT).await.ok()?;
+        let mut c = RespClient::connect_tls(addr, ASK_TIMEOUT, tls).await.ok()?;
         match c.call(&["INFO", "server", "raft"]).await.ok()? {
             Reply::Bulk(b) => Some(String::from_utf8_lossy(&b).into_owned()),
             Reply::Verbatim(s) => Some(s),
@@ -91,7 +93,7 @@ pub async fn poll_all(nodes: &mut [LocalNode]) -> Vec<NodeView> {
             }
         }
         view.exit.clone_from(&n.exit);
-        if let Some((pid, raft)) = ask(&n.client, n.id).await {
+        if let Some((pid, raft)) = ask(n).await {
             view.pid = Some(pid);
             view.raft = Some(raft);
         } else if n.child.is_some() {
@@ -209,7 +211,14 @@ pub fn render(
         .find(|(_, v)| v.raft.is_some())
         .and_then(|(n, _)| n.client.rsplit_once(':'))
         .map_or_else(|| base_port.to_string(), |(_, p)| p.to_string());
-    s += &format!("connect:   redis-cli -p {port}   (any node accepts any command)\n");
+    let (tls, tls_ca) = match nodes.first().and_then(|n| n.tls.as_ref()) {
+        Some(t) => {
+            let ca = t.ca().display().to_string();
+            (format!("--tls --cacert {ca} "), format!(" --tls-ca {ca}"))
+        }
+        None => (String::new(), String::new()),
+    };
+    s += &format!("connect:   redis-cli {tls}-p {port}   (any node accepts any command)\n");
     // The admin commands find this cluster through .raftkv-local/endpoints from this
     // directory; with another --dir they need the addresses.
     let admin = if dir
@@ -217,11 +226,11 @@ pub fn render(
             .parent()
             .unwrap_or(dir)
     {
-        format!("{} status", exe.display())
+        format!("{} status{tls_ca}", exe.display())
     } else {
         let all: Vec<&str> = nodes.iter().map(|n| n.client.as_str()).collect();
         format!(
-            "{}={} {} status",
+            "{}={} {} status{tls_ca}",
             crate::endpoints::ENV,
             all.join(","),
             exe.display()
@@ -288,6 +297,7 @@ mod tests {
             child: None,
             started_pid: 100 + id as u32,
             exit: None,
+            tls: None,
         }
     }
 

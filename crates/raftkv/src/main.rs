@@ -16,11 +16,14 @@ mod bench;
 mod endpoints;
 mod local;
 mod local_node;
+mod local_tls;
 mod local_view;
 mod member;
 mod serve;
+mod serve_tls;
 mod snapshot;
 mod status;
+mod tls_args;
 
 use clap::{Parser, Subcommand};
 

@@ -24,6 +24,8 @@ pub struct MemberArgs {
     /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
     #[arg(long, global = true)]
     endpoint: Option<String>,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     command: MemberCommand,
 }
@@ -157,8 +159,9 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     let mut full = vec!["RAFTKV".to_string(), "MEMBER".to_string()];
     full.extend(cmd);
     let flag: Vec<String> = args.endpoint.iter().cloned().collect();
+    let tls = args.tls.client()?;
     let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-    let mut client = RespClient::connect(&endpoint, timeout)
+    let mut client = RespClient::connect_tls(&endpoint, timeout, tls.as_deref())
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     let reply = client

@@ -101,6 +101,9 @@ pub struct ServeArgs {
     /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
     #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// TLS on the client port and the peer port.
+    #[command(flatten)]
+    tls: crate::serve_tls::ServeTlsArgs,
 }
 
 impl ServeArgs {
@@ -167,6 +170,7 @@ impl ServeArgs {
         if let Some(bytes) = self.maxmemory {
             c.maxmemory_bytes = bytes;
         }
+        self.tls.apply(&mut c.tls);
         c.validate()?;
         Ok(c)
     }
@@ -227,7 +231,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let http = node
             .metrics_addr
             .map_or_else(|| "off".to_string(), |a| a.to_string());
-        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, http = %http, "{}", node::launch::READY_MARKER);
+        let tls = node
+            .tls_addr
+            .map_or_else(|| "off".to_string(), |a| a.to_string());
+        tracing::info!(client = %node.client_addr, peer = %node.peer_addr, http = %http, tls = %tls, "{}", node::launch::READY_MARKER);
         if let Err(code) = node.run_until(shutdown_signal()).await {
             // Raft stopped on a storage failure (already logged): exit at once with the
             // documented status so a supervisor restarts the node.

@@ -21,6 +21,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use node::client::RespClient;
 use node::raft::snapshot_file;
+use node::tls::ClientTls;
 use resp::Reply;
 
 /// Bytes asked for per `RAFTKV SNAPSHOT READ`.
@@ -31,6 +32,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Flags of `raftkv snapshot`.
 #[derive(Args, Debug)]
 pub struct SnapshotArgs {
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     command: SnapshotCommand,
 }
@@ -75,8 +78,9 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(async {
                 let flag: Vec<String> = endpoint.into_iter().collect();
+                let tls = args.tls.client()?;
                 let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-                save(&file, &endpoint).await
+                save(&file, &endpoint, tls.as_deref()).await
             })
         }
         SnapshotCommand::Status { file } => {
@@ -121,12 +125,12 @@ async fn info_field(c: &mut RespClient, name: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
+async fn save(file: &Path, endpoint: &str, tls: Option<&ClientTls>) -> anyhow::Result<()> {
     if file.exists() {
         bail!("{} already exists; not overwriting it", file.display());
     }
     let started = Instant::now();
-    let mut c = RespClient::connect(endpoint, CALL_TIMEOUT)
+    let mut c = RespClient::connect_tls(endpoint, CALL_TIMEOUT, tls)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     if info_field(&mut c, "raft_role").await? != "leader" {
@@ -134,7 +138,7 @@ async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
         if leader.is_empty() {
             bail!("{endpoint} knows no leader; try again once the cluster has one");
         }
-        c = RespClient::connect(&leader, CALL_TIMEOUT)
+        c = RespClient::connect_tls(&leader, CALL_TIMEOUT, tls)
             .await
             .with_context(|| format!("cannot reach the leader at {leader}"))?;
     }

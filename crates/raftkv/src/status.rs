@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use node::client::{info_fields, RaftInfo, RespClient};
+use node::tls::ClientTls;
 use resp::Reply;
 use serde_json::json;
 
@@ -40,6 +41,8 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 /// What one node reported.
@@ -223,10 +226,10 @@ pub fn format_json(results: &[(String, Result<NodeStatus, String>)]) -> String {
     serde_json::to_string_pretty(&items).expect("JSON of plain values") + "\n"
 }
 
-/// Ask one node for its status.
-pub async fn fetch(endpoint: &str) -> Result<NodeStatus, String> {
+/// Ask one node for its status, over TLS when `tls` is given.
+pub async fn fetch(endpoint: &str, tls: Option<&ClientTls>) -> Result<NodeStatus, String> {
     let ask = async {
-        let mut c = RespClient::connect(endpoint, ASK_TIMEOUT).await?;
+        let mut c = RespClient::connect_tls(endpoint, ASK_TIMEOUT, tls).await?;
         c.call(&["INFO", "all"]).await
     };
     match ask.await {
@@ -249,6 +252,7 @@ pub fn exit_status(results: &[(String, Result<NodeStatus, String>)]) -> u8 {
 /// Run `raftkv status`; returns the exit status.
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let endpoints = crate::endpoints::resolve(&args.endpoints);
+    let tls = args.tls.client()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -256,8 +260,8 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         let tasks: Vec<_> = endpoints
             .iter()
             .map(|e| {
-                let e = e.clone();
-                tokio::spawn(async move { fetch(&e).await })
+                let (e, tls) = (e.clone(), tls.clone());
+                tokio::spawn(async move { fetch(&e, tls.as_deref()).await })
             })
             .collect();
         let mut results = Vec::new();

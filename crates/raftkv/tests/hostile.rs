@@ -5,8 +5,9 @@
 //! a follower; at the end every node is up, every acknowledged write is there, the attacked
 //! node's memory stayed bounded, and a normal client is served.
 //!
-//! Still to come with their features (issue 12): unauthenticated commands with ACL users on,
-//! and TLS clients without a good certificate.
+//! With peer TLS on, TLS clients without a good certificate on the peer port get nothing.
+//!
+//! Still to come with its feature (issue 12): unauthenticated commands with ACL users on.
 
 mod common;
 
@@ -253,4 +254,66 @@ async fn hostile_clients_do_not_take_down_or_bloat_a_cluster() {
     })
     .await;
     cluster.kill_all(&[1, 2, 3]);
+}
+
+/// With peer TLS on, a stranger on the peer port speaking TLS without a good certificate (none,
+/// or one another CA signed) gets nothing, and the cluster keeps writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing() {
+    use common::certs::{dev_certs, stranger_on_peer_port};
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(ca) = dev_certs(tmp.path(), "a", &["node1", "node2", "node3"]) else {
+        return;
+    };
+    let other = dev_certs(tmp.path(), "b", &["node1"]).unwrap();
+    let peer_flags = |certs: &common::certs::Certs, name: &str| -> Vec<String> {
+        let (cert, key, ca) = (certs.cert(name), certs.key(name), certs.ca());
+        [
+            "--peer-tls-cert",
+            &cert,
+            "--peer-tls-key",
+            &key,
+            "--peer-tls-ca",
+            &ca,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let cluster = Cluster::start_each(3, |id| common::NodeSetup {
+        flags: peer_flags(&ca, &format!("node{id}")),
+        env: Vec::new(),
+    })
+    .await;
+    let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
+    let peer = cluster.node(leader).peer.clone();
+    let before = cluster.count(leader, "peer_auth_failures").await;
+    let identity = |c: &common::certs::Certs| (c.cert("node1"), c.key("node1"));
+    let (cert, key) = identity(&other);
+    let strangers = [
+        ca.client(None),
+        node::tls::ClientTls::new(
+            "stranger",
+            std::path::Path::new(&ca.ca()),
+            Some((std::path::Path::new(&cert), std::path::Path::new(&key))),
+        )
+        .unwrap(),
+    ];
+    for tls in &strangers {
+        let got = stranger_on_peer_port(&peer, leader, tls).await;
+        assert!(
+            got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
+            "{got:?}"
+        );
+    }
+    // Plain bytes on the TLS peer port: closed without an answer.
+    assert!(send_and_read_to_close(&peer, &garbage(7, 512)).await.len() < 64);
+    wait_until("the refusals counted", || async {
+        cluster.count(leader, "peer_auth_failures").await >= before + 2
+    })
+    .await;
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    assert_eq!(
+        cluster.call(follower, &["SET", "k", "v"]).await,
+        Reply::ok()
+    );
 }

@@ -192,6 +192,14 @@ impl Cluster {
                 // A node that cannot prove the cluster secret could never catch up: say so now
                 // instead of waiting. (One not reachable yet may still start later.)
                 if let Err(e) = self.peers.probe(id, &addr.peer_addr).await {
+                    if e.kind() == io::ErrorKind::PermissionDenied && is_tls_refusal(&e) {
+                        return Err(ConsensusError::Membership(format!(
+                            "node {id} at {} failed the peer TLS check ({e}): give it a \
+                             certificate signed by the cluster's --peer-tls-ca that names its \
+                             peer host",
+                            addr.peer_addr
+                        )));
+                    }
                     if e.kind() == io::ErrorKind::PermissionDenied {
                         return Err(ConsensusError::Membership(format!(
                             "node {id} at {} failed the cluster secret check: start it with \
@@ -216,6 +224,13 @@ impl Cluster {
             Step::TransferLeader(id) => self.consensus.transfer_leader(id).await,
         }
     }
+}
+
+/// True if a refused peer connection failed its TLS handshake (see
+/// [`crate::transport::TlsTransport`]) rather than the cluster-secret check.
+fn is_tls_refusal(e: &io::Error) -> bool {
+    e.to_string()
+        .contains(crate::transport::tls::HANDSHAKE_FAILED)
 }
 
 #[cfg(test)]

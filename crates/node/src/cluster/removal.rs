@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::client::{RaftInfo, RespClient};
 use crate::raft::Consensus;
+use crate::tls::ClientTls;
 
 /// How often a follower checks whether it is still a member.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
@@ -41,8 +42,8 @@ pub fn proves_removed(peer: &RaftInfo, me: u64, my_term: u64) -> bool {
     peer.role == "leader" && peer.term >= my_term && !peer.lists(me)
 }
 
-async fn ask(addr: &str) -> Option<RaftInfo> {
-    let mut c = RespClient::connect(addr, ASK_TIMEOUT).await.ok()?;
+async fn ask(addr: &str, tls: Option<&ClientTls>) -> Option<RaftInfo> {
+    let mut c = RespClient::connect_tls(addr, ASK_TIMEOUT, tls).await.ok()?;
     match c.call(&["INFO", "raft"]).await.ok()? {
         resp::Reply::Bulk(b) => Some(RaftInfo::parse(&String::from_utf8_lossy(&b))),
         resp::Reply::Verbatim(s) => Some(RaftInfo::parse(&s)),
@@ -51,8 +52,13 @@ async fn ask(addr: &str) -> Option<RaftInfo> {
 }
 
 /// Watch for this node's removal until the task is aborted; sets `removed` when proven, and
-/// clears it if the node is later added back (a newer membership lists it again).
-pub async fn watch(consensus: Arc<Consensus>, removed: Arc<AtomicBool>) {
+/// clears it if the node is later added back (a newer membership lists it again). Other nodes'
+/// client ports are dialed with `tls` when given.
+pub async fn watch(
+    consensus: Arc<Consensus>,
+    removed: Arc<AtomicBool>,
+    tls: Option<Arc<ClientTls>>,
+) {
     let me = consensus.node_id();
     // Not this node's current term: a removed node hears from no one, times out and campaigns,
     // so its own term climbs past the real leader's.
@@ -97,7 +103,7 @@ pub async fn watch(consensus: Arc<Consensus>, removed: Arc<AtomicBool>) {
             .collect();
         peers.sort_by_key(|(id, _)| Some(*id) != m.leader);
         for (_, addr) in peers {
-            let Some(peer) = ask(&addr).await else {
+            let Some(peer) = ask(&addr, tls.as_deref()).await else {
                 continue;
             };
             if proves_removed(&peer, me, leader_term) {

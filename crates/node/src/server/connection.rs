@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use resp::{Protocol, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
 use super::batcher::{entry_bytes, Batcher};
@@ -41,8 +40,14 @@ async fn idle_for(timeout: Option<std::time::Duration>) {
     }
 }
 
+/// A client's byte stream: a `TcpStream`, or a TLS stream over one. The connection code is
+/// generic over it, so a plain connection runs the same code with no indirection.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientStream for T {}
+
 /// Serve one client until it disconnects, sends QUIT, or sends malformed RESP.
-pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerContext>) {
+pub async fn serve<S: ClientStream>(mut stream: S, addr: SocketAddr, ctx: Arc<ServerContext>) {
     let id = ctx.next_client_id.fetch_add(1, Ordering::Relaxed);
     let open = ctx.connected_clients.fetch_add(1, Ordering::Relaxed) + 1;
     if open > ctx.config.max_clients {
@@ -83,7 +88,7 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, ctx: Arc<ServerConte
 }
 
 async fn run(
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     state: &mut ClientState,
     ctx: &ServerContext,
 ) -> std::io::Result<()> {
@@ -226,7 +231,7 @@ async fn flush(
     pending: &mut Batcher,
     state: &ClientState,
     ctx: &ServerContext,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     out: &mut BytesMut,
 ) -> std::io::Result<()> {
     if pending.is_empty() {
@@ -262,7 +267,7 @@ async fn flush(
 /// Write the encoded replies in `out` and clear it. A client that does not take them all within
 /// `client_output_timeout_secs` is counted and the connection ends with an error.
 async fn write_out(
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     out: &mut BytesMut,
     ctx: &ServerContext,
 ) -> std::io::Result<()> {
@@ -311,7 +316,7 @@ fn flush_if_unsubscribed(before: (bool, Protocol), state: &ClientState, out: &mu
 async fn deliver(
     outbox: &crate::pubsub::Outbox,
     protocol: Protocol,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     out: &mut BytesMut,
 ) -> std::io::Result<bool> {
     let (messages, bytes) = outbox.take_up_to(crate::pubsub::DELIVERY_CHUNK_BYTES);

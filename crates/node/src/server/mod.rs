@@ -13,6 +13,10 @@
 //! Pub/sub commands ([`pubsub`]) are answered by the connection too; a subscribed connection
 //! also waits on its outbox and writes delivered messages between replies.
 //!
+//! With client TLS each accepted connection runs its handshake in its own task, then the same
+//! connection code serves the TLS stream ([`connection::serve`] is generic over the stream, so
+//! plain connections pay nothing for it).
+//!
 //! A command error is a reply and never closes the connection; only a protocol error does
 //! (after its error reply), or `QUIT`. Beyond `max_clients` connections a new client gets
 //! `-ERR max number of clients reached` and is closed.
@@ -44,6 +48,7 @@ use resp::Reply;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::raft::Consensus;
+use crate::tls::ServerTls;
 
 /// Everything connection tasks share.
 pub struct ServerContext {
@@ -128,8 +133,15 @@ impl ServerContext {
     }
 }
 
-/// Accept clients on `listener` until the task is aborted.
-pub async fn run(listener: TcpListener, ctx: Arc<ServerContext>) {
+/// Deadline for a client's TLS handshake: one that connects and stalls is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accept clients on `listener` until the task is aborted; with `tls`, each connection is a
+/// TLS handshake first (one that fails or stalls past [`TLS_HANDSHAKE_TIMEOUT`] is closed).
+/// Handshakes in progress are bounded by `max_clients` too: beyond it a new connection is
+/// closed at once, so clients that connect and stall cannot pile up tasks.
+pub async fn run(listener: TcpListener, tls: Option<Arc<ServerTls>>, ctx: Arc<ServerContext>) {
+    let handshaking = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(s) => s,
@@ -142,8 +154,24 @@ pub async fn run(listener: TcpListener, ctx: Arc<ServerContext>) {
         let _ = stream.set_nodelay(true);
         ctx.total_connections.fetch_add(1, Ordering::Relaxed);
         let ctx = ctx.clone();
+        let Some(tls) = tls.clone() else {
+            tokio::spawn(connection::serve(stream, remote, ctx));
+            continue;
+        };
+        if handshaking.fetch_add(1, Ordering::Relaxed) >= ctx.config.max_clients {
+            handshaking.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(%remote, "too many TLS handshakes in progress; connection closed");
+            continue;
+        }
+        let handshaking = handshaking.clone();
         tokio::spawn(async move {
-            connection::serve(stream, remote, ctx).await;
+            let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
+            handshaking.fetch_sub(1, Ordering::Relaxed);
+            match accepted {
+                Ok(Ok(stream)) => connection::serve(stream, remote, ctx).await,
+                Ok(Err(e)) => tracing::debug!(%remote, error = %e, "client TLS handshake failed"),
+                Err(_) => tracing::debug!(%remote, "client TLS handshake timed out"),
+            }
         });
     }
 }

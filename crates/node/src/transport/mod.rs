@@ -15,6 +15,8 @@
 //! always reach the node they were addressed to, even after an address is reused. The same
 //! exchange proves to each side that the other knows the cluster secret ([`auth`]).
 //!
+//! With peer TLS ([`tls`]) the connection is mutual TLS first, and the hello runs inside it.
+//!
 //! How bytes move is behind the [`Transport`] trait ([`stream`]), so the same node code can run
 //! over a simulated network; [`TcpTransport`] is the real one and [`memory::MemoryNetwork`] the
 //! one in-process cluster tests use (the peer server takes its streams through
@@ -29,6 +31,7 @@ pub mod memory;
 pub mod peers;
 pub mod server;
 pub mod stream;
+pub mod tls;
 
 /// The peer messages, under their old path (they live in [`crate::wire`]).
 pub use crate::wire as message;
@@ -39,3 +42,4 @@ pub use handler::PeerHandler;
 pub use peers::Peers;
 pub use server::PeerServer;
 pub use stream::{BoxRead, BoxWrite, ConnectFuture, TcpTransport, Transport};
+pub use tls::{PeerTls, TlsTransport};

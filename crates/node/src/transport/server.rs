@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer, HelloReply};
 use super::handler::PeerHandler;
+use crate::tls::ServerTls;
 use crate::wire::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 
 /// Most answers queued for one connection's writer.
@@ -43,8 +44,14 @@ struct Receiving {
 }
 
 impl PeerServer {
-    /// Serve peers on `listener` with `handler` until the task is aborted.
-    pub async fn run(listener: TcpListener, handler: Arc<dyn PeerHandler>) {
+    /// Serve peers on `listener` with `handler` until the task is aborted; with `tls`, every
+    /// connection must first complete a TLS handshake presenting a certificate the peer CA
+    /// signed (one that fails is counted as an authentication failure and closed).
+    pub async fn run(
+        listener: TcpListener,
+        tls: Option<Arc<ServerTls>>,
+        handler: Arc<dyn PeerHandler>,
+    ) {
         loop {
             let (stream, remote) = match listener.accept().await {
                 Ok(s) => s,
@@ -56,9 +63,32 @@ impl PeerServer {
             };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let (r, w) = stream.into_split();
-                if let Err(e) = serve_connection(r, w, handler).await {
+                let result = match tls {
+                    None => {
+                        let (r, w) = stream.into_split();
+                        serve_connection(r, w, handler).await
+                    }
+                    Some(tls) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                let (r, w) = tokio::io::split(stream);
+                                serve_connection(r, w, handler).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::warn!(%remote, error = %e, "peer TLS handshake failed; connection refused");
+                                crate::counters::PEER_AUTH_FAILURES.incr();
+                                Ok(())
+                            }
+                            Err(_) => Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "no TLS handshake in time",
+                            )),
+                        }
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(%remote, error = %e, "peer connection ended");
                 }
             });

@@ -53,6 +53,8 @@ pub struct Shared {
     pub ok: AtomicU64,
     /// Measured requests failed so far.
     pub errors: AtomicU64,
+    /// TLS for every connection (`--tls-ca`), or None for plain ones.
+    pub tls: Option<Arc<node::tls::ClientTls>>,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
             budget: AtomicU64::new(budget),
             ok: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            tls: None,
         }
     }
 
@@ -171,7 +174,7 @@ impl Client {
             return Some(conn);
         }
         let addr = &self.plan.endpoints[self.endpoint];
-        match RespClient::connect(addr, REQUEST_TIMEOUT).await {
+        match RespClient::connect_tls(addr, REQUEST_TIMEOUT, self.shared.tls.as_deref()).await {
             Ok(conn) => Some(conn),
             Err(_) => {
                 self.endpoint = (self.endpoint + 1) % self.plan.endpoints.len();

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use node::client::RespClient;
+use node::tls::ClientTls;
 
 pub use options::BenchArgs;
 
@@ -40,16 +41,20 @@ use workload::Workload;
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let plan = args.plan().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Runtime::new().context("start the runtime")?;
-    let summary = runtime.block_on(drive(Arc::new(plan.clone())))?;
+    let tls = args.tls.client()?;
+    let summary = runtime.block_on(drive(Arc::new(plan.clone()), tls))?;
     output::print_summary(&plan, &summary);
     Ok(())
 }
 
 /// Check an endpoint answers, start the clients and the progress line, wait for the end.
-async fn drive(plan: Arc<Plan>) -> anyhow::Result<Summary> {
-    check_reachable(&plan).await?;
+async fn drive(plan: Arc<Plan>, tls: Option<Arc<ClientTls>>) -> anyhow::Result<Summary> {
+    check_reachable(&plan, tls.as_deref()).await?;
     let keys = KeyGen::new(plan.keys, plan.keyspace);
-    let shared = Arc::new(Shared::new(&plan, Instant::now()));
+    let shared = Arc::new(Shared {
+        tls,
+        ..Shared::new(&plan, Instant::now())
+    });
     let progress = Progress::new(&plan, shared.clone()).map(|p| tokio::spawn(p.run()));
     let clients: Vec<_> = (0..plan.clients)
         .map(|i| {
@@ -74,10 +79,10 @@ async fn drive(plan: Arc<Plan>) -> anyhow::Result<Summary> {
 }
 
 /// Fail fast, with the reasons, when no endpoint accepts a connection and answers PING.
-async fn check_reachable(plan: &Plan) -> anyhow::Result<()> {
+async fn check_reachable(plan: &Plan, tls: Option<&ClientTls>) -> anyhow::Result<()> {
     let mut reasons = Vec::new();
     for addr in &plan.endpoints {
-        match RespClient::connect(addr, REQUEST_TIMEOUT).await {
+        match RespClient::connect_tls(addr, REQUEST_TIMEOUT, tls).await {
             Ok(mut conn) => match conn.call(&["PING"]).await {
                 Ok(_) => return Ok(()),
                 Err(e) => reasons.push(format!("{addr}: {e}")),

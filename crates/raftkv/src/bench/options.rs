@@ -71,6 +71,9 @@ pub struct BenchArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// TLS to the servers.
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
 }
 
 /// When the measured part ends.

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod blocked;
+pub mod certs;
 pub mod writers;
 
 use std::io::{BufRead, BufReader, Write};
@@ -54,6 +55,9 @@ pub struct TestNode {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<TestNode>,
+    /// How the harness's own clients reach the nodes' client ports: over TLS when set
+    /// ([`Cluster::start_each_tls`]), else plain.
+    pub tls: Option<std::sync::Arc<node::tls::ClientTls>>,
 }
 
 /// The addresses a node reports on its ready line.
@@ -217,7 +221,8 @@ impl Cluster {
 
     /// INFO raft of a node as field map.
     pub async fn info(&self, id: u64) -> Option<std::collections::HashMap<String, String>> {
-        let mut c = RespClient::connect(&self.node(id).client, Duration::from_secs(2))
+        let addr = &self.node(id).client;
+        let mut c = RespClient::connect_tls(addr, Duration::from_secs(2), self.tls.as_deref())
             .await
             .ok()?;
         match c.call(&["INFO", "all"]).await.ok()? {
@@ -265,12 +270,14 @@ impl Cluster {
     /// replies `want` to `args`: it has applied the writes that lead there.
     pub async fn wait_local(&self, id: u64, args: &[&str], want: Reply) {
         let addr = self.node(id).client.clone();
+        let tls = self.tls.as_deref();
         wait_until(
             &format!("node {id} to answer {args:?} with {want:?}"),
             || {
                 let (addr, want) = (addr.clone(), want.clone());
                 async move {
-                    let Ok(mut c) = RespClient::connect(&addr, Duration::from_secs(2)).await else {
+                    let connect = RespClient::connect_tls(&addr, Duration::from_secs(2), tls);
+                    let Ok(mut c) = connect.await else {
                         return false;
                     };
                     c.call(&["READONLY"]).await.is_ok() && c.call(args).await.ok() == Some(want)
@@ -315,7 +322,8 @@ impl Cluster {
 
     /// Connect a client to a node.
     pub async fn client(&self, id: u64) -> RespClient {
-        RespClient::connect(&self.node(id).client, Duration::from_secs(10))
+        let addr = &self.node(id).client;
+        RespClient::connect_tls(addr, Duration::from_secs(10), self.tls.as_deref())
             .await
             .expect("connect")
     }
@@ -499,10 +507,30 @@ impl Cluster {
         data_dir: impl Fn(u64) -> Option<PathBuf>,
         setup: impl Fn(u64) -> NodeSetup,
     ) -> Cluster {
+        Self::start_in(n, data_dir, setup, None).await
+    }
+
+    /// [`Cluster::start_each`] with the harness's clients speaking TLS with `tls` (for nodes
+    /// whose client port serves TLS).
+    pub async fn start_each_tls(
+        n: u64,
+        tls: std::sync::Arc<node::tls::ClientTls>,
+        setup: impl Fn(u64) -> NodeSetup,
+    ) -> Cluster {
+        Self::start_in(n, |_| None, setup, Some(tls)).await
+    }
+
+    async fn start_in(
+        n: u64,
+        data_dir: impl Fn(u64) -> Option<PathBuf>,
+        setup: impl Fn(u64) -> NodeSetup,
+        tls: Option<std::sync::Arc<node::tls::ClientTls>>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster = Cluster {
             dir,
             nodes: Vec::new(),
+            tls,
         };
         for id in 1..=n {
             let NodeSetup { mut flags, env } = setup(id);

@@ -41,7 +41,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use resp::Reply;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 pub use crate::blocked::{Registry, Turn, Waiter, Wakes, MAX_BLOCKED_CLIENTS};
@@ -283,7 +282,7 @@ pub(super) fn classify(reply: Reply, shape: Shape) -> Step {
 pub async fn run(
     mut blocked: Blocked,
     ctx: &ServerContext,
-    stream: &mut TcpStream,
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
     input: &mut BytesMut,
 ) -> std::io::Result<Option<Reply>> {
     let registry = ctx.consensus.view().blocking().clone();
