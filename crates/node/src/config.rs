@@ -155,6 +155,10 @@ pub struct Config {
     /// Most bytes of pub/sub messages waiting for one subscriber; a subscriber that falls
     /// further behind is disconnected (Redis's `client-output-buffer-limit pubsub`).
     pub pubsub_output_limit_bytes: usize,
+    /// The default user's password while the cluster's ACL table has not configured the
+    /// `default` user (a node-local fallback, see docs/acl.md); none: the default user needs
+    /// no password, as in Redis.
+    pub requirepass: Option<crate::secret::Secret>,
 }
 
 impl Default for Config {
@@ -189,6 +193,7 @@ impl Default for Config {
             metrics_listen: None,
             unsafe_fault_injection: false,
             pubsub_output_limit_bytes: crate::pubsub::DEFAULT_OUTBOX_LIMIT_BYTES,
+            requirepass: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod node;
 pub mod pubsub;
 pub mod raft;
+pub mod secret;
 pub mod server;
 pub mod transport;
 pub mod wire;

@@ -101,6 +101,9 @@ pub struct ServeArgs {
     /// HTTP address for /livez, /readyz and /metrics (Prometheus) [default: off].
     #[arg(long, env = "RAFTKV_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// The default user's password until `ACL SETUSER default ...` configures it cluster-wide (Redis's requirepass) [default: none].
+    #[arg(long, env = "RAFTKV_REQUIREPASS", hide_env_values = true)]
+    requirepass: Option<node::secret::Secret>,
 }
 
 impl ServeArgs {
@@ -154,6 +157,9 @@ impl ServeArgs {
         }
         if self.metrics_listen.is_some() {
             c.metrics_listen = self.metrics_listen;
+        }
+        if self.requirepass.is_some() {
+            c.requirepass = self.requirepass;
         }
         if self.join.is_some() {
             c.join = self.join;

@@ -10,7 +10,7 @@
 //! and a call is checked as `config|<sub>`. An unknown subcommand is allowed only to a user
 //! who may run every subcommand of the container (the command then fails as unknown).
 
-pub(crate) use super::category_table::COMMAND_CATEGORIES;
+pub use super::category_table::COMMAND_CATEGORIES;
 
 /// Redis 7.0's ACL categories, in the order `ACL CAT` lists them.
 pub const CATEGORIES: [&str; 21] = [

@@ -4,7 +4,7 @@
 
 /// `(command or name|subcommand, categories)`, sorted by name.
 #[rustfmt::skip]
-pub(crate) const COMMAND_CATEGORIES: &[(&str, &[&str])] = &[
+pub const COMMAND_CATEGORIES: &[(&str, &[&str])] = &[
     ("acl|cat", &["slow"]),
     ("acl|deluser", &["admin", "slow", "dangerous"]),
     ("acl|dryrun", &["admin", "slow", "dangerous"]),

@@ -20,7 +20,7 @@
 //!   or control characters.
 
 pub mod category;
-mod category_table;
+pub mod category_table;
 pub mod user;
 
 use std::collections::BTreeMap;

@@ -67,7 +67,7 @@ def main():
     print()
     print("/// `(command or name|subcommand, categories)`, sorted by name.")
     print("#[rustfmt::skip]")
-    print("pub(crate) const COMMAND_CATEGORIES: &[(&str, &[&str])] = &[")
+    print("pub const COMMAND_CATEGORIES: &[(&str, &[&str])] = &[")
     for name in sorted(rows):
         cats = ", ".join(f'"{x}"' for x in rows[name])
         print(f'    ("{name}", &[{cats}]),')
