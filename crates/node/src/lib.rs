@@ -19,6 +19,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod counters;
+pub mod credentials;
 pub mod disk;
 pub mod exporter;
 pub mod http;

@@ -185,10 +185,11 @@ impl Node {
         } else if let Some(seed) = config.join.clone() {
             let id = config.node_id;
             let me = me.clone();
+            let credentials = crate::credentials::Credentials::of_node(&config);
             // Joining waits for the leader to catch this node up, which needs the peer server
             // already running (it is) and may take long: do it in the background.
             tasks.push(tokio::spawn(async move {
-                match join(&seed, id, &me).await {
+                match join(&seed, id, &me, credentials.as_ref()).await {
                     Ok(()) => tracing::info!(%seed, "joined the cluster"),
                     Err(e) => tracing::error!(%seed, error = %e, "could not join the cluster"),
                 }
@@ -219,6 +220,7 @@ impl Node {
         tasks.push(tokio::spawn(crate::cluster::removal::watch(
             consensus.clone(),
             ctx.removed.clone(),
+            crate::credentials::Credentials::of_node(&ctx.config),
         )));
         tasks.push(tokio::spawn(watch_disk(ctx.clone())));
         tasks.push(tokio::spawn(server::run(client_listener, ctx.clone())));
@@ -312,12 +314,18 @@ impl PeerListener {
 }
 
 /// Ask the cluster, through the member at `seed` (a client address), to add this node.
-async fn join(seed: &str, id: u64, me: &NodeAddr) -> io::Result<()> {
+async fn join(
+    seed: &str,
+    id: u64,
+    me: &NodeAddr,
+    credentials: Option<&crate::credentials::Credentials>,
+) -> io::Result<()> {
     let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
     let mut pause = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut c = RespClient::connect(seed, crate::limits::ADD_NODE_TIMEOUT).await?;
+            let timeout = crate::limits::ADD_NODE_TIMEOUT;
+            let mut c = RespClient::connect_as(seed, timeout, credentials).await?;
             let id = id.to_string();
             let args: [&[u8]; 6] = [
                 b"RAFTKV",

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use node::client::RespClient;
 use resp::Reply;
 
 /// Deadline of a quick admin command.
@@ -24,6 +23,8 @@ pub struct MemberArgs {
     /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
     #[arg(long, global = true)]
     endpoint: Option<String>,
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
     #[command(subcommand)]
     command: MemberCommand,
 }
@@ -158,7 +159,8 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     full.extend(cmd);
     let flag: Vec<String> = args.endpoint.iter().cloned().collect();
     let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-    let mut client = RespClient::connect(&endpoint, timeout)
+    args.auth.install()?;
+    let mut client = crate::auth::connect(&endpoint, timeout)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     let reply = client

@@ -31,6 +31,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Flags of `raftkv snapshot`.
 #[derive(Args, Debug)]
 pub struct SnapshotArgs {
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
     #[command(subcommand)]
     command: SnapshotCommand,
 }
@@ -68,6 +70,7 @@ enum SnapshotCommand {
 
 /// Run `raftkv snapshot ...`.
 pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
+    args.auth.install()?;
     match args.command {
         SnapshotCommand::Save { file, endpoint } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -126,7 +129,7 @@ async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
         bail!("{} already exists; not overwriting it", file.display());
     }
     let started = Instant::now();
-    let mut c = RespClient::connect(endpoint, CALL_TIMEOUT)
+    let mut c = crate::auth::connect(endpoint, CALL_TIMEOUT)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     if info_field(&mut c, "raft_role").await? != "leader" {
@@ -134,7 +137,7 @@ async fn save(file: &Path, endpoint: &str) -> anyhow::Result<()> {
         if leader.is_empty() {
             bail!("{endpoint} knows no leader; try again once the cluster has one");
         }
-        c = RespClient::connect(&leader, CALL_TIMEOUT)
+        c = crate::auth::connect(&leader, CALL_TIMEOUT)
             .await
             .with_context(|| format!("cannot reach the leader at {leader}"))?;
     }

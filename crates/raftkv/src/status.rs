@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use node::client::{info_fields, RaftInfo, RespClient};
+use node::client::{info_fields, RaftInfo};
 use resp::Reply;
 use serde_json::json;
 
@@ -40,6 +40,8 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
 }
 
 /// What one node reported.
@@ -226,7 +228,7 @@ pub fn format_json(results: &[(String, Result<NodeStatus, String>)]) -> String {
 /// Ask one node for its status.
 pub async fn fetch(endpoint: &str) -> Result<NodeStatus, String> {
     let ask = async {
-        let mut c = RespClient::connect(endpoint, ASK_TIMEOUT).await?;
+        let mut c = crate::auth::connect(endpoint, ASK_TIMEOUT).await?;
         c.call(&["INFO", "all"]).await
     };
     match ask.await {
@@ -248,6 +250,7 @@ pub fn exit_status(results: &[(String, Result<NodeStatus, String>)]) -> u8 {
 
 /// Run `raftkv status`; returns the exit status.
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
+    args.auth.install()?;
     let endpoints = crate::endpoints::resolve(&args.endpoints);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

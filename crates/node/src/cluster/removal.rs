@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{RaftInfo, RespClient};
+use crate::credentials::Credentials;
 use crate::raft::Consensus;
 
 /// How often a follower checks whether it is still a member.
@@ -41,8 +42,10 @@ pub fn proves_removed(peer: &RaftInfo, me: u64, my_term: u64) -> bool {
     peer.role == "leader" && peer.term >= my_term && !peer.lists(me)
 }
 
-async fn ask(addr: &str) -> Option<RaftInfo> {
-    let mut c = RespClient::connect(addr, ASK_TIMEOUT).await.ok()?;
+async fn ask(addr: &str, credentials: Option<&Credentials>) -> Option<RaftInfo> {
+    let mut c = RespClient::connect_as(addr, ASK_TIMEOUT, credentials)
+        .await
+        .ok()?;
     match c.call(&["INFO", "raft"]).await.ok()? {
         resp::Reply::Bulk(b) => Some(RaftInfo::parse(&String::from_utf8_lossy(&b))),
         resp::Reply::Verbatim(s) => Some(RaftInfo::parse(&s)),
@@ -52,7 +55,13 @@ async fn ask(addr: &str) -> Option<RaftInfo> {
 
 /// Watch for this node's removal until the task is aborted; sets `removed` when proven, and
 /// clears it if the node is later added back (a newer membership lists it again).
-pub async fn watch(consensus: Arc<Consensus>, removed: Arc<AtomicBool>) {
+/// `credentials` authenticate on the other members' client ports (see
+/// [`crate::credentials`]).
+pub async fn watch(
+    consensus: Arc<Consensus>,
+    removed: Arc<AtomicBool>,
+    credentials: Option<Credentials>,
+) {
     let me = consensus.node_id();
     // Not this node's current term: a removed node hears from no one, times out and campaigns,
     // so its own term climbs past the real leader's.
@@ -97,7 +106,7 @@ pub async fn watch(consensus: Arc<Consensus>, removed: Arc<AtomicBool>) {
             .collect();
         peers.sort_by_key(|(id, _)| Some(*id) != m.leader);
         for (_, addr) in peers {
-            let Some(peer) = ask(&addr).await else {
+            let Some(peer) = ask(&addr, credentials.as_ref()).await else {
                 continue;
             };
             if proves_removed(&peer, me, leader_term) {

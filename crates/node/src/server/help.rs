@@ -60,7 +60,6 @@ pub const CONFIG: &[&str] = &[
     "    Print this help.",
 ];
 
-/// `RAFTKV HELP`.
 /// `ACL HELP`.
 pub const ACL: &[&str] = &[
     "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
