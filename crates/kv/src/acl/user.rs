@@ -14,7 +14,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
-use super::category::{self, CommandSet, CATEGORIES, COMMAND_CATEGORIES};
+use super::category::{self, CommandSet, CATEGORIES};
 use crate::Error;
 
 /// The most passwords one user may have.
@@ -54,6 +54,10 @@ pub struct User {
     pub commands: CommandSet,
     /// `+@all` (set) / `-@all` (cleared): described as `+@all ...` rather than `-@all ...`.
     pub all_commands: bool,
+    /// The command rules since the last `+@all`/`-@all`, lower case, in the order given; a
+    /// rule replaces an earlier one for the same command or category (and for its
+    /// subcommands), as Redis 7.2 keeps them.
+    pub command_rules: Vec<String>,
 }
 
 impl Default for User {
@@ -69,6 +73,7 @@ impl Default for User {
             channels: Vec::new(),
             commands: CommandSet::default(),
             all_commands: false,
+            command_rules: Vec::new(),
         }
     }
 }
@@ -379,60 +384,13 @@ impl User {
             .collect()
     }
 
-    /// The command permissions as Redis describes them: `+@all` or `-@all`, then each category
-    /// that more than half agrees with the user (in [`CATEGORIES`] order), then single commands
-    /// (or `name|sub`) that still differ, in name order.
+    /// The command permissions as Redis 7.2 describes them: `+@all` or `-@all`, then the
+    /// rules given since, in order.
     pub fn command_rules(&self) -> Vec<String> {
-        let mut fake = User {
-            all_commands: self.all_commands,
-            commands: if self.all_commands {
-                CommandSet::all()
-            } else {
-                CommandSet::default()
-            },
-            ..User::default()
-        };
-        let additive = !self.all_commands;
-        let mut rules = vec![if additive { "-@all" } else { "+@all" }.to_string()];
-        for cat in CATEGORIES {
-            let (mut on, mut off) = (0, 0);
-            for id in category::ids_in(cat) {
-                if self.commands.contains(id) {
-                    on += 1;
-                } else {
-                    off += 1;
-                }
-            }
-            if (additive && on > off) || (!additive && off > on) {
-                fake.commands.set_all(category::ids_in(cat), additive);
-                rules.push(format!("{}@{cat}", if additive { '+' } else { '-' }));
-            }
-        }
-        let mut id = 0;
-        while id < COMMAND_CATEGORIES.len() {
-            let name = category::name_of(id);
-            let top = name.split('|').next().unwrap_or(name);
-            let group = if name.contains('|') {
-                category::ids_of_command(top)
-            } else {
-                id..id + 1
-            };
-            let differs = |i: usize| self.commands.contains(i) != fake.commands.contains(i);
-            if group.clone().any(differs) {
-                let all_on = group.clone().all(|i| self.commands.contains(i));
-                let all_off = group.clone().all(|i| !self.commands.contains(i));
-                if all_on || all_off {
-                    rules.push(format!("{}{top}", if all_on { '+' } else { '-' }));
-                } else {
-                    for i in group.clone().filter(|&i| differs(i)) {
-                        let sign = if self.commands.contains(i) { '+' } else { '-' };
-                        rules.push(format!("{sign}{}", category::name_of(i)));
-                    }
-                }
-            }
-            id = group.end;
-        }
-        rules
+        let all = if self.all_commands { "+@all" } else { "-@all" };
+        std::iter::once(all.to_string())
+            .chain(self.command_rules.iter().cloned())
+            .collect()
     }
 }
 
