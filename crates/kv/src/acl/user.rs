@@ -274,18 +274,27 @@ impl User {
                 } else {
                     CommandSet::default()
                 };
+                self.command_rules.clear();
                 return Ok(());
             }
             let index = category::category_index(cat).ok_or(UNKNOWN)?;
             self.commands
                 .set_all(category::ids_in(CATEGORIES[index]), on);
-            return Ok(());
+        } else {
+            let ids = category::ids_of_command(what);
+            if ids.is_empty() {
+                return Err(UNKNOWN);
+            }
+            self.commands.set_all(ids, on);
         }
-        let ids = category::ids_of_command(what);
-        if ids.is_empty() {
-            return Err(UNKNOWN);
-        }
-        self.commands.set_all(ids, on);
+        // As Redis 7.2: drop the earlier rule for the same command or category, or for a
+        // subcommand of the command, then append this one.
+        self.command_rules.retain(|rule| {
+            let body = &rule[1..];
+            !(body == what || (body.starts_with(what) && body.as_bytes()[what.len()] == b'|'))
+        });
+        let sign = if on { '+' } else { '-' };
+        self.command_rules.push(format!("{sign}{what}"));
         Ok(())
     }
 
