@@ -54,6 +54,9 @@ pub struct TestNode {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<TestNode>,
+    /// What the harness's own connections (INFO, waits, [`Cluster::client`]) authenticate
+    /// with: node 1's `--requirepass`, if it was started with one; a test may change it.
+    pub auth: Option<node::credentials::Credentials>,
 }
 
 /// The addresses a node reports on its ready line.
@@ -217,7 +220,8 @@ impl Cluster {
 
     /// INFO raft of a node as field map.
     pub async fn info(&self, id: u64) -> Option<std::collections::HashMap<String, String>> {
-        let mut c = RespClient::connect(&self.node(id).client, Duration::from_secs(2))
+        let timeout = Duration::from_secs(2);
+        let mut c = RespClient::connect_as(&self.node(id).client, timeout, self.auth.as_ref())
             .await
             .ok()?;
         match c.call(&["INFO", "all"]).await.ok()? {
@@ -265,12 +269,14 @@ impl Cluster {
     /// replies `want` to `args`: it has applied the writes that lead there.
     pub async fn wait_local(&self, id: u64, args: &[&str], want: Reply) {
         let addr = self.node(id).client.clone();
+        let auth = self.auth.as_ref();
         wait_until(
             &format!("node {id} to answer {args:?} with {want:?}"),
             || {
                 let (addr, want) = (addr.clone(), want.clone());
                 async move {
-                    let Ok(mut c) = RespClient::connect(&addr, Duration::from_secs(2)).await else {
+                    let timeout = Duration::from_secs(2);
+                    let Ok(mut c) = RespClient::connect_as(&addr, timeout, auth).await else {
                         return false;
                     };
                     c.call(&["READONLY"]).await.is_ok() && c.call(args).await.ok() == Some(want)
@@ -315,7 +321,8 @@ impl Cluster {
 
     /// Connect a client to a node.
     pub async fn client(&self, id: u64) -> RespClient {
-        RespClient::connect(&self.node(id).client, Duration::from_secs(10))
+        let timeout = Duration::from_secs(10);
+        RespClient::connect_as(&self.node(id).client, timeout, self.auth.as_ref())
             .await
             .expect("connect")
     }
@@ -503,9 +510,13 @@ impl Cluster {
         let mut cluster = Cluster {
             dir,
             nodes: Vec::new(),
+            auth: None,
         };
         for id in 1..=n {
             let NodeSetup { mut flags, env } = setup(id);
+            if id == 1 {
+                cluster.auth = requirepass(&flags);
+            }
             if id == 1 {
                 flags.push("--bootstrap".into());
             } else {
@@ -522,6 +533,15 @@ impl Cluster {
         cluster.wait_voters(&all).await;
         cluster
     }
+}
+
+/// The credentials `--requirepass P` among `flags` gives (`AUTH P`), if any.
+fn requirepass(flags: &[String]) -> Option<node::credentials::Credentials> {
+    let at = flags.iter().position(|f| f == "--requirepass")?;
+    flags.get(at + 1).map(|p| node::credentials::Credentials {
+        user: None,
+        password: p.clone(),
+    })
 }
 
 /// Poll `check` until it returns true, or panic with `what` after [`WAIT`].
