@@ -172,6 +172,12 @@ pub fn target(args: &[bytes::Bytes]) -> Target {
     }
 }
 
+/// The ACL categories of a command that is not a container (`get`: read, string, fast), as
+/// `COMMAND INFO` shows them; empty for a container or an unknown name.
+pub fn categories_of(name: &str) -> &'static [&'static str] {
+    id_of(name).map_or(&[], |id| COMMAND_CATEGORIES[id].1)
+}
+
 /// The name of the command with `id` (`get`, `config|get`).
 pub fn name_of(id: usize) -> &'static str {
     COMMAND_CATEGORIES[id].0
