@@ -8,7 +8,9 @@ use kv::{Command, Store};
 use resp::Reply;
 
 fn args(line: &str) -> Vec<Bytes> {
-    line.split(' ').map(|a| Bytes::from(a.to_string())).collect()
+    line.split(' ')
+        .map(|a| Bytes::from(a.to_string()))
+        .collect()
 }
 
 /// Applies `ACL SETUSER/DELUSER ...` as the node does (parse, then through the store).
@@ -20,7 +22,11 @@ fn acl(store: &mut Store, line: &str) -> Reply {
 }
 
 fn user(store: &Store, name: &str) -> User {
-    store.acl().user(name.as_bytes()).expect("user exists").clone()
+    store
+        .acl()
+        .user(name.as_bytes())
+        .expect("user exists")
+        .clone()
 }
 
 fn rules(store: &Store, name: &str) -> String {
@@ -31,7 +37,10 @@ fn rules(store: &Store, name: &str) -> String {
 fn setuser_builds_the_user_acl_list_shows() {
     let mut s = Store::new();
     assert_eq!(
-        acl(&mut s, "ACL SETUSER alice on >p1 ~k* %R~r* &ch* +@read -@dangerous +set +config|get"),
+        acl(
+            &mut s,
+            "ACL SETUSER alice on >p1 ~k* %R~r* &ch* +@read -@dangerous +set +config|get"
+        ),
         Reply::ok()
     );
     assert_eq!(
@@ -98,7 +107,9 @@ fn refused_rules_answer_redis_texts_and_change_nothing() {
 
 #[test]
 fn passwords_travel_hashed() {
-    let parsed = AclCommand::parse(&args("ACL SETUSER u >secret <old")).unwrap().unwrap();
+    let parsed = AclCommand::parse(&args("ACL SETUSER u >secret <old"))
+        .unwrap()
+        .unwrap();
     let Command::Acl(AclCommand::SetUser { rules, .. }) = &parsed else {
         panic!("{parsed:?}")
     };
@@ -132,7 +143,10 @@ fn passwords_travel_hashed() {
 #[test]
 fn checks_follow_the_rules() {
     let mut s = Store::new();
-    acl(&mut s, "ACL SETUSER alice on >p ~k* %R~r* %W~w* &ch* +@read -@dangerous +set +config|get");
+    acl(
+        &mut s,
+        "ACL SETUSER alice on >p ~k* %R~r* %W~w* &ch* +@read -@dangerous +set +config|get",
+    );
     let alice = user(&s, "alice");
     let may = |line: &str| alice.may_run(&category::target(&args(line)));
     assert!(may("GET k"));
@@ -185,7 +199,10 @@ fn admin_category_holds_raftkv_admin_commands() {
 #[test]
 fn users_survive_a_snapshot() {
     let mut s = Store::new();
-    acl(&mut s, "ACL SETUSER alice on >p ~k* &ch* +@read -@dangerous");
+    acl(
+        &mut s,
+        "ACL SETUSER alice on >p ~k* &ch* +@read -@dangerous",
+    );
     acl(&mut s, "ACL SETUSER default resetpass >secret");
     s.apply(1, &Command::parse(&args("SET k v")).unwrap());
     let mut bytes = Vec::new();

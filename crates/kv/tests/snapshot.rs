@@ -132,7 +132,10 @@ fn the_notification_setting_round_trips_and_is_checked() {
 fn the_acl_users_round_trip_and_are_checked() {
     let mut store = small_store();
     let change = |line: &str| {
-        let args: Vec<Bytes> = line.split(' ').map(|a| Bytes::from(a.to_string())).collect();
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|a| Bytes::from(a.to_string()))
+            .collect();
         kv::acl::AclCommand::parse(&args).unwrap().unwrap()
     };
     let notify: Vec<Bytes> = ["CONFIG", "SET", "notify-keyspace-events", "KEA"]
@@ -140,7 +143,10 @@ fn the_acl_users_round_trip_and_are_checked() {
         .map(|a| Bytes::from(a.to_string()))
         .collect();
     store.apply(2000, &kv::notify::parse_config(&notify).unwrap().unwrap());
-    store.apply(2000, &change("ACL SETUSER alice on >pw ~k* &c* +@read -keys"));
+    store.apply(
+        2000,
+        &change("ACL SETUSER alice on >pw ~k* &c* +@read -keys"),
+    );
     store.apply(2000, &change("ACL SETUSER default resetpass >secret"));
     let bytes = snapshot(&store);
     let loaded = Store::read_snapshot(&mut bytes.as_slice()).unwrap();

@@ -30,7 +30,9 @@ fn noperm(command: &str) -> Reply {
 /// A fresh connection to `addr`, authenticated with `auth` (`[user, password]` or
 /// `[password]`) if given; None if the node cannot be reached.
 async fn conn(addr: &str, auth: &[&str]) -> Option<(RespClient, Reply)> {
-    let mut c = RespClient::connect(addr, Duration::from_secs(2)).await.ok()?;
+    let mut c = RespClient::connect(addr, Duration::from_secs(2))
+        .await
+        .ok()?;
     let reply = if auth.is_empty() {
         Reply::ok()
     } else {
@@ -77,7 +79,15 @@ async fn a_permission_change_reaches_every_node() {
         .call(
             2,
             &[
-                "ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@read", "+set", "-@dangerous",
+                "ACL",
+                "SETUSER",
+                "alice",
+                "on",
+                ">pw",
+                "~app:*",
+                "+@read",
+                "+set",
+                "-@dangerous",
             ],
         )
         .await;
@@ -100,7 +110,10 @@ async fn a_permission_change_reaches_every_node() {
     )
     .await;
     // Nothing alice was refused reached the data.
-    assert_eq!(cluster.call(1, &["EXISTS", "other"]).await, Reply::Integer(0));
+    assert_eq!(
+        cluster.call(1, &["EXISTS", "other"]).await,
+        Reply::Integer(0)
+    );
     assert_eq!(cluster.call(3, &["GET", "app:1"]).await, bulk("v"));
 
     // A change through another node: every node refuses SET now, and then the user is gone.
@@ -108,7 +121,12 @@ async fn a_permission_change_reaches_every_node() {
         cluster.call(3, &["ACL", "SETUSER", "alice", "-set"]).await,
         Reply::ok()
     );
-    wait_everywhere(&cluster, &all, &[(alice, &["SET", "app:3", "x"], noperm("set"))]).await;
+    wait_everywhere(
+        &cluster,
+        &all,
+        &[(alice, &["SET", "app:3", "x"], noperm("set"))],
+    )
+    .await;
     assert_eq!(
         cluster.call(1, &["ACL", "DELUSER", "alice"]).await,
         Reply::Integer(1)
@@ -118,13 +136,19 @@ async fn a_permission_change_reaches_every_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_on_survives_a_leader_kill_restarts_and_a_snapshot() {
-    let mut cluster =
-        Cluster::start_with(3, &["--requirepass", "s3cret", "--snapshot-threshold", "20"]).await;
+    let mut cluster = Cluster::start_with(
+        3,
+        &["--requirepass", "s3cret", "--snapshot-threshold", "20"],
+    )
+    .await;
     let all = [1, 2, 3];
     let app: &[&str] = &["app", "app-pw"];
     assert_eq!(
         cluster
-            .call(1, &["ACL", "SETUSER", "app", "on", ">app-pw", "~*", "+@all", "-@admin"])
+            .call(
+                1,
+                &["ACL", "SETUSER", "app", "on", ">app-pw", "~*", "+@all", "-@admin"]
+            )
             .await,
         Reply::ok()
     );
@@ -136,7 +160,11 @@ async fn auth_on_survives_a_leader_kill_restarts_and_a_snapshot() {
             (&[], &["PING"], err(NOAUTH)),
             (&["wrong"], &["PING"], err(WRONGPASS)),
             (app, &["SET", "k", "v0"], Reply::ok()),
-            (app, &["CONFIG", "SET", "maxmemory", "0"], noperm("config|set")),
+            (
+                app,
+                &["CONFIG", "SET", "maxmemory", "0"],
+                noperm("config|set"),
+            ),
         ],
     )
     .await;
@@ -164,17 +192,23 @@ async fn auth_on_survives_a_leader_kill_restarts_and_a_snapshot() {
     assert_eq!(reply, Reply::ok());
     for i in 0..60 {
         let key = format!("fill:{i}");
-        assert_eq!(c.call(&["SET", key.as_str(), "x"]).await.unwrap(), Reply::ok());
+        assert_eq!(
+            c.call(&["SET", key.as_str(), "x"]).await.unwrap(),
+            Reply::ok()
+        );
     }
     for &id in &all {
         let cluster = &cluster;
-        wait_until(&format!("node {id} to purge its log past the ACL entry"), || async move {
-            cluster.info(id).await.is_some_and(|i| {
-                i.get("raft_purged_index")
-                    .and_then(|p| p.parse::<u64>().ok())
-                    .is_some_and(|p| p > 10)
-            })
-        })
+        wait_until(
+            &format!("node {id} to purge its log past the ACL entry"),
+            || async move {
+                cluster.info(id).await.is_some_and(|i| {
+                    i.get("raft_purged_index")
+                        .and_then(|p| p.parse::<u64>().ok())
+                        .is_some_and(|p| p > 10)
+                })
+            },
+        )
         .await;
     }
 
@@ -203,7 +237,10 @@ async fn the_cli_authenticates_with_flags_and_environment() {
     let addr = cluster.node(1).client.clone();
     assert_eq!(
         cluster
-            .call(1, &["ACL", "SETUSER", "ops", "on", ">ops-pw", "+@admin", "+info"])
+            .call(
+                1,
+                &["ACL", "SETUSER", "ops", "on", ">ops-pw", "+@admin", "+info"]
+            )
             .await,
         Reply::ok()
     );

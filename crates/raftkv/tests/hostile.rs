@@ -266,7 +266,10 @@ async fn unauthenticated_commands_are_refused_with_auth_on() {
     let cluster = Cluster::start_with(3, &["--requirepass", "s3cret"]).await;
     assert_eq!(
         cluster
-            .call(1, &["ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all", "-@admin"])
+            .call(
+                1,
+                &["ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all", "-@admin"]
+            )
             .await,
         Reply::ok()
     );
@@ -315,11 +318,17 @@ async fn unauthenticated_commands_are_refused_with_auth_on() {
             assert_eq!(c.read_reply().await.unwrap(), Reply::Error(NOAUTH.into()));
         }
         // Wrong passwords are refused; the connection is still usable and still refused.
-        for auth in [&["AUTH", "wrong"][..], &["AUTH", "app", "wrong"], &["AUTH", "nobody", "x"]] {
+        for auth in [
+            &["AUTH", "wrong"][..],
+            &["AUTH", "app", "wrong"],
+            &["AUTH", "nobody", "x"],
+        ] {
             let reply = c.call(auth).await.unwrap();
             assert_eq!(
                 reply,
-                Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+                Reply::Error(
+                    "WRONGPASS invalid username-password pair or user is disabled.".into()
+                )
             );
         }
         assert_eq!(
@@ -327,7 +336,10 @@ async fn unauthenticated_commands_are_refused_with_auth_on() {
             Reply::Error(NOAUTH.into())
         );
         // The app user may use data but not admin commands, refused here before forwarding.
-        assert_eq!(c.call(&["AUTH", "app", "app-pw"]).await.unwrap(), Reply::ok());
+        assert_eq!(
+            c.call(&["AUTH", "app", "app-pw"]).await.unwrap(),
+            Reply::ok()
+        );
         for (args, name) in [
             (&["FLUSHALL"][..], "flushall"),
             (&["RAFTKV", "MEMBER", "REMOVE", "2"], "raftkv"),

@@ -69,7 +69,7 @@ impl AclCommand {
             if let Err(e) = check_name(&args[2]) {
                 return Some(Err(e));
             }
-            let rules = args[3..].iter().map(|r| hide_password(r)).collect();
+            let rules = args[3..].iter().map(hide_password).collect();
             AclCommand::SetUser {
                 name: args[2].clone(),
                 rules,

@@ -107,7 +107,10 @@ fn keys_allowed(user: &User, args: &[Bytes]) -> bool {
     let write = spec.flags.contains(&"write");
     if spec.served_by == kv::command_table::ServedBy::Data {
         return match kv::Command::parse(args) {
-            Ok(cmd) => cmd.keys().iter().all(|k| user.may_access_key(k, cmd.is_write())),
+            Ok(cmd) => cmd
+                .keys()
+                .iter()
+                .all(|k| user.may_access_key(k, cmd.is_write())),
             Err(_) => true, // refused anyway, touching nothing
         };
     }
@@ -137,11 +140,15 @@ fn keys_allowed(user: &User, args: &[Bytes]) -> bool {
 fn channels_allowed(user: &User, args: &[Bytes]) -> bool {
     let name = &args[0];
     if name.eq_ignore_ascii_case(b"publish") {
-        return args.get(1).is_none_or(|c| user.may_access_channel(c, false));
+        return args
+            .get(1)
+            .is_none_or(|c| user.may_access_channel(c, false));
     }
     let pattern = name.eq_ignore_ascii_case(b"psubscribe");
     if pattern || name.eq_ignore_ascii_case(b"subscribe") {
-        return args[1..].iter().all(|c| user.may_access_channel(c, pattern));
+        return args[1..]
+            .iter()
+            .all(|c| user.may_access_channel(c, pattern));
     }
     true
 }
@@ -173,7 +180,9 @@ pub fn auth(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Rep
     };
     refresh(state, ctx);
     if args.len() == 2 {
-        let default = state.acl.user_or(DEFAULT_USER.as_bytes(), &ctx.default_user);
+        let default = state
+            .acl
+            .user_or(DEFAULT_USER.as_bytes(), &ctx.default_user);
         if default.is_some_and(|u| u.nopass) {
             return Reply::error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
@@ -293,7 +302,12 @@ fn getuser(user: &User) -> Reply {
 /// `ACL CAT [category]`.
 fn cat(category_name: Option<&Bytes>) -> Reply {
     let Some(name) = category_name else {
-        return Reply::Array(category::CATEGORIES.iter().map(|c| Reply::bulk(*c)).collect());
+        return Reply::Array(
+            category::CATEGORIES
+                .iter()
+                .map(|c| Reply::bulk(*c))
+                .collect(),
+        );
     };
     let lower = String::from_utf8_lossy(name).to_lowercase();
     let Some(index) = category::category_index(&lower) else {
