@@ -1,5 +1,5 @@
 //! `--user` / `--password` (or `RAFTKV_PASSWORD`) for the admin commands that talk to a
-//! cluster's client ports (`member`, `status`, `snapshot save`): one `AUTH` right after each
+//! cluster's client ports (`member`, `status`, `snapshot save`, `bench`): one `AUTH` right after each
 //! connection, as `redis-cli --user/--pass` does. The credentials are installed once per run
 //! ([`AuthArgs::install`]) and used by [`connect`].
 

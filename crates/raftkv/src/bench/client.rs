@@ -171,7 +171,7 @@ impl Client {
             return Some(conn);
         }
         let addr = &self.plan.endpoints[self.endpoint];
-        match RespClient::connect(addr, REQUEST_TIMEOUT).await {
+        match crate::auth::connect(addr, REQUEST_TIMEOUT).await {
             Ok(conn) => Some(conn),
             Err(_) => {
                 self.endpoint = (self.endpoint + 1) % self.plan.endpoints.len();

@@ -38,6 +38,7 @@ use workload::Workload;
 
 /// Run `raftkv bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    args.auth.install()?;
     let plan = args.plan().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Runtime::new().context("start the runtime")?;
     let summary = runtime.block_on(drive(Arc::new(plan.clone())))?;
