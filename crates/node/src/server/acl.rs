@@ -105,7 +105,9 @@ fn keys_allowed(user: &User, args: &[Bytes]) -> bool {
         return true;
     };
     let write = spec.flags.contains(&"write");
-    if spec.served_by == kv::command_table::ServedBy::Data {
+    let movable = spec.flags.contains(&"movablekeys");
+    if (movable || spec.first_key == 0) && spec.served_by == kv::command_table::ServedBy::Data {
+        // EVAL, ZUNION, XREAD, XGROUP, OBJECT...: only the parsed command knows its keys.
         return match kv::Command::parse(args) {
             Ok(cmd) => cmd
                 .keys()
@@ -114,7 +116,8 @@ fn keys_allowed(user: &User, args: &[Bytes]) -> bool {
             Err(_) => true, // refused anyway, touching nothing
         };
     }
-    let keys: Vec<&Bytes> = if spec.flags.contains(&"movablekeys") {
+    // Fixed key positions (most commands): read from the table, no parse.
+    let keys: Vec<&Bytes> = if movable {
         // BLMPOP / BZMPOP: timeout numkeys key...
         let n = args.get(2).and_then(|n| resp::parse_u64(n)).unwrap_or(0) as usize;
         args.iter().skip(3).take(n).collect()
