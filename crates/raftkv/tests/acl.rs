@@ -104,7 +104,11 @@ async fn a_permission_change_reaches_every_node() {
             (alice, &["MGET", "app:1", "other"], err(NOPERM_KEY)),
             (alice, &["XINFO", "STREAM", "other"], err(NOPERM_KEY)),
             (alice, &["ZUNION", "2", "app:z", "other"], err(NOPERM_KEY)),
-            (alice, &["MGET", "app:1", "app:2"], Reply::Array(vec![bulk("v"), bulk("w")])),
+            (
+                alice,
+                &["MGET", "app:1", "app:2"],
+                Reply::Array(vec![bulk("v"), bulk("w")]),
+            ),
             (alice, &["DEL", "app:1"], noperm("del")),
             (alice, &["KEYS", "*"], noperm("keys")),
             (alice, &["FLUSHALL"], noperm("flushall")),
