@@ -290,6 +290,11 @@ pub enum Command {
     /// `CONFIG GET notify-keyspace-events` (see [`crate::notify`]); parsed by
     /// [`crate::notify::parse_config`], never by [`Command::parse`], so scripts cannot send it.
     Notify(crate::notify_flags::NotifyCommand),
+    /// `ACL SETUSER` / `ACL DELUSER` (a write: the user table is replicated, see
+    /// [`crate::acl`]); parsed by [`crate::acl::AclCommand::parse`], never by
+    /// [`Command::parse`], so scripts cannot send it. The last variant, so the log's indexes of
+    /// the others never change.
+    Acl(crate::acl::AclCommand),
 }
 
 impl Command {
@@ -378,6 +383,7 @@ impl Command {
             Command::WatchGuard { .. } => "exec",
             Command::Script(script) => script.name(),
             Command::Notify(_) => "config",
+            Command::Acl(_) => "acl",
         }
     }
 
@@ -421,7 +427,8 @@ impl Command {
             | Command::FlushAll
             | Command::ExpireDue { .. }
             | Command::Publish { .. }
-            | Command::Notify(_) => Vec::new(),
+            | Command::Notify(_)
+            | Command::Acl(_) => Vec::new(),
             Command::Aggregate { op, args } => op.keys(args),
             Command::Script(script) => script.keys().iter().collect(),
         }

@@ -102,6 +102,7 @@ use ServedBy::{Data, Node};
 /// step), group, since, served by, summary, syntax)`.
 #[rustfmt::skip]
 pub const COMMAND_TABLE: &[CommandSpec] = &[
+    row("acl", -2, &[], (0, 0, 0), "server", "6.0.0", Node, "A container for Access List Control commands", "CAT [category] | DELUSER username [username ...] | GETUSER username | LIST | SETUSER username [rule [rule ...]] | USERS | WHOAMI | HELP"),
     row("append", 3, &["write", "denyoom", "fast"], (1, 1, 1), "string", "2.0.0", Data, "Append a value to a key", "key value"),
     row("auth", -2, &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], (0, 0, 0), "connection", "1.0.0", Node, "Authenticate to the server", "[username] password"),
     row("bitcount", -2, &["readonly"], (1, 1, 1), "bitmap", "2.6.0", Data, "Count set bits in a string", "key [start end [BYTE | BIT]]"),

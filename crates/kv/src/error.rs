@@ -410,6 +410,41 @@ pub enum Error {
     /// CONFIG SET notify-keyspace-events with a letter that is not a flag (Redis's text).
     #[error("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")]
     InvalidNotifyFlags,
+    /// An ACL SETUSER rule that cannot be applied: the rule as given and why (Redis's texts).
+    #[error("ERR Error in ACL SETUSER modifier '{modifier}': {reason}")]
+    AclRule {
+        /// The rule as the client gave it (a password shown as its hash).
+        modifier: String,
+        /// Redis's reason text.
+        reason: &'static str,
+    },
+    /// ACL DELUSER default.
+    #[error("ERR The 'default' user cannot be removed")]
+    AclDefaultUndeletable,
+    /// A user name with a space or a control character, or too long.
+    #[error("ERR Usernames can't contain spaces or null characters")]
+    AclBadUserName,
+    /// More users than [`crate::acl::MAX_USERS`].
+    #[error(
+        "ERR too many ACL users (at most {}); use ACL DELUSER",
+        crate::acl::MAX_USERS
+    )]
+    AclTooManyUsers,
+    /// A command other than AUTH/HELLO on a connection that has not authenticated.
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    /// AUTH or HELLO AUTH with an unknown user, a wrong password or a disabled user.
+    #[error("WRONGPASS invalid username-password pair or user is disabled.")]
+    WrongPass,
+    /// The user may not run this command (`name` or `name|subcommand`, lower case).
+    #[error("NOPERM this user has no permissions to run the '{0}' command")]
+    NoPermCommand(String),
+    /// The user may not access one of the command's keys.
+    #[error("NOPERM this user has no permissions to access one of the keys used as arguments")]
+    NoPermKey,
+    /// The user may not access one of the command's channels.
+    #[error("NOPERM this user has no permissions to access one of the channels used as arguments")]
+    NoPermChannel,
 }
 
 impl Error {

@@ -34,10 +34,12 @@
 //!   the aggregate types share; `random`: replicated randomness; `glob`: KEYS/SCAN patterns;
 //!   `numbers`: Redis-strict number parsing and formatting; `hash`: the fixed key hash.
 //! - `snapshot`: the checksummed, streamed snapshot format.
+//! - `acl`: users and permissions (Redis ACLs), replicated like the keyspace.
 //! - `notify`: keyspace notifications (`notify-keyspace-events`), emitted from apply.
 //! - `script`: Lua scripts (EVAL and friends) and Redis 7 functions (FUNCTION, FCALL),
 //!   deterministic on every replica, with the `cjson`, `cmsgpack`, `struct` and `bit` libraries.
 
+pub mod acl;
 mod aggregate;
 mod bits;
 mod command;

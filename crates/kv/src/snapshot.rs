@@ -8,7 +8,18 @@
 //! either the exact store that was written or a [`SnapshotError`] naming what is wrong and at
 //! which byte offset. It never panics on bad input and never returns partial data.
 //!
-//! # Format, version 6
+//! # Format, version 7
+//!
+//! Version 7 is version 6 (below) with the ACL user table (see [`crate::acl`]): when it is
+//! not empty, one or more users chunks after the settings chunk (or where it would be) and
+//! before the trailer, framed as a script chunk with tag `'U'`, a count of users, and as
+//! payload each user postcard-encoded as `(name: bytes, rules: [string])`, the rules being
+//! what `ACL LIST` shows for it (password digests, never passwords). The reader rebuilds each
+//! user by applying its rules to a fresh user, as `ACL SETUSER` would; names must be strictly
+//! increasing. Only users chunks or the trailer may follow a users chunk. Users chunks are not
+//! counted in the trailer's `entries` and `chunks`; the trailer's CRC-32 covers them.
+//!
+//! # Format, version 6 (read, never written)
 //!
 //! Version 6 is version 5 (below) with the keyspace notification setting (see
 //! [`crate::notify`]): when it is not empty, one settings chunk after the library chunks and
@@ -55,7 +66,7 @@
 //! ```text
 //! header   (52 bytes)
 //!   0   magic      8   "RKVSNAP\0"
-//!   8   version    u32 3 (4, 5, 6)
+//!   8   version    u32 3 (4, 5, 6, 7)
 //!   12  flags      u32 0 (reserved; anything else is rejected)
 //!   16  clock_ms   u64 the store's clock
 //!   24  rand_seq   u64 random draws made so far (the seed of SPOP, RANDOMKEY, ...)
@@ -133,8 +144,10 @@ use crate::stream::StreamId;
 
 /// The first 8 bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"RKVSNAP\0";
-/// The format version this code writes: version 5 plus the settings chunk.
-const VERSION: u32 = 6;
+/// The format version this code writes: version 6 plus the users chunks.
+const VERSION: u32 = 7;
+/// The format version before the ACL users, which this code still reads.
+const VERSION_6: u32 = 6;
 /// The format version before the notification setting, which this code still reads.
 const VERSION_5: u32 = 5;
 /// The format version before function libraries, which this code still reads.
@@ -161,6 +174,8 @@ const SCRIPT_TAG: u8 = b'S';
 const FUNCTION_TAG: u8 = b'F';
 /// Settings chunk tag (version 6): the keyspace notification setting.
 const NOTIFY_TAG: u8 = b'N';
+/// Users chunk tag (version 7): the ACL user table.
+const USERS_TAG: u8 = b'U';
 /// Trailer tag.
 const TRAILER_TAG: u8 = b'E';
 

@@ -63,6 +63,9 @@ pub struct Store {
     /// Keyspace notifications: the replicated setting and the messages of the command being
     /// applied (see [`crate::notify`]).
     pub(crate) notify: crate::notify::Notifier,
+    /// The ACL user table (see [`crate::acl`]), replicated like the keyspace; behind an `Arc`
+    /// so the node can hold the table it last applied without copying it.
+    pub(crate) acl: std::sync::Arc<crate::acl::Acl>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +135,8 @@ impl Store {
                 Ok(crate::script::apply(self, now, script, &mut Vec::new()))
             } else if let Command::Notify(notify) = cmd {
                 Ok(self.notify_config(notify))
+            } else if let Command::Acl(acl) = cmd {
+                self.apply_acl(acl)
             } else if let Command::Aggregate { op, args } = cmd {
                 let mut rng = Rng::new(now, self.rand_seq);
                 if op.is_random() {
@@ -160,6 +165,23 @@ impl Store {
             }
             crate::notify::NotifyCommand::Get => self.notify.flags.config_get_reply(),
         }
+    }
+
+    /// `ACL SETUSER` / `ACL DELUSER`: the table is copied (once, if the node still holds the
+    /// previous one) only when the change succeeds.
+    fn apply_acl(&mut self, cmd: &crate::acl::AclCommand) -> Result<Reply, Error> {
+        let mut next = (*self.acl).clone();
+        let reply = next.apply(cmd)?;
+        if next != *self.acl {
+            self.acl = std::sync::Arc::new(next);
+        }
+        Ok(reply)
+    }
+
+    /// The ACL user table, shared: a new `Arc` after every change, so comparing pointers
+    /// tells whether it changed.
+    pub fn acl(&self) -> &std::sync::Arc<crate::acl::Acl> {
+        &self.acl
     }
 
     /// The keyspace notification setting (`notify-keyspace-events`).
@@ -383,6 +405,7 @@ fn write(ks: &mut Keyspace, now: u64, cmd: &Command) -> Result<Reply, Error> {
         | Command::KeyVersions { .. }
         | Command::Script(_)
         | Command::Notify(_)
+        | Command::Acl(_)
         | Command::Aggregate { .. } => read(ks, now, cmd)?,
     })
 }

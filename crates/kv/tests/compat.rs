@@ -1,9 +1,9 @@
 //! Compatibility: data written by earlier raftkv code still loads: snapshot format version 1
 //! (strings only), version 2 (hashes, lists, sets, sorted sets; before WATCH) and version 3
 //! (streams, WATCH versions), version 4 (the script cache), version 5 (function libraries),
-//! version 6 (the keyspace notification setting), and the log's postcard encoding of commands
+//! version 6 (the keyspace notification setting), version 7 (the ACL users), and the log's postcard encoding of commands
 //! at the times of versions 1 to 3, of the scripting and function commands at version 5 and of
-//! the notification setting at version 6. The files in `tests/fixtures/` were written by that code and must never be
+//! the notification setting at version 6 and of the ACL changes at version 7. The files in `tests/fixtures/` were written by that code and must never be
 //! regenerated (see `tests/fixtures/README.md`).
 
 use bytes::Bytes;
@@ -57,10 +57,10 @@ fn version_1_snapshot_still_loads() {
     assert_eq!(store.stats(store.clock_ms()).keys, 206);
     assert_eq!(read(&store, &["DBSIZE"]), Reply::Integer(205));
 
-    // Written again, it becomes the current version (6) and round-trips.
+    // Written again, it becomes the current version (7) and round-trips.
     let mut again = Vec::new();
     store.write_snapshot(&mut again).unwrap();
-    assert_eq!(&again[8..12], &6u32.to_le_bytes());
+    assert_eq!(&again[8..12], &7u32.to_le_bytes());
     assert_eq!(Store::read_snapshot(&mut again.as_slice()).unwrap(), store);
 }
 
@@ -287,4 +287,31 @@ fn scripting_and_function_log_commands_still_decode() {
 #[test]
 fn notification_setting_log_commands_still_decode() {
     check_log("commands-v6");
+}
+
+#[test]
+fn version_7_snapshot_still_loads() {
+    let mut store = load("snapshot-v7.bin", 7);
+    // Everything of version 6, and the ACL users.
+    assert_eq!(store.notify_flags().canonical(), "g$xK");
+    assert_eq!(
+        store.apply(NOW + 300, &parse(&["FCALL", "bump", "1", "counter", "8"])),
+        Reply::Integer(50)
+    );
+    let acl = store.acl().clone();
+    let alice = acl.user(b"alice").expect("alice is in the table");
+    assert_eq!(
+        alice.rules().join(" "),
+        "on #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~k* %R~r* \
+         resetchannels &ch* -@all +@read -@dangerous +set"
+    );
+    assert!(alice.password_matches(b"p1") && !alice.password_matches(b"p2"));
+    let default = acl.user(b"default").expect("default was configured");
+    assert!(default.password_matches(b"secret") && !default.nopass);
+    assert_eq!(acl.len(), 2);
+}
+
+#[test]
+fn acl_log_commands_still_decode() {
+    check_log("commands-v7");
 }

@@ -157,6 +157,10 @@ pub struct Config {
     pub pubsub_output_limit_bytes: usize,
     /// TLS on the client and peer ports (the `[tls]` table); off by default.
     pub tls: crate::tls::TlsSettings,
+    /// The default user's password while the cluster's ACL table has not configured the
+    /// `default` user (a node-local fallback, see docs/acl.md); none: the default user needs
+    /// no password, as in Redis.
+    pub requirepass: Option<crate::secret::Secret>,
 }
 
 impl Default for Config {
@@ -192,6 +196,7 @@ impl Default for Config {
             unsafe_fault_injection: false,
             pubsub_output_limit_bytes: crate::pubsub::DEFAULT_OUTBOX_LIMIT_BYTES,
             tls: crate::tls::TlsSettings::default(),
+            requirepass: None,
         }
     }
 }

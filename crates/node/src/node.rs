@@ -230,10 +230,11 @@ impl Node {
             let id = config.node_id;
             let me = me.clone();
             let join_tls = node_client_tls.clone();
+            let credentials = crate::credentials::Credentials::of_node(&config);
             // Joining waits for the leader to catch this node up, which needs the peer server
             // already running (it is) and may take long: do it in the background.
             tasks.push(tokio::spawn(async move {
-                match join(&seed, id, &me, join_tls.as_deref()).await {
+                match join(&seed, id, &me, join_tls.as_deref(), credentials.as_ref()).await {
                     Ok(()) => tracing::info!(%seed, "joined the cluster"),
                     Err(e) => tracing::error!(%seed, error = %e, "could not join the cluster"),
                 }
@@ -265,6 +266,7 @@ impl Node {
             consensus.clone(),
             ctx.removed.clone(),
             node_client_tls.clone(),
+            crate::credentials::Credentials::of_node(&ctx.config),
         )));
         tasks.push(tokio::spawn(watch_disk(ctx.clone())));
         match (&client_tls, tls_listener) {
@@ -386,13 +388,20 @@ fn tls_error(e: crate::tls::TlsError) -> io::Error {
 }
 
 /// Ask the cluster, through the member at `seed` (a client address, dialed over TLS with
-/// `tls`), to add this node.
-async fn join(seed: &str, id: u64, me: &NodeAddr, tls: Option<&ClientTls>) -> io::Result<()> {
+/// `tls` and authenticated with `credentials`), to add this node.
+async fn join(
+    seed: &str,
+    id: u64,
+    me: &NodeAddr,
+    tls: Option<&ClientTls>,
+    credentials: Option<&crate::credentials::Credentials>,
+) -> io::Result<()> {
     let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
     let mut pause = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut c = RespClient::connect_tls(seed, crate::limits::ADD_NODE_TIMEOUT, tls).await?;
+            let timeout = crate::limits::ADD_NODE_TIMEOUT;
+            let mut c = RespClient::connect_as(seed, timeout, tls, credentials).await?;
             let id = id.to_string();
             let args: [&[u8]; 6] = [
                 b"RAFTKV",

@@ -12,6 +12,7 @@
 //! The admin commands find a cluster as `endpoints` describes (flag, `RAFTKV_ENDPOINTS`, the
 //! file `raftkv local` writes, or 127.0.0.1:6379).
 
+mod auth;
 mod bench;
 mod endpoints;
 mod local;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use node::client::RespClient;
 use resp::Reply;
 
 /// Deadline of a quick admin command.
@@ -26,6 +25,8 @@ pub struct MemberArgs {
     endpoint: Option<String>,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
     #[command(subcommand)]
     command: MemberCommand,
 }
@@ -161,7 +162,8 @@ async fn run_async(args: MemberArgs) -> anyhow::Result<()> {
     let flag: Vec<String> = args.endpoint.iter().cloned().collect();
     let tls = args.tls.client()?;
     let endpoint = crate::endpoints::pick(&crate::endpoints::resolve(&flag)).await?;
-    let mut client = RespClient::connect_tls(&endpoint, timeout, tls.as_deref())
+    args.auth.install()?;
+    let mut client = crate::auth::connect(&endpoint, timeout, tls.as_deref())
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     let reply = client

@@ -104,6 +104,9 @@ pub struct ServeArgs {
     /// TLS on the client port and the peer port.
     #[command(flatten)]
     tls: crate::serve_tls::ServeTlsArgs,
+    /// The default user's password until `ACL SETUSER default ...` configures it cluster-wide (Redis's requirepass) [default: none].
+    #[arg(long, env = "RAFTKV_REQUIREPASS", hide_env_values = true)]
+    requirepass: Option<node::secret::Secret>,
 }
 
 impl ServeArgs {
@@ -157,6 +160,9 @@ impl ServeArgs {
         }
         if self.metrics_listen.is_some() {
             c.metrics_listen = self.metrics_listen;
+        }
+        if self.requirepass.is_some() {
+            c.requirepass = self.requirepass;
         }
         if self.join.is_some() {
             c.join = self.join;

@@ -34,6 +34,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct SnapshotArgs {
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
     #[command(subcommand)]
     command: SnapshotCommand,
 }
@@ -71,6 +73,7 @@ enum SnapshotCommand {
 
 /// Run `raftkv snapshot ...`.
 pub fn run(args: SnapshotArgs) -> anyhow::Result<()> {
+    args.auth.install()?;
     match args.command {
         SnapshotCommand::Save { file, endpoint } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -130,7 +133,7 @@ async fn save(file: &Path, endpoint: &str, tls: Option<&ClientTls>) -> anyhow::R
         bail!("{} already exists; not overwriting it", file.display());
     }
     let started = Instant::now();
-    let mut c = RespClient::connect_tls(endpoint, CALL_TIMEOUT, tls)
+    let mut c = crate::auth::connect(endpoint, CALL_TIMEOUT, tls)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     if info_field(&mut c, "raft_role").await? != "leader" {
@@ -138,7 +141,7 @@ async fn save(file: &Path, endpoint: &str, tls: Option<&ClientTls>) -> anyhow::R
         if leader.is_empty() {
             bail!("{endpoint} knows no leader; try again once the cluster has one");
         }
-        c = RespClient::connect_tls(&leader, CALL_TIMEOUT, tls)
+        c = crate::auth::connect(&leader, CALL_TIMEOUT, tls)
             .await
             .with_context(|| format!("cannot reach the leader at {leader}"))?;
     }

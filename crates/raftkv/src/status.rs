@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use node::client::{info_fields, RaftInfo, RespClient};
+use node::client::{info_fields, RaftInfo};
 use node::tls::ClientTls;
 use resp::Reply;
 use serde_json::json;
@@ -43,6 +43,8 @@ pub struct StatusArgs {
     output: Output,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    auth: crate::auth::AuthArgs,
 }
 
 /// What one node reported.
@@ -229,7 +231,7 @@ pub fn format_json(results: &[(String, Result<NodeStatus, String>)]) -> String {
 /// Ask one node for its status, over TLS when `tls` is given.
 pub async fn fetch(endpoint: &str, tls: Option<&ClientTls>) -> Result<NodeStatus, String> {
     let ask = async {
-        let mut c = RespClient::connect_tls(endpoint, ASK_TIMEOUT, tls).await?;
+        let mut c = crate::auth::connect(endpoint, ASK_TIMEOUT, tls).await?;
         c.call(&["INFO", "all"]).await
     };
     match ask.await {
@@ -251,6 +253,7 @@ pub fn exit_status(results: &[(String, Result<NodeStatus, String>)]) -> u8 {
 
 /// Run `raftkv status`; returns the exit status.
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
+    args.auth.install()?;
     let endpoints = crate::endpoints::resolve(&args.endpoints);
     let tls = args.tls.client()?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -6,8 +6,8 @@
 //! node's memory stayed bounded, and a normal client is served.
 //!
 //! With peer TLS on, TLS clients without a good certificate on the peer port get nothing.
-//!
-//! Still to come with its feature (issue 12): unauthenticated commands with ACL users on.
+//! With auth on (`--requirepass` and ACL users), unauthenticated clients are refused every
+//! command but AUTH/HELLO/QUIT/RESET, whatever they try, and change nothing.
 
 mod common;
 
@@ -315,5 +315,117 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
     assert_eq!(
         cluster.call(follower, &["SET", "k", "v"]).await,
         Reply::ok()
+    );
+}
+
+/// Unauthenticated commands with auth on: every node answers each of them `-NOAUTH`, in
+/// pipelines too, the connection stays usable, and nothing they asked for happened; a user
+/// without `@admin` is refused the admin commands on a follower, before anything is forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_commands_are_refused_with_auth_on() {
+    const NOAUTH: &str = "NOAUTH Authentication required.";
+    let cluster = Cluster::start_with(3, &["--requirepass", "s3cret"]).await;
+    assert_eq!(
+        cluster
+            .call(
+                1,
+                &["ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all", "-@admin"]
+            )
+            .await,
+        Reply::ok()
+    );
+    let attempts: &[&[&str]] = &[
+        &["PING"],
+        &["GET", "k"],
+        &["SET", "k", "evil"],
+        &["DEL", "k"],
+        &["FLUSHALL"],
+        &["EVAL", "return redis.call('set', 'k', 'evil')", "0"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", "k"],
+        &["SUBSCRIBE", "ch"],
+        &["PUBLISH", "ch", "m"],
+        &["BLPOP", "list", "1"],
+        &["ACL", "SETUSER", "mallory", "on", "nopass", "+@all", "~*"],
+        &["ACL", "WHOAMI"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["CONFIG", "GET", "*"],
+        &["RAFTKV", "MEMBER", "REMOVE", "2"],
+        &["RAFTKV", "MEMBER", "LIST"],
+        &["INFO"],
+        &["CLIENT", "ID"],
+        &["COMMAND"],
+        &["NOSUCHCOMMAND"],
+        &["HELLO", "3"],
+    ];
+    for id in 1..=3 {
+        let addr = cluster.node(id).client.clone();
+        let mut c = RespClient::connect(&addr, Duration::from_secs(5))
+            .await
+            .unwrap();
+        for args in attempts {
+            let reply = c.call(args).await.unwrap();
+            let Reply::Error(text) = &reply else {
+                panic!("node {id}: {args:?} answered {reply:?} without authentication")
+            };
+            assert!(text.starts_with("NOAUTH"), "node {id}: {args:?}: {text}");
+        }
+        // Pipelined, including an inline command: one NOAUTH each, in order.
+        c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\nevil\r\nGET k\r\n*1\r\n$4\r\nPING\r\n")
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(c.read_reply().await.unwrap(), Reply::Error(NOAUTH.into()));
+        }
+        // Wrong passwords are refused; the connection is still usable and still refused.
+        for auth in [
+            &["AUTH", "wrong"][..],
+            &["AUTH", "app", "wrong"],
+            &["AUTH", "nobody", "x"],
+        ] {
+            let reply = c.call(auth).await.unwrap();
+            assert_eq!(
+                reply,
+                Reply::Error(
+                    "WRONGPASS invalid username-password pair or user is disabled.".into()
+                )
+            );
+        }
+        assert_eq!(
+            c.call(&["GET", "k"]).await.unwrap(),
+            Reply::Error(NOAUTH.into())
+        );
+        // The app user may use data but not admin commands, refused here before forwarding.
+        assert_eq!(
+            c.call(&["AUTH", "app", "app-pw"]).await.unwrap(),
+            Reply::ok()
+        );
+        for (args, name) in [
+            (&["FLUSHALL"][..], "flushall"),
+            (&["RAFTKV", "MEMBER", "REMOVE", "2"], "raftkv"),
+            (&["CONFIG", "SET", "maxmemory", "1"], "config|set"),
+            (&["ACL", "SETUSER", "mallory", "on"], "acl|setuser"),
+        ] {
+            assert_eq!(
+                c.call(args).await.unwrap(),
+                Reply::Error(format!(
+                    "NOPERM this user has no permissions to run the '{name}' command"
+                )),
+                "node {id}: {args:?}"
+            );
+        }
+        assert_eq!(c.call(&["GET", "k"]).await.unwrap(), Reply::Null);
+    }
+    // Nothing happened: no key, no new user, all three members.
+    assert_eq!(cluster.call(1, &["EXISTS", "k"]).await, Reply::Integer(0));
+    assert_eq!(
+        cluster.call(2, &["ACL", "GETUSER", "mallory"]).await,
+        Reply::Null
+    );
+    cluster.wait_voters(&[1, 2, 3]).await;
+    assert_eq!(
+        cluster.call(3, &["CONFIG", "GET", "maxmemory"]).await,
+        Reply::Array(vec![bulk("maxmemory"), bulk("0")])
     );
 }

@@ -8,7 +8,8 @@
 use super::{
     EntryIn, EntryInV1, EntryInV2, SnapshotError, StreamMeta, ValueIn, CHUNK_HEADER_LEN, CHUNK_TAG,
     FUNCTION_TAG, HEADER_LEN, HEADER_LEN_V1, HEADER_LEN_V2, MAGIC, NOTIFY_TAG, SCRIPT_TAG,
-    TRAILER_TAG, VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5,
+    TRAILER_TAG, USERS_TAG, VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5,
+    VERSION_6,
 };
 use crate::keyspace::{Entry, Keyspace, Slot};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
@@ -126,6 +127,10 @@ struct Loader {
     functions_seen: bool,
     /// The notification setting, once its chunk was read (version 6; nothing may follow).
     notify: Option<crate::notify::NotifyFlags>,
+    /// The ACL users loaded so far (version 7).
+    acl: crate::acl::Acl,
+    /// True once a users chunk was read (only users chunks or the trailer may follow).
+    users_seen: bool,
 }
 
 /// How one kind of chunk names itself in errors.
@@ -322,6 +327,58 @@ impl Loader {
         let flags = crate::notify::NotifyFlags::from_bits(bits)
             .ok_or_else(|| malformed(payload_start, "unknown notification flags"))?;
         self.notify = Some(flags);
+        Ok(())
+    }
+
+    /// Reads one users chunk (version 7) whose tag (at `start`) has been read already.
+    fn users_chunk<R: Read>(
+        &mut self,
+        r: &mut HashingReader<'_, R>,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        self.users_seen = true;
+        let frame = Frame {
+            tag: USERS_TAG,
+            name: "users chunk",
+            parts: [
+                "users chunk header",
+                "users chunk payload",
+                "users chunk checksum",
+            ],
+            empty: "users chunk with zero users",
+            checksum: "users chunk".to_string(),
+        };
+        let (count, payload) = read_frame(r, start, frame)?;
+        let len = payload.len();
+        let payload_start = start + CHUNK_HEADER_LEN as u64;
+        let mut rest = &payload[..];
+        for _ in 0..count {
+            let offset = payload_start + (len - rest.len()) as u64;
+            let ((name, rules), tail) = postcard::take_from_bytes::<(&[u8], Vec<&str>)>(rest)
+                .map_err(|e| malformed(offset, format!("undecodable user: {e}")))?;
+            rest = tail;
+            if self.acl.len() >= crate::acl::MAX_USERS {
+                return Err(malformed(offset, "more users than the table holds"));
+            }
+            if self
+                .acl
+                .users()
+                .next_back()
+                .is_some_and(|(last, _)| &last[..] >= name)
+            {
+                return Err(malformed(offset, "users out of order or repeated"));
+            }
+            let mut user = crate::acl::User::default();
+            for rule in rules {
+                user.apply_rule(rule.as_bytes())
+                    .map_err(|e| malformed(offset, format!("user does not load: {e}")))?;
+            }
+            self.acl.insert(Bytes::copy_from_slice(name), user);
+        }
+        if !rest.is_empty() {
+            let offset = payload_start + (len - rest.len()) as u64;
+            return Err(malformed(offset, "bytes left over after the chunk's users"));
+        }
         Ok(())
     }
 
@@ -585,7 +642,7 @@ impl Store {
         }
         let version = u32_at(&header[8..12]);
         let header_len = match version {
-            VERSION | VERSION_5 | VERSION_4 | VERSION_3 => HEADER_LEN,
+            VERSION | VERSION_6 | VERSION_5 | VERSION_4 | VERSION_3 => HEADER_LEN,
             VERSION_2 => HEADER_LEN_V2,
             VERSION_1 => HEADER_LEN_V1,
             _ => return Err(SnapshotError::UnsupportedVersion { version, offset: 8 }),
@@ -629,11 +686,16 @@ impl Store {
             functions: crate::script::Functions::default(),
             functions_seen: false,
             notify: None,
+            acl: crate::acl::Acl::default(),
+            users_seen: false,
         };
         loop {
             let start = r.offset;
             let tag = r.array::<1>("chunk or trailer tag")?[0];
-            if loader.notify.is_some() && tag != TRAILER_TAG {
+            if loader.users_seen && tag != TRAILER_TAG && tag != USERS_TAG {
+                return Err(malformed(start, "a chunk after the users chunk"));
+            }
+            if loader.notify.is_some() && tag != TRAILER_TAG && tag != USERS_TAG {
                 return Err(malformed(start, "a chunk after the settings chunk"));
             }
             match tag {
@@ -649,7 +711,11 @@ impl Store {
                 }
                 SCRIPT_TAG if version >= VERSION_4 => loader.script_chunk(&mut r, start)?,
                 FUNCTION_TAG if version >= VERSION_5 => loader.function_chunk(&mut r, start)?,
-                NOTIFY_TAG if version >= VERSION => loader.notify_chunk(&mut r, start)?,
+                NOTIFY_TAG if loader.users_seen => {
+                    return Err(malformed(start, "a chunk after the users chunk"))
+                }
+                NOTIFY_TAG if version >= VERSION_6 => loader.notify_chunk(&mut r, start)?,
+                USERS_TAG if version >= VERSION => loader.users_chunk(&mut r, start)?,
                 TRAILER_TAG => break,
                 tag => return Err(malformed(start, format!("unknown tag {tag:#04x}"))),
             }
@@ -700,6 +766,7 @@ impl Store {
                 flags: loader.notify.unwrap_or_default(),
                 ..Default::default()
             },
+            acl: std::sync::Arc::new(loader.acl),
         })
     }
 }

@@ -7,7 +7,8 @@
 
 use super::{
     EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, FUNCTION_TAG,
-    HEADER_LEN, MAGIC, NOTIFY_TAG, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, VERSION,
+    HEADER_LEN, MAGIC, NOTIFY_TAG, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, USERS_TAG,
+    VERSION,
 };
 use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
@@ -140,6 +141,7 @@ impl Store {
             chunk.entries = 1;
             chunk.flush_as(NOTIFY_TAG, &mut out)?;
         }
+        write_users(&mut out, &self.acl)?;
 
         let mut trailer = Vec::with_capacity(17);
         trailer.push(TRAILER_TAG);
@@ -171,6 +173,25 @@ fn write_bodies<'a, W: Write>(
     }
     if chunk.entries > 0 {
         chunk.flush_as(tag, out)?;
+    }
+    Ok(())
+}
+
+/// Writes the ACL user table as users chunks (version 7): each user as its name and the rules
+/// `ACL LIST` shows, in name order.
+fn write_users<W: Write>(out: &mut HashingWriter<'_, W>, acl: &crate::acl::Acl) -> io::Result<()> {
+    let mut chunk = Chunk::new();
+    for (name, user) in acl.users() {
+        let buf = std::mem::take(&mut chunk.buf);
+        let record: (&[u8], Vec<String>) = (&name[..], user.rules());
+        chunk.buf = postcard::to_extend(&record, buf).map_err(io::Error::other)?;
+        chunk.entries += 1;
+        if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
+            chunk.flush_as(USERS_TAG, out)?;
+        }
+    }
+    if chunk.entries > 0 {
+        chunk.flush_as(USERS_TAG, out)?;
     }
     Ok(())
 }

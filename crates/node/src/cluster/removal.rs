@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{RaftInfo, RespClient};
+use crate::credentials::Credentials;
 use crate::raft::Consensus;
 use crate::tls::ClientTls;
 
@@ -42,8 +43,14 @@ pub fn proves_removed(peer: &RaftInfo, me: u64, my_term: u64) -> bool {
     peer.role == "leader" && peer.term >= my_term && !peer.lists(me)
 }
 
-async fn ask(addr: &str, tls: Option<&ClientTls>) -> Option<RaftInfo> {
-    let mut c = RespClient::connect_tls(addr, ASK_TIMEOUT, tls).await.ok()?;
+async fn ask(
+    addr: &str,
+    tls: Option<&ClientTls>,
+    credentials: Option<&Credentials>,
+) -> Option<RaftInfo> {
+    let mut c = RespClient::connect_as(addr, ASK_TIMEOUT, tls, credentials)
+        .await
+        .ok()?;
     match c.call(&["INFO", "raft"]).await.ok()? {
         resp::Reply::Bulk(b) => Some(RaftInfo::parse(&String::from_utf8_lossy(&b))),
         resp::Reply::Verbatim(s) => Some(RaftInfo::parse(&s)),
@@ -53,11 +60,13 @@ async fn ask(addr: &str, tls: Option<&ClientTls>) -> Option<RaftInfo> {
 
 /// Watch for this node's removal until the task is aborted; sets `removed` when proven, and
 /// clears it if the node is later added back (a newer membership lists it again). Other nodes'
-/// client ports are dialed with `tls` when given.
+/// client ports are dialed with `tls` when given, and `credentials` authenticate there (see
+/// [`crate::credentials`]).
 pub async fn watch(
     consensus: Arc<Consensus>,
     removed: Arc<AtomicBool>,
     tls: Option<Arc<ClientTls>>,
+    credentials: Option<Credentials>,
 ) {
     let me = consensus.node_id();
     // Not this node's current term: a removed node hears from no one, times out and campaigns,
@@ -103,7 +112,7 @@ pub async fn watch(
             .collect();
         peers.sort_by_key(|(id, _)| Some(*id) != m.leader);
         for (_, addr) in peers {
-            let Some(peer) = ask(&addr, tls.as_deref()).await else {
+            let Some(peer) = ask(&addr, tls.as_deref(), credentials.as_ref()).await else {
                 continue;
             };
             if proves_removed(&peer, me, leader_term) {

@@ -27,6 +27,11 @@
 //! installed snapshot wakes every blocked client. The registry is node-local and never touches
 //! the store, so applying stays deterministic.
 //!
+//! The ACL user table (see [`kv::acl`]) is published to the client path as an `Arc` plus a
+//! version number: after each entry (or installed snapshot) whose apply replaced the store's
+//! table, the new `Arc` is stored and the version raised, so a connection notices a change
+//! with one atomic load and takes the lock only then.
+//!
 //! On start the newest snapshot file is loaded and openraft re-applies the committed log after
 //! it. A corrupt snapshot file stops the node with an error naming the file.
 
@@ -76,6 +81,21 @@ pub struct Shared {
     hub: Arc<Hub>,
     /// Clients blocked on this node (BLPOP and kin), woken by applied writes to their keys.
     blocking: Arc<Registry>,
+    /// The ACL user table last applied (the store's own `Arc`).
+    acl: RwLock<Arc<kv::acl::Acl>>,
+    /// Raised every time `acl` is replaced.
+    acl_version: AtomicU64,
+}
+
+impl Shared {
+    /// Publish the store's ACL table if it is not the one published.
+    fn publish_acl(&self, store: &kv::Store) {
+        let changed = !Arc::ptr_eq(&self.acl.read().expect("acl lock poisoned"), store.acl());
+        if changed {
+            *self.acl.write().expect("acl lock poisoned") = store.acl().clone();
+            self.acl_version.fetch_add(1, Ordering::Release);
+        }
+    }
 }
 
 /// Snapshot build outcomes, in plain data, for `INFO persistence`.
@@ -137,6 +157,17 @@ impl StateView {
         (applied.store.next_expiry_ms(), applied.store.clock_ms())
     }
 
+    /// The version of the ACL table: raised whenever [`StateView::acl`] changes.
+    pub fn acl_version(&self) -> u64 {
+        self.shared.acl_version.load(Ordering::Acquire)
+    }
+
+    /// The ACL table last applied, with its version.
+    pub fn acl(&self) -> (u64, Arc<kv::acl::Acl>) {
+        let acl = self.shared.acl.read().expect("acl lock poisoned");
+        (self.acl_version(), acl.clone())
+    }
+
     /// This node's pub/sub hub.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.shared.hub
@@ -186,7 +217,10 @@ impl StateMachine {
             applied.membership = header.meta.last_membership.clone();
             current = Some((header, path));
         }
+        let acl = RwLock::new(applied.store.acl().clone());
         let shared = Arc::new(Shared {
+            acl,
+            acl_version: AtomicU64::new(0),
             applied: RwLock::new(applied),
             current_snapshot: RwLock::new(current),
             snapshots,
@@ -416,6 +450,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             crate::metrics::Stage::Apply,
                             started.elapsed(),
                         );
+                        self.shared.publish_acl(&applied.store);
                         let wakes = before
                             .map(|b| Wakes::after(b, &applied.store, &c.cmds))
                             .unwrap_or_default();
@@ -475,6 +510,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied.store = store;
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
+            self.shared.publish_acl(&applied.store);
         }
         self.shared.blocking.wake_all();
         let path = self.shared.snapshots.adopt(&received, &header)?;

@@ -1,6 +1,6 @@
 //! Connection-level commands: answered by the node that receives them, never forwarded.
 //!
-//! PING ECHO HELLO QUIT RESET SELECT AUTH CLIENT COMMAND CONFIG INFO READONLY READWRITE, and the
+//! PING ECHO HELLO QUIT RESET SELECT AUTH ACL CLIENT COMMAND CONFIG INFO READONLY READWRITE, and the
 //! admin family `RAFTKV MEMBER ...` (see docs/operations.md) and, only with
 //! `--unsafe-fault-injection`, the test-only `RAFTKV FAULT ISOLATE <id>... | HEAL`.
 //! Texts follow Redis 7 exactly where clients depend on them (HELLO's map, CONFIG GET's pairs,
@@ -53,6 +53,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             state.transaction = None;
             state.watched.clear();
             state.subscriptions.clear();
+            state.user = None;
             Reply::Simple("RESET".into())
         }
         "SELECT" if args.len() == 2 => match resp::parse_i64(&args[1]) {
@@ -61,11 +62,10 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
             None => Reply::error("ERR value is not an integer or out of range"),
         },
         "SELECT" => wrong_arity("select"),
-        "AUTH" if args.len() == 2 || args.len() == 3 => Reply::error(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        ),
-        "AUTH" => wrong_arity("auth"),
-        "HELLO" => hello(args, state),
+        "AUTH" if args.len() == 2 || args.len() == 3 => super::acl::auth(args, state, ctx),
+        "AUTH" => Reply::error("ERR syntax error"),
+        "HELLO" => hello(args, state, ctx),
+        "ACL" => super::acl::acl(args, state, ctx).await,
         "CLIENT" => client(args, state),
         "COMMAND" => introspection::command(args),
         "CONFIG" => config(args, ctx).await,
@@ -84,7 +84,7 @@ pub async fn handle(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext
     Outcome::Reply(reply)
 }
 
-fn hello(args: &[Bytes], state: &mut ClientState) -> Reply {
+fn hello(args: &[Bytes], state: &mut ClientState, ctx: &ServerContext) -> Reply {
     let mut protocol = state.protocol;
     let mut i = 1;
     if let Some(v) = args.get(1) {
@@ -99,12 +99,15 @@ fn hello(args: &[Bytes], state: &mut ClientState) -> Reply {
         i = 2;
     }
     let mut name = None;
+    let mut auth = None;
     while i < args.len() {
         let opt = upper(&args[i]);
         let left = args.len() - i - 1;
         match opt.as_str() {
-            // No password is configured, so the default user accepts any password, as in Redis.
-            "AUTH" if left >= 2 => i += 3,
+            "AUTH" if left >= 2 => {
+                auth = Some((args[i + 1].clone(), args[i + 2].clone()));
+                i += 3;
+            }
             "SETNAME" if left >= 1 => {
                 match valid_client_name(&args[i + 1]) {
                     Ok(n) => name = Some(n),
@@ -119,6 +122,17 @@ fn hello(args: &[Bytes], state: &mut ClientState) -> Reply {
                 ))
             }
         }
+    }
+    match auth {
+        Some((user, password)) => {
+            if let Err(reply) = super::acl::authenticate(&user, &password, state, ctx) {
+                return reply;
+            }
+        }
+        None if !super::acl::is_authenticated(state, ctx) => {
+            return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        None => {}
     }
     state.protocol = protocol;
     if let Some(name) = name {

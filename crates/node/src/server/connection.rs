@@ -71,6 +71,9 @@ pub async fn serve<S: ClientStream>(mut stream: S, addr: SocketAddr, ctx: Arc<Se
         transaction: None,
         watched: Default::default(),
         subscriptions: Subscriptions::new(ctx.consensus.view().hub().clone(), outbox.clone()),
+        user: None,
+        acl: Default::default(),
+        acl_version: u64::MAX,
     };
     // A subscriber that falls behind is closed even while its task is stuck writing to it.
     tokio::select! {
@@ -149,6 +152,10 @@ async fn run(
             ctx.total_commands.fetch_add(1, Ordering::Relaxed);
             if let Some(refusal) = ctx.refusal(&args[0]) {
                 pending.ready(refusal);
+                continue;
+            }
+            if let Some(reply) = super::acl::check(&args, state, ctx) {
+                pending.ready(reply);
                 continue;
             }
             if let Some(reply) = pubsub::subscribed_mode_reply(&args, state) {

@@ -19,6 +19,7 @@ pub const CONNECTION_COMMANDS: &[&str] = &[
     "READONLY",
     "READWRITE",
     "RAFTKV",
+    "ACL",
 ];
 
 /// True if `name` is a connection-level command: answered by the node that receives it, not

@@ -60,6 +60,28 @@ pub const CONFIG: &[&str] = &[
     "    Print this help.",
 ];
 
+/// `ACL HELP`.
+pub const ACL: &[&str] = &[
+    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "LIST",
+    "    Show users details in config file format.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+    "HELP",
+    "    Print this help.",
+];
+
 /// `RAFTKV HELP`.
 pub const RAFTKV: &[&str] = &[
     "RAFTKV <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -7,7 +7,8 @@
 //! name is the whole syntax line, which redis-cli prints as is.
 //!
 //! `COMMAND INFO` rows follow Redis 7's layout: name, arity, flags, first key, last key, step,
-//! ACL categories (none), tips (none), key specifications (none), subcommands (none).
+//! ACL categories (Redis 7.0's, see `kv::acl::category`; none for a container command), tips
+//! (none), key specifications (none), subcommands (none).
 
 use bytes::Bytes;
 use kv::command_table::{lookup, CommandSpec, COMMAND_TABLE};
@@ -47,7 +48,7 @@ pub fn command(args: &[Bytes]) -> Reply {
 }
 
 /// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`. raftkv has no
-/// modules and no ACL categories, so those filters match nothing.
+/// modules, so that filter matches nothing; `ACLCAT` lists the commands in the category.
 fn list(rest: &[Bytes]) -> Reply {
     let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
         Reply::Array(
@@ -62,7 +63,11 @@ fn list(rest: &[Bytes]) -> Reply {
         [] => names(&|_| true),
         [filterby, kind, value] if upper(filterby) == "FILTERBY" => match upper(kind).as_str() {
             "PATTERN" => names(&|c| kv::glob_match(value, c.name.as_bytes())),
-            "MODULE" | "ACLCAT" => Reply::Array(vec![]),
+            "ACLCAT" => {
+                let cat = String::from_utf8_lossy(value).to_lowercase();
+                names(&|c| kv::acl::category::categories_of(c.name).contains(&cat.as_str()))
+            }
+            "MODULE" => Reply::Array(vec![]),
             _ => Reply::error("ERR syntax error"),
         },
         _ => Reply::error("ERR syntax error"),
@@ -83,7 +88,12 @@ fn info(c: &CommandSpec) -> Reply {
         Reply::Integer(c.first_key.into()),
         Reply::Integer(c.last_key.into()),
         Reply::Integer(c.key_step.into()),
-        Reply::Set(vec![]),
+        Reply::Set(
+            kv::acl::category::categories_of(c.name)
+                .iter()
+                .map(|cat| Reply::Simple(format!("@{cat}")))
+                .collect(),
+        ),
         Reply::Array(vec![]),
         Reply::Array(vec![]),
         Reply::Array(vec![]),

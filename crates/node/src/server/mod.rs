@@ -21,6 +21,7 @@
 //! (after its error reply), or `QUIT`. Beyond `max_clients` connections a new client gets
 //! `-ERR max number of clients reached` and is closed.
 
+pub mod acl;
 pub mod backup;
 pub mod batcher;
 pub mod blocking;
@@ -79,6 +80,8 @@ pub struct ServerContext {
     pub removed: Arc<AtomicBool>,
     /// Free space of the data dir's file system, as last sampled (see [`crate::disk`]).
     pub disk: Arc<crate::disk::DiskStatus>,
+    /// The `default` user while the cluster's ACL table has none (see [`acl`]).
+    pub default_user: kv::acl::User,
 }
 
 impl ServerContext {
@@ -100,6 +103,7 @@ impl ServerContext {
             config.min_free_space_bytes,
         ));
         Arc::new(ServerContext {
+            default_user: acl::fallback_default_user(&config),
             consensus: cluster.consensus().clone(),
             cluster,
             disk,

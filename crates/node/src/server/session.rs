@@ -1,5 +1,5 @@
 //! Per-connection state: what one client's commands can change (protocol, name, READONLY, an
-//! open MULTI, WATCHed keys, subscriptions). One [`ClientState`] per connection, owned by its
+//! open MULTI, WATCHed keys, subscriptions, the authenticated user). One [`ClientState`] per connection, owned by its
 //! task in `connection`; nothing here is shared between connections.
 
 use std::net::SocketAddr;
@@ -28,4 +28,11 @@ pub struct ClientState {
     pub watched: transaction::Watches,
     /// Pub/sub channels and patterns (SUBSCRIBE, PSUBSCRIBE) and the outbox of messages.
     pub subscriptions: Subscriptions,
+    /// The user AUTH or HELLO AUTH authenticated; None: not yet (acts as `default` if that
+    /// user needs no password, see `server::acl`).
+    pub user: Option<bytes::Bytes>,
+    /// This connection's copy of the ACL table (refreshed when `acl_version` moves).
+    pub acl: std::sync::Arc<kv::acl::Acl>,
+    /// The version of `acl` (see `StateView::acl_version`).
+    pub acl_version: u64,
 }

@@ -174,7 +174,7 @@ impl Client {
             return Some(conn);
         }
         let addr = &self.plan.endpoints[self.endpoint];
-        match RespClient::connect_tls(addr, REQUEST_TIMEOUT, self.shared.tls.as_deref()).await {
+        match crate::auth::connect(addr, REQUEST_TIMEOUT, self.shared.tls.as_deref()).await {
             Ok(conn) => Some(conn),
             Err(_) => {
                 self.endpoint = (self.endpoint + 1) % self.plan.endpoints.len();

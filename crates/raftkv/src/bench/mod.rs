@@ -39,6 +39,7 @@ use workload::Workload;
 
 /// Run `raftkv bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    args.auth.install()?;
     let plan = args.plan().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Runtime::new().context("start the runtime")?;
     let tls = args.tls.client()?;

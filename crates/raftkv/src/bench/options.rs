@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// [default: $RAFTKV_ENDPOINTS, else .raftkv-local/endpoints, else 127.0.0.1:6379].
     #[arg(long, value_delimiter = ',')]
     pub endpoints: Vec<String>,
+    /// `--user` / `--password` (or RAFTKV_PASSWORD): every connection authenticates first.
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
     /// Concurrent clients, each one connection.
     #[arg(long, default_value_t = 50)]
     pub clients: usize,

@@ -58,6 +58,9 @@ pub struct Cluster {
     /// How the harness's own clients reach the nodes' client ports: over TLS when set
     /// ([`Cluster::start_each_tls`]), else plain.
     pub tls: Option<std::sync::Arc<node::tls::ClientTls>>,
+    /// What the harness's own connections (INFO, waits, [`Cluster::client`]) authenticate
+    /// with: node 1's `--requirepass`, if it was started with one; a test may change it.
+    pub auth: Option<node::credentials::Credentials>,
 }
 
 /// The addresses a node reports on its ready line.
@@ -222,7 +225,8 @@ impl Cluster {
     /// INFO raft of a node as field map.
     pub async fn info(&self, id: u64) -> Option<std::collections::HashMap<String, String>> {
         let addr = &self.node(id).client;
-        let mut c = RespClient::connect_tls(addr, Duration::from_secs(2), self.tls.as_deref())
+        let timeout = Duration::from_secs(2);
+        let mut c = RespClient::connect_as(addr, timeout, self.tls.as_deref(), self.auth.as_ref())
             .await
             .ok()?;
         match c.call(&["INFO", "all"]).await.ok()? {
@@ -271,12 +275,14 @@ impl Cluster {
     pub async fn wait_local(&self, id: u64, args: &[&str], want: Reply) {
         let addr = self.node(id).client.clone();
         let tls = self.tls.as_deref();
+        let auth = self.auth.as_ref();
         wait_until(
             &format!("node {id} to answer {args:?} with {want:?}"),
             || {
                 let (addr, want) = (addr.clone(), want.clone());
                 async move {
-                    let connect = RespClient::connect_tls(&addr, Duration::from_secs(2), tls);
+                    let timeout = Duration::from_secs(2);
+                    let connect = RespClient::connect_as(&addr, timeout, tls, auth);
                     let Ok(mut c) = connect.await else {
                         return false;
                     };
@@ -323,7 +329,8 @@ impl Cluster {
     /// Connect a client to a node.
     pub async fn client(&self, id: u64) -> RespClient {
         let addr = &self.node(id).client;
-        RespClient::connect_tls(addr, Duration::from_secs(10), self.tls.as_deref())
+        let timeout = Duration::from_secs(10);
+        RespClient::connect_as(addr, timeout, self.tls.as_deref(), self.auth.as_ref())
             .await
             .expect("connect")
     }
@@ -531,9 +538,13 @@ impl Cluster {
             dir,
             nodes: Vec::new(),
             tls,
+            auth: None,
         };
         for id in 1..=n {
             let NodeSetup { mut flags, env } = setup(id);
+            if id == 1 {
+                cluster.auth = requirepass(&flags);
+            }
             if id == 1 {
                 flags.push("--bootstrap".into());
             } else {
@@ -550,6 +561,15 @@ impl Cluster {
         cluster.wait_voters(&all).await;
         cluster
     }
+}
+
+/// The credentials `--requirepass P` among `flags` gives (`AUTH P`), if any.
+fn requirepass(flags: &[String]) -> Option<node::credentials::Credentials> {
+    let at = flags.iter().position(|f| f == "--requirepass")?;
+    flags.get(at + 1).map(|p| node::credentials::Credentials {
+        user: None,
+        password: p.clone(),
+    })
 }
 
 /// Poll `check` until it returns true, or panic with `what` after [`WAIT`].
