@@ -21,7 +21,7 @@
 //! - every caller gets exactly one answer: its replies, or the entry's error (a failed entry
 //!   fails every request in it alike, with the same outcome, e.g. "outcome unknown").
 //!
-//! [`gather`] is pure, so the packing rules are unit-tested here.
+//! `gather` is pure, so the packing rules are unit-tested here.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
