@@ -20,7 +20,7 @@ pub struct AuthArgs {
     /// User to authenticate as (sends AUTH user password) [default: default].
     #[arg(long, global = true)]
     pub user: Option<String>,
-    /// Password to authenticate with (sends AUTH [user] password); prefer RAFTKV_PASSWORD,
+    /// Password to authenticate with (sends AUTH, with --user if given); prefer RAFTKV_PASSWORD,
     /// which other users of the machine cannot read from the process list.
     #[arg(long, env = "RAFTKV_PASSWORD", hide_env_values = true, global = true)]
     pub password: Option<String>,
