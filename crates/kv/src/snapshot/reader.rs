@@ -185,6 +185,32 @@ fn read_frame<R: Read>(
     Ok((count, payload))
 }
 
+/// Walks the `count` postcard items of a chunk's payload (which starts at file offset
+/// `payload_start`), handing each to `each` with its offset. `item` and `items` name them in the
+/// errors: an item that does not decode, or bytes left after the last one, is malformed.
+fn each_item<'a, T: serde::Deserialize<'a>>(
+    payload: &'a [u8],
+    count: u32,
+    payload_start: u64,
+    (item, items): (&str, &str),
+    mut each: impl FnMut(u64, T) -> Result<(), SnapshotError>,
+) -> Result<(), SnapshotError> {
+    let offset_of = |rest: &[u8]| payload_start + (payload.len() - rest.len()) as u64;
+    let mut rest = payload;
+    for _ in 0..count {
+        let offset = offset_of(rest);
+        let (value, tail) = postcard::take_from_bytes::<T>(rest)
+            .map_err(|e| malformed(offset, format!("undecodable {item}: {e}")))?;
+        rest = tail;
+        each(offset, value)?;
+    }
+    if !rest.is_empty() {
+        let reason = format!("bytes left over after the chunk's {items}");
+        return Err(malformed(offset_of(rest), reason));
+    }
+    Ok(())
+}
+
 impl Loader {
     /// Reads one script chunk (version 4) whose tag (at `start`) has been read already.
     fn script_chunk<R: Read>(
@@ -205,39 +231,32 @@ impl Loader {
             checksum: "script chunk".to_string(),
         };
         let (count, payload) = read_frame(r, start, frame)?;
-        let len = payload.len();
         let payload_start = start + CHUNK_HEADER_LEN as u64;
-        let mut rest = &payload[..];
-        for _ in 0..count {
-            let offset = payload_start + (len - rest.len()) as u64;
-            let (body, tail) = postcard::take_from_bytes::<&[u8]>(rest)
-                .map_err(|e| malformed(offset, format!("undecodable script: {e}")))?;
-            rest = tail;
-            if body.len() > crate::script::MAX_SCRIPT_BYTES {
-                return Err(malformed(offset, "script exceeds the size limit"));
-            }
-            let sha = crate::script::sha1_hex(body);
-            if self
-                .scripts
-                .keys()
-                .next_back()
-                .is_some_and(|last| *last >= sha)
-            {
-                return Err(malformed(offset, "scripts out of order or repeated"));
-            }
-            if self.scripts.len() >= crate::script::MAX_CACHED_SCRIPTS {
-                return Err(malformed(offset, "more scripts than the cache holds"));
-            }
-            self.scripts.insert(sha, Bytes::copy_from_slice(body));
-        }
-        if !rest.is_empty() {
-            let offset = payload_start + (len - rest.len()) as u64;
-            return Err(malformed(
-                offset,
-                "bytes left over after the chunk's scripts",
-            ));
-        }
-        Ok(())
+        each_item(
+            &payload,
+            count,
+            payload_start,
+            ("script", "scripts"),
+            |offset, body: &[u8]| {
+                if body.len() > crate::script::MAX_SCRIPT_BYTES {
+                    return Err(malformed(offset, "script exceeds the size limit"));
+                }
+                let sha = crate::script::sha1_hex(body);
+                if self
+                    .scripts
+                    .keys()
+                    .next_back()
+                    .is_some_and(|last| *last >= sha)
+                {
+                    return Err(malformed(offset, "scripts out of order or repeated"));
+                }
+                if self.scripts.len() >= crate::script::MAX_CACHED_SCRIPTS {
+                    return Err(malformed(offset, "more scripts than the cache holds"));
+                }
+                self.scripts.insert(sha, Bytes::copy_from_slice(body));
+                Ok(())
+            },
+        )
     }
 
     /// Reads one library chunk (version 5) whose tag (at `start`) has been read already.
@@ -259,38 +278,32 @@ impl Loader {
             checksum: "library chunk".to_string(),
         };
         let (count, payload) = read_frame(r, start, frame)?;
-        let len = payload.len();
         let payload_start = start + CHUNK_HEADER_LEN as u64;
-        let mut rest = &payload[..];
-        for _ in 0..count {
-            let offset = payload_start + (len - rest.len()) as u64;
-            let (code, tail) = postcard::take_from_bytes::<&[u8]>(rest)
-                .map_err(|e| malformed(offset, format!("undecodable library: {e}")))?;
-            rest = tail;
-            if self.functions.len() >= crate::script::function::MAX_FUNCTION_LIBRARIES {
-                return Err(malformed(offset, "more libraries than the registry holds"));
-            }
-            let last = self
-                .functions
-                .libraries()
-                .next_back()
-                .map(|(n, _)| n.clone());
-            let name = self
-                .functions
-                .load(&Bytes::copy_from_slice(code))
-                .map_err(|e| malformed(offset, format!("library does not load: {e}")))?;
-            if last.is_some_and(|last| last >= name) {
-                return Err(malformed(offset, "libraries out of order or repeated"));
-            }
-        }
-        if !rest.is_empty() {
-            let offset = payload_start + (len - rest.len()) as u64;
-            return Err(malformed(
-                offset,
-                "bytes left over after the chunk's libraries",
-            ));
-        }
-        Ok(())
+        let names = ("library", "libraries");
+        each_item(
+            &payload,
+            count,
+            payload_start,
+            names,
+            |offset, code: &[u8]| {
+                if self.functions.len() >= crate::script::function::MAX_FUNCTION_LIBRARIES {
+                    return Err(malformed(offset, "more libraries than the registry holds"));
+                }
+                let last = self
+                    .functions
+                    .libraries()
+                    .next_back()
+                    .map(|(n, _)| n.clone());
+                let name = self
+                    .functions
+                    .load(&Bytes::copy_from_slice(code))
+                    .map_err(|e| malformed(offset, format!("library does not load: {e}")))?;
+                if last.is_some_and(|last| last >= name) {
+                    return Err(malformed(offset, "libraries out of order or repeated"));
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Reads the settings chunk (version 6) whose tag (at `start`) has been read already.
@@ -349,14 +362,10 @@ impl Loader {
             checksum: "users chunk".to_string(),
         };
         let (count, payload) = read_frame(r, start, frame)?;
-        let len = payload.len();
         let payload_start = start + CHUNK_HEADER_LEN as u64;
-        let mut rest = &payload[..];
-        for _ in 0..count {
-            let offset = payload_start + (len - rest.len()) as u64;
-            let ((name, rules), tail) = postcard::take_from_bytes::<(&[u8], Vec<&str>)>(rest)
-                .map_err(|e| malformed(offset, format!("undecodable user: {e}")))?;
-            rest = tail;
+        let names = ("user", "users");
+        each_item(&payload, count, payload_start, names, |offset, user| {
+            let (name, rules): (&[u8], Vec<&str>) = user;
             if self.acl.len() >= crate::acl::MAX_USERS {
                 return Err(malformed(offset, "more users than the table holds"));
             }
@@ -374,12 +383,8 @@ impl Loader {
                     .map_err(|e| malformed(offset, format!("user does not load: {e}")))?;
             }
             self.acl.insert(Bytes::copy_from_slice(name), user);
-        }
-        if !rest.is_empty() {
-            let offset = payload_start + (len - rest.len()) as u64;
-            return Err(malformed(offset, "bytes left over after the chunk's users"));
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Reads one chunk whose tag (at `start`) has been read already.
