@@ -289,21 +289,8 @@ async fn a_tls_client_without_a_good_certificate_on_the_peer_port_gets_nothing()
         return;
     };
     let other = dev_certs(tmp.path(), "b", &["node1"]).unwrap();
-    let peer_flags = |certs: &common::certs::Certs, name: &str| -> Vec<String> {
-        let (cert, key, ca) = (certs.cert(name), certs.key(name), certs.ca());
-        [
-            "--peer-tls-cert",
-            &cert,
-            "--peer-tls-key",
-            &key,
-            "--peer-tls-ca",
-            &ca,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
     let cluster = Cluster::start_each(3, |id| common::NodeSetup {
-        flags: peer_flags(&ca, &format!("node{id}")),
+        flags: ca.peer_flags(&format!("node{id}")),
         env: Vec::new(),
     })
     .await;

@@ -36,13 +36,16 @@ impl Certs {
     /// `serve` flags for client TLS and peer mTLS with `name`'s certificate.
     pub fn node_flags(&self, name: &str) -> Vec<String> {
         let (cert, key, ca) = (self.cert(name), self.key(name), self.ca());
+        let mut flags = ["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca]
+            .map(String::from)
+            .to_vec();
+        flags.extend(self.peer_flags(name));
+        flags
+    }
+    /// `serve` flags for peer mTLS alone with `name`'s certificate.
+    pub fn peer_flags(&self, name: &str) -> Vec<String> {
+        let (cert, key, ca) = (self.cert(name), self.key(name), self.ca());
         [
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-ca",
-            &ca,
             "--peer-tls-cert",
             &cert,
             "--peer-tls-key",
