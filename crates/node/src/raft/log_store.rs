@@ -57,10 +57,15 @@ const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
 /// arrive during a slow fsync still share the next one; the window itself is pure added latency.
-/// raft-log's default is 1 ms, which on a disk that syncs in ~0.1 ms capped a 3-node cluster at
-/// about one entry per millisecond per stage (SET at 64 clients, same-run A/B: 4.2k req/s with
-/// 1 ms, 6.9k-7.3k with 20 µs; see docs/benchmarks.md). Zero would sync each write alone.
-const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_micros(20);
+/// raft-log's default is 1 ms, which capped a 3-node cluster at about one entry per millisecond
+/// (SET at 64 clients: 4.2k req/s with 1 ms, 6.9k-7.3k with 20 µs). Since the proposer gathers
+/// every connection's writes into one entry, little queues behind a sync, and 5 µs (with the
+/// worker's fine timer slack) beat 20, 1 and 50 µs in a same-run A/B of 2026-12-06: 1.04-1.19x
+/// 20 µs's SET rate at 1 to 256 clients (docs/benchmarks.md). Zero would skip draining.
+const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_micros(5);
+/// Timer slack of the WAL flush worker thread, in nanoseconds (see
+/// [`open_with_fine_timer_slack`]).
+const WAL_TIMER_SLACK_NS: u64 = 1_000;
 /// Most entries kept in the in-memory payload cache of closed chunks.
 const WAL_CACHE_MAX_ITEMS: usize = 100_000;
 /// Most bytes (as `payload_size` counts them) kept in the in-memory payload cache of closed
@@ -111,12 +116,12 @@ impl LogStore {
         let config = Arc::new(config);
         wal_check::check_last_chunk_start(dir, &config)?;
         let mut durable = DurableMark::at_open(dir)?;
-        let wal = match RaftLog::open(config.clone()) {
+        let wal = match open_with_fine_timer_slack(&config) {
             Ok(wal) => wal,
             Err(open_err) => {
                 wal_check::repair_after_failed_open(dir, &config, open_err)?;
                 durable = DurableMark::at_open(dir)?;
-                RaftLog::open(config).map_err(|e| wal_check::open_error(dir, e))?
+                open_with_fine_timer_slack(&config).map_err(|e| wal_check::open_error(dir, e))?
             }
         };
         Ok(LogStore {
@@ -199,6 +204,25 @@ impl LogStore {
             })
             .collect()
     }
+}
+
+/// Open the WAL from a thread whose timer slack is [`WAL_TIMER_SLACK_NS`], so the flush worker
+/// thread that `RaftLog::open` spawns inherits it; the calling thread's own slack is restored.
+/// Linux lets a thread's timed waits run late by its timer slack (50 µs by default) to group
+/// wake-ups: the worker's group-commit wait of [`WAL_GROUP_COMMIT_WAIT`] then lasted about
+/// 70 µs, paid by every write on the leader and again on each follower.
+fn open_with_fine_timer_slack(
+    config: &Arc<raft_log::Config>,
+) -> Result<RaftLog<WalTypes>, io::Error> {
+    use nix::sys::prctl;
+    let previous = prctl::get_timerslack().ok();
+    // Best effort: a kernel that refuses only costs the default slack.
+    let _ = prctl::set_timerslack(WAL_TIMER_SLACK_NS);
+    let opened = RaftLog::open(config.clone());
+    if let Some(previous) = previous {
+        let _ = prctl::set_timerslack(previous as u64);
+    }
+    opened
 }
 
 /// Block until a queued flush completes.
