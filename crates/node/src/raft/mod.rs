@@ -60,6 +60,7 @@ use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::raft::AppendEntriesResponse;
 use openraft::ChangeMembers;
 use resp::Reply;
 
@@ -69,6 +70,7 @@ use crate::limits::{
     EXPIRE_BATCH_KEYS, LOG_KEPT_BEHIND_SNAPSHOT, MAX_APPEND_ENTRIES, STORAGE_FAULT_POLL,
     WRITE_TIMEOUT,
 };
+use crate::transport::handler::{AppendAnswers, AppendRequests};
 use crate::transport::peers::Peers;
 use crate::wire::{PeerRequest, PeerResponse, SnapshotChunk};
 pub use error::ConsensusError;
@@ -386,6 +388,19 @@ impl Consensus {
             .transfer_leader(id)
             .await
             .map_err(|e| self.fatal(&e))
+    }
+
+    /// Put a connection's AppendEntries through openraft's pipelined `stream_append`: each
+    /// request reaches the Raft core as it arrives, so this follower appends (and syncs) the
+    /// next entries while the previous ones are still being synced, and each is answered, in
+    /// order, once durable. The answers are what [`Self::handle_raft_rpc`] gives for each one
+    /// alone; they end after the first failure (a conflict, a higher vote, Raft stopped).
+    pub fn append_lane(&self, requests: AppendRequests) -> AppendAnswers {
+        use futures_util::StreamExt;
+        Box::pin(self.raft.stream_append(requests).map(|r| match r {
+            Ok(result) => PeerResponse::Append(AppendEntriesResponse::from(result)),
+            Err(fatal) => PeerResponse::Error(fatal.to_string()),
+        }))
     }
 
     /// Answer one Raft message from a peer (AppendEntries, votes, leadership transfer). Any
