@@ -11,7 +11,9 @@
 //!   [`Consensus::local_read`] queries it with no check;
 //! - [`Consensus::add_learner`], [`Consensus::add_voter`], [`Consensus::remove_member`],
 //!   [`Consensus::transfer_leader`]: one membership step each;
-//! - [`Consensus::handle_raft_rpc`], [`Consensus::install_snapshot`]: a peer's Raft message;
+//! - [`Consensus::append_lane`] (a connection's AppendEntries, pipelined),
+//!   [`Consensus::handle_raft_rpc`] (any other Raft message), [`Consensus::install_snapshot`]:
+//!   a peer's Raft messages;
 //! - [`Consensus::status`]: this node's Raft state as a [`RaftStatus`].
 //!
 //! Failures are [`ConsensusError`]s ([`error`]). Deciding where a command runs (here, forwarded
@@ -393,8 +395,8 @@ impl Consensus {
     /// Put a connection's AppendEntries through openraft's pipelined `stream_append`: each
     /// request reaches the Raft core as it arrives, so this follower appends (and syncs) the
     /// next entries while the previous ones are still being synced, and each is answered, in
-    /// order, once durable. The answers are what [`Self::handle_raft_rpc`] gives for each one
-    /// alone; they end after the first failure (a conflict, a higher vote, Raft stopped).
+    /// order, once durable. The answers are what openraft's `append_entries` gives for each
+    /// one alone; they end after the first failure (a conflict, a higher vote, Raft stopped).
     pub fn append_lane(&self, requests: AppendRequests) -> AppendAnswers {
         use futures_util::StreamExt;
         Box::pin(self.raft.stream_append(requests).map(|r| match r {
@@ -403,19 +405,14 @@ impl Consensus {
         }))
     }
 
-    /// Answer one Raft message from a peer (AppendEntries, votes, leadership transfer). Any
-    /// other request is answered with an error: the cluster layer handles those.
+    /// Answer one Raft message from a peer (votes, leadership transfer). Any other request is
+    /// answered with an error: AppendEntries go through [`Self::append_lane`], and the cluster
+    /// layer handles the rest.
     pub async fn handle_raft_rpc(&self, req: PeerRequest) -> PeerResponse {
         let fatal = |e: &dyn std::fmt::Display| PeerResponse::Error(e.to_string());
         match req {
-            PeerRequest::Append(r) => {
-                // Heartbeats (no entries) are not a write's stage.
-                let timed = (!r.entries.is_empty()).then(std::time::Instant::now);
-                let response = self.raft.append_entries(r).await;
-                if let Some(started) = timed {
-                    crate::metrics::record_stage(crate::metrics::Stage::Append, started.elapsed());
-                }
-                response.map_or_else(|e| fatal(&e), PeerResponse::Append)
+            PeerRequest::Append(_) => {
+                PeerResponse::Error("AppendEntries are handled by the peer server's lane".into())
             }
             PeerRequest::Vote(r) => match self.refuse_vote_after_restart(&r) {
                 Some(refusal) => PeerResponse::Vote(refusal),

@@ -104,11 +104,10 @@ async fn run(
                     };
                     let started = (!req.entries.is_empty()).then(Instant::now);
                     waiting.push_back(Waiting { id, started });
-                    // Never waits long: at most MAX_APPENDS_IN_FLIGHT are unanswered.
-                    if submit.send(req).await.is_err() {
-                        // openraft's pipeline has stopped taking requests (Raft stopped): the
-                        // next result reports it.
-                    }
+                    // Never waits long: at most MAX_APPENDS_IN_FLIGHT are unanswered. If
+                    // openraft's pipeline stopped taking requests (Raft stopped), the next
+                    // result reports it.
+                    let _ = submit.send(req).await;
                 }
                 else => break,
             }
