@@ -6,8 +6,8 @@
 //!
 //! Every request carries an id chosen by the dialing side; the answer carries the same id, so
 //! one connection can have many requests in flight (pipelining) and answers may come back in any
-//! order. AppendEntries are answered in the order they arrived on a connection, as are the other
-//! Raft RPCs among themselves; forwarded client commands run concurrently.
+//! order. Raft RPCs are answered in the order they arrived on a connection; forwarded client
+//! commands run concurrently.
 
 use bytes::Bytes;
 use openraft::raft::{

@@ -22,7 +22,7 @@ use crate::ids::NodeId;
 use crate::raft::error::ConsensusError;
 use crate::transport::auth::PeerAuth;
 use crate::transport::faults::LinkFaults;
-use crate::transport::handler::{AnswerFuture, AppendAnswers, AppendRequests, PeerHandler};
+use crate::transport::handler::{AnswerFuture, PeerHandler};
 use crate::wire::{Forward, ForwardReply, PeerRequest, PeerResponse, SnapshotChunk};
 
 impl PeerHandler for Cluster {
@@ -45,10 +45,6 @@ impl PeerHandler for Cluster {
                 raft => self.consensus.handle_raft_rpc(raft).await,
             }
         })
-    }
-
-    fn append_lane(&self, requests: AppendRequests) -> AppendAnswers {
-        self.consensus.append_lane(requests)
     }
 
     fn snapshot_receive_path(&self, name: &str) -> PathBuf {

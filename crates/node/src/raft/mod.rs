@@ -11,9 +11,7 @@
 //!   [`Consensus::local_read`] queries it with no check;
 //! - [`Consensus::add_learner`], [`Consensus::add_voter`], [`Consensus::remove_member`],
 //!   [`Consensus::transfer_leader`]: one membership step each;
-//! - [`Consensus::append_lane`] (a connection's AppendEntries, pipelined),
-//!   [`Consensus::handle_raft_rpc`] (any other Raft message), [`Consensus::install_snapshot`]:
-//!   a peer's Raft messages;
+//! - [`Consensus::handle_raft_rpc`], [`Consensus::install_snapshot`]: a peer's Raft message;
 //! - [`Consensus::status`]: this node's Raft state as a [`RaftStatus`].
 //!
 //! Failures are [`ConsensusError`]s ([`error`]). Deciding where a command runs (here, forwarded
@@ -62,7 +60,6 @@ use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
-use openraft::raft::AppendEntriesResponse;
 use openraft::ChangeMembers;
 use resp::Reply;
 
@@ -72,7 +69,6 @@ use crate::limits::{
     EXPIRE_BATCH_KEYS, LOG_KEPT_BEHIND_SNAPSHOT, MAX_APPEND_ENTRIES, STORAGE_FAULT_POLL,
     WRITE_TIMEOUT,
 };
-use crate::transport::handler::{AppendAnswers, AppendRequests};
 use crate::transport::peers::Peers;
 use crate::wire::{PeerRequest, PeerResponse, SnapshotChunk};
 pub use error::ConsensusError;
@@ -392,27 +388,19 @@ impl Consensus {
             .map_err(|e| self.fatal(&e))
     }
 
-    /// Put a connection's AppendEntries through openraft's pipelined `stream_append`: each
-    /// request reaches the Raft core as it arrives, so this follower appends (and syncs) the
-    /// next entries while the previous ones are still being synced, and each is answered, in
-    /// order, once durable. The answers are what openraft's `append_entries` gives for each
-    /// one alone; they end after the first failure (a conflict, a higher vote, Raft stopped).
-    pub fn append_lane(&self, requests: AppendRequests) -> AppendAnswers {
-        use futures_util::StreamExt;
-        Box::pin(self.raft.stream_append(requests).map(|r| match r {
-            Ok(result) => PeerResponse::Append(AppendEntriesResponse::from(result)),
-            Err(fatal) => PeerResponse::Error(fatal.to_string()),
-        }))
-    }
-
-    /// Answer one Raft message from a peer (votes, leadership transfer). Any other request is
-    /// answered with an error: AppendEntries go through [`Self::append_lane`], and the cluster
-    /// layer handles the rest.
+    /// Answer one Raft message from a peer (AppendEntries, votes, leadership transfer). Any
+    /// other request is answered with an error: the cluster layer handles those.
     pub async fn handle_raft_rpc(&self, req: PeerRequest) -> PeerResponse {
         let fatal = |e: &dyn std::fmt::Display| PeerResponse::Error(e.to_string());
         match req {
-            PeerRequest::Append(_) => {
-                PeerResponse::Error("AppendEntries are handled by the peer server's lane".into())
+            PeerRequest::Append(r) => {
+                // Heartbeats (no entries) are not a write's stage.
+                let timed = (!r.entries.is_empty()).then(std::time::Instant::now);
+                let response = self.raft.append_entries(r).await;
+                if let Some(started) = timed {
+                    crate::metrics::record_stage(crate::metrics::Stage::Append, started.elapsed());
+                }
+                response.map_or_else(|e| fatal(&e), PeerResponse::Append)
             }
             PeerRequest::Vote(r) => match self.refuse_vote_after_restart(&r) {
                 Some(refusal) => PeerResponse::Vote(refusal),

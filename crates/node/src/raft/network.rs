@@ -133,9 +133,8 @@ impl RaftNetworkV2<TypeConfig> for Network {
     type SnapshotData = SnapshotData;
 
     /// Pipelined replication: requests are sent as they come, without waiting for earlier
-    /// answers (up to [`APPEND_PIPELINE_DEPTH`] in flight); the follower's peer server hands
-    /// them to its Raft in order on this one connection, without waiting for each to be
-    /// durable (`transport::append_lane`), and answers are yielded in order. The stream ends
+    /// answers (up to [`APPEND_PIPELINE_DEPTH`] in flight); the follower's peer server handles
+    /// them in order on this one connection, and answers are yielded in order. The stream ends
     /// after the first conflict, rejection, partial success or transport error, as openraft
     /// requires.
     fn stream_append<'s, S>(

@@ -5,7 +5,7 @@
 //! multiplexes any number of in-flight requests by id, puts a deadline on every call, and after
 //! a failure drops the connection so the next call redials (openraft's backoff spaces out calls
 //! to an unreachable peer). The [`PeerServer`] accepts connections, answers Raft RPCs in arrival
-//! order per connection (AppendEntries pipelined, [`append_lane`]), runs forwarded client commands concurrently, and reassembles streamed
+//! order per connection, runs forwarded client commands concurrently, and reassembles streamed
 //! snapshots into a file before installing them. What each request means is up to the node: the
 //! server calls a [`PeerHandler`] ([`handler`]), which the cluster layer implements, so nothing
 //! here imports the consensus or cluster code. The messages themselves are [`crate::wire`].
@@ -22,7 +22,6 @@
 //! one in-process cluster tests use (the peer server takes its streams through
 //! [`PeerServer::serve_stream`]).
 
-pub mod append_lane;
 pub mod auth;
 pub mod client;
 pub mod faults;

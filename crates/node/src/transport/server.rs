@@ -3,11 +3,10 @@
 //! A connection starts with the dialer's hello; one meant for another node id (or from a node
 //! whose link is cut by test-only fault injection) is answered with a refusal and closed.
 //!
-//! Per connection, AppendEntries go through a pipelined lane ([`super::append_lane`]): each is
-//! handed to Raft in arrival order without waiting for the previous one to be durable, and
-//! answered in order. Other Raft RPCs are handled one at a time in arrival order; forwarded
-//! client commands are spawned and answered as they finish, so a slow command never holds up
-//! replication. Answers go through one writer task per connection.
+//! Per connection, Raft RPCs are handled one at a time in arrival order (Raft messages from
+//! one sender must not overtake each other), while forwarded client commands are spawned and
+//! answered as they finish, so a slow command never holds up replication. Answers go through
+//! one writer task per connection.
 //!
 //! A streamed snapshot is written piece by piece to a temporary file in the snapshot directory;
 //! pieces must arrive in order (offsets are checked) and a new transfer id discards any partial
@@ -22,7 +21,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::append_lane;
 use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer, HelloReply};
 use super::handler::PeerHandler;
@@ -188,7 +186,6 @@ async fn serve_connection(
     });
     let mut buf = Vec::new();
     let mut receiving: Option<Receiving> = None;
-    let mut appends: Option<mpsc::Sender<append_lane::LaneRequest>> = None;
     let result = loop {
         let env: Envelope<PeerRequest> = match frame::read(&mut r, &mut buf).await {
             Ok(Some(env)) => env,
@@ -208,13 +205,6 @@ async fn serve_connection(
                     let _ = tx.send(Envelope { id, body }).await;
                 });
             }
-            PeerRequest::Append(req) => {
-                let lane =
-                    appends.get_or_insert_with(|| append_lane::start(handler.clone(), tx.clone()));
-                if lane.send((id, req)).await.is_err() {
-                    break Ok(());
-                }
-            }
             PeerRequest::SnapshotChunk(chunk) => {
                 let body = receive_chunk(&*handler, &mut receiving, chunk).await;
                 if tx.send(Envelope { id, body }).await.is_err() {
@@ -230,7 +220,6 @@ async fn serve_connection(
         }
     };
     drop(tx);
-    drop(appends);
     if let Some(rcv) = receiving.take() {
         let _ = std::fs::remove_file(&rcv.path);
     }
