@@ -77,8 +77,8 @@ const WAL_CACHE_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// oldest closed-chunk entries first), so they cost a clone, not a disk read. Replication to
 /// each follower and apply read the newest entries, one read each per write on a lightly
 /// loaded node; a hop through tokio's blocking pool for each cost a thread wake-up on the path
-/// of every write (removing the hop: SET at 64 and 256 clients 1.12-1.13x, docs/benchmarks.md).
-/// Older ranges (a lagging follower) still go to the blocking pool.
+/// of every write (removing the hop: SET 1.21-1.31x at 1 to 64 clients in a same-run A/B,
+/// docs/benchmarks.md). Older ranges (a lagging follower) still go to the blocking pool.
 const WAL_INLINE_READ_TAIL: u64 = 1024;
 
 /// The node's Raft log. Cheap to clone; clones share one WAL.
