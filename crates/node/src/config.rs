@@ -20,13 +20,15 @@ pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_ELECTION_TIMEOUT_MS_MIN: u64 = 500;
 /// Default upper bound of the election timeout, in milliseconds.
 pub const DEFAULT_ELECTION_TIMEOUT_MS_MAX: u64 = 1000;
-/// Default `min_free_space_bytes`: 64 MiB, the size of one Raft-log chunk file (the unit the
-/// log grows by before older chunks can be deleted behind a snapshot). Large enough to warn
+/// Default `min_free_space_bytes`: 64 MiB, four Raft-log chunk files (the unit the log grows
+/// by before older chunks can be deleted behind a snapshot). Large enough to warn
 /// before appends fail on a busy node, small enough that a CI runner or a laptop with a few
 /// hundred MB free never fails `/readyz` or moves leadership because of it.
 pub const DEFAULT_MIN_FREE_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 /// Default number of applied entries between snapshots.
 pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 100_000;
+/// Default `snapshot_log_bytes`: 64 MiB, Redis's `auto-aof-rewrite-min-size`.
+pub const DEFAULT_SNAPSHOT_LOG_BYTES: u64 = 64 * 1024 * 1024;
 /// Default most simultaneous client connections.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// Default leader lease, as a fraction of `election_timeout_ms_min` (numerator, denominator):
@@ -111,6 +113,9 @@ pub struct Config {
     pub election_timeout_ms_max: u64,
     /// Applied entries between snapshots (the log is purged behind each).
     pub snapshot_threshold: u64,
+    /// Also build a snapshot once the Raft log on disk has grown by this many bytes since the
+    /// last one, and by at least that snapshot's size (see `raft::compaction`); 0: entries only.
+    pub snapshot_log_bytes: u64,
     /// Free space, in bytes, below which the data dir's file system counts as low: `/readyz`
     /// fails and a leader hands leadership to a follower (once per low period). 0 disables.
     pub min_free_space_bytes: u64,
@@ -180,6 +185,7 @@ impl Default for Config {
             election_timeout_ms_min: DEFAULT_ELECTION_TIMEOUT_MS_MIN,
             election_timeout_ms_max: DEFAULT_ELECTION_TIMEOUT_MS_MAX,
             snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
+            snapshot_log_bytes: DEFAULT_SNAPSHOT_LOG_BYTES,
             min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
             max_clients: DEFAULT_MAX_CLIENTS,
             client_idle_timeout_secs: 0,

@@ -288,6 +288,10 @@ impl Node {
         if !reloadable.is_empty() {
             tasks.push(tokio::spawn(crate::tls::reload::on_sighup(reloadable)));
         }
+        tasks.push(tokio::spawn(crate::raft::compaction::watch(
+            consensus.clone(),
+            ctx.config.snapshot_log_bytes,
+        )));
         tasks.push(tokio::spawn(expiry_ticker(consensus)));
         Ok(Node {
             ctx,

@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Applied entries between snapshots [default: 100000].
     #[arg(long, env = "RAFTKV_SNAPSHOT_THRESHOLD")]
     snapshot_threshold: Option<u64>,
+    /// Also snapshot once the Raft log has grown this much since the last snapshot (and by at least that snapshot's size), e.g. 64MiB; 0: only by --snapshot-threshold [default: 64MiB].
+    #[arg(long, env = "RAFTKV_SNAPSHOT_LOG_SIZE", value_parser = node::disk::parse_size)]
+    snapshot_log_size: Option<u64>,
     /// Free space on the data dir's disk below which /readyz fails and a leader hands off leadership, e.g. 256MiB or 1GB; 0 disables [default: 64MiB].
     #[arg(long, env = "RAFTKV_MIN_FREE_SPACE", value_parser = node::disk::parse_size)]
     min_free_space: Option<u64>,
@@ -169,6 +172,9 @@ impl ServeArgs {
         }
         if self.cluster_secret_file.is_some() {
             c.cluster_secret_file = self.cluster_secret_file;
+        }
+        if let Some(bytes) = self.snapshot_log_size {
+            c.snapshot_log_bytes = bytes;
         }
         if let Some(bytes) = self.min_free_space {
             c.min_free_space_bytes = bytes;

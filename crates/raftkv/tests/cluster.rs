@@ -395,6 +395,45 @@ async fn a_node_behind_the_compacted_log_catches_up_through_a_snapshot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_few_large_entries_is_compacted_by_its_size() {
+    // Pipelined writes gather into few, large entries: far below --snapshot-threshold in
+    // number, so only the rule on the log's size (--snapshot-log-size) builds a snapshot.
+    let cluster = Cluster::start_with(1, &["--snapshot-log-size", "256KiB"]).await;
+    let mut c = cluster.client(1).await;
+    let value = "v".repeat(1000);
+    for round in 0..20 {
+        let mut buf = bytes::BytesMut::new();
+        for i in 0..100 {
+            node::client::encode_command(&["SET", &format!("k{i}"), &value], &mut buf);
+        }
+        c.send_raw(&buf).await.unwrap();
+        for _ in 0..100 {
+            assert_eq!(c.read_reply().await.unwrap(), Reply::ok(), "round {round}");
+        }
+    }
+    let entries = cluster.last_log_index(1).await;
+    assert!(
+        entries < 1000,
+        "2,000 pipelined writes took {entries} entries: the entry threshold alone would apply"
+    );
+    let c = &cluster;
+    wait_until("a snapshot by the log's size", || async move {
+        c.count(1, "raft_snapshot_index").await > 0
+    })
+    .await;
+    assert_eq!(
+        cluster.call(1, &["GET", "k99"]).await,
+        bulk(&value),
+        "the data survives the snapshot"
+    );
+    // Apply read every entry from the payload cache, which INFO reports.
+    assert!(cluster.count(1, "raft_log_cache_entries").await > 0);
+    assert!(cluster.count(1, "raft_log_cache_bytes").await > 0);
+    assert!(cluster.count(1, "raft_log_cache_hits").await >= entries);
+    assert_eq!(cluster.count(1, "raft_log_cache_misses").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_values_replicate_and_oversized_commands_are_refused() {
     let mut cluster = Cluster::start(3).await;
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;

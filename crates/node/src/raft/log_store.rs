@@ -48,12 +48,14 @@ use super::wal_types::{Notify, WalCallback, WalLogId, WalPayload, WalTypes, WalV
 
 /// Largest WAL chunk file; closed chunks behind a purge are deleted whole. raft-log never evicts
 /// the open chunk's entries from its payload cache, so this also bounds the part of the cache
-/// that [`WAL_CACHE_MAX_BYTES`] cannot: 64 MiB held about 130 MB of decoded SETs after a 1M-key
-/// load. 8 MiB chunks with a 16 MiB, 10k-entry cache saved about 80 B per key (465 -> 383 on
-/// one node, 1M keys of 100 B), but cost SET through a follower 10-13% in same-run A/Bs (7,699
-/// against 8,805 req/s, medians of 4 rounds, 3 nodes, 64 clients), so the memory waits for a
-/// cheaper bound (see "Memory of string keys" in docs/benchmarks.md).
-const WAL_CHUNK_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// that [`WAL_CACHE_MAX_BYTES`] cannot (64 MiB of chunk held about 130 MB of decoded SETs), and
+/// it is the unit the log shrinks by after a snapshot. 16 MiB with a 64 MiB cache kept a
+/// cluster rewriting 10,000 keys flat at 160-170 MB RSS per node, where 64 MiB and 256 MiB grew
+/// to 450-520 MB; 8 MiB with a 16 MiB cache stayed at 80 MB but cost SET with `-P 16` 13% in
+/// same-run A/Bs, which 16 MiB did not (0.99x). Deleting a 64 MiB chunk also took 23-28 ms of
+/// the flush worker's time, a write-latency spike. See "Memory and disk under sustained writes"
+/// in docs/benchmarks.md.
+const WAL_CHUNK_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// How long the WAL flush worker keeps collecting queued writes after the first one before it
 /// syncs them. The worker drains whatever is already queued within this window, so writes that
 /// arrive during a slow fsync still share the next one; the window itself is pure added latency.
@@ -67,19 +69,35 @@ const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_mic
 /// [`open_with_fine_timer_slack`]).
 const WAL_TIMER_SLACK_NS: u64 = 1_000;
 /// Most entries kept in the in-memory payload cache of closed chunks.
-const WAL_CACHE_MAX_ITEMS: usize = 100_000;
+const WAL_CACHE_MAX_ITEMS: usize = 20_000;
 /// Most bytes (as `payload_size` counts them) kept in the in-memory payload cache of closed
 /// chunks. The cache serves replication and apply of recent entries; a follower further behind
-/// reads from disk (off the async threads).
-const WAL_CACHE_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// reads from disk (off the async threads). INFO's `raft_log_cache_misses` counts the reads that
+/// missed it.
+const WAL_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Reads of entries this close to the end of the log are served on the calling (async) thread:
-/// they are in the payload cache (the open chunk is never evicted, and the cache drops the
-/// oldest closed-chunk entries first), so they cost a clone, not a disk read. Replication to
-/// each follower and apply read the newest entries, one read each per write on a lightly
-/// loaded node; a hop through tokio's blocking pool for each cost a thread wake-up on the path
-/// of every write (removing the hop: SET 1.21-1.31x at 1 to 64 clients in a same-run A/B,
-/// docs/benchmarks.md). Older ranges (a lagging follower) still go to the blocking pool.
+/// they are almost always in the payload cache (the open chunk is never evicted, the cache drops
+/// the oldest closed-chunk entries first, and even a `-P 16` load of about 50 KB per entry
+/// kept 1,174 of them there), so they cost a clone, not a disk read; a miss reads the disk
+/// right there, which is correct, only slower. Replication to each follower and apply read the
+/// newest entries, one read each per write on a lightly loaded node; a hop through tokio's
+/// blocking pool for each cost a thread wake-up on the path of every write (removing the hop:
+/// SET 1.21-1.31x at 1 to 64 clients in a same-run A/B, docs/benchmarks.md). Older ranges (a
+/// lagging follower) still go to the blocking pool.
 const WAL_INLINE_READ_TAIL: u64 = 1024;
+
+/// What [`LogStore::cache_stat`] reports (INFO's `raft_log_cache_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogCacheStat {
+    /// Entries held.
+    pub entries: u64,
+    /// Their size, as `payload_size` counts it.
+    pub bytes: u64,
+    /// Entry reads served from the cache since start.
+    pub hits: u64,
+    /// Entry reads that went to disk since start.
+    pub misses: u64,
+}
 
 /// The node's Raft log. Cheap to clone; clones share one WAL.
 #[derive(Clone)]
@@ -166,6 +184,18 @@ impl LogStore {
     /// Bytes the WAL takes on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.wal.read().expect("wal lock poisoned").on_disk_size()
+    }
+
+    /// The payload cache now: entries, bytes (as `payload_size` counts them), and reads it
+    /// served or missed since start.
+    pub fn cache_stat(&self) -> LogCacheStat {
+        let stat = self.wal.read().expect("wal lock poisoned").stat();
+        LogCacheStat {
+            entries: stat.payload_cache_item_count,
+            bytes: stat.payload_cache_size,
+            hits: stat.payload_cache_hit,
+            misses: stat.payload_cache_miss,
+        }
     }
 
     /// Test-only: simulate a power cut (see [`power_loss`]) and exit the process.

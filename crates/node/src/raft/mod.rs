@@ -38,6 +38,7 @@
 //! may still commit (the followers may have stored it), so its outcome is unknown.
 //! [`Consensus::wait_stopped`] tells the node to exit.
 
+pub mod compaction;
 pub mod error;
 pub mod log_store;
 pub mod network;
@@ -253,6 +254,11 @@ impl Consensus {
         self.log.disk_bytes()
     }
 
+    /// The Raft log's payload cache (entries, bytes, hits and misses).
+    pub fn log_cache_stat(&self) -> log_store::LogCacheStat {
+        self.log.cache_stat()
+    }
+
     /// The first failure to write the Raft log, if there was one.
     pub fn storage_fault(&self) -> Option<StorageFault> {
         self.fault.get().cloned()
@@ -384,6 +390,16 @@ impl Consensus {
         self.raft
             .trigger()
             .transfer_leader(id)
+            .await
+            .map_err(|e| self.fatal(&e))
+    }
+
+    /// Ask Raft to build a snapshot of what is applied now and purge the log behind it (no-op
+    /// while one is being built).
+    pub async fn trigger_snapshot(&self) -> Result<(), ConsensusError> {
+        self.raft
+            .trigger()
+            .snapshot()
             .await
             .map_err(|e| self.fatal(&e))
     }

@@ -5,7 +5,9 @@
 //! (`leader|follower|candidate|learner`), `raft_term`, `raft_leader_id`, `raft_leader_addr`
 //! (the leader's client address), `raft_commit_index`, `raft_applied_index`, `raft_voters` and
 //! `raft_learners` (comma-separated ids), `raft_purged_index` (the log is purged up to here),
-//! plus log and snapshot sizes, the Raft-log fsync latency
+//! plus log and snapshot sizes, the Raft log's payload cache (`raft_log_cache_entries`,
+//! `raft_log_cache_bytes`, and since start `raft_log_cache_hits` and `raft_log_cache_misses`:
+//! entry reads it served, and those that went to disk), the Raft-log fsync latency
 //! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
 //! durable; `raft_log_fsync_count` flushes measured), `raft_removed` (1 once this node learned
 //! it was removed from the cluster) and `raft_quorum_ack_age_ms` (on a leader: how long ago a
@@ -235,13 +237,14 @@ fn raft(out: &mut String, ctx: &ServerContext) {
             .collect::<Vec<_>>()
             .join(",")
     };
+    let cache = ctx.consensus.log_cache_stat();
     let leader_addr = m
         .leader_addr()
         .map(|(_, a)| a.client_addr)
         .unwrap_or_default();
     let _ = write!(
         out,
-        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\n",
+        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\nraft_log_cache_entries:{}\r\nraft_log_cache_bytes:{}\r\nraft_log_cache_hits:{}\r\nraft_log_cache_misses:{}\r\n",
         m.id,
         m.term,
         m.leader.map(|l| l.to_string()).unwrap_or_default(),
@@ -254,6 +257,10 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         join(&learners),
         ctx.consensus.log_disk_bytes(),
         ctx.consensus.view().snapshot_disk_bytes(),
+        cache.entries,
+        cache.bytes,
+        cache.hits,
+        cache.misses,
     );
     let (p50, p99, count) = crate::metrics::fsync_percentiles_us();
     let _ = write!(
