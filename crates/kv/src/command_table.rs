@@ -11,13 +11,16 @@
 //!
 //! # Invariants
 //!
-//! - Rows are sorted by name (lower case) and names are unique; [`lookup`] relies on it and a
-//!   test checks it.
+//! - Rows are sorted by name (lower case) and names are unique (`COMMAND` lists them in this
+//!   order, [`lookup`]'s index needs one row per name); a test checks it.
 //! - A row exists exactly for each command that is served: every [`ServedBy::Data`] row is
 //!   named in [`crate::COMMANDS`], and the node's tests check its own rows the same way. A
 //!   command raftkv refuses has no row, so `COMMAND` never lists it.
 //! - Adding a command is one row here, in name order. Summaries and syntax follow Redis 7's
 //!   command reference.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Who answers a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,11 +303,23 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     if name.len() > MAX_NAME_BYTES {
         return None;
     }
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    COMMAND_TABLE
-        .binary_search_by(|c| c.name.cmp(lower.as_str()))
-        .ok()
-        .map(|i| &COMMAND_TABLE[i])
+    // Lower-cased on the stack and found through a hash index: this runs several times per
+    // command on the node that takes it (connection, ACL check, parse), where a heap `String`
+    // and a binary search of string compares took 90 ns a call (23 ns now, `measure_lookup`).
+    // Names are ASCII, so a byte that is not never matches.
+    let mut buf = [0u8; MAX_NAME_BYTES];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    static INDEX: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        COMMAND_TABLE
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect()
+    });
+    index.get(&*lower).map(|&i| &COMMAND_TABLE[i])
 }
 
 /// Longest command name, in bytes; longer names are unknown without a lookup.
@@ -370,5 +385,38 @@ mod tests {
         }
         .arity_ok(3));
         assert!(!lookup(b"get").unwrap().arity_ok(3));
+    }
+
+    #[test]
+    fn lookup_finds_every_row_in_any_case_and_nothing_else() {
+        for c in COMMAND_TABLE {
+            let upper = c.name.to_ascii_uppercase();
+            assert_eq!(lookup(upper.as_bytes()).map(|o| o.name), Some(c.name));
+            assert_eq!(lookup(c.name.as_bytes()).map(|o| o.name), Some(c.name));
+            let mut longer = c.name.as_bytes().to_vec();
+            longer.push(b'x');
+            assert!(lookup(&longer).is_none_or(|o| o.name != c.name));
+            assert!(lookup(&c.name.as_bytes()[..c.name.len() - 1]).is_none_or(|o| o.name != c.name));
+        }
+        assert!(lookup(b"").is_none());
+        assert!(lookup(b"s\xffet").is_none(), "not UTF-8");
+        assert!(lookup(&[b'a'; MAX_NAME_BYTES]).is_none());
+    }
+
+    /// `cargo test --release -p raftkv-kv --lib -- --ignored measure_lookup --nocapture`: the
+    /// cost of one lookup (it runs several times per command on the node that takes it).
+    #[test]
+    #[ignore]
+    fn measure_lookup() {
+        let names: [&[u8]; 4] = [b"SET", b"get", b"ZUNIONSTORE", b"nosuchcommand"];
+        let rounds = 2_000_000;
+        let started = std::time::Instant::now();
+        let mut found = 0;
+        for i in 0..rounds {
+            found += usize::from(lookup(std::hint::black_box(names[i % 4])).is_some());
+        }
+        let ns = started.elapsed().as_nanos() as f64 / rounds as f64;
+        assert_eq!(found, rounds / 4 * 3);
+        println!("lookup: {ns:.1} ns per call (SET, get, ZUNIONSTORE, an unknown name in turn)");
     }
 }
