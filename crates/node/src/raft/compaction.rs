@@ -46,14 +46,16 @@ impl LogGrowth {
         }
     }
 
-    /// Take one sample: the log's size on disk and the latest snapshot's. True when a snapshot
-    /// is due; the growth is then counted from this size again.
-    pub fn due(&mut self, log_bytes: u64, snapshot_bytes: u64) -> bool {
+    /// Take one sample: the log's size on disk, and how to learn the latest snapshot's (asked
+    /// only once the log grew by `min_bytes`, since it reads the snapshot directory). True when
+    /// a snapshot is due; the growth is then counted from this size again.
+    pub fn due(&mut self, log_bytes: u64, snapshot_bytes: impl FnOnce() -> u64) -> bool {
         if self.min_bytes == 0 {
             return false;
         }
         let floor = self.floor.map_or(log_bytes, |f| f.min(log_bytes));
-        let due = log_bytes - floor >= self.min_bytes.max(snapshot_bytes);
+        let growth = log_bytes - floor;
+        let due = growth >= self.min_bytes && growth >= snapshot_bytes();
         self.floor = Some(if due { log_bytes } else { floor });
         due
     }
@@ -71,7 +73,7 @@ pub async fn watch(consensus: Arc<Consensus>, min_bytes: u64) {
     loop {
         tick.tick().await;
         let log_bytes = consensus.log_disk_bytes();
-        if !growth.due(log_bytes, consensus.snapshot_disk_bytes()) {
+        if !growth.due(log_bytes, || consensus.snapshot_disk_bytes()) {
             continue;
         }
         let status = consensus.status();
@@ -99,44 +101,53 @@ mod tests {
     #[test]
     fn asks_once_the_log_grew_by_the_minimum_from_its_smallest_size() {
         let mut g = LogGrowth::new(64 * MIB);
-        assert!(!g.due(10 * MIB, 0), "the first sample only sets the floor");
-        assert!(!g.due(73 * MIB, 0), "63 MiB of growth is not enough");
-        assert!(g.due(74 * MIB, 0), "64 MiB is");
+        assert!(
+            !g.due(10 * MIB, || 0),
+            "the first sample only sets the floor"
+        );
+        assert!(!g.due(73 * MIB, || 0), "63 MiB of growth is not enough");
+        assert!(
+            !g.due(20 * MIB, || panic!(
+                "the snapshot size is read below the minimum growth"
+            )),
+            "and the snapshot directory is not read for it"
+        );
+        assert!(g.due(74 * MIB, || 0), "64 MiB is");
         // Counted from the trigger again: no second snapshot while the first is being built.
-        assert!(!g.due(100 * MIB, 0));
+        assert!(!g.due(100 * MIB, || 0));
         // The purge behind the snapshot shrinks the log; growth counts from the new floor.
-        assert!(!g.due(8 * MIB, 0));
-        assert!(!g.due(71 * MIB, 0));
-        assert!(g.due(72 * MIB, 0));
+        assert!(!g.due(8 * MIB, || 0));
+        assert!(!g.due(71 * MIB, || 0));
+        assert!(g.due(72 * MIB, || 0));
     }
 
     #[test]
     fn a_large_snapshot_raises_the_growth_needed() {
         let mut g = LogGrowth::new(64 * MIB);
-        assert!(!g.due(0, 500 * MIB));
+        assert!(!g.due(0, || 500 * MIB));
         assert!(
-            !g.due(499 * MIB, 500 * MIB),
+            !g.due(499 * MIB, || 500 * MIB),
             "the log must grow by the snapshot's size"
         );
-        assert!(g.due(500 * MIB, 500 * MIB));
+        assert!(g.due(500 * MIB, || 500 * MIB));
     }
 
     #[test]
     fn a_snapshot_that_frees_nothing_is_not_asked_for_again_until_the_log_grows() {
         let mut g = LogGrowth::new(MIB);
-        assert!(!g.due(0, 0));
-        assert!(g.due(2 * MIB, 0));
+        assert!(!g.due(0, || 0));
+        assert!(g.due(2 * MIB, || 0));
         // The purge freed nothing (the entries sit in the open chunk): no new request.
         for _ in 0..10 {
-            assert!(!g.due(2 * MIB, 0));
+            assert!(!g.due(2 * MIB, || 0));
         }
-        assert!(g.due(3 * MIB, 0));
+        assert!(g.due(3 * MIB, || 0));
     }
 
     #[test]
     fn zero_never_asks() {
         let mut g = LogGrowth::new(0);
-        assert!(!g.due(0, 0));
-        assert!(!g.due(u64::MAX, 0));
+        assert!(!g.due(0, || 0));
+        assert!(!g.due(u64::MAX, || 0));
     }
 }
