@@ -69,7 +69,13 @@ const OUTCOME_UNKNOWN: &str = "write outcome unknown";
 
 /// Run `app` against a 3-node cluster, killing and restarting the leader once a quarter of the
 /// jobs are done; returns the driver's JSON summary after checking it succeeded.
-async fn run_app(app: &str) -> serde_json::Value {
+///
+/// `pops_in_flight` is how many jobs the app's workers on the killed node can have popped with
+/// the reply still unread: a queue whose pop moves the job to a list of jobs in progress (rq,
+/// BullMQ) has none, while kombu's Redis transport (Celery) pops with BRPOP and keeps the job
+/// only in the client until it records it as unacknowledged, so its one worker there can lose
+/// the job its last BRPOP took when the connection dies with the node, as on a Redis crash.
+async fn run_app(app: &str, pops_in_flight: usize) -> serde_json::Value {
     let mut cluster = Cluster::start(3).await;
     let leader = cluster.wait_leader_among(&[1, 2, 3]).await;
     let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
@@ -146,16 +152,18 @@ async fn run_app(app: &str) -> serde_json::Value {
     // A pop the server answered "write outcome unknown" (its leader died during the write) may
     // have taken a job whose reply never reached the client, and a client library that then
     // gives up on the reply (Celery's transport does) loses that job, as it would on a Redis
-    // failover. The server said so; such jobs are reported, not failed. Any other loss fails.
+    // failover; so may a pop in flight on a connection to the killed node. The server could not
+    // acknowledge those; such jobs are reported, not failed. Any other loss fails.
     let missing = summary["missing"].as_array().map_or(0, Vec::len);
     let unknown = std::fs::read_to_string(&stderr)
         .unwrap_or_default()
         .matches(OUTCOME_UNKNOWN)
         .count();
-    if missing > 0 && missing <= unknown {
+    if missing > 0 && missing <= unknown + pops_in_flight {
         eprintln!(
             "{app}: {summary}: {missing} job(s) lost after {unknown} pop(s) answered \
-             '{OUTCOME_UNKNOWN}' (leader {leader} killed after {at_kill} jobs)"
+             '{OUTCOME_UNKNOWN}' and up to {pops_in_flight} in flight to the killed node \
+             (leader {leader} killed after {at_kill} jobs)"
         );
         return summary;
     }
@@ -176,22 +184,22 @@ fn tail(text: &str, lines: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_rq_processes_every_job_across_a_leader_kill() {
-    run_app("rq").await;
+    run_app("rq", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn celery_processes_every_job_across_a_leader_kill() {
-    run_app("celery").await;
+    run_app("celery", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bullmq_processes_every_job_across_a_leader_kill() {
-    run_app("bullmq").await;
+    run_app("bullmq", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_py_lock_excludes_across_a_leader_kill() {
-    let summary = run_app("lock").await;
+    let summary = run_app("lock", 0).await;
     let (ok, counter) = (&summary["ok"], &summary["counter"]);
     assert!(
         ok.as_u64().unwrap() <= counter.as_u64().unwrap(),
@@ -201,7 +209,7 @@ async fn redis_py_lock_excludes_across_a_leader_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limiter_script_never_exceeds_its_limit_across_a_leader_kill() {
-    let summary = run_app("ratelimit").await;
+    let summary = run_app("ratelimit", 0).await;
     assert!(
         summary["most_in_a_window"].as_u64() <= summary["limit"].as_u64(),
         "{summary}"

@@ -51,13 +51,26 @@ def record(i):
     return i
 
 
-def wait_done(r, n):
+# How long `settled` must hold before wait_done stops waiting for jobs that cannot come back.
+SETTLED_SECS = 5
+
+
+def wait_done(r, n, settled=None):
+    """Waits until n jobs are done; False at the deadline, or once `settled` (nothing left that
+    could still run) has held for SETTLED_SECS with fewer done."""
+    settled_since = None
     while time.monotonic() < DEADLINE:
         try:
             if r.scard("apps:done") >= n:
                 return True
+            if settled is not None and settled():
+                settled_since = settled_since or time.monotonic()
+                if time.monotonic() - settled_since >= SETTLED_SECS:
+                    return False
+            else:
+                settled_since = None
         except redis.exceptions.RedisError:
-            pass
+            settled_since = None
         time.sleep(0.2)
     return False
 
@@ -125,7 +138,17 @@ def celery_app(broker):
         broker_connection_retry_on_startup=True,
         task_acks_late=True,  # at-least-once: a job whose worker lost it runs again
         task_reject_on_worker_lost=True,
-        broker_transport_options={"visibility_timeout": 10},
+        # A job a crashed worker had taken stays in kombu's `unacked` hash until a live worker
+        # sweeps it back to the queue, once it is `visibility_timeout` seconds old. kombu's
+        # defaults sweep every 100 s (every 10th call of a 10 s timer) and hold the sweep's
+        # mutex for 5 minutes when its holder dies or its release is lost in a failover: longer
+        # than the run. A deployment that kills workers sets them as a failover test needs.
+        broker_transport_options={
+            "visibility_timeout": 10,
+            "unacked_restore_interval": 2,
+            "unacked_restore_throttle": 1,
+            "unacked_mutex_expire": 10,
+        },
         worker_hijack_root_logger=False,
     )
 
@@ -139,8 +162,23 @@ def celery_app(broker):
 def celery_worker(address):
     os.environ["RAFTKV_RECORD"] = address
     app = celery_app(f"redis://{address}/0")
-    app.worker_main(["worker", "-P", "solo", "--loglevel", "WARNING", "--without-gossip",
-                     "--without-mingle", "--without-heartbeat"])
+    while True:
+        # A worker exits on an error its transport cannot recover from (a reply of "write
+        # outcome unknown" to its BRPOP during the failover); a supervisor restarts it.
+        try:
+            app.worker_main(["worker", "-P", "solo", "--loglevel", "WARNING", "--without-gossip",
+                             "--without-mingle", "--without-heartbeat"])
+        except SystemExit as e:
+            print(f"celery worker on {address} exited ({e.code}); restarting", file=sys.stderr)
+        except Exception as e:
+            print(f"celery worker on {address} restarting: {e!r}", file=sys.stderr)
+        time.sleep(0.2)
+
+
+def celery_settled(r):
+    """No job is left to run: none queued, none taken and unacknowledged (kombu's sweep would
+    requeue those). A job a worker has popped but not yet recorded is in neither for a moment."""
+    return r.llen("celery") == 0 and r.hlen("unacked") == 0
 
 
 def run_celery():
@@ -154,7 +192,7 @@ def run_celery():
     started = time.monotonic()
     for p in procs:
         p.start()
-    ok = wait_done(r, JOBS)
+    ok = wait_done(r, JOBS, settled=lambda: celery_settled(r))
     elapsed = time.monotonic() - started
     for p in procs:
         p.kill()
