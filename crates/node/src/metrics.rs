@@ -4,7 +4,9 @@
 //!
 //! Recording goes through the `metrics` facade; when `--metrics-listen` is set, [`install`]
 //! puts a Prometheus recorder (`metrics-exporter-prometheus`) behind it, and `/metrics` renders
-//! it. Without a recorder the `metrics` macros are no-ops, so the hot paths pay nothing.
+//! it. Without a recorder the `metrics` macros are no-ops, so the hot paths pay nothing. With
+//! one, a thread runs the recorder's upkeep every [`UPKEEP_INTERVAL`], which bounds the memory
+//! its histograms hold between scrapes.
 //!
 //! The Raft-log fsync latency is also kept in an [`hdrhistogram`] (microseconds, cumulative since
 //! the process started) because `INFO raft` reports its p50 and p99 whether or not Prometheus is
@@ -36,6 +38,7 @@
 //!   `pubsub_messages_delivered_total`, `pubsub_clients_cut_off_total` (counters), set at
 //!   scrape time from the node's pub/sub hub, as `INFO pubsub` reports them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -54,7 +57,14 @@ const ENTRY_SIZE_BUCKETS: &[f64] = &[
 /// Largest fsync latency the INFO histogram tracks, in microseconds (larger values saturate).
 const FSYNC_MAX_US: u64 = 60_000_000;
 
+/// How often the Prometheus recorder's upkeep runs. Until it does, every histogram sample is
+/// kept as it was recorded (the `metrics-exporter-prometheus` recorder folds samples into its
+/// buckets only on upkeep or a scrape), so a node whose `/metrics` nobody scraped grew by
+/// ~10 MB a second under load; now at most this long's samples wait.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+static UPKEEP_RUNS: AtomicU64 = AtomicU64::new(0);
 static FSYNC_US: OnceLock<Mutex<Histogram<u64>>> = OnceLock::new();
 static STAGE_US: OnceLock<[Mutex<Histogram<u64>>; Stage::ALL.len()]> = OnceLock::new();
 static ENTRY_SIZES: OnceLock<[Mutex<Histogram<u64>>; 2]> = OnceLock::new();
@@ -181,7 +191,22 @@ pub fn install() -> Result<PrometheusHandle, String> {
     ] {
         metrics::counter!(counter).increment(0);
     }
-    Ok(PROMETHEUS.get_or_init(|| handle).clone())
+    let handle = PROMETHEUS.get_or_init(|| handle).clone();
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            upkeep.run_upkeep();
+            UPKEEP_RUNS.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(UPKEEP_INTERVAL);
+        })
+        .map_err(|e| format!("cannot start the metrics upkeep thread: {e}"))?;
+    Ok(handle)
+}
+
+/// Upkeep runs of the Prometheus recorder so far (see [`UPKEEP_INTERVAL`]).
+pub fn upkeep_runs() -> u64 {
+    UPKEEP_RUNS.load(Ordering::Relaxed)
 }
 
 /// Record one Raft-log flush: `elapsed` from the append to its durable callback.
@@ -227,7 +252,8 @@ pub fn record_proposal(committed: bool) {
 /// Times one batch of data commands; [`BatchTimer::finish`] records it once per command, and as
 /// one [`Stage::Write`] if it writes.
 pub struct BatchTimer {
-    names: Vec<&'static str>,
+    /// The batch's command names, a run of equal neighbours as one (name, count).
+    names: Vec<(&'static str, usize)>,
     writes: bool,
     started: Instant,
 }
@@ -236,7 +262,13 @@ impl BatchTimer {
     /// Start timing `batch`.
     pub fn start(batch: &[kv::Command]) -> BatchTimer {
         BatchTimer {
-            names: batch.iter().map(|c| c.name()).collect(),
+            names: batch.iter().fold(Vec::new(), |mut runs, c| {
+                match runs.last_mut() {
+                    Some((name, count)) if *name == c.name() => *count += 1,
+                    _ => runs.push((c.name(), 1)),
+                }
+                runs
+            }),
             writes: batch.iter().any(kv::Command::is_write),
             started: Instant::now(),
         }
@@ -249,8 +281,9 @@ impl BatchTimer {
             record_stage(Stage::Write, elapsed);
         }
         let secs = elapsed.as_secs_f64();
-        for name in self.names {
-            metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name).record(secs);
+        for (name, count) in self.names {
+            metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name)
+                .record_many(secs, count);
         }
     }
 }
@@ -275,6 +308,17 @@ mod tests {
         assert_eq!(parse_statm_rss_pages("1000 250 30 4 0 100 0\n"), Some(250));
         assert_eq!(parse_statm_rss_pages("1000"), None);
         assert_eq!(parse_statm_rss_pages("a b"), None);
+    }
+
+    #[test]
+    fn the_installed_recorder_is_kept_up_without_scrapes() {
+        install().unwrap();
+        let before = upkeep_runs();
+        let deadline = Instant::now() + 10 * UPKEEP_INTERVAL;
+        while upkeep_runs() < before + 2 {
+            assert!(Instant::now() < deadline, "no upkeep ran since {before}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
