@@ -61,7 +61,7 @@ const FSYNC_MAX_US: u64 = 60_000_000;
 /// kept as it was recorded (the `metrics-exporter-prometheus` recorder folds samples into its
 /// buckets only on upkeep or a scrape), so a node whose `/metrics` nobody scraped grew by
 /// ~10 MB a second under load; now at most this long's samples wait.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 static UPKEEP_RUNS: AtomicU64 = AtomicU64::new(0);
