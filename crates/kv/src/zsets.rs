@@ -9,20 +9,19 @@
 //!   increment that would make one (`inf` plus `-inf`) is `ERR resulting score is not a number
 //!   (NaN)` and changes nothing. `-0` is stored as `0` (as Redis's small sorted sets store it),
 //!   though ZINCRBY and ZADD INCR answer the `-0` they computed, as Redis does.
-//! - Scores are replied as bulk strings in Redis 7.0's `%.17g` form
-//!   ([`crate::numbers::format_score`]): `0.1` is `0.10000000000000001`, `1e20` is `1e+20`.
-//!   Replies carry no protocol, so RESP3 clients get these bulk strings too, where Redis sends
-//!   RESP3 doubles.
-//! - Members with scores (WITHSCORES, ZPOPMIN, ZRANDMEMBER, ZSCAN) come as a flat array
-//!   `[member, score, ...]`, RESP2's shape, in both protocols; ZMPOP nests `[member, score]`
-//!   pairs as Redis does in both.
+//! - Scores are replied as [`Reply::Score`]: in RESP2 a bulk string in Redis 7.0's `%.17g`
+//!   form ([`resp::format_score`]: `0.1` is `0.10000000000000001`, `1e20` is `1e+20`), in RESP3
+//!   a double, as Redis 7 does; ZSCAN sends the text in both, as Redis does.
+//! - Members with scores (WITHSCORES, ZPOPMIN/ZPOPMAX with a count, ZRANDMEMBER) are
+//!   [`Reply::Pairs`]: a flat `[member, score, ...]` array in RESP2, `[member, score]` pairs in
+//!   RESP3; ZPOPMIN/ZPOPMAX without a count answer one flat `[member, score]`, and ZMPOP nests
+//!   pairs in both protocols, as Redis does.
 //! - ZRANDMEMBER draws from the replicated generator ([`crate::random`]), so every replica picks
 //!   the same members. ZSCAN's cursor is an index in (score, member) order.
 //! - Removing the last member deletes the key.
 
 use crate::aggregate::{self, bulk, check_reply, is, positive, ScanArgs};
 use crate::keyspace::Keyspace;
-use crate::numbers::format_score;
 use crate::op::Op;
 use crate::random::Rng;
 use crate::value::ZSet;
@@ -30,21 +29,25 @@ use crate::Error;
 use bytes::Bytes;
 use resp::{parse_f64, Reply};
 
-/// A score as Redis 7.0 replies with it: a bulk string in `%.17g` form.
+/// A score as Redis 7.0 replies with it: a bulk string in `%.17g` form in RESP2, a double in
+/// RESP3.
 pub(crate) fn score_reply(score: f64) -> Reply {
-    Reply::Bulk(Bytes::from(format_score(score)))
+    Reply::Score(score)
 }
 
-/// Members, each followed by its score if `withscores`, as one flat array.
+/// Members, with their scores if `withscores`: in RESP2 one flat array, in RESP3 an array of
+/// (member, score) pairs ([`Reply::Pairs`]).
 pub(crate) fn members_reply(items: &[(Bytes, f64)], withscores: bool) -> Reply {
-    let mut out = Vec::with_capacity(items.len() * if withscores { 2 } else { 1 });
-    for (member, score) in items {
-        out.push(bulk(member));
-        if withscores {
-            out.push(score_reply(*score));
-        }
+    if withscores {
+        Reply::Pairs(
+            items
+                .iter()
+                .map(|(member, score)| (bulk(member), score_reply(*score)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(items.iter().map(|(member, _)| bulk(member)).collect())
     }
-    Reply::Array(out)
 }
 
 /// A score or increment argument: a float that is not NaN, else `ERR value is not a valid
@@ -84,8 +87,9 @@ pub(crate) fn read(op: Op, ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Re
             let mut items = Vec::new();
             for (member, score) in z.iter().skip(page.start).take(page.len()) {
                 if scan.wanted(member) {
+                    // ZSCAN sends scores as text in RESP3 too, as Redis 7 does.
                     items.push(bulk(member));
-                    items.push(score_reply(score));
+                    items.push(Reply::Bulk(Bytes::from(resp::format_score(score))));
                 }
             }
             aggregate::scan_reply(next, items)
@@ -260,7 +264,8 @@ pub(crate) fn pop(z: &mut ZSet, max: bool, count: usize) -> Vec<(Bytes, f64)> {
     out
 }
 
-/// `ZPOPMIN key [count]` and `ZPOPMAX key [count]`: a flat `[member, score, ...]` array.
+/// `ZPOPMIN key [count]` and `ZPOPMAX key [count]`: `[member, score]` without a count; with
+/// one, members with their scores ([`members_reply`]: flat in RESP2, pairs in RESP3), as Redis 7.
 fn zpop(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     if args.len() > 2 {
         return Err(Error::Syntax);
@@ -280,6 +285,12 @@ fn zpop(op: Op, ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Er
         Ok(pop(z, op == Op::ZPopMax, count))
     })?
     .unwrap_or_default();
+    if args.len() == 1 {
+        let flat = popped
+            .iter()
+            .flat_map(|(member, score)| [bulk(member), score_reply(*score)]);
+        return Ok(Reply::Array(flat.collect()));
+    }
     Ok(members_reply(&popped, true))
 }
 

@@ -109,7 +109,12 @@ fn check_aggregates(store: &Store) {
     assert_eq!(read(store, &["SCARD", "s"]), Reply::Integer(3));
     assert_eq!(
         read(store, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
-        bulks(&["bottom", "-inf", "one", "1", "two", "2.5", "top", "inf"])
+        Reply::Pairs(vec![
+            (bulk("bottom"), Reply::Score(f64::NEG_INFINITY)),
+            (bulk("one"), Reply::Score(1.0)),
+            (bulk("two"), Reply::Score(2.5)),
+            (bulk("top"), Reply::Score(f64::INFINITY)),
+        ])
     );
     assert_eq!(read(store, &["HLEN", "bighash"]), Reply::Integer(5000));
     assert_eq!(
@@ -118,7 +123,7 @@ fn check_aggregates(store: &Store) {
     );
     assert_eq!(
         read(store, &["ZSCORE", "bigz", "member:01234"]),
-        bulk("1234")
+        Reply::Score(1234.0)
     );
     assert_eq!(read(store, &["LLEN", "biglist"]), Reply::Integer(5000));
     assert_eq!(

@@ -375,11 +375,12 @@ fn show(reply: &Reply) -> String {
             format!("[{}]", items.join(", "))
         }
         // As RESP2 sends them, which is what the scripts compare with Redis.
-        Reply::Map(pairs) => {
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
             let items: Vec<String> = pairs.iter().flat_map(|(k, v)| [show(k), show(v)]).collect();
             format!("[{}]", items.join(", "))
         }
         Reply::Double(d) => show_bytes(resp::format_double(*d).as_bytes()),
+        Reply::Score(d) => show_bytes(resp::format_score(*d).as_bytes()),
         other => format!("{other:?}"),
     }
 }

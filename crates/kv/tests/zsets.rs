@@ -121,7 +121,7 @@ fn model_step(model: &mut Model, step: &Step) -> Reply {
                 return Reply::Error("ERR resulting score is not a number (NaN)".into());
             }
             model.insert(member.clone(), new);
-            Reply::Bulk(Bytes::new()) // compared as a number below
+            Reply::Score(new)
         }
         Step::Rem(members) => {
             let mut seen = Vec::new();
@@ -140,10 +140,9 @@ fn model_step(model: &mut Model, step: &Step) -> Reply {
             let mut out = Vec::new();
             for (m, s) in items.into_iter().take(*count) {
                 model.remove(&m);
-                out.push(Reply::Bulk(Bytes::from(m)));
-                out.push(Reply::Bulk(Bytes::from(s.to_string())));
+                out.push((Reply::Bulk(Bytes::from(m)), Reply::Score(s)));
             }
-            Reply::Array(out)
+            Reply::Pairs(out)
         }
         Step::RemByScore(min, max) => {
             let doomed: Vec<String> = model
@@ -187,18 +186,17 @@ fn command(key: &str, step: &Step) -> Vec<String> {
     args
 }
 
-/// A reply of members and scores as pairs, scores parsed back.
+/// A reply of members and scores as pairs (`WITHSCORES`: RESP3's shape, sent flat in RESP2).
 fn pairs(reply: &Reply) -> Vec<(String, f64)> {
-    let Reply::Array(items) = reply else {
-        panic!("not an array: {reply:?}");
+    let items = match reply {
+        Reply::Pairs(items) => items,
+        Reply::Array(items) if items.is_empty() => return Vec::new(), // a missing key
+        _ => panic!("not members with scores: {reply:?}"),
     };
     items
-        .chunks(2)
+        .iter()
         .map(|pair| match pair {
-            [Reply::Bulk(m), Reply::Bulk(s)] => (
-                String::from_utf8(m.to_vec()).unwrap(),
-                std::str::from_utf8(s).unwrap().parse().unwrap(),
-            ),
+            (Reply::Bulk(m), Reply::Score(s)) => (String::from_utf8(m.to_vec()).unwrap(), *s),
             other => panic!("bad pair {other:?}"),
         })
         .collect()
@@ -223,13 +221,12 @@ fn check(store: &mut Store, key: &str, model: &Model, probe: (f64, f64, i64, i64
         assert_eq!(got, Reply::Integer(rank as i64), "ZRANK {member}");
         let got = apply(store, &s(&["ZREVRANK", key, member]));
         assert_eq!(got, Reply::Integer((all.len() - 1 - rank) as i64));
-        let Reply::Bulk(text) = apply(store, &s(&["ZSCORE", key, member])) else {
+        let Reply::Score(got) = apply(store, &s(&["ZSCORE", key, member])) else {
             panic!("ZSCORE");
         };
-        assert_eq!(
-            std::str::from_utf8(&text).unwrap().parse::<f64>().unwrap(),
-            *score
-        );
+        // The score, and the text RESP2 sends for it, read back exactly.
+        assert_eq!(got, *score);
+        assert_eq!(resp::format_score(got).parse::<f64>().unwrap(), *score);
     }
     let (min, max, offset, count) = probe;
     let in_range: Vec<(String, f64)> = all
@@ -312,12 +309,7 @@ proptest! {
             let expected = model_step(&mut models[*k], step);
             let got = apply(&mut store, &command(keys[*k], step));
             match (&expected, &got) {
-                (Reply::Bulk(_), Reply::Bulk(text)) => {
-                    let member = match step { Step::Incr(_, m) => m, _ => unreachable!() };
-                    let value: f64 = std::str::from_utf8(text).unwrap().parse().unwrap();
-                    prop_assert_eq!(value, models[*k][member]);
-                }
-                (Reply::Array(_), Reply::Array(_)) => {
+                (Reply::Pairs(_), Reply::Pairs(_) | Reply::Array(_)) => {
                     prop_assert_eq!(pairs(&expected), pairs(&got), "{:?}", step);
                 }
                 _ => prop_assert_eq!(&expected, &got, "{:?}", step),
@@ -449,10 +441,8 @@ fn big_sorted_set_round_trips_in_pieces() {
     assert!(loaded == store);
     let args = ["ZSCORE", "big", "member-029999"].map(String::from);
     let mut loaded = loaded;
-    assert_eq!(
-        apply(&mut loaded, &args),
-        Reply::Bulk(Bytes::from("4285.5714285714284"))
-    );
+    assert_eq!(apply(&mut loaded, &args), Reply::Score(29_999.0 / 7.0));
+    assert_eq!(resp::format_score(29_999.0 / 7.0), "4285.5714285714284");
 }
 
 /// The resident set size of this process, in bytes (Linux).

@@ -130,6 +130,19 @@ for proto in (3, 2):
         raise SystemExit("INCR on a string must fail")
     except redis.ResponseError as e:
         assert "not an integer" in str(e)
+    # Sorted sets: RESP3 sends scores as doubles and WITHSCORES as pairs, which redis-py's
+    # RESP3 parsing needs (kombu's sweep of unacknowledged Celery jobs reads them this way).
+    # (redis-py gives pairs as tuples in RESP2 and as lists in RESP3, against Redis as well.)
+    pairs = lambda reply: [tuple(p) for p in reply]
+    r.delete("z")
+    assert r.zadd("z", {"a": 1, "b": 2.5}) == 2
+    assert pairs(r.zrange("z", 0, -1, withscores=True)) == [("a", 1.0), ("b", 2.5)], proto
+    rev = r.zrange("z", 10, 0, byscore=True, desc=True, withscores=True)
+    assert pairs(rev) == [("b", 2.5), ("a", 1.0)], proto
+    assert r.zscore("z", "b") == 2.5, proto
+    assert r.zincrby("z", 1, "a") == 2.0, proto
+    assert r.zmscore("z", ["a", "x"]) == [2.0, None], proto
+    assert pairs(r.zpopmin("z", 1)) == [("a", 2.0)], proto
 print("ok")
 "#;
     // scripts/test points this at the interpreter of the venv it makes (.venv-test/).

@@ -28,14 +28,16 @@ use redis_protocol::resp2::types::BorrowedFrame as Frame2;
 use redis_protocol::resp3::encode::complete::extend_encode_borrowed as encode_resp3;
 use redis_protocol::resp3::types::{BorrowedFrame as Frame3, VerbatimStringFormat};
 
-use crate::number::format_double;
+use crate::number::{format_double, format_score};
 use crate::{Protocol, Reply};
 
 /// Appends the encoding of `reply` in `protocol` to `out`.
 ///
 /// RESP2: `Map` → flat array, `Set` → array, `Null` → `$-1`, `NullArray` → `*-1`, `Double` →
-/// bulk string (`1.5`, `inf`), `Boolean` → `:1` / `:0`, `Verbatim` → bulk string.
-/// RESP3: native types; `Null` and `NullArray` → `_`; `Verbatim` → `=N\r\ntxt:...`.
+/// bulk string (`1.5`, `inf`), `Boolean` → `:1` / `:0`, `Verbatim` → bulk string, `Score` →
+/// bulk string in `%.17g` form, `Pairs` → flat array.
+/// RESP3: native types; `Null` and `NullArray` → `_`; `Verbatim` → `=N\r\ntxt:...`; `Score` →
+/// double; `Pairs` → array of two-element arrays.
 pub fn encode(reply: &Reply, protocol: Protocol, out: &mut BytesMut) {
     match protocol {
         Protocol::Resp2 => encode2(reply, out),
@@ -60,7 +62,7 @@ fn encode2(reply: &Reply, out: &mut BytesMut) {
             aggregate_header(b'*', items.len(), out);
             items.iter().for_each(|item| encode2(item, out));
         }
-        Reply::Map(pairs) => {
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
             aggregate_header(b'*', pairs.len() * 2, out);
             for (key, value) in pairs {
                 encode2(key, out);
@@ -68,6 +70,7 @@ fn encode2(reply: &Reply, out: &mut BytesMut) {
             }
         }
         Reply::Double(d) => scalar(Frame2::BulkString(format_double(*d).as_bytes()), out),
+        Reply::Score(d) => scalar(Frame2::BulkString(format_score(*d).as_bytes()), out),
         Reply::Boolean(b) => scalar(Frame2::Integer(i64::from(*b)), out),
         Reply::Verbatim(s) => scalar(Frame2::BulkString(s.as_bytes()), out),
     }
@@ -127,7 +130,15 @@ fn encode3(reply: &Reply, out: &mut BytesMut) {
                 encode3(value, out);
             }
         }
-        Reply::Double(d) => {
+        Reply::Pairs(pairs) => {
+            aggregate_header(b'*', pairs.len(), out);
+            for (member, score) in pairs {
+                aggregate_header(b'*', 2, out);
+                encode3(member, out);
+                encode3(score, out);
+            }
+        }
+        Reply::Double(d) | Reply::Score(d) => {
             // Same text as RESP2's bulk form: redis-protocol prints finite values with Rust's
             // shortest round-trip Display, like format_double, except for negative zero.
             let data = if *d == 0.0 { 0.0 } else { *d };

@@ -38,7 +38,7 @@ pub use args::Args;
 pub use encode::encode;
 pub use error::ProtocolError;
 pub use limits::{Limits, MAX_ARGS, MAX_BULK_BYTES, MAX_INLINE_BYTES};
-pub use number::{format_double, parse_f64, parse_i64, parse_u64};
+pub use number::{format_double, format_score, parse_f64, parse_i64, parse_u64};
 pub use protocol::Protocol;
 pub use reply::Reply;
 pub use request::{decode_request, RequestDecoder};

@@ -97,6 +97,37 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     Some(value)
 }
 
+/// Formats a sorted-set score as Redis 7.0 replies with it (C's `%.17g`): 17 significant
+/// digits, trailing zeros dropped, an exponent below 1e-4 or from 1e17 (`1e+20`,
+/// `1.0000000000000001e-05`), `inf` / `-inf`, and `-0` for negative zero (which only a reply
+/// computed on the fly shows: a stored score is never `-0`). Scores are never NaN.
+pub fn format_score(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    if value == 0.0 || value.is_nan() {
+        return if value.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    // The decimal exponent after rounding to 17 significant digits.
+    let scientific = format!("{value:.16e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let strip = |text: &str| -> String {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    if !(-4..17).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", strip(mantissa), exponent.unsigned_abs())
+    } else {
+        let decimals = usize::try_from(16 - exponent).unwrap_or(0);
+        strip(&format!("{value:.decimals$}"))
+    }
+}
+
 /// Formats a double the way raftkv replies with it: the shortest decimal that parses back to
 /// the same value, without exponent; `inf`, `-inf`, `nan`; negative zero prints as `0`.
 ///
@@ -117,6 +148,23 @@ pub fn format_double(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scores_format_like_redis_7_0() {
+        assert_eq!(format_score(0.1), "0.10000000000000001");
+        assert_eq!(format_score(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_score(1.5), "1.5");
+        assert_eq!(format_score(-2.0), "-2");
+        assert_eq!(format_score(1e20), "1e+20");
+        assert_eq!(format_score(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_score(0.0001), "0.0001");
+        assert_eq!(format_score(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(format_score(12345678901234567.0), "12345678901234568");
+        assert_eq!(format_score(-0.0), "-0");
+        assert_eq!(format_score(f64::INFINITY), "inf");
+        assert_eq!(format_score(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_score(1e300), "1.0000000000000001e+300");
+    }
+
     use super::*;
 
     #[test]

@@ -39,6 +39,12 @@ pub enum Reply {
     Boolean(bool),
     /// A verbatim string (RESP3 `=` with format `txt`); a bulk string in RESP2.
     Verbatim(String),
+    /// A sorted-set score, as Redis 7.0 replies with it: a bulk string in `%.17g` form
+    /// ([`crate::format_score`]) in RESP2, a double in RESP3.
+    Score(f64),
+    /// Members with their scores (`WITHSCORES`): a flat array of alternating members and scores
+    /// in RESP2, an array of two-element arrays in RESP3, as Redis 7 answers.
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 impl Reply {

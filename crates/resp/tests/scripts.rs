@@ -16,7 +16,7 @@
 //!   redis-protocol's decoders that each is exactly one complete frame. REPLY is written in
 //!   prefix form: `simple S`, `error S`, `int I`, `bulk S`, `null`, `nullarray`, `double F`,
 //!   `bool true|false`, `verbatim S`, `array N <N replies>`, `set N <N replies>`,
-//!   `map N <N key/value reply pairs>`.
+//!   `map N <N key/value reply pairs>`, `score F`, `pairs N <N member/score reply pairs>`.
 //! * `parse i64|u64|f64 VALUE...`: prints what the strict number parser makes of each VALUE.
 //! * `format_double VALUE...`: parses each VALUE with Rust's parser, prints `format_double`.
 
@@ -230,11 +230,16 @@ fn parse_reply<'a>(
         "null" => Reply::Null,
         "nullarray" => Reply::NullArray,
         "double" => Reply::Double(word()?.parse()?),
+        "score" => Reply::Score(word()?.parse()?),
         "bool" => Reply::Boolean(word()?.parse()?),
         "verbatim" => Reply::Verbatim(word()?.to_string()),
-        "array" | "set" | "map" => {
+        "array" | "set" | "map" | "pairs" => {
             let n: usize = word()?.parse()?;
-            let items = (0..n * if kind == "map" { 2 } else { 1 })
+            let items = (0..n * if matches!(kind, "map" | "pairs") {
+                2
+            } else {
+                1
+            })
                 .map(|_| parse_reply(words))
                 .collect::<Result<Vec<_>, _>>()?;
             match kind {
@@ -243,7 +248,11 @@ fn parse_reply<'a>(
                 _ => {
                     let mut items = items.into_iter();
                     let pairs = std::iter::from_fn(|| Some((items.next()?, items.next()?)));
-                    Reply::Map(pairs.collect())
+                    if kind == "map" {
+                        Reply::Map(pairs.collect())
+                    } else {
+                        Reply::Pairs(pairs.collect())
+                    }
                 }
             }
         }

@@ -63,7 +63,17 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
             }
             single(lua, "map", Value::Table(map))?
         }
-        Reply::Map(pairs) => {
+        Reply::Pairs(pairs) if resp3 => {
+            let table = lua.create_table_with_capacity(pairs.len(), 0)?;
+            for (i, (member, score)) in pairs.iter().enumerate() {
+                let pair = lua.create_table_with_capacity(2, 0)?;
+                pair.raw_set(1, reply_to_lua(lua, member, resp)?)?;
+                pair.raw_set(2, reply_to_lua(lua, score, resp)?)?;
+                table.raw_set(i + 1, pair)?;
+            }
+            Value::Table(table)
+        }
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
             let flat = lua.create_table()?;
             for (i, (key, value)) in pairs.iter().enumerate() {
                 flat.raw_set(2 * i + 1, reply_to_lua(lua, key, resp)?)?;
@@ -71,7 +81,8 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
             }
             Value::Table(flat)
         }
-        Reply::Double(d) if resp3 => single(lua, "double", Value::Number(*d))?,
+        Reply::Double(d) | Reply::Score(d) if resp3 => single(lua, "double", Value::Number(*d))?,
+        Reply::Score(d) => Value::String(lua.create_string(resp::format_score(*d))?),
         Reply::Double(d) => Value::String(lua.create_string(resp::format_double(*d))?),
         Reply::Boolean(b) if resp3 => Value::Boolean(*b),
         Reply::Boolean(b) => Value::Number(f64::from(u8::from(*b))),

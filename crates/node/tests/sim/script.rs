@@ -345,7 +345,16 @@ pub fn render(r: &Reply) -> String {
                 .collect();
             format!("{{{}}}", inner.join(", "))
         }
+        Reply::Pairs(pairs) => {
+            let inner: Vec<String> = pairs
+                .iter()
+                .flat_map(|(member, score)| [render(member), render(score)])
+                .collect();
+            format!("[{}]", inner.join(", "))
+        }
         Reply::Double(d) => format!("(double) {d}"),
+        // As RESP2 shows it (a bulk string), which the scripts' expectations use.
+        Reply::Score(d) => format!("{:?}", resp::format_score(*d)),
         Reply::Boolean(b) => format!("({b})"),
         Reply::Verbatim(s) => format!("{s:?}"),
     }
