@@ -290,13 +290,13 @@ fn xreadgroup(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Erro
                 total += items.len();
             }
             check_reply(total)?;
-            out.push(Reply::Array(vec![Reply::Bulk(key.clone()), entries]));
+            out.push((Reply::Bulk(key.clone()), entries));
         }
     }
     Ok(if out.is_empty() {
         Reply::NullArray
     } else {
-        Reply::Array(out)
+        Reply::Keyed(out)
     })
 }
 

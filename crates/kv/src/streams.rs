@@ -479,15 +479,12 @@ fn xread(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
         }
         total += entries.len();
         check_reply(total)?;
-        out.push(Reply::Array(vec![
-            Reply::Bulk(key.clone()),
-            entries_reply(&entries),
-        ]));
+        out.push((Reply::Bulk(key.clone()), entries_reply(&entries)));
     }
     Ok(if out.is_empty() {
         Reply::NullArray
     } else {
-        Reply::Array(out)
+        Reply::Keyed(out)
     })
 }
 

@@ -381,6 +381,13 @@ fn show(reply: &Reply) -> String {
         }
         Reply::Double(d) => show_bytes(resp::format_double(*d).as_bytes()),
         Reply::Score(d) => show_bytes(resp::format_score(*d).as_bytes()),
+        Reply::Keyed(pairs) => {
+            let items: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("[{}, {}]", show(k), show(v)))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
         other => format!("{other:?}"),
     }
 }

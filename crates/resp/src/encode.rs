@@ -35,9 +35,9 @@ use crate::{Protocol, Reply};
 ///
 /// RESP2: `Map` → flat array, `Set` → array, `Null` → `$-1`, `NullArray` → `*-1`, `Double` →
 /// bulk string (`1.5`, `inf`), `Boolean` → `:1` / `:0`, `Verbatim` → bulk string, `Score` →
-/// bulk string in `%.17g` form, `Pairs` → flat array.
+/// bulk string in `%.17g` form, `Pairs` → flat array, `Keyed` → array of two-element arrays.
 /// RESP3: native types; `Null` and `NullArray` → `_`; `Verbatim` → `=N\r\ntxt:...`; `Score` →
-/// double; `Pairs` → array of two-element arrays.
+/// double; `Pairs` → array of two-element arrays; `Keyed` → map.
 pub fn encode(reply: &Reply, protocol: Protocol, out: &mut BytesMut) {
     match protocol {
         Protocol::Resp2 => encode2(reply, out),
@@ -65,6 +65,14 @@ fn encode2(reply: &Reply, out: &mut BytesMut) {
         Reply::Map(pairs) | Reply::Pairs(pairs) => {
             aggregate_header(b'*', pairs.len() * 2, out);
             for (key, value) in pairs {
+                encode2(key, out);
+                encode2(value, out);
+            }
+        }
+        Reply::Keyed(pairs) => {
+            aggregate_header(b'*', pairs.len(), out);
+            for (key, value) in pairs {
+                aggregate_header(b'*', 2, out);
                 encode2(key, out);
                 encode2(value, out);
             }
@@ -123,7 +131,7 @@ fn encode3(reply: &Reply, out: &mut BytesMut) {
             aggregate_header(b'~', items.len(), out);
             items.iter().for_each(|item| encode3(item, out));
         }
-        Reply::Map(pairs) => {
+        Reply::Map(pairs) | Reply::Keyed(pairs) => {
             aggregate_header(b'%', pairs.len(), out);
             for (key, value) in pairs {
                 encode3(key, out);

@@ -45,6 +45,9 @@ pub enum Reply {
     /// Members with their scores (`WITHSCORES`): a flat array of alternating members and scores
     /// in RESP2, an array of two-element arrays in RESP3, as Redis 7 answers.
     Pairs(Vec<(Reply, Reply)>),
+    /// Values by key (XREAD, XREADGROUP): an array of `[key, value]` arrays in RESP2, a map in
+    /// RESP3, as Redis 7 answers.
+    Keyed(Vec<(Reply, Reply)>),
 }
 
 impl Reply {

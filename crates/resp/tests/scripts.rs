@@ -16,7 +16,8 @@
 //!   redis-protocol's decoders that each is exactly one complete frame. REPLY is written in
 //!   prefix form: `simple S`, `error S`, `int I`, `bulk S`, `null`, `nullarray`, `double F`,
 //!   `bool true|false`, `verbatim S`, `array N <N replies>`, `set N <N replies>`,
-//!   `map N <N key/value reply pairs>`, `score F`, `pairs N <N member/score reply pairs>`.
+//!   `map N <N key/value reply pairs>`, `score F`, `pairs N <N member/score reply pairs>`,
+//!   `keyed N <N key/value reply pairs>`.
 //! * `parse i64|u64|f64 VALUE...`: prints what the strict number parser makes of each VALUE.
 //! * `format_double VALUE...`: parses each VALUE with Rust's parser, prints `format_double`.
 
@@ -233,9 +234,9 @@ fn parse_reply<'a>(
         "score" => Reply::Score(word()?.parse()?),
         "bool" => Reply::Boolean(word()?.parse()?),
         "verbatim" => Reply::Verbatim(word()?.to_string()),
-        "array" | "set" | "map" | "pairs" => {
+        "array" | "set" | "map" | "pairs" | "keyed" => {
             let n: usize = word()?.parse()?;
-            let items = (0..n * if matches!(kind, "map" | "pairs") {
+            let items = (0..n * if matches!(kind, "map" | "pairs" | "keyed") {
                 2
             } else {
                 1
@@ -248,10 +249,10 @@ fn parse_reply<'a>(
                 _ => {
                     let mut items = items.into_iter();
                     let pairs = std::iter::from_fn(|| Some((items.next()?, items.next()?)));
-                    if kind == "map" {
-                        Reply::Map(pairs.collect())
-                    } else {
-                        Reply::Pairs(pairs.collect())
+                    match kind {
+                        "map" => Reply::Map(pairs.collect()),
+                        "pairs" => Reply::Pairs(pairs.collect()),
+                        _ => Reply::Keyed(pairs.collect()),
                     }
                 }
             }

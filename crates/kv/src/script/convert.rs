@@ -53,7 +53,7 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
             single(lua, "set", Value::Table(set))?
         }
         Reply::Set(items) => array(lua, items, resp)?,
-        Reply::Map(pairs) if resp3 => {
+        Reply::Map(pairs) | Reply::Keyed(pairs) if resp3 => {
             let map = lua.create_table()?;
             for (key, value) in pairs {
                 map.raw_set(
@@ -62,6 +62,16 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
                 )?;
             }
             single(lua, "map", Value::Table(map))?
+        }
+        Reply::Keyed(pairs) => {
+            let table = lua.create_table_with_capacity(pairs.len(), 0)?;
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                let pair = lua.create_table_with_capacity(2, 0)?;
+                pair.raw_set(1, reply_to_lua(lua, key, resp)?)?;
+                pair.raw_set(2, reply_to_lua(lua, value, resp)?)?;
+                table.raw_set(i + 1, pair)?;
+            }
+            Value::Table(table)
         }
         Reply::Pairs(pairs) if resp3 => {
             let table = lua.create_table_with_capacity(pairs.len(), 0)?;

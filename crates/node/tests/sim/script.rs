@@ -345,6 +345,13 @@ pub fn render(r: &Reply) -> String {
                 .collect();
             format!("{{{}}}", inner.join(", "))
         }
+        Reply::Keyed(pairs) => {
+            let inner: Vec<String> = pairs
+                .iter()
+                .map(|(key, value)| format!("[{}, {}]", render(key), render(value)))
+                .collect();
+            format!("[{}]", inner.join(", "))
+        }
         Reply::Pairs(pairs) => {
             let inner: Vec<String> = pairs
                 .iter()

@@ -153,7 +153,7 @@ impl StreamRead {
         let mut served = Vec::new();
         for reply in ctx.execute(batch).await {
             match reply {
-                Reply::Array(streams) => served.extend(streams),
+                Reply::Keyed(streams) => served.extend(streams),
                 Reply::Null | Reply::NullArray => {}
                 Reply::Error(e) if e.starts_with("WRONGTYPE") => {}
                 other => return classify(other, Shape::Same),
@@ -162,7 +162,7 @@ impl StreamRead {
         if served.is_empty() {
             Step::Empty
         } else {
-            Step::Done(Reply::Array(served))
+            Step::Done(Reply::Keyed(served))
         }
     }
 
