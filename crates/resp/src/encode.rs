@@ -69,14 +69,7 @@ fn encode2(reply: &Reply, out: &mut BytesMut) {
                 encode2(value, out);
             }
         }
-        Reply::Keyed(pairs) => {
-            aggregate_header(b'*', pairs.len(), out);
-            for (key, value) in pairs {
-                aggregate_header(b'*', 2, out);
-                encode2(key, out);
-                encode2(value, out);
-            }
-        }
+        Reply::Keyed(pairs) => nested_pairs(pairs, encode2, out),
         Reply::Double(d) => scalar(Frame2::BulkString(format_double(*d).as_bytes()), out),
         Reply::Score(d) => scalar(Frame2::BulkString(format_score(*d).as_bytes()), out),
         Reply::Boolean(b) => scalar(Frame2::Integer(i64::from(*b)), out),
@@ -138,14 +131,7 @@ fn encode3(reply: &Reply, out: &mut BytesMut) {
                 encode3(value, out);
             }
         }
-        Reply::Pairs(pairs) => {
-            aggregate_header(b'*', pairs.len(), out);
-            for (member, score) in pairs {
-                aggregate_header(b'*', 2, out);
-                encode3(member, out);
-                encode3(score, out);
-            }
-        }
+        Reply::Pairs(pairs) => nested_pairs(pairs, encode3, out),
         Reply::Double(d) | Reply::Score(d) => {
             // Same text as RESP2's bulk form: redis-protocol prints finite values with Rust's
             // shortest round-trip Display, like format_double, except for negative zero.
@@ -170,6 +156,17 @@ fn encode3(reply: &Reply, out: &mut BytesMut) {
                 out,
             )
         }
+    }
+}
+
+/// An array of two-element arrays, one per pair, each element encoded by `encode` (RESP2's
+/// `Keyed`, RESP3's `Pairs`).
+fn nested_pairs(pairs: &[(Reply, Reply)], encode: fn(&Reply, &mut BytesMut), out: &mut BytesMut) {
+    aggregate_header(b'*', pairs.len(), out);
+    for (first, second) in pairs {
+        aggregate_header(b'*', 2, out);
+        encode(first, out);
+        encode(second, out);
     }
 }
 

@@ -63,26 +63,8 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
             }
             single(lua, "map", Value::Table(map))?
         }
-        Reply::Keyed(pairs) => {
-            let table = lua.create_table_with_capacity(pairs.len(), 0)?;
-            for (i, (key, value)) in pairs.iter().enumerate() {
-                let pair = lua.create_table_with_capacity(2, 0)?;
-                pair.raw_set(1, reply_to_lua(lua, key, resp)?)?;
-                pair.raw_set(2, reply_to_lua(lua, value, resp)?)?;
-                table.raw_set(i + 1, pair)?;
-            }
-            Value::Table(table)
-        }
-        Reply::Pairs(pairs) if resp3 => {
-            let table = lua.create_table_with_capacity(pairs.len(), 0)?;
-            for (i, (member, score)) in pairs.iter().enumerate() {
-                let pair = lua.create_table_with_capacity(2, 0)?;
-                pair.raw_set(1, reply_to_lua(lua, member, resp)?)?;
-                pair.raw_set(2, reply_to_lua(lua, score, resp)?)?;
-                table.raw_set(i + 1, pair)?;
-            }
-            Value::Table(table)
-        }
+        Reply::Keyed(pairs) => nested_pairs(lua, pairs, resp)?,
+        Reply::Pairs(pairs) if resp3 => nested_pairs(lua, pairs, resp)?,
         Reply::Map(pairs) | Reply::Pairs(pairs) => {
             let flat = lua.create_table()?;
             for (i, (key, value)) in pairs.iter().enumerate() {
@@ -103,6 +85,18 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<V
 fn single(lua: &Lua, name: &str, value: Value) -> mlua::Result<Value> {
     let table = lua.create_table()?;
     table.raw_set(name, value)?;
+    Ok(Value::Table(table))
+}
+
+/// A Lua array of two-element arrays, one per pair (RESP2's `Keyed`, RESP3's `Pairs`).
+fn nested_pairs(lua: &Lua, pairs: &[(Reply, Reply)], resp: u8) -> mlua::Result<Value> {
+    let table = lua.create_table_with_capacity(pairs.len(), 0)?;
+    for (i, (first, second)) in pairs.iter().enumerate() {
+        let pair = lua.create_table_with_capacity(2, 0)?;
+        pair.raw_set(1, reply_to_lua(lua, first, resp)?)?;
+        pair.raw_set(2, reply_to_lua(lua, second, resp)?)?;
+        table.raw_set(i + 1, pair)?;
+    }
     Ok(Value::Table(table))
 }
 
