@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer, HelloReply};
 use super::handler::PeerHandler;
+use crate::raft::snapshot_file::ReservingFile;
 use crate::tls::ServerTls;
 use crate::wire::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 
@@ -38,7 +39,7 @@ pub struct PeerServer;
 
 struct Receiving {
     transfer_id: u64,
-    file: std::fs::File,
+    file: ReservingFile,
     path: PathBuf,
     next_offset: u64,
 }
@@ -246,7 +247,7 @@ async fn receive_chunk(
             ));
         }
         let path = handler.snapshot_receive_path(&format!("{:016x}", chunk.transfer_id));
-        match std::fs::File::create(&path) {
+        match ReservingFile::create(&path) {
             Ok(file) => {
                 *receiving = Some(Receiving {
                     transfer_id: chunk.transfer_id,
@@ -269,6 +270,9 @@ async fn receive_chunk(
         ));
     }
     if let Err(e) = rcv.file.write_all(&chunk.data) {
+        // A partial file would hold the space a full disk needs back (the sender starts over).
+        let _ = std::fs::remove_file(&rcv.path);
+        *receiving = None;
         return PeerResponse::Error(format!("writing received snapshot: {e}"));
     }
     rcv.next_offset += chunk.data.len() as u64;
