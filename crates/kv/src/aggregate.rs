@@ -27,7 +27,11 @@ pub(crate) fn get<'a, T: Kind>(
 ) -> Result<Option<&'a T>, Error> {
     match ks.live(key, now) {
         None => Ok(None),
-        Some(entry) => T::of(&entry.value).map(Some).ok_or(Error::WrongType),
+        Some(record) => record
+            .aggregate()
+            .and_then(T::of)
+            .map(Some)
+            .ok_or(Error::WrongType),
     }
 }
 
@@ -67,7 +71,7 @@ pub(crate) fn put<T: Kind>(ks: &mut Keyspace, key: &Bytes, present: bool, value:
             deadline_ms: None,
             version: 0,
         };
-        ks.insert(key.clone(), entry);
+        ks.insert(key, entry);
     }
 }
 

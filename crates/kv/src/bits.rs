@@ -71,8 +71,8 @@ fn setbit(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     if byte >= MAX_VALUE_BYTES {
         return Err(Error::ValueTooLarge);
     }
-    let old = ks.live_str(key_of(args), now)?.cloned().unwrap_or_default();
-    let mut new = BytesMut::from(&old[..]);
+    let old = ks.live_str(key_of(args), now)?.unwrap_or_default();
+    let mut new = BytesMut::from(old);
     if new.len() <= byte {
         new.resize(byte + 1, 0);
     }
@@ -195,10 +195,10 @@ fn bitop(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
     }
     let sources = keys
         .iter()
-        .map(|k| Ok(ks.live_str(k, now)?.cloned().unwrap_or_default()))
-        .collect::<Result<Vec<Bytes>, Error>>()?;
-    let len = sources.iter().map(Bytes::len).max().unwrap_or(0);
-    let byte = |s: &Bytes, i: usize| s.get(i).copied().unwrap_or(0);
+        .map(|k| Ok(ks.live_str(k, now)?.unwrap_or_default()))
+        .collect::<Result<Vec<&[u8]>, Error>>()?;
+    let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
+    let byte = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
     let result: Vec<u8> = (0..len)
         .map(|i| {
             let mut bytes = sources.iter().map(|s| byte(s, i));
@@ -218,7 +218,7 @@ fn bitop(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, Error> {
             deadline_ms: None,
             version: 0,
         };
-        ks.insert(dst.clone(), entry);
+        ks.insert(dst, entry);
     }
     Ok(Reply::Integer(len as i64))
 }

@@ -39,9 +39,7 @@ pub(crate) fn exists(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
 
 /// `TYPE key`: `string`, `hash`, `list`, `set`, `zset`, or `none`.
 pub(crate) fn type_of(ks: &Keyspace, now: u64, key: &Bytes) -> Reply {
-    let name = ks
-        .live(key, now)
-        .map_or("none", |entry| entry.value.type_name());
+    let name = ks.live(key, now).map_or("none", |entry| entry.type_name());
     Reply::Simple(name.to_string())
 }
 
@@ -71,8 +69,8 @@ pub(crate) fn rename(
     if nx && ks.live(to, now).is_some() {
         return Ok(Reply::Integer(0));
     }
-    if let Some(entry) = ks.remove(from) {
-        ks.insert(to.clone(), entry);
+    if let Some(record) = ks.remove(from) {
+        ks.insert_copy(to, &record);
     }
     Ok(done())
 }
@@ -82,8 +80,8 @@ pub(crate) fn keys(ks: &Keyspace, now: u64, pattern: &Bytes) -> Reply {
     let pattern = Pattern::new(pattern);
     let keys = ks
         .iter()
-        .filter(|(slot, entry)| entry.is_live(now) && pattern.matches(&slot.key))
-        .map(|(slot, _)| Reply::Bulk(slot.key.clone()))
+        .filter(|record| record.is_live(now) && pattern.matches(record.key()))
+        .map(|record| Reply::Bulk(Bytes::copy_from_slice(record.key())))
         .collect();
     Reply::Array(keys)
 }
@@ -114,9 +112,11 @@ pub(crate) fn random_key(ks: &Keyspace, now: u64, rng: &mut crate::random::Rng) 
     }
     let n = rng.below(live);
     ks.iter()
-        .filter(|(_, entry)| entry.is_live(now))
+        .filter(|record| record.is_live(now))
         .nth(n)
-        .map_or(Reply::Null, |(slot, _)| Reply::Bulk(slot.key.clone()))
+        .map_or(Reply::Null, |record| {
+            Reply::Bulk(Bytes::copy_from_slice(record.key()))
+        })
 }
 
 /// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP [key]`. Encodings are fixed names per type (see
@@ -164,7 +164,7 @@ pub(crate) fn object(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, E
         return Ok(Reply::Null);
     };
     Ok(match sub.as_str() {
-        "encoding" => Reply::Bulk(Bytes::from_static(entry.value.encoding().as_bytes())),
+        "encoding" => Reply::Bulk(Bytes::from_static(entry.encoding().as_bytes())),
         "refcount" => Reply::Integer(1),
         "idletime" => Reply::Integer(0),
         _ => return Err(Error::NoLfuPolicy),
@@ -201,7 +201,7 @@ pub(crate) fn copy(ks: &mut Keyspace, now: u64, args: &[Bytes]) -> Result<Reply,
     if ks.live(dst, now).is_some() && !replace {
         return Ok(Reply::Integer(0));
     }
-    ks.insert(dst.clone(), entry);
+    ks.insert_copy(dst, &entry);
     Ok(Reply::Integer(1))
 }
 

@@ -1,10 +1,15 @@
 //! The keyspace: every key, its value and its deadline, in persistent collections.
 //!
 //! [`Keyspace`] is the data of the state machine without the semantics of any command. It keeps
-//! two ordered maps from [`imbl`] in step:
+//! two ordered sets from [`imbl`] in step:
 //!
-//! - `entries`: [`Slot`] → [`Entry`], ordered by `(key_hash(key), key)`. The hash order is what
+//! - `entries`: one [`Slot`] per key, ordered by `(key_hash(key), key)`. The hash order is what
 //!   makes SCAN cursors plain numbers (see [`crate::scan`]); KEYS and snapshots use the same order.
+//!   A slot is 16 bytes, the hash and a [`Record`] (one allocation holding the key, the value,
+//!   the deadline and the version; see [`crate::record`]). Lookups search with a [`Probe`], a
+//!   borrowed key and its hash, so a read builds nothing; a change builds a new record and puts
+//!   it in the key's slot (records are never changed in place, so a snapshot being written from
+//!   a clone keeps seeing the old one).
 //! - `deadlines`: `(deadline_ms, key)` for every entry that has a deadline, so the earliest
 //!   deadline and the due keys are found without scanning, in the deterministic order
 //!   "deadline, then key" that ExpireDue uses.
@@ -50,39 +55,101 @@
 //! node write a snapshot from a clone while the original keeps applying.
 
 use crate::hash::key_hash;
+use crate::record::Record;
 use crate::value::Value;
 use crate::Error;
 use bytes::Bytes;
-use imbl::{OrdMap, OrdSet};
+use equivalent::Comparable;
+use imbl::OrdSet;
+use std::cmp::Ordering;
 
-/// Where a key sits in the keyspace order: its fixed hash first, then the key itself.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One key in the keyspace tree: its fixed hash beside its record, 16 bytes. Ordered by
+/// `(hash, key)`; the key is read from the record only when two hashes are equal.
+#[derive(Clone, Debug)]
 pub(crate) struct Slot {
     /// `key_hash(key)`.
     pub(crate) hash: u64,
+    /// The key and its data.
+    pub(crate) record: Record,
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Slot) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Slot {}
+
+impl PartialOrd for Slot {
+    fn partial_cmp(&self, other: &Slot) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Slot {
+    fn cmp(&self, other: &Slot) -> Ordering {
+        // The hash alone decides unless equal, so a search reads no record it passes by.
+        self.hash
+            .cmp(&other.hash)
+            .then_with(|| self.record.key().cmp(other.record.key()))
+    }
+}
+
+/// A place in the keyspace order, to search the tree with: a key and its hash, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Probe<'a> {
+    /// `key_hash(key)`.
+    hash: u64,
     /// The key.
-    pub(crate) key: Bytes,
+    key: &'a [u8],
 }
 
-impl Slot {
-    /// The slot of `key`.
-    pub(crate) fn of(key: &Bytes) -> Slot {
-        Slot {
+impl<'a> Probe<'a> {
+    /// The place of `key`.
+    pub(crate) fn of(key: &'a [u8]) -> Probe<'a> {
+        Probe {
             hash: key_hash(key),
-            key: key.clone(),
+            key,
         }
     }
 
-    /// The first slot with hash `hash` (the empty key sorts first).
-    pub(crate) fn first_with_hash(hash: u64) -> Slot {
-        Slot {
-            hash,
-            key: Bytes::new(),
-        }
+    /// The first place with hash `hash` (the empty key sorts first).
+    pub(crate) fn first_with_hash(hash: u64) -> Probe<'static> {
+        Probe { hash, key: &[] }
     }
 }
 
-/// One stored key's data.
+impl Comparable<Slot> for Probe<'_> {
+    fn compare(&self, slot: &Slot) -> Ordering {
+        self.hash
+            .cmp(&slot.hash)
+            .then_with(|| self.key.cmp(slot.record.key()))
+    }
+}
+
+impl equivalent::Equivalent<Slot> for Probe<'_> {
+    fn equivalent(&self, slot: &Slot) -> bool {
+        self.compare(slot) == Ordering::Equal
+    }
+}
+
+/// A place in the deadline index, to search it with: a deadline and a key, borrowed.
+struct DeadlineProbe<'a>(u64, &'a [u8]);
+
+impl Comparable<(u64, Bytes)> for DeadlineProbe<'_> {
+    fn compare(&self, (deadline, key): &(u64, Bytes)) -> Ordering {
+        (self.0, self.1).cmp(&(*deadline, &key[..]))
+    }
+}
+
+impl equivalent::Equivalent<(u64, Bytes)> for DeadlineProbe<'_> {
+    fn equivalent(&self, stored: &(u64, Bytes)) -> bool {
+        self.compare(stored) == Ordering::Equal
+    }
+}
+
+/// A key's data to store: what [`Keyspace::insert`] and [`Keyspace::load`] take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// The value.
@@ -95,18 +162,11 @@ pub(crate) struct Entry {
     pub(crate) version: u64,
 }
 
-impl Entry {
-    /// True if the entry is still alive at `now_ms`.
-    pub(crate) fn is_live(&self, now_ms: u64) -> bool {
-        self.deadline_ms.is_none_or(|deadline| now_ms < deadline)
-    }
-}
-
 /// All keys with their values and deadlines; see the module docs for the invariants.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub(crate) struct Keyspace {
-    /// Every stored entry, in slot order.
-    entries: OrdMap<Slot, Entry>,
+    /// Every stored key, in slot order.
+    entries: OrdSet<Slot>,
     /// `(deadline_ms, key)` of every entry that has a deadline.
     deadlines: OrdSet<(u64, Bytes)>,
     /// Sum of all deadlines in `deadlines`, in milliseconds.
@@ -117,85 +177,113 @@ pub(crate) struct Keyspace {
     delete_seq: u64,
 }
 
+impl PartialEq for Keyspace {
+    /// Same keys with the same data, versions and counters.
+    fn eq(&self, other: &Keyspace) -> bool {
+        self.seqs() == other.seqs()
+            && self.deadline_sum_ms == other.deadline_sum_ms
+            && self.deadlines == other.deadlines
+            && self.entries.len() == other.entries.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.key() == b.key() && a.version() == b.version() && a.same_data(b))
+    }
+}
+
+impl Eq for Keyspace {}
+
 impl Keyspace {
-    /// The stored entry for `key`, even if expired.
-    pub(crate) fn get(&self, key: &Bytes) -> Option<&Entry> {
-        self.entries.get(&Slot::of(key))
+    /// The stored record of `key`, even if expired.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Record> {
+        self.entries.get(&Probe::of(key)).map(|slot| &slot.record)
     }
 
-    /// The entry for `key` if it exists and is alive at `now_ms`.
-    pub(crate) fn live(&self, key: &Bytes, now_ms: u64) -> Option<&Entry> {
-        self.get(key).filter(|entry| entry.is_live(now_ms))
+    /// The record of `key` if it exists and is alive at `now_ms`.
+    pub(crate) fn live(&self, key: &[u8], now_ms: u64) -> Option<&Record> {
+        self.get(key).filter(|record| record.is_live(now_ms))
     }
 
     /// Stores `entry` under `key`, replacing any previous entry; returns the previous one.
-    pub(crate) fn insert(&mut self, key: Bytes, mut entry: Entry) -> Option<Entry> {
+    pub(crate) fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Record> {
         entry.version = self.bump();
         self.load(key, entry)
     }
 
     /// Stores `entry` as it is, version included, replacing any previous entry; for the
     /// snapshot reader, which restores versions rather than making changes.
-    pub(crate) fn load(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
-        let new_deadline = entry.deadline_ms;
-        let old = self.entries.insert(Slot::of(&key), entry);
-        if let Some(deadline) = old.as_ref().and_then(|old| old.deadline_ms) {
-            self.remove_deadline(deadline, key.clone());
-        }
-        if let Some(deadline) = new_deadline {
-            self.add_deadline(deadline, key);
+    pub(crate) fn load(&mut self, key: &[u8], entry: Entry) -> Option<Record> {
+        let record = Record::new(key, entry.value, entry.deadline_ms, entry.version);
+        self.put(record)
+    }
+
+    /// Stores `record` under its key, replacing any previous record and keeping the deadline
+    /// index in step; returns the previous one.
+    fn put(&mut self, record: Record) -> Option<Record> {
+        let new_deadline = record.deadline_ms();
+        let slot = Slot {
+            hash: key_hash(record.key()),
+            record,
+        };
+        let old = self.entries.insert(slot.clone()).map(|old| old.record);
+        let old_deadline = old.as_ref().and_then(Record::deadline_ms);
+        if old_deadline != new_deadline {
+            let key = slot.record.key();
+            if let Some(deadline) = old_deadline {
+                self.remove_deadline(deadline, key);
+            }
+            if let Some(deadline) = new_deadline {
+                self.add_deadline(deadline, key);
+            }
         }
         old
     }
 
-    /// Removes `key`; returns its entry if it was stored.
-    pub(crate) fn remove(&mut self, key: &Bytes) -> Option<Entry> {
-        let old = self.entries.remove(&Slot::of(key))?;
+    /// Stores a copy of `record` (value and deadline) under `key`, replacing any previous
+    /// entry; for RENAME and COPY. Returns the previous one.
+    pub(crate) fn insert_copy(&mut self, key: &[u8], record: &Record) -> Option<Record> {
+        let version = self.bump();
+        self.put(record.with_key(key, version))
+    }
+
+    /// Removes `key`; returns its record if it was stored.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Record> {
+        let old = self.entries.remove(&Probe::of(key))?.record;
         self.delete_seq = self.bump();
-        if let Some(deadline) = old.deadline_ms {
-            self.remove_deadline(deadline, key.clone());
+        if let Some(deadline) = old.deadline_ms() {
+            self.remove_deadline(deadline, key);
         }
         Some(old)
     }
 
     /// The string under `key` if it is live: None if absent, WRONGTYPE if it holds another type.
-    pub(crate) fn live_str(&self, key: &Bytes, now_ms: u64) -> Result<Option<&Bytes>, Error> {
-        self.live(key, now_ms)
-            .map(|entry| entry.value.as_str())
-            .transpose()
+    pub(crate) fn live_str(&self, key: &[u8], now_ms: u64) -> Result<Option<&[u8]>, Error> {
+        self.live(key, now_ms).map(Record::as_str).transpose()
+    }
+
+    /// The string under `key` if it is live, as [`Bytes`] for a reply: None if absent,
+    /// WRONGTYPE if it holds another type.
+    pub(crate) fn live_str_bytes(&self, key: &[u8], now_ms: u64) -> Result<Option<Bytes>, Error> {
+        self.live(key, now_ms).map(Record::as_str_bytes).transpose()
     }
 
     /// Replaces the value of a stored key, keeping its deadline. Does nothing if it is absent.
-    pub(crate) fn set_value(&mut self, key: &Bytes, value: Value) {
-        if self.entries.contains_key(&Slot::of(key)) {
-            let version = self.bump();
-            if let Some(entry) = self.entries.get_mut(&Slot::of(key)) {
-                entry.value = value;
-                entry.version = version;
-            }
-        }
+    pub(crate) fn set_value(&mut self, key: &[u8], value: Value) {
+        let Some(old) = self.get(key) else {
+            return;
+        };
+        let deadline = old.deadline_ms();
+        let version = self.bump();
+        self.put(Record::new(key, value, deadline, version));
     }
 
     /// Sets or clears the deadline of a stored key. Does nothing if it is absent.
-    pub(crate) fn set_deadline(&mut self, key: &Bytes, deadline_ms: Option<u64>) {
-        if !self.entries.contains_key(&Slot::of(key)) {
-            return;
-        }
-        let version = self.bump();
-        let Some(entry) = self.entries.get_mut(&Slot::of(key)) else {
+    pub(crate) fn set_deadline(&mut self, key: &[u8], deadline_ms: Option<u64>) {
+        let Some(old) = self.get(key).cloned() else {
             return;
         };
-        entry.version = version;
-        let old = std::mem::replace(&mut entry.deadline_ms, deadline_ms);
-        if old == deadline_ms {
-            return;
-        }
-        if let Some(old) = old {
-            self.remove_deadline(old, key.clone());
-        }
-        if let Some(new) = deadline_ms {
-            self.add_deadline(new, key.clone());
-        }
+        let version = self.bump();
+        self.put(old.with_deadline(deadline_ms, version));
     }
 
     /// Removes every key.
@@ -216,11 +304,11 @@ impl Keyspace {
 
     /// What WATCH records for `key` at `now_ms`; it changes whenever the key is modified
     /// (see the module docs for the rule and why it is sound).
-    pub(crate) fn watch_version(&self, key: &Bytes, now_ms: u64) -> i64 {
+    pub(crate) fn watch_version(&self, key: &[u8], now_ms: u64) -> i64 {
         match self.get(key) {
             None => self.delete_seq as i64,
-            Some(entry) if entry.is_live(now_ms) => entry.version as i64,
-            Some(entry) => -(entry.version as i64) - 1,
+            Some(record) if record.is_live(now_ms) => record.version() as i64,
+            Some(record) => -(record.version() as i64) - 1,
         }
     }
 
@@ -262,27 +350,33 @@ impl Keyspace {
             .take_while(move |(deadline, _)| *deadline <= now_ms)
     }
 
-    /// All stored entries (expired ones included) in slot order, from the first slot whose
-    /// hash is at least `hash`.
-    pub(crate) fn starting_at_hash(&self, hash: u64) -> impl Iterator<Item = (&Slot, &Entry)> + '_ {
-        self.entries.range(Slot::first_with_hash(hash)..)
+    /// All stored keys (expired ones included) in slot order, from the first slot whose hash is
+    /// at least `hash`.
+    pub(crate) fn starting_at_hash(&self, hash: u64) -> impl Iterator<Item = &Slot> + '_ {
+        self.entries.range(Probe::first_with_hash(hash)..)
     }
 
-    /// All stored entries (expired ones included) in slot order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Slot, &Entry)> + '_ {
-        self.entries.iter()
+    /// All stored records (expired ones included) in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.entries.iter().map(|slot| &slot.record)
     }
 
     /// Records a deadline in the index.
-    fn add_deadline(&mut self, deadline: u64, key: Bytes) {
-        let fresh = self.deadlines.insert((deadline, key)).is_none();
+    fn add_deadline(&mut self, deadline: u64, key: &[u8]) {
+        let fresh = self
+            .deadlines
+            .insert((deadline, Bytes::copy_from_slice(key)))
+            .is_none();
         assert!(fresh, "deadline index already held this key");
         self.deadline_sum_ms += u128::from(deadline);
     }
 
     /// Drops a deadline from the index; it must be there.
-    fn remove_deadline(&mut self, deadline: u64, key: Bytes) {
-        let found = self.deadlines.remove(&(deadline, key)).is_some();
+    fn remove_deadline(&mut self, deadline: u64, key: &[u8]) {
+        let found = self
+            .deadlines
+            .remove(&DeadlineProbe(deadline, key))
+            .is_some();
         assert!(found, "deadline index lost a key");
         self.deadline_sum_ms -= u128::from(deadline);
     }

@@ -11,7 +11,6 @@
 use crate::aggregate::{bulk, int, is};
 use crate::keyspace::Keyspace;
 use crate::limits::MAX_LCS_CELLS;
-use crate::value::Value;
 use crate::Error;
 use bytes::Bytes;
 use resp::Reply;
@@ -31,10 +30,9 @@ struct Options {
 
 /// A string argument of LCS: empty if absent, an error if another type.
 fn string(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Bytes, Error> {
-    match ks.live(key, now).map(|e| &e.value) {
+    match ks.live(key, now) {
         None => Ok(Bytes::new()),
-        Some(Value::Str(s)) => Ok(s.clone()),
-        Some(_) => Err(Error::LcsNotStrings),
+        Some(record) => record.string_bytes().ok_or(Error::LcsNotStrings),
     }
 }
 

@@ -61,6 +61,7 @@ mod ops;
 mod options;
 mod parse;
 mod random;
+mod record;
 mod scan;
 pub mod script;
 mod sets;

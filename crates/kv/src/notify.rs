@@ -51,6 +51,7 @@ use crate::command::Command;
 use crate::keyspace::Keyspace;
 use crate::op::Op;
 use crate::options::{GetExTtl, SetTtl};
+use crate::record::Record;
 use crate::value::Value;
 use crate::Error;
 use bytes::Bytes;
@@ -357,8 +358,8 @@ struct KeyBefore {
     expired: bool,
     /// Its stream's entries and consumers (0 and 0 if it is not a stream).
     stream: (usize, usize),
-    /// Its value and deadline (O(1) copies: the values are persistent).
-    entry: Option<(Value, Option<u64>)>,
+    /// Its record (an O(1) copy: records are never changed in place).
+    entry: Option<Record>,
 }
 
 impl KeyBefore {
@@ -369,14 +370,14 @@ impl KeyBefore {
             live: entry.is_some_and(|e| e.is_live(now)),
             expired: entry.is_some_and(|e| !e.is_live(now)),
             stream: stream_counts(ks, key),
-            entry: entry.map(|e| (e.value.clone(), e.deadline_ms)),
+            entry: entry.cloned(),
         }
     }
 }
 
 /// The entries and consumers of the stream stored under `key` (0 and 0 if none).
 fn stream_counts(ks: &Keyspace, key: &Bytes) -> (usize, usize) {
-    match ks.get(key).map(|e| &e.value) {
+    match ks.get(key).and_then(Record::aggregate) {
         Some(Value::Stream(s)) => (
             s.entries.len(),
             s.groups.values().map(|g| g.consumers.len()).sum(),
@@ -438,7 +439,7 @@ impl<'a> Before<'a> {
                 flags.emit(expired, key, out);
             }
         }
-        let written = |key: &Bytes| ks.get(key).is_some_and(|e| e.version > self.seq);
+        let written = |key: &Bytes| ks.get(key).is_some_and(|e| e.version() > self.seq);
         for (key, before) in &self.keys {
             if before.expired && (ks.get(key).is_none() || written(key)) {
                 flags.emit(expired, key, out);
@@ -459,10 +460,10 @@ impl<'a> Before<'a> {
                 let (entries, consumers) = stream_counts(ks, rule.key);
                 let happened = match rule.when {
                     When::Written => true,
-                    When::Changed => {
-                        let now = ks.get(rule.key).map(|e| (&e.value, e.deadline_ms));
-                        now != was.entry.as_ref().map(|(v, d)| (v, *d))
-                    }
+                    When::Changed => match (ks.get(rule.key), &was.entry) {
+                        (Some(now), Some(was)) => !now.same_data(was),
+                        (now, was) => now.is_some() != was.is_some(),
+                    },
                     When::Trimmed => entries <= was.stream.0,
                     When::ConsumerAdded => consumers > was.stream.1,
                     When::NewOnly => false,

@@ -50,18 +50,20 @@ pub(crate) fn scan(
     let mut last_hash = None;
     let mut next_cursor = 0;
     let mut keys = Vec::new();
-    for (visited, (slot, entry)) in (0u64..).zip(ks.starting_at_hash(cursor)) {
+    for (visited, slot) in (0u64..).zip(ks.starting_at_hash(cursor)) {
+        let record = &slot.record;
         if visited >= budget && last_hash != Some(slot.hash) {
             next_cursor = slot.hash;
             break;
         }
         last_hash = Some(slot.hash);
-        let type_ok = type_name
-            .is_none_or(|name| name.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
-        let wanted =
-            entry.is_live(now) && type_ok && pattern.as_ref().is_none_or(|p| p.matches(&slot.key));
+        let type_ok =
+            type_name.is_none_or(|name| name.eq_ignore_ascii_case(record.type_name().as_bytes()));
+        let wanted = record.is_live(now)
+            && type_ok
+            && pattern.as_ref().is_none_or(|p| p.matches(record.key()));
         if wanted {
-            keys.push(Reply::Bulk(slot.key.clone()));
+            keys.push(Reply::Bulk(Bytes::copy_from_slice(record.key())));
         }
     }
     debug_assert!(next_cursor == 0 || Some(next_cursor) > last_hash);

@@ -183,7 +183,7 @@ const TRAILER_TAG: u8 = b'E';
 #[derive(serde::Serialize)]
 struct EntryOut<'a> {
     /// The key.
-    key: &'a bytes::Bytes,
+    key: Raw<'a>,
     /// The deadline in milliseconds since the Unix epoch, if any.
     deadline_ms: Option<u64>,
     /// The value, or a piece of it.
@@ -194,11 +194,21 @@ struct EntryOut<'a> {
     version: u64,
 }
 
+/// Bytes written as serde bytes, as `Bytes` writes itself and `&[u8]` is read back (a plain
+/// `&[u8]` would be written as a sequence).
+struct Raw<'a>(&'a [u8]);
+
+impl serde::Serialize for Raw<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
 /// A value or a piece of an aggregate, as written.
 #[derive(serde::Serialize)]
 enum ValueOut<'a> {
     /// A string.
-    Str(&'a bytes::Bytes),
+    Str(Raw<'a>),
     /// Hash fields and values.
     Hash(Vec<(&'a bytes::Bytes, &'a bytes::Bytes)>),
     /// List items, in order.

@@ -216,7 +216,7 @@ impl Store {
     /// client blocked on `key` may now find there. A key that was only deleted, or a write that
     /// changed nothing (a pop from an empty list), answers false.
     pub fn written_since(&self, key: &bytes::Bytes, seq: u64) -> bool {
-        self.keyspace.get(key).is_some_and(|e| e.version > seq)
+        self.keyspace.get(key).is_some_and(|e| e.version() > seq)
     }
 
     /// True if `key` holds a value (expired or not): with [`Store::written_since`], how the

@@ -16,6 +16,7 @@ use crate::keyspace::{Entry, Keyspace};
 use crate::limits::MAX_VALUE_BYTES;
 use crate::numbers::format_float;
 use crate::options::{GetExTtl, SetCondition, SetTtl};
+use crate::record::Record;
 use crate::ttl::is_past;
 use crate::value::Value;
 use crate::Error;
@@ -24,8 +25,8 @@ use resp::Reply;
 use resp::{parse_f64, parse_i64};
 
 /// A bulk reply with a string value, or nil.
-fn value_reply(value: Option<&Bytes>) -> Reply {
-    value.map_or(Reply::Null, |value| Reply::Bulk(value.clone()))
+fn value_reply(value: Option<Bytes>) -> Reply {
+    value.map_or(Reply::Null, Reply::Bulk)
 }
 
 /// Stores `value` under `key` with `deadline` (a deadline already past deletes the key).
@@ -38,7 +39,7 @@ fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<
             let deadline_ms = deadline.map(|d| d as u64);
             let value = Value::Str(value);
             ks.insert(
-                key.clone(),
+                key,
                 Entry {
                     value,
                     deadline_ms,
@@ -60,7 +61,7 @@ pub(crate) fn modify(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes) {
 
 /// `GET key`.
 pub(crate) fn get(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Reply, Error> {
-    Ok(value_reply(ks.live_str(key, now)?))
+    Ok(value_reply(ks.live_str_bytes(key, now)?))
 }
 
 /// `SET key value ...`: OK, or nil when NX/XX prevents it; with GET, the old value either way.
@@ -99,7 +100,7 @@ pub(crate) fn set_as(
     }
     let old = ks.live(key, now).cloned();
     let reply = if get {
-        value_reply(old.as_ref().map(|old| old.value.as_str()).transpose()?)
+        value_reply(old.as_ref().map(Record::as_str_bytes).transpose()?)
     } else {
         Reply::ok()
     };
@@ -112,7 +113,7 @@ pub(crate) fn set_as(
         return Ok(if get { reply } else { Reply::Null });
     }
     let deadline = match ttl {
-        SetTtl::Keep => old.and_then(|old| old.deadline_ms).map(|d| d as i64),
+        SetTtl::Keep => old.and_then(|old| old.deadline_ms()).map(|d| d as i64),
         _ => new_deadline,
     };
     put(ks, now, key, value.clone(), deadline);
@@ -135,14 +136,14 @@ pub(crate) fn getset(
     key: &Bytes,
     value: &Bytes,
 ) -> Result<Reply, Error> {
-    let reply = value_reply(ks.live_str(key, now)?);
+    let reply = value_reply(ks.live_str_bytes(key, now)?);
     put(ks, now, key, value.clone(), None);
     Ok(reply)
 }
 
 /// `GETDEL key`: the value (or nil), and the key is gone.
 pub(crate) fn getdel(ks: &mut Keyspace, now: u64, key: &Bytes) -> Result<Reply, Error> {
-    let reply = value_reply(ks.live_str(key, now)?);
+    let reply = value_reply(ks.live_str_bytes(key, now)?);
     ks.remove(key);
     Ok(reply)
 }
@@ -154,10 +155,10 @@ pub(crate) fn getex(
     key: &Bytes,
     ttl: GetExTtl,
 ) -> Result<Reply, Error> {
-    let Some(value) = ks.live_str(key, now)? else {
+    let Some(value) = ks.live_str_bytes(key, now)? else {
         return Ok(Reply::Null);
     };
-    let reply = Reply::Bulk(value.clone());
+    let reply = Reply::Bulk(value);
     match ttl {
         GetExTtl::Keep => {}
         GetExTtl::Persist => ks.set_deadline(key, None),
@@ -178,7 +179,7 @@ pub(crate) fn getex(
 pub(crate) fn mget(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
     Reply::Array(
         keys.iter()
-            .map(|key| value_reply(ks.live_str(key, now).ok().flatten()))
+            .map(|key| value_reply(ks.live_str_bytes(key, now).ok().flatten()))
             .collect(),
     )
 }
@@ -289,7 +290,9 @@ pub(crate) fn getrange(
     if start > end || len == 0 {
         return empty;
     }
-    Ok(Reply::Bulk(value.slice(start as usize..=end as usize)))
+    Ok(Reply::Bulk(Bytes::copy_from_slice(
+        &value[start as usize..=end as usize],
+    )))
 }
 
 /// `SETRANGE key offset value`: the new length; the value is zero-padded up to `offset`.
@@ -300,7 +303,7 @@ pub(crate) fn setrange(
     offset: u64,
     value: &Bytes,
 ) -> Result<Reply, Error> {
-    let old = ks.live_str(key, now)?.cloned();
+    let old = ks.live_str(key, now)?;
     if value.is_empty() {
         return Ok(Reply::Integer(old.map_or(0, |old| old.len() as i64)));
     }
@@ -310,7 +313,7 @@ pub(crate) fn setrange(
         .ok_or(Error::ValueTooLarge)? as usize;
     let offset = offset as usize;
     let old = old.unwrap_or_default();
-    let mut new = BytesMut::from(&old[..]);
+    let mut new = BytesMut::from(old);
     if new.len() < end {
         new.resize(end, 0);
     }

@@ -72,7 +72,7 @@ pub(crate) fn expire(
     let Some(entry) = ks.live(key, now) else {
         return Ok(Reply::Integer(0));
     };
-    let current = entry.deadline_ms.map(|d| d as i64);
+    let current = entry.deadline_ms().map(|d| d as i64);
     let allowed = match current {
         None => !flags.xx && !flags.gt,
         Some(current) => {
@@ -98,7 +98,7 @@ pub(crate) fn ttl(ks: &Keyspace, now: u64, key: &Bytes, kind: TtlKind) -> Reply 
     let Some(entry) = ks.live(key, now) else {
         return Reply::Integer(-2);
     };
-    let Some(deadline) = entry.deadline_ms else {
+    let Some(deadline) = entry.deadline_ms() else {
         return Reply::Integer(-1);
     };
     let remaining = deadline - now;
@@ -114,7 +114,7 @@ pub(crate) fn ttl(ks: &Keyspace, now: u64, key: &Bytes, kind: TtlKind) -> Reply 
 /// `PERSIST key`: 1 if a TTL was removed, else 0.
 pub(crate) fn persist(ks: &mut Keyspace, now: u64, key: &Bytes) -> Reply {
     match ks.live(key, now) {
-        Some(entry) if entry.deadline_ms.is_some() => {
+        Some(entry) if entry.deadline_ms().is_some() => {
             ks.set_deadline(key, None);
             Reply::Integer(1)
         }

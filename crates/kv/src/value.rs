@@ -16,7 +16,6 @@
 //! SCAN cursors are the same on every replica. Redis promises no order for them (small ones come
 //! out in insertion order, large ones in hash-table order); clients may not rely on either.
 
-use crate::Error;
 use bytes::Bytes;
 use imbl::{OrdMap, OrdSet, Vector};
 use std::ops::Bound;
@@ -127,10 +126,10 @@ impl ZSet {
 
 /// What a key holds.
 ///
-/// Every key's entry in the keyspace tree holds one, and a tree leaf reserves room for its
-/// whole capacity of entries, so the size of `Value` is paid per key whatever its type: the
-/// larger collections (a list's `Vector` is 64 bytes, a stream 88) are boxed so that a value is
-/// 40 bytes, a string's `Bytes` and its tag (a test keeps it so).
+/// Commands build values of this type to store them. The keyspace keeps a string's bytes
+/// inline in the key's record and boxes any other value there ([`crate::record`]), so every
+/// aggregate key pays for the size of `Value`: the larger collections (a list's `Vector` is 64
+/// bytes, a stream 88) are boxed in turn so that a value is 40 bytes (a test keeps it so).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Value {
     /// A binary-safe string.
@@ -160,14 +159,6 @@ impl Value {
         }
     }
 
-    /// The string, or WRONGTYPE.
-    pub(crate) fn as_str(&self) -> Result<&Bytes, Error> {
-        match self {
-            Value::Str(s) => Ok(s),
-            _ => Err(Error::WrongType),
-        }
-    }
-
     /// The number of elements of an aggregate (1 for a string), for limits and OBJECT.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -185,9 +176,7 @@ impl Value {
     /// large encodings for aggregates (`hashtable`, `quicklist`, `hashtable`, `skiplist`).
     pub(crate) fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(s) if s.len() <= 20 && resp::parse_i64(s).is_some() => "int",
-            Value::Str(s) if s.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
+            Value::Str(s) => string_encoding(s),
             Value::Hash(_) => "hashtable",
             Value::List(_) => "quicklist",
             Value::Set(_) => "hashtable",
@@ -197,12 +186,23 @@ impl Value {
     }
 }
 
+/// The name OBJECT ENCODING answers for a string: `int`, `embstr` or `raw`, as Redis reports it.
+pub(crate) fn string_encoding(s: &[u8]) -> &'static str {
+    if s.len() <= 20 && resp::parse_i64(s).is_some() {
+        "int"
+    } else if s.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The most a [`Value`] may take inline: 1M string keys took about 80 B of memory per key
-    /// more when it was 88.
+    /// more when it was 88 and the keyspace tree held values inline.
     const VALUE_MAX_BYTES: usize = 40;
 
     #[test]

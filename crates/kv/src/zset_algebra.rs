@@ -11,6 +11,7 @@
 use crate::aggregate::{self, int, is};
 use crate::keyspace::Keyspace;
 use crate::op::Op;
+use crate::record::Record;
 use crate::value::{Value, ZSet};
 use crate::zsets::members_reply;
 use crate::Error;
@@ -130,10 +131,10 @@ fn numkeys(op: Op, args: &[Bytes]) -> Result<usize, Error> {
 
 /// The members and scores under `key`: a sorted set, a set (scores 1), or nothing.
 fn input(ks: &Keyspace, now: u64, key: &Bytes) -> Result<Vec<(Bytes, f64)>, Error> {
-    Ok(match ks.live(key, now).map(|entry| &entry.value) {
+    Ok(match ks.live(key, now).map(Record::aggregate) {
         None => Vec::new(),
-        Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
-        Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+        Some(Some(Value::ZSet(z))) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+        Some(Some(Value::Set(s))) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
         Some(_) => return Err(Error::WrongType),
     })
 }

@@ -11,7 +11,8 @@ use super::{
     TRAILER_TAG, USERS_TAG, VERSION, VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5,
     VERSION_6,
 };
-use crate::keyspace::{Entry, Keyspace, Slot};
+use crate::hash::key_hash;
+use crate::keyspace::{Entry, Keyspace};
 use crate::limits::{MAX_KEY_BYTES, MAX_SNAPSHOT_CHUNK_BYTES, MAX_VALUE_BYTES};
 use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
 use crate::value::Value;
@@ -107,8 +108,8 @@ fn u64_at(bytes: &[u8]) -> u64 {
 struct Loader {
     /// The keyspace built so far.
     keyspace: Keyspace,
-    /// The last slot loaded, to check the order.
-    last: Option<Slot>,
+    /// The place `(key_hash(key), key)` of the last key loaded, to check the order.
+    last: Option<(u64, Bytes)>,
     /// Entries (pieces included) loaded so far.
     entries: u64,
     /// Chunks loaded so far.
@@ -467,11 +468,11 @@ impl Loader {
             }
             None => {
                 let key = Bytes::copy_from_slice(entry.key);
-                let slot = Slot::of(&key);
-                if self.last.as_ref().is_some_and(|last| *last >= slot) {
+                let place = (key_hash(&key), key.clone());
+                if self.last.as_ref().is_some_and(|last| *last >= place) {
                     return Err(malformed(offset, "entry out of order or duplicated"));
                 }
-                self.last = Some(slot);
+                self.last = Some(place);
                 let value = match &entry.value {
                     ValueIn::Str(_) => Value::Str(Bytes::new()),
                     ValueIn::Hash(_) => Value::Hash(Default::default()),
@@ -500,7 +501,7 @@ impl Loader {
             } else if stored.value.len() == 0 {
                 return Err(malformed(offset, "an empty aggregate"));
             }
-            self.keyspace.load(key, stored);
+            self.keyspace.load(&key, stored);
         }
         self.entries += 1;
         Ok(())

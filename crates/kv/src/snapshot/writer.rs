@@ -6,15 +6,14 @@
 //! byte on its way to the sink for the trailer's whole-stream CRC-32.
 
 use super::{
-    EntryOut, GroupMeta, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, FUNCTION_TAG,
+    EntryOut, GroupMeta, Raw, StreamMeta, ValueOut, CHUNK_HEADER_LEN, CHUNK_TAG, FUNCTION_TAG,
     HEADER_LEN, MAGIC, NOTIFY_TAG, SCRIPT_TAG, SNAPSHOT_CHUNK_TARGET_BYTES, TRAILER_TAG, USERS_TAG,
     VERSION,
 };
-use crate::keyspace::Entry;
 use crate::limits::MAX_SNAPSHOT_CHUNK_BYTES;
+use crate::record::Record;
 use crate::value::Value;
 use crate::Store;
-use bytes::Bytes;
 use std::io::{self, Write};
 
 /// A writer that checksums everything written through it.
@@ -113,9 +112,9 @@ impl Store {
         let (mut entries, mut chunks) = (0u64, 0u64);
         let mut chunk = Chunk::new();
         let mut stored = 0u64;
-        for (slot, entry) in self.keyspace.iter() {
+        for record in self.keyspace.iter() {
             stored += 1;
-            for piece in pieces(&slot.key, entry) {
+            for piece in pieces(record) {
                 chunk.push(&piece)?;
                 entries += 1;
                 if chunk.payload_len() >= SNAPSHOT_CHUNK_TARGET_BYTES {
@@ -218,37 +217,38 @@ fn runs<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> Vec<Ve
 
 /// The entries that encode one stored key: one for a string, one or more pieces for an
 /// aggregate (every piece but the last has `more = true`).
-fn pieces<'a>(key: &'a Bytes, entry: &'a Entry) -> Vec<EntryOut<'a>> {
-    let values: Vec<ValueOut<'a>> = match &entry.value {
-        Value::Str(s) => vec![ValueOut::Str(s)],
-        Value::Hash(h) => runs(h.iter(), |(f, v)| f.len() + v.len())
+fn pieces(record: &Record) -> Vec<EntryOut<'_>> {
+    let values: Vec<ValueOut<'_>> = match record.aggregate() {
+        None => vec![ValueOut::Str(Raw(record.string().unwrap_or_default()))],
+        Some(Value::Str(_)) => unreachable!("a record holds strings inline"),
+        Some(Value::Hash(h)) => runs(h.iter(), |(f, v)| f.len() + v.len())
             .into_iter()
             .map(ValueOut::Hash)
             .collect(),
-        Value::List(l) => runs(l.iter(), |item| item.len())
+        Some(Value::List(l)) => runs(l.iter(), |item| item.len())
             .into_iter()
             .map(ValueOut::List)
             .collect(),
-        Value::Set(s) => runs(s.iter(), |member| member.len())
+        Some(Value::Set(s)) => runs(s.iter(), |member| member.len())
             .into_iter()
             .map(ValueOut::Set)
             .collect(),
-        Value::ZSet(z) => runs(z.iter(), |(member, _)| member.len())
+        Some(Value::ZSet(z)) => runs(z.iter(), |(member, _)| member.len())
             .into_iter()
             .map(ValueOut::ZSet)
             .collect(),
-        Value::Stream(s) => stream_pieces(s),
+        Some(Value::Stream(s)) => stream_pieces(s),
     };
     let last = values.len().saturating_sub(1);
     values
         .into_iter()
         .enumerate()
         .map(|(i, value)| EntryOut {
-            key,
-            deadline_ms: entry.deadline_ms,
+            key: Raw(record.key()),
+            deadline_ms: record.deadline_ms(),
             value,
             more: i < last,
-            version: entry.version,
+            version: record.version(),
         })
         .collect()
 }
