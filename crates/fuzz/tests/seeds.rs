@@ -62,7 +62,7 @@ fn write_seeds() {
         let mut out = Vec::new();
         WalPayload(openraft::EntryPayload::Normal(LogCommand {
             now_ms: 1_000,
-            cmds,
+            cmds: cmds.into(),
         }))
         .encode(&mut out)
         .unwrap();

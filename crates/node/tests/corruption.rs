@@ -35,7 +35,7 @@ fn entry(index: u64) -> Entry {
         log_id: log_id(index),
         payload: EntryPayload::Normal(LogCommand {
             now_ms: 1,
-            cmds: vec![cmd],
+            cmds: vec![cmd].into(),
         }),
     }
 }

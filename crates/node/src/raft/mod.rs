@@ -540,7 +540,7 @@ async fn write_entry(
 ) -> Result<Vec<Reply>, ConsensusError> {
     let entry = types::LogCommand {
         now_ms: wall_clock_ms(),
-        cmds,
+        cmds: cmds.into(),
     };
     match tokio::time::timeout(WRITE_TIMEOUT, observed(raft.client_write(entry))).await {
         Err(_) => Err(ConsensusError::OutcomeUnknown(format!(

@@ -376,7 +376,7 @@ impl Shared {
 /// which answer [`kv::WATCH_ABORTED`] too.
 fn apply_entry(store: &mut kv::Store, hub: &Hub, c: &LogCommand) -> Vec<resp::Reply> {
     let mut replies = Vec::with_capacity(c.cmds.len());
-    for cmd in &c.cmds {
+    for cmd in c.cmds.iter() {
         let reply = apply_one(store, hub, c.now_ms, cmd);
         let abort = kv::aborts_batch(cmd, &reply);
         replies.push(reply);

@@ -5,6 +5,7 @@
 //! (how to reach a member) and the aliases below.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,10 @@ pub use crate::ids::{NodeAddr, NodeId};
 /// keeps the client's order and costs one log append. Reads inside a batch that also writes go
 /// through the log with it, so they see the writes before them.
 ///
+/// The commands are shared (`Arc`), so the copies the log hands out, one per follower to
+/// replicate and one to apply, cost a reference count each rather than a copy of every
+/// command; they are encoded exactly as a `Vec` would be.
+///
 /// The state machine never reads a clock: `now_ms` is chosen once, by the leader that proposed
 /// the entry, and every replica applies the commands at that same time. Relative TTLs inside a
 /// command are turned into absolute deadlines from it at apply time.
@@ -25,12 +30,12 @@ pub struct LogCommand {
     /// Leader wall-clock time when the batch was proposed, in milliseconds since the Unix epoch.
     pub now_ms: u64,
     /// The commands, applied in order.
-    pub cmds: Vec<kv::Command>,
+    pub cmds: Arc<[kv::Command]>,
 }
 
 impl fmt::Display for LogCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.cmds.as_slice() {
+        match &self.cmds[..] {
             [one] => write!(f, "{}@{}", one.name(), self.now_ms),
             many => write!(f, "{} commands@{}", many.len(), self.now_ms),
         }
