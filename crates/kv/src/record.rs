@@ -56,11 +56,39 @@ impl Record {
     /// A record of `key` holding `value`. Keys are at most [`crate::limits::MAX_KEY_BYTES`]
     /// long, far below `u32::MAX`.
     pub(crate) fn new(key: &[u8], value: Value, deadline_ms: Option<u64>, version: u64) -> Record {
+        match value {
+            Value::Str(s) => Record::build(key, None, &s, deadline_ms, version),
+            other => Record::build(key, Some(Box::new(other)), &[], deadline_ms, version),
+        }
+    }
+
+    /// This record with another deadline and version, same key and value.
+    pub(crate) fn with_deadline(&self, deadline_ms: Option<u64>, version: u64) -> Record {
+        self.rebuilt(self.key(), deadline_ms, version)
+    }
+
+    /// This record under another key, same value and deadline.
+    pub(crate) fn with_key(&self, key: &[u8], version: u64) -> Record {
+        self.rebuilt(key, self.deadline_ms(), version)
+    }
+
+    /// A record of `key` with this record's value: its string copied once, straight from this
+    /// record, or its aggregate cloned (O(1)).
+    fn rebuilt(&self, key: &[u8], deadline_ms: Option<u64>, version: u64) -> Record {
+        let aggregate = self.0.header.header.aggregate.clone();
+        let string = self.string().unwrap_or_default();
+        Record::build(key, aggregate, string, deadline_ms, version)
+    }
+
+    /// Lays out one record: `string` is empty when `aggregate` holds the value.
+    fn build(
+        key: &[u8],
+        aggregate: Option<Box<Value>>,
+        string: &[u8],
+        deadline_ms: Option<u64>,
+        version: u64,
+    ) -> Record {
         let key_len = u32::try_from(key.len()).expect("a key longer than 4 GiB");
-        let (aggregate, string) = match value {
-            Value::Str(s) => (None, s),
-            other => (Some(Box::new(other)), Bytes::new()),
-        };
         let meta = Meta {
             version,
             deadline_ms: deadline_ms.map_or(NO_DEADLINE, |d| d.min(NO_DEADLINE - 1)),
@@ -72,7 +100,7 @@ impl Record {
             head.copy_from_slice(&key_len.to_le_bytes());
             let (k, v) = rest.split_at_mut(key.len());
             k.copy_from_slice(key);
-            v.copy_from_slice(&string);
+            v.copy_from_slice(string);
         };
         // Laid out in a buffer first and copied in once (a byte iterator was slower); small
         // records, the common case, on the stack.
@@ -86,16 +114,6 @@ impl Record {
             ThinArc::from_header_and_slice(meta, &buf)
         };
         Record(record)
-    }
-
-    /// This record with another deadline and version, same key and value.
-    pub(crate) fn with_deadline(&self, deadline_ms: Option<u64>, version: u64) -> Record {
-        Record::new(self.key(), self.to_value(), deadline_ms, version)
-    }
-
-    /// This record under another key, same value and deadline.
-    pub(crate) fn with_key(&self, key: &[u8], version: u64) -> Record {
-        Record::new(key, self.to_value(), self.deadline_ms(), version)
     }
 
     /// The key's length and the rest of the slice.
@@ -143,14 +161,6 @@ impl Record {
             return Some(Bytes::copy_from_slice(s));
         }
         Some(Bytes::from_owner(StringOf(self.clone())))
-    }
-
-    /// The value as an owned [`Value`] (a string is copied; an aggregate's clone is O(1)).
-    pub(crate) fn to_value(&self) -> Value {
-        match self.aggregate() {
-            Some(value) => value.clone(),
-            None => Value::Str(Bytes::copy_from_slice(self.string().unwrap_or_default())),
-        }
     }
 
     /// Deadline in milliseconds since the Unix epoch; None if the key never expires.
@@ -215,7 +225,6 @@ mod tests {
         assert!(!r.is_live(5));
         assert_eq!(r.type_name(), "string");
         assert_eq!(r.string_bytes().unwrap(), "hello");
-        assert_eq!(r.to_value(), Value::Str(Bytes::from_static(b"hello")));
 
         let moved = r.with_deadline(None, 8);
         assert_eq!((moved.key(), moved.string()), (r.key(), r.string()));
@@ -236,6 +245,11 @@ mod tests {
         assert_eq!(r.aggregate(), Some(&Value::Set(set)));
         assert_eq!(r.type_name(), "set");
         assert_eq!(r.string_bytes(), None);
+
+        let moved = r.with_deadline(Some(9), 2).with_key(b"t", 3);
+        assert_eq!((moved.key(), moved.aggregate()), (&b"t"[..], r.aggregate()));
+        assert_eq!((moved.deadline_ms(), moved.version()), (Some(9), 3));
+        assert_eq!(moved.string(), None);
     }
 
     #[test]
