@@ -14,6 +14,9 @@
 //!   *low*: `/readyz` fails and a leader hands leadership to a follower (at most once per low
 //!   period, so nodes sharing one low disk do not pass leadership round in circles).
 //!
+//! - [`ReservingFile`] is how snapshots, backups and received snapshots are written: each write
+//!   fails rather than leave less than [`SNAPSHOT_LOG_RESERVE_BYTES`] free for the Raft log.
+//!
 //! Sizes on the command line and in the config file are parsed by [`parse_size`]
 //! (`256MiB`, `1GB`, `0`).
 
@@ -30,6 +33,11 @@ pub const STARTUP_PROBE_BYTES: usize = 1024 * 1024;
 pub const STARTUP_PROBE_FILE: &str = ".raftkv-space-probe";
 /// How often free space and the Raft log size are sampled.
 pub const DISK_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Free space a snapshot (or a backup) being written leaves on its file system for the Raft
+/// log: a write that would leave less fails instead. 4 MiB is a quarter of a log chunk file,
+/// room for thousands of appends while the failed snapshot waits to be retried.
+pub const SNAPSHOT_LOG_RESERVE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Write and fsync a [`STARTUP_PROBE_BYTES`] file in `dir` (created if missing), then remove
 /// it. The error names the path and the OS error.
@@ -64,6 +72,64 @@ pub fn free_bytes(path: &Path) -> io::Result<u64> {
     let s = nix::sys::statvfs::statvfs(path).map_err(io::Error::from)?;
     #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
     Ok((s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
+}
+
+/// A file being written (a snapshot, a backup, a received snapshot) that keeps
+/// [`SNAPSHOT_LOG_RESERVE_BYTES`] free on its file system: each write checks `statvfs` first and
+/// fails with `StorageFull` if it would leave less. (Where `statvfs` itself fails, the write
+/// goes ahead and the OS has the last word.)
+#[derive(Debug)]
+pub struct ReservingFile {
+    /// The file.
+    file: File,
+    /// The file's directory, for `statvfs`.
+    dir: PathBuf,
+    /// Bytes to leave free.
+    reserve: u64,
+}
+
+impl ReservingFile {
+    /// Create (or truncate) `path` for writing.
+    pub fn create(path: &Path) -> io::Result<ReservingFile> {
+        Self::with_reserve(path, SNAPSHOT_LOG_RESERVE_BYTES)
+    }
+
+    /// [`ReservingFile::create`] with another reserve.
+    fn with_reserve(path: &Path, reserve: u64) -> io::Result<ReservingFile> {
+        Ok(ReservingFile {
+            file: File::create(path)?,
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            reserve,
+        })
+    }
+
+    /// Flush the file's data and metadata to the disk.
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+impl Write for ReservingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Ok(free) = free_bytes(&self.dir) {
+            if free < self.reserve.saturating_add(buf.len() as u64) {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    format!(
+                        "No space left on device: {free} bytes free, and writing {} more would \
+                         leave less than the {} bytes kept for the Raft log",
+                        buf.len(),
+                        self.reserve
+                    ),
+                ));
+            }
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Parse a size: a number of bytes with an optional unit, case-insensitive: `B`, binary
@@ -269,5 +335,22 @@ mod tests {
             err.contains("is not writable") && err.contains("file/data"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_write_that_would_eat_the_reserve_fails_and_one_that_leaves_it_goes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.tmp");
+        let mut roomy = ReservingFile::with_reserve(&path, 0).unwrap();
+        roomy.write_all(b"snapshot bytes").unwrap();
+
+        // A reserve larger than any disk: even one byte would cut into it.
+        let mut tight = ReservingFile::with_reserve(&path, u64::MAX).unwrap();
+        let err = tight.write(b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        let text = err.to_string();
+        assert!(text.starts_with("No space left on device: "), "{text}");
+        assert!(text.contains("kept for the Raft log"), "{text}");
+        assert_eq!(fs::metadata(&path).unwrap().len(), 0, "nothing was written");
     }
 }

@@ -7,14 +7,14 @@
 //! verifies exactly what the sender built.
 //!
 //! A file is written under a temporary name, fsynced, then renamed into place and the directory
-//! fsynced, so a crash never leaves a half-written file under a final name. While it is written,
-//! every write first checks the file system's free space and fails (`StorageFull`) rather than
-//! leave less than [`SNAPSHOT_LOG_RESERVE_BYTES`]: a snapshot shares the disk with the Raft log,
-//! and a snapshot that took the last bytes would make the next log append fail, which stops the
-//! node (see `docs/operations.md`, "Storage faults"), where a failed snapshot only waits and
-//! retries. Reading verifies
-//! every checksum; any mismatch is an error naming the file and the byte offset in it of the
-//! damaged part, never partial state. A node whose newest snapshot is damaged refuses to start:
+//! fsynced, so a crash never leaves a half-written file under a final name. It is written through
+//! [`ReservingFile`], so every write first checks the file system's free space and fails
+//! (`StorageFull`) rather than leave less than [`crate::disk::SNAPSHOT_LOG_RESERVE_BYTES`]: a
+//! snapshot shares the disk with the Raft log, and a snapshot that took the last bytes would make
+//! the next log append fail, which stops the node (see `docs/operations.md`, "Storage faults"),
+//! where a failed snapshot only waits and retries. Reading verifies every checksum; any mismatch
+//! is an error naming the file and the byte offset in it of the damaged part, never partial
+//! state. A node whose newest snapshot is damaged refuses to start:
 //! older snapshots are deleted once a newer one is in place and the log behind a snapshot is
 //! purged, so there is nothing correct to fall back to.
 
@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::types::SnapshotMeta;
+use crate::disk::ReservingFile;
 
 /// The metadata block at the start of every snapshot file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,11 +55,6 @@ impl SnapshotFile {
         Ok(SnapshotFile { path, file })
     }
 }
-
-/// Free space a snapshot (or a backup) being written leaves on its file system for the Raft
-/// log: a write that would leave less fails instead. 4 MiB is a quarter of a log chunk file,
-/// room for thousands of appends while the failed snapshot waits to be retried.
-pub const SNAPSHOT_LOG_RESERVE_BYTES: u64 = 4 * 1024 * 1024;
 
 const MAGIC: &[u8; 8] = b"RKVSNAP1";
 /// Largest metadata block accepted (membership of a handful of nodes is a few hundred bytes).
@@ -190,63 +186,6 @@ impl SnapshotDir {
     }
 }
 
-/// A snapshot file being written that keeps [`SNAPSHOT_LOG_RESERVE_BYTES`] free on its file
-/// system: each write checks `statvfs` first and fails with `StorageFull` if it would leave
-/// less. (Where `statvfs` itself fails, the write goes ahead and the OS has the last word.)
-#[derive(Debug)]
-pub struct ReservingFile {
-    /// The file.
-    file: File,
-    /// The file's directory, for `statvfs`.
-    dir: PathBuf,
-    /// Bytes to leave free.
-    reserve: u64,
-}
-
-impl ReservingFile {
-    /// Create (or truncate) `path` for writing.
-    pub fn create(path: &Path) -> io::Result<ReservingFile> {
-        Self::with_reserve(path, SNAPSHOT_LOG_RESERVE_BYTES)
-    }
-
-    /// [`ReservingFile::create`] with another reserve.
-    fn with_reserve(path: &Path, reserve: u64) -> io::Result<ReservingFile> {
-        Ok(ReservingFile {
-            file: File::create(path)?,
-            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            reserve,
-        })
-    }
-
-    /// Flush the file's data and metadata to the disk.
-    pub fn sync_all(&self) -> io::Result<()> {
-        self.file.sync_all()
-    }
-}
-
-impl Write for ReservingFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Ok(free) = crate::disk::free_bytes(&self.dir) {
-            if free < self.reserve.saturating_add(buf.len() as u64) {
-                return Err(io::Error::new(
-                    io::ErrorKind::StorageFull,
-                    format!(
-                        "No space left on device: {free} bytes free, and writing {} more would \
-                         leave less than the {} bytes kept for the Raft log",
-                        buf.len(),
-                        self.reserve
-                    ),
-                ));
-            }
-        }
-        self.file.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
 /// Write the magic and the checksummed metadata block.
 pub fn write_header<W: Write>(w: &mut W, header: &SnapshotHeader) -> io::Result<()> {
     let bytes = postcard::to_allocvec(header).map_err(io::Error::other)?;
@@ -350,26 +289,4 @@ pub fn read_file(path: &Path) -> io::Result<(SnapshotHeader, kv::Store)> {
         )
     })?;
     Ok((header, store))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_write_that_would_eat_the_reserve_fails_and_one_that_leaves_it_goes_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.tmp");
-        let mut roomy = ReservingFile::with_reserve(&path, 0).unwrap();
-        roomy.write_all(b"snapshot bytes").unwrap();
-
-        // A reserve larger than any disk: even one byte would cut into it.
-        let mut tight = ReservingFile::with_reserve(&path, u64::MAX).unwrap();
-        let err = tight.write(b"x").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
-        let text = err.to_string();
-        assert!(text.starts_with("No space left on device: "), "{text}");
-        assert!(text.contains("kept for the Raft log"), "{text}");
-        assert_eq!(fs::metadata(&path).unwrap().len(), 0, "nothing was written");
-    }
 }

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use super::auth::{PeerAuth, Side};
 use super::frame::{self, Hello, HelloAnswer, HelloReply};
 use super::handler::PeerHandler;
-use crate::raft::snapshot_file::ReservingFile;
+use crate::disk::ReservingFile;
 use crate::tls::ServerTls;
 use crate::wire::{Envelope, PeerRequest, PeerResponse, SnapshotChunk};
 
