@@ -556,15 +556,26 @@ async fn write_entry(
             ConsensusError::OutcomeUnknown("leadership changed before the write committed".into()),
         ),
         Ok(Err(RaftError::APIError(e))) => Err(ConsensusError::Membership(refusal(&e))),
-        // Proposed, and then Raft stopped: the followers may have stored and may yet commit the
-        // entry.
+        // Raft stopped on a storage failure. A leader may have proposed the entry, which the
+        // followers may have stored and may yet commit; a follower never proposes, so its write
+        // was refused before it went anywhere (the race between the storage-fault check before
+        // proposing and the failure itself).
         Ok(Err(RaftError::Fatal(f))) => match fatal_error(&f, fault) {
-            ConsensusError::StorageFailed(why) => Err(ConsensusError::OutcomeUnknown(format!(
-                "this node could not write its Raft log ({why})"
-            ))),
+            ConsensusError::StorageFailed(why) if was_leader(raft) => {
+                Err(ConsensusError::OutcomeUnknown(format!(
+                    "this node could not write its Raft log ({why})"
+                )))
+            }
             e => Err(e),
         },
     }
+}
+
+/// True if this node's Raft, as it last reported, was the leader.
+fn was_leader(raft: &Raft) -> bool {
+    let metrics = raft.metrics();
+    let metrics = metrics.borrow_watched();
+    metrics.current_leader == Some(metrics.id)
 }
 
 /// Run a client write and count its outcome (a write dropped by a timeout counts as failed). A
