@@ -19,6 +19,12 @@ use crate::op::Op;
 use crate::options::{ExpireFlags, ExpireKind, GetExTtl, IncrKind, SetCondition, SetTtl, TtlKind};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use smallvec::{smallvec, SmallVec};
+
+/// The arguments of one kind a command names (its keys, values or patterns): inline up to two,
+/// so asking a single-key command for them, which the write path does several times per
+/// command (size checks, the log cache's accounting), allocates nothing.
+pub type Args<'a> = SmallVec<[&'a Bytes; 2]>;
 
 /// One data command, parsed by [`Command::parse`] and applied by [`crate::Store::apply`]. It is
 /// what a Raft log entry carries: relative TTLs stay relative and become deadlines only when
@@ -389,7 +395,7 @@ impl Command {
 
     /// The keys the command names, in argument order (empty for KEYS, SCAN, DBSIZE, FLUSH*,
     /// and the internal expiry command).
-    pub fn keys(&self) -> Vec<&Bytes> {
+    pub fn keys(&self) -> Args<'_> {
         match self {
             Command::Get { key }
             | Command::Set { key, .. }
@@ -408,7 +414,7 @@ impl Command {
             | Command::Expire { key, .. }
             | Command::Ttl { key, .. }
             | Command::Persist { key }
-            | Command::Type { key } => vec![key],
+            | Command::Type { key } => smallvec![key],
             Command::Del { keys }
             | Command::Unlink { keys }
             | Command::Exists { keys }
@@ -419,7 +425,7 @@ impl Command {
             Command::MSet { pairs } | Command::MSetNx { pairs } => {
                 pairs.iter().map(|(key, _)| key).collect()
             }
-            Command::Rename { from, to } | Command::RenameNx { from, to } => vec![from, to],
+            Command::Rename { from, to } | Command::RenameNx { from, to } => smallvec![from, to],
             Command::Keys { .. }
             | Command::Scan { .. }
             | Command::DbSize
@@ -428,8 +434,8 @@ impl Command {
             | Command::ExpireDue { .. }
             | Command::Publish { .. }
             | Command::Notify(_)
-            | Command::Acl(_) => Vec::new(),
-            Command::Aggregate { op, args } => op.keys(args),
+            | Command::Acl(_) => Args::new(),
+            Command::Aggregate { op, args } => op.keys(args).into(),
             Command::Script(script) => script.keys().iter().collect(),
         }
     }
@@ -459,7 +465,7 @@ impl Command {
 
     /// The values the command would store as given (not the grown results of APPEND or
     /// SETRANGE, which are checked when applied).
-    pub(crate) fn values(&self) -> Vec<&Bytes> {
+    pub(crate) fn values(&self) -> Args<'_> {
         match self {
             Command::Set { value, .. }
             | Command::SetNx { value, .. }
@@ -467,26 +473,26 @@ impl Command {
             | Command::PSetEx { value, .. }
             | Command::GetSet { value, .. }
             | Command::Append { value, .. }
-            | Command::SetRange { value, .. } => vec![value],
+            | Command::SetRange { value, .. } => smallvec![value],
             Command::MSet { pairs } | Command::MSetNx { pairs } => {
                 pairs.iter().map(|(_, value)| value).collect()
             }
             Command::Aggregate { args, .. } => args.iter().collect(),
-            Command::Publish { channel, message } => vec![channel, message],
+            Command::Publish { channel, message } => smallvec![channel, message],
             Command::Script(script) => script.args().iter().collect(),
-            _ => Vec::new(),
+            _ => Args::new(),
         }
     }
 
     /// The glob patterns the command carries (KEYS, SCAN MATCH).
-    pub(crate) fn patterns(&self) -> Vec<&Bytes> {
+    pub(crate) fn patterns(&self) -> Args<'_> {
         match self {
-            Command::Keys { pattern } => vec![pattern],
+            Command::Keys { pattern } => smallvec![pattern],
             Command::Scan {
                 pattern: Some(pattern),
                 ..
-            } => vec![pattern],
-            _ => Vec::new(),
+            } => smallvec![pattern],
+            _ => Args::new(),
         }
     }
 

@@ -210,6 +210,18 @@ impl Keyspace {
         self.load(key, entry)
     }
 
+    /// Stores the string `value` under `key`, like [`Keyspace::insert`] of a `Value::Str`, but
+    /// straight from the bytes: the record copies them, with no owned value in between.
+    pub(crate) fn insert_string(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        deadline_ms: Option<u64>,
+    ) -> Option<Record> {
+        let version = self.bump();
+        self.put(Record::of_string(key, value, deadline_ms, version))
+    }
+
     /// Stores `entry` as it is, version included, replacing any previous entry; for the
     /// snapshot reader, which restores versions rather than making changes.
     pub(crate) fn load(&mut self, key: &[u8], entry: Entry) -> Option<Record> {

@@ -77,7 +77,7 @@ mod zset_algebra;
 mod zset_ranges;
 mod zsets;
 
-pub use command::Command;
+pub use command::{Args, Command};
 pub use error::Error;
 pub use op::Op;
 pub use options::{

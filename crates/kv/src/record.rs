@@ -57,9 +57,19 @@ impl Record {
     /// long, far below `u32::MAX`.
     pub(crate) fn new(key: &[u8], value: Value, deadline_ms: Option<u64>, version: u64) -> Record {
         match value {
-            Value::Str(s) => Record::build(key, None, &s, deadline_ms, version),
+            Value::Str(s) => Record::of_string(key, &s, deadline_ms, version),
             other => Record::build(key, Some(Box::new(other)), &[], deadline_ms, version),
         }
+    }
+
+    /// A record of `key` holding the string `value`, copied in.
+    pub(crate) fn of_string(
+        key: &[u8],
+        value: &[u8],
+        deadline_ms: Option<u64>,
+        version: u64,
+    ) -> Record {
+        Record::build(key, None, value, deadline_ms, version)
     }
 
     /// This record with another deadline and version, same key and value.

@@ -12,7 +12,7 @@
 //! - a deadline at or before `now` deletes the key instead of storing it;
 //! - results that grow a value are checked against [`MAX_VALUE_BYTES`].
 
-use crate::keyspace::{Entry, Keyspace};
+use crate::keyspace::Keyspace;
 use crate::limits::MAX_VALUE_BYTES;
 use crate::numbers::format_float;
 use crate::options::{GetExTtl, SetCondition, SetTtl};
@@ -29,23 +29,15 @@ fn value_reply(value: Option<Bytes>) -> Reply {
     value.map_or(Reply::Null, Reply::Bulk)
 }
 
-/// Stores `value` under `key` with `deadline` (a deadline already past deletes the key).
-fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes, deadline: Option<i64>) {
+/// Stores `value` under `key` with `deadline` (a deadline already past deletes the key). The
+/// record copies the bytes, so the caller keeps (and drops) its own handle.
+fn put(ks: &mut Keyspace, now: u64, key: &Bytes, value: &[u8], deadline: Option<i64>) {
     match deadline {
         Some(deadline) if is_past(deadline, now) => {
             ks.remove(key);
         }
         _ => {
-            let deadline_ms = deadline.map(|d| d as u64);
-            let value = Value::Str(value);
-            ks.insert(
-                key,
-                Entry {
-                    value,
-                    deadline_ms,
-                    version: 0,
-                },
-            );
+            ks.insert_string(key, value, deadline.map(|d| d as u64));
         }
     }
 }
@@ -55,7 +47,7 @@ pub(crate) fn modify(ks: &mut Keyspace, now: u64, key: &Bytes, value: Bytes) {
     if ks.live(key, now).is_some() {
         ks.set_value(key, Value::Str(value));
     } else {
-        put(ks, now, key, value, None);
+        put(ks, now, key, &value, None);
     }
 }
 
@@ -95,7 +87,7 @@ pub(crate) fn set_as(
     };
     if condition == SetCondition::Always && !get && ttl != SetTtl::Keep {
         // The common case needs nothing from the old entry: one tree walk instead of two.
-        put(ks, now, key, value.clone(), new_deadline);
+        put(ks, now, key, value, new_deadline);
         return Ok(Reply::ok());
     }
     let old = ks.live(key, now).cloned();
@@ -116,7 +108,7 @@ pub(crate) fn set_as(
         SetTtl::Keep => old.and_then(|old| old.deadline_ms()).map(|d| d as i64),
         _ => new_deadline,
     };
-    put(ks, now, key, value.clone(), deadline);
+    put(ks, now, key, value, deadline);
     Ok(reply)
 }
 
@@ -125,7 +117,7 @@ pub(crate) fn setnx(ks: &mut Keyspace, now: u64, key: &Bytes, value: &Bytes) -> 
     if ks.live(key, now).is_some() {
         return Reply::Integer(0);
     }
-    put(ks, now, key, value.clone(), None);
+    put(ks, now, key, value, None);
     Reply::Integer(1)
 }
 
@@ -137,7 +129,7 @@ pub(crate) fn getset(
     value: &Bytes,
 ) -> Result<Reply, Error> {
     let reply = value_reply(ks.live_str_bytes(key, now)?);
-    put(ks, now, key, value.clone(), None);
+    put(ks, now, key, value, None);
     Ok(reply)
 }
 
@@ -187,7 +179,7 @@ pub(crate) fn mget(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
 /// `MSET key value ...`: OK; every key loses its TTL.
 pub(crate) fn mset(ks: &mut Keyspace, now: u64, pairs: &[(Bytes, Bytes)]) -> Reply {
     for (key, value) in pairs {
-        put(ks, now, key, value.clone(), None);
+        put(ks, now, key, value, None);
     }
     Reply::ok()
 }
@@ -248,7 +240,7 @@ pub(crate) fn append(
     value: &Bytes,
 ) -> Result<Reply, Error> {
     let Some(old) = ks.live_str(key, now)? else {
-        put(ks, now, key, value.clone(), None);
+        put(ks, now, key, value, None);
         return Ok(Reply::Integer(value.len() as i64));
     };
     let total = old.len() + value.len();

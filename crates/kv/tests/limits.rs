@@ -158,3 +158,18 @@ fn approx_bytes_counts_every_argument() {
     let get = parse(&[arg("GET"), arg("k")]).unwrap();
     assert!(get.approx_bytes() < 64);
 }
+
+/// The write path asks every command for its keys and values several times (size checks, the
+/// log cache's accounting): for the common commands the answer lives inline, not on the heap.
+#[test]
+fn keys_and_values_of_common_commands_are_inline() {
+    let arg = |s: &str| Bytes::from(s.to_string());
+    let set = parse(&[arg("SET"), arg("k"), arg("v")]).unwrap();
+    assert_eq!(set.keys().as_slice(), [&arg("k")]);
+    assert!(!set.keys().spilled());
+    let rename = parse(&[arg("RENAME"), arg("a"), arg("b")]).unwrap();
+    assert_eq!(rename.keys().as_slice(), [&arg("a"), &arg("b")]);
+    assert!(!rename.keys().spilled());
+    let del = parse(&[arg("DEL"), arg("a"), arg("b"), arg("c")]).unwrap();
+    assert_eq!(del.keys().len(), 3);
+}
