@@ -333,3 +333,14 @@ proptest! {
         let _ = Store::read_snapshot(&mut bytes.as_slice());
     }
 }
+
+/// The loader puts entries into the tree a batch at a time, in a spread order: every key comes
+/// back exactly once whatever the batch's size (one, a few, around a full batch of 256).
+#[test]
+fn stores_of_every_batch_size_round_trip() {
+    for n in [1, 2, 3, 5, 255, 256, 257, 4097] {
+        let store = big_store(n);
+        let loaded = Store::read_snapshot(&mut snapshot(&store).as_slice()).unwrap();
+        assert_eq!(loaded, store, "{n} keys");
+    }
+}

@@ -20,6 +20,12 @@ use crate::Store;
 use bytes::Bytes;
 use std::io::{self, Read};
 
+/// Entries the loader gathers before putting them into the tree ([`Keyspace::load_sorted`]).
+/// A node restarted on a snapshot of 1M 100-byte string keys held 268 MB with keys loaded in
+/// order, 248 MB with batches of 256 (252 MB with 64, 254 MB with 4,096), and loaded them in
+/// 0.43-0.48 s against 0.37-0.40 s (4,096: 0.58 s, a batch's leaves no longer in cache).
+const LOAD_BATCH: usize = 256;
+
 /// A reader that counts and checksums everything read through it.
 struct HashingReader<'a, R: Read> {
     /// The source.
@@ -108,6 +114,9 @@ fn u64_at(bytes: &[u8]) -> u64 {
 struct Loader {
     /// The keyspace built so far.
     keyspace: Keyspace,
+    /// Complete entries read and not yet in `keyspace`, in the snapshot's (the tree's) order;
+    /// they go in [`LOAD_BATCH`] at a time (see [`Keyspace::load_sorted`]).
+    batch: Vec<(Bytes, Entry)>,
     /// The place `(key_hash(key), key)` of the last key loaded, to check the order.
     last: Option<(u64, Bytes)>,
     /// Entries (pieces included) loaded so far.
@@ -451,6 +460,12 @@ impl Loader {
         Ok(())
     }
 
+    /// Puts the entries read so far into the keyspace.
+    fn flush(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(LOAD_BATCH));
+        self.keyspace.load_sorted(batch);
+    }
+
     /// Checks and stores one entry (or piece of an aggregate) found at `offset`.
     fn entry(&mut self, entry: EntryIn<'_>, offset: u64) -> Result<(), SnapshotError> {
         if entry.key.len() > MAX_KEY_BYTES {
@@ -501,7 +516,10 @@ impl Loader {
             } else if stored.value.len() == 0 {
                 return Err(malformed(offset, "an empty aggregate"));
             }
-            self.keyspace.load(&key, stored);
+            self.batch.push((key, stored));
+            if self.batch.len() == LOAD_BATCH {
+                self.flush();
+            }
         }
         self.entries += 1;
         Ok(())
@@ -682,6 +700,7 @@ impl Store {
 
         let mut loader = Loader {
             keyspace: Keyspace::default(),
+            batch: Vec::with_capacity(LOAD_BATCH),
             last: None,
             entries: 0,
             chunks: 0,
@@ -760,6 +779,7 @@ impl Store {
         if !r.at_end()? {
             return Err(SnapshotError::TrailingData { offset: r.offset });
         }
+        loader.flush();
         let mut keyspace = loader.keyspace;
         keyspace.set_seqs(mod_seq, delete_seq);
         Ok(Store {
