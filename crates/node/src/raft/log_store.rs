@@ -76,10 +76,10 @@ const WAL_CACHE_MAX_ITEMS: usize = 20_000;
 /// missed it. A cached SET costs about 1.5x what `payload_size` counts (its `Command`, the
 /// `Arc` of its entry, and the connection's read buffer or the decoded copies it points into),
 /// so at 1M keys 64 MiB held about 100 MB; 32 MiB holds about 50 MB (2.30x the raw bytes per
-/// key on every node against 2.77-3.03x), and stays twice a chunk, so the closed chunk ahead of
+/// key on every node against 2.77-3.04x), and stays twice a chunk, so the closed chunk ahead of
 /// the open one is evicted a few entries per append rather than all at once. Same-run A/B,
 /// 2026-12-07: SET at 64 clients 1.02x, `-P 16` 0.99x, 256 clients 0.94x (within the rounds'
-/// spread); docs/benchmarks.md, "Memory per key".
+/// spread); docs/benchmarks.md, "What the payload cache holds, and half of it".
 const WAL_CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Reads of entries this close to the end of the log are served on the calling (async) thread:
 /// they are almost always in the payload cache (the open chunk is never evicted, the cache drops
