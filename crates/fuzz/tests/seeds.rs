@@ -60,10 +60,11 @@ fn write_seeds() {
 
     let entry = |cmds: Vec<kv::Command>| {
         let mut out = Vec::new();
-        WalPayload(openraft::EntryPayload::Normal(LogCommand {
+        WalPayload::encode_from(&openraft::EntryPayload::Normal(LogCommand {
             now_ms: 1_000,
             cmds: cmds.into(),
         }))
+        .unwrap()
         .encode(&mut out)
         .unwrap();
         out
@@ -71,7 +72,8 @@ fn write_seeds() {
     corpus("wal_record", "one_command", &entry(cmds[..1].to_vec()));
     corpus("wal_record", "batch", &entry(cmds.clone()));
     let mut blank = Vec::new();
-    WalPayload(openraft::EntryPayload::Blank)
+    WalPayload::encode_from(&openraft::EntryPayload::Blank)
+        .unwrap()
         .encode(&mut blank)
         .unwrap();
     corpus("wal_record", "blank", &blank);

@@ -2,9 +2,10 @@
 //!
 //! `raft-log` is generic over a [`raft_log::Types`] with its own `codeq` codec. Each stored type
 //! here is a thin wrapper around the openraft type, encoded as a little-endian `u32` length
-//! followed by its postcard encoding. `raft-log` frames and checksums every record (CRC32), so a
-//! torn or corrupt record is detected by the WAL, not here; a record that passes the checksum but
-//! does not decode is reported as `InvalidData`.
+//! followed by its postcard encoding; an entry's payload is held in that encoding
+//! ([`WalPayload`]), as raft-log caches it. `raft-log` frames and checksums every record (CRC32),
+//! so a torn or corrupt record is detected by the WAL, not here; a record that passes the
+//! checksum but does not decode is reported as `InvalidData`.
 //!
 //! Every length prefix is bounded per type before anything is read, and a value is read without
 //! allocating its claimed length up front: a damaged length field fails fast (`InvalidData` when
@@ -14,6 +15,7 @@
 
 use std::io::{self, Read, Write};
 
+use bytes::Bytes;
 use openraft::EntryPayload;
 use raft_log::codeq::{Decode, Encode};
 use serde::de::DeserializeOwned;
@@ -27,6 +29,9 @@ const MAX_WAL_VALUE_BYTES: u32 = 256 * 1024 * 1024;
 const MAX_WAL_ID_BYTES: u32 = 1024;
 /// The most bytes the WAL's (unused) user data slot may take.
 const MAX_WAL_USER_DATA_BYTES: u32 = 64 * 1024;
+/// What raft-log's payload cache holds per entry beyond the encoding: the log id and the
+/// `Bytes` handle in its B-tree map, and the allocation's own header.
+const CACHED_ENTRY_OVERHEAD_BYTES: usize = 64;
 /// Initial buffer for reading a value; larger values grow it as their bytes actually arrive.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -38,7 +43,13 @@ fn encode_postcard<T: Serialize, W: Write>(value: &T, mut w: W) -> io::Result<us
     Ok(4 + bytes.len())
 }
 
-fn decode_postcard<T: DeserializeOwned, R: Read>(mut r: R, max_len: u32) -> io::Result<T> {
+fn decode_postcard<T: DeserializeOwned, R: Read>(r: R, max_len: u32) -> io::Result<T> {
+    let buf = read_value(r, max_len)?;
+    postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// One length-prefixed value's bytes, at most `max_len` of them.
+fn read_value<R: Read>(mut r: R, max_len: u32) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
     let len = u32::from_le_bytes(len);
@@ -56,7 +67,7 @@ fn decode_postcard<T: DeserializeOwned, R: Read>(mut r: R, max_len: u32) -> io::
             format!("WAL value of {len} bytes ends after {} bytes", buf.len()),
         ));
     }
-    postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(buf)
 }
 
 macro_rules! postcard_codec {
@@ -79,10 +90,80 @@ macro_rules! postcard_codec {
 pub struct WalLogId(pub LogId);
 postcard_codec!(WalLogId, MAX_WAL_ID_BYTES);
 
-/// An entry payload as stored in the WAL.
-#[derive(Clone, Debug)]
-pub struct WalPayload(pub openraft::alias::EntryPayloadOf<TypeConfig>);
-postcard_codec!(WalPayload, MAX_WAL_VALUE_BYTES);
+/// An entry payload as stored in the WAL: its postcard encoding, kept encoded.
+///
+/// raft-log keeps every payload of the open chunk, and more up to its cache budget, in memory.
+/// Kept encoded, a cached SET costs about its own bytes; kept decoded it cost about 1.5x what
+/// `payload_size` counted (its `Command`, the entry's `Arc`, and the read buffer or decoded
+/// copies its arguments point into): 49 bytes per key of a 1M-key load on every node. The log
+/// store keeps the newest entries decoded beside it, so replication and apply do not decode
+/// (see `log_store`'s `RecentEntries`).
+///
+/// The bytes are exactly what a decoded payload wrote before: a record is a little-endian `u32`
+/// length and the payload's postcard encoding, so WAL files of either form read the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalPayload(Bytes);
+
+impl WalPayload {
+    /// `payload`, encoded.
+    pub fn encode_from(
+        payload: &openraft::alias::EntryPayloadOf<TypeConfig>,
+    ) -> io::Result<WalPayload> {
+        let estimate = match payload {
+            EntryPayload::Normal(c) => {
+                16 + c.cmds.iter().map(kv::Command::approx_bytes).sum::<usize>()
+            }
+            _ => 256,
+        };
+        let mut bytes =
+            postcard::to_io(payload, Vec::with_capacity(estimate)).map_err(io::Error::other)?;
+        // raft-log may keep it a while: no spare capacity (shrinking in place copies nothing).
+        bytes.shrink_to_fit();
+        if bytes.len() > MAX_WAL_VALUE_BYTES as usize {
+            return Err(io::Error::other(format!(
+                "a log entry of {} bytes exceeds {MAX_WAL_VALUE_BYTES}",
+                bytes.len()
+            )));
+        }
+        Ok(WalPayload(bytes.into()))
+    }
+
+    /// The payload, decoded.
+    pub fn decode_payload(&self) -> io::Result<openraft::alias::EntryPayloadOf<TypeConfig>> {
+        postcard::from_bytes(&self.0).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Bytes of the encoding.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for an empty encoding (never a valid payload).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Encode for WalPayload {
+    fn encode<W: Write>(&self, mut w: W) -> io::Result<usize> {
+        let len = u32::try_from(self.0.len()).map_err(io::Error::other)?;
+        w.write_all(&len.to_le_bytes())?;
+        w.write_all(&self.0)?;
+        Ok(4 + self.0.len())
+    }
+}
+
+impl Decode for WalPayload {
+    /// Reads the bytes and decodes them once, so a record that passes the checksum but does not
+    /// decode fails the read (and the WAL check at open) here, as a decoded payload's did.
+    fn decode<R: Read>(r: R) -> io::Result<Self> {
+        let mut bytes = read_value(r, MAX_WAL_VALUE_BYTES)?;
+        bytes.shrink_to_fit();
+        let payload = WalPayload(bytes.into());
+        payload.decode_payload()?;
+        Ok(payload)
+    }
+}
 
 /// A vote as stored in the WAL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd)]
@@ -155,18 +236,7 @@ impl raft_log::Types for WalTypes {
     }
 
     fn payload_size(payload: &WalPayload) -> u64 {
-        match &payload.0 {
-            // Every argument counts (an HSET of 10,000 members is not the size of its key), so
-            // the cache's byte limit means what it says.
-            EntryPayload::Normal(c) => {
-                64 + c
-                    .cmds
-                    .iter()
-                    .map(|cmd| cmd.approx_bytes() as u64)
-                    .sum::<u64>()
-            }
-            _ => 64,
-        }
+        (CACHED_ENTRY_OVERHEAD_BYTES + payload.len()) as u64
     }
 }
 
@@ -181,5 +251,46 @@ impl std::fmt::Debug for WalCallback {
             "WalCallback({kind}, durable: {:?})",
             self.durable.as_ref().map(|d| d.1)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::types::LogCommand;
+
+    #[test]
+    fn a_payload_is_stored_as_its_length_and_postcard_encoding() {
+        let set = kv::Command::parse(&[
+            Bytes::from_static(b"SET"),
+            Bytes::from_static(b"k"),
+            Bytes::from_static(b"v"),
+        ])
+        .unwrap();
+        let payload = EntryPayload::Normal(LogCommand {
+            now_ms: 7,
+            cmds: vec![set].into(),
+        });
+        let stored = WalPayload::encode_from(&payload).unwrap();
+        let mut record = Vec::new();
+        assert_eq!(stored.encode(&mut record).unwrap(), record.len());
+        // The form a decoded payload was written in, so WAL files of either read the same.
+        let postcard = postcard::to_allocvec(&payload).unwrap();
+        assert_eq!(record[..4], (postcard.len() as u32).to_le_bytes());
+        assert_eq!(record[4..], postcard[..]);
+
+        let read = WalPayload::decode(&record[..]).unwrap();
+        assert_eq!(read, stored);
+        assert_eq!(read.decode_payload().unwrap(), payload);
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_invalid_data() {
+        let mut record = 3u32.to_le_bytes().to_vec();
+        record.extend([0xff, 0xff, 0xff]);
+        let err = WalPayload::decode(&record[..]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        let err = WalPayload::decode(&record[..5]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
     }
 }

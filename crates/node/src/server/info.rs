@@ -7,7 +7,9 @@
 //! `raft_learners` (comma-separated ids), `raft_purged_index` (the log is purged up to here),
 //! plus log and snapshot sizes, the Raft log's payload cache (`raft_log_cache_entries`,
 //! `raft_log_cache_bytes`, and since start `raft_log_cache_hits` and `raft_log_cache_misses`:
-//! entry reads it served, and those that went to disk), the Raft-log fsync latency
+//! entry reads it served, and those that went to disk), the newest entries kept decoded
+//! (`raft_log_recent_entries`, and since start `raft_log_recent_hits`: entry reads they
+//! served), the Raft-log fsync latency
 //! since start (`raft_log_fsync_p50_us`, `raft_log_fsync_p99_us` in microseconds, from append to
 //! durable; `raft_log_fsync_count` flushes measured), `raft_removed` (1 once this node learned
 //! it was removed from the cluster) and `raft_quorum_ack_age_ms` (on a leader: how long ago a
@@ -244,7 +246,7 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         .unwrap_or_default();
     let _ = write!(
         out,
-        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\nraft_log_cache_entries:{}\r\nraft_log_cache_bytes:{}\r\nraft_log_cache_hits:{}\r\nraft_log_cache_misses:{}\r\n",
+        "# Raft\r\nraft_node_id:{}\r\nraft_role:{role}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{leader_addr}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\nraft_log_disk_bytes:{}\r\nraft_snapshot_disk_bytes:{}\r\nraft_log_cache_entries:{}\r\nraft_log_cache_bytes:{}\r\nraft_log_cache_hits:{}\r\nraft_log_cache_misses:{}\r\nraft_log_recent_entries:{}\r\nraft_log_recent_hits:{}\r\n",
         m.id,
         m.term,
         m.leader.map(|l| l.to_string()).unwrap_or_default(),
@@ -261,6 +263,8 @@ fn raft(out: &mut String, ctx: &ServerContext) {
         cache.bytes,
         cache.hits,
         cache.misses,
+        cache.recent_entries,
+        cache.recent_hits,
     );
     let (p50, p99, count) = crate::metrics::fsync_percentiles_us();
     let _ = write!(
