@@ -25,9 +25,9 @@
 //! error the WAL's flush worker stops, and a node that cannot persist must not keep voting.
 //!
 //! The `RaftLog` sits behind a `std::sync::RwLock`, with the newest entries kept decoded beside
-//! it ([`RecentEntries`]); raft-log's own cache holds payloads encoded ([`WalPayload`]). Reads
-//! take the decoded entries where they can and decode the rest. No fsync happens under that
-//! lock: writers only copy encoded payloads into an in-memory buffer, and the flush worker
+//! it (`recent::RecentEntries`); raft-log's own cache holds payloads encoded ([`WalPayload`]).
+//! Reads take the decoded entries where they can and decode the rest. No fsync happens under
+//! that lock: writers only copy encoded payloads into an in-memory buffer, and the flush worker
 //! thread does the I/O.
 
 use std::fmt::Debug;
@@ -109,7 +109,7 @@ pub struct LogCacheStat {
     pub hits: u64,
     /// Entry reads that went to disk since start.
     pub misses: u64,
-    /// Entries held decoded ([`RecentEntries`]).
+    /// Entries held decoded (`recent::RecentEntries`).
     pub recent_entries: u64,
     /// Entry reads served decoded since start, without raft-log.
     pub recent_hits: u64,
