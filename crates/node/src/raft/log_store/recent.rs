@@ -28,7 +28,8 @@ const RECENT_MAX_ENTRIES: usize = 1024;
 /// entry costs about 1.5x its count). A `-P 16` load of about 50 KB per entry keeps about 40,
 /// and INFO showed every read of replication and apply served from them. 4 MiB cost 3 bytes per
 /// key more at 1M keys and wrote no faster in a same-run A/B (docs/benchmarks.md, "The log
-/// cache, encoded").
+/// cache, encoded"). An entry larger than this is not kept at all: its reads decode it from
+/// raft-log's cache, which holds every entry of the open chunk.
 const RECENT_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// What an entry costs beyond its commands' bytes (its log id, the `Arc` of its commands).
 const ENTRY_OVERHEAD_BYTES: usize = 64;
