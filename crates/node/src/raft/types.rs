@@ -33,6 +33,15 @@ pub struct LogCommand {
     pub cmds: Arc<[kv::Command]>,
 }
 
+impl LogCommand {
+    /// Every argument of every command, as [`kv::Command::approx_bytes`] counts them: what the
+    /// log store's budgets charge for the entry (an HSET of 10,000 members is not the size of
+    /// its key).
+    pub fn approx_bytes(&self) -> usize {
+        self.cmds.iter().map(kv::Command::approx_bytes).sum()
+    }
+}
+
 impl fmt::Display for LogCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cmds[..] {

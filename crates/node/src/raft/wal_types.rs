@@ -110,9 +110,7 @@ impl WalPayload {
         payload: &openraft::alias::EntryPayloadOf<TypeConfig>,
     ) -> io::Result<WalPayload> {
         let estimate = match payload {
-            EntryPayload::Normal(c) => {
-                16 + c.cmds.iter().map(kv::Command::approx_bytes).sum::<usize>()
-            }
+            EntryPayload::Normal(c) => 16 + c.approx_bytes(),
             _ => 256,
         };
         let mut bytes =

@@ -109,12 +109,11 @@ impl RecentEntries {
     }
 }
 
-/// What an entry counts for [`RECENT_MAX_BYTES`]: every argument of every command (an HSET of
-/// 10,000 members is not the size of its key).
+/// What an entry counts for [`RECENT_MAX_BYTES`]: every argument of every command.
 fn entry_bytes(entry: &Entry) -> usize {
     ENTRY_OVERHEAD_BYTES
         + match &entry.payload {
-            EntryPayload::Normal(c) => c.cmds.iter().map(kv::Command::approx_bytes).sum(),
+            EntryPayload::Normal(c) => c.approx_bytes(),
             _ => 0,
         }
 }
