@@ -37,15 +37,16 @@ const ENTRY_OVERHEAD_BYTES: usize = 64;
 /// The newest entries of the log, decoded; see the module docs.
 #[derive(Default)]
 pub(super) struct RecentEntries {
-    entries: VecDeque<Entry>,
-    /// [`entry_bytes`] of `entries`, summed.
+    /// Each entry with its [`entry_bytes`], counted once when it came in.
+    entries: VecDeque<(Entry, usize)>,
+    /// The entries' [`entry_bytes`], summed.
     bytes: usize,
 }
 
 impl RecentEntries {
     /// Index of the oldest entry held.
     pub(super) fn first_index(&self) -> Option<u64> {
-        self.entries.front().map(|e| e.log_id.index())
+        self.entries.front().map(|(e, _)| e.log_id.index())
     }
 
     /// Entries held.
@@ -59,13 +60,14 @@ impl RecentEntries {
         let follows = self
             .entries
             .back()
-            .is_none_or(|last| last.log_id.index() + 1 == entry.log_id.index());
+            .is_none_or(|(last, _)| last.log_id.index() + 1 == entry.log_id.index());
         if !follows {
             self.entries.clear();
             self.bytes = 0;
         }
-        self.bytes += entry_bytes(&entry);
-        self.entries.push_back(entry);
+        let bytes = entry_bytes(&entry);
+        self.bytes += bytes;
+        self.entries.push_back((entry, bytes));
         while self.entries.len() > RECENT_MAX_ENTRIES || self.bytes > RECENT_MAX_BYTES {
             self.pop_front();
         }
@@ -76,10 +78,10 @@ impl RecentEntries {
         while self
             .entries
             .back()
-            .is_some_and(|last| last.log_id.index() >= index)
+            .is_some_and(|(last, _)| last.log_id.index() >= index)
         {
-            let last = self.entries.pop_back().expect("checked");
-            self.bytes -= entry_bytes(&last);
+            let (_, bytes) = self.entries.pop_back().expect("checked");
+            self.bytes -= bytes;
         }
     }
 
@@ -99,12 +101,12 @@ impl RecentEntries {
             .iter()
             .skip(usize::try_from(skip).unwrap_or(usize::MAX))
             .take(usize::try_from(take).unwrap_or(usize::MAX))
-            .cloned()
+            .map(|(entry, _)| entry.clone())
     }
 
     fn pop_front(&mut self) {
-        if let Some(first) = self.entries.pop_front() {
-            self.bytes -= entry_bytes(&first);
+        if let Some((_, bytes)) = self.entries.pop_front() {
+            self.bytes -= bytes;
         }
     }
 }
