@@ -24,8 +24,8 @@ pub const MAX_APPEND_ENTRIES: u64 = 16;
 pub const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 /// Most keys one expiry entry deletes.
 pub const EXPIRE_BATCH_KEYS: u32 = 1000;
-/// How often the consensus layer looks for a recorded storage failure while it waits for Raft
-/// to stop.
+/// How often the node looks whether Raft stopped by itself or a storage failure was recorded
+/// (both end the process): a polled check, so a failure is acted on within this time.
 pub const STORAGE_FAULT_POLL: Duration = Duration::from_millis(50);
 /// How often the node samples its resident memory for `maxmemory` ([`crate::memory`]).
 pub const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);

@@ -275,8 +275,13 @@ impl Consensus {
     /// forever otherwise.
     pub async fn wait_stopped(&self) -> RaftStopped {
         use openraft::error::Fatal;
-        let mut rx = self.raft.metrics();
+        // Polled, not woken by `rx.changed()`: openraft's metrics change several times per log
+        // entry, and each change woke this future's thread (the process's main thread) to find
+        // Raft still running, a thread wake-up per change on every node under load.
+        let rx = self.raft.metrics();
+        let mut poll = tokio::time::interval(STORAGE_FAULT_POLL);
         loop {
+            poll.tick().await;
             if let Some(fault) = self.fault.get() {
                 return RaftStopped {
                     message: format!("Raft stopped on a storage failure: {fault}"),
@@ -298,11 +303,6 @@ impl Consensus {
                         exit_code: EXIT_RAFT_STOPPED,
                     }
                 }
-            }
-            // The slot is written from the WAL's flush thread without touching the metrics:
-            // look again at least every STORAGE_FAULT_POLL.
-            if let Ok(Err(_)) = tokio::time::timeout(STORAGE_FAULT_POLL, rx.changed()).await {
-                std::future::pending::<()>().await;
             }
         }
     }
