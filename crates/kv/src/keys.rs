@@ -40,7 +40,7 @@ pub(crate) fn exists(ks: &Keyspace, now: u64, keys: &[Bytes]) -> Reply {
 /// `TYPE key`: `string`, `hash`, `list`, `set`, `zset`, or `none`.
 pub(crate) fn type_of(ks: &Keyspace, now: u64, key: &Bytes) -> Reply {
     let name = ks.live(key, now).map_or("none", |entry| entry.type_name());
-    Reply::Simple(name.to_string())
+    Reply::Simple(name.into())
 }
 
 /// `RENAME`/`RENAMENX from to`: moves the value and its deadline. RENAME replies OK and
@@ -142,7 +142,7 @@ pub(crate) fn object(ks: &Keyspace, now: u64, args: &[Bytes]) -> Result<Reply, E
             "    Print this help.",
         ];
         return Ok(Reply::Array(
-            lines.iter().map(|l| Reply::Simple(l.to_string())).collect(),
+            lines.iter().map(|l| Reply::Simple((*l).into())).collect(),
         ));
     }
     let arity_name = match sub.as_str() {

@@ -364,7 +364,7 @@ fn show_messages(messages: &[(Bytes, Bytes)], output: &mut String) -> std::fmt::
 
 fn show(reply: &Reply) -> String {
     match reply {
-        Reply::Simple(s) => s.clone(),
+        Reply::Simple(s) => s.to_string(),
         Reply::Error(e) => format!("(error) {e}"),
         Reply::Integer(n) => format!("(integer) {n}"),
         Reply::Bulk(b) => show_bytes(b),

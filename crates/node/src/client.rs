@@ -117,7 +117,9 @@ pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
 
 fn to_reply(frame: OwnedFrame) -> Reply {
     match frame {
-        OwnedFrame::SimpleString(s) => Reply::Simple(String::from_utf8_lossy(&s).into_owned()),
+        OwnedFrame::SimpleString(s) => {
+            Reply::Simple(String::from_utf8_lossy(&s).into_owned().into())
+        }
         OwnedFrame::Error(e) => Reply::Error(e),
         OwnedFrame::Integer(i) => Reply::Integer(i),
         OwnedFrame::BulkString(b) => Reply::Bulk(b.into()),

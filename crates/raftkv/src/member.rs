@@ -83,7 +83,7 @@ pub struct MemberRow {
 pub fn parse_member_list(reply: Reply) -> anyhow::Result<Vec<MemberRow>> {
     let text = |r: &Reply| match r {
         Reply::Bulk(b) => Ok(String::from_utf8_lossy(b).into_owned()),
-        Reply::Simple(s) => Ok(s.clone()),
+        Reply::Simple(s) => Ok(s.to_string()),
         other => bail!("expected a string, got {other:?}"),
     };
     let Reply::Array(rows) = reply else {

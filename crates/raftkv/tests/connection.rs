@@ -8,7 +8,7 @@ use common::{bulk, Cluster};
 use resp::Reply;
 
 fn simple(s: &str) -> Reply {
-    Reply::Simple(s.into())
+    Reply::Simple(s.to_string().into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,14 +7,18 @@
 //! Replies cross the network (a follower relays the leader's reply) and sit inside Raft
 //! responses, so they are serde types.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// One reply to one command.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
-    /// A simple string, e.g. `+OK`. Must not contain `\r` or `\n`.
-    Simple(String),
+    /// A simple string, e.g. `+OK`. Must not contain `\r` or `\n`. Borrowed when it is a
+    /// constant: `+OK` answers every SET on every replica, and an owned copy of it was an
+    /// allocation per write on each node.
+    Simple(Cow<'static, str>),
     /// An error: the full text including its prefix, e.g. `ERR syntax error` or
     /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
     /// Must not contain `\r` or `\n`.
@@ -53,7 +57,7 @@ pub enum Reply {
 impl Reply {
     /// `+OK`.
     pub fn ok() -> Reply {
-        Reply::Simple("OK".to_string())
+        Reply::Simple(Cow::Borrowed("OK"))
     }
 
     /// An error reply from its full text (prefix included).
@@ -69,5 +73,20 @@ impl Reply {
     /// True if this is an error reply.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ok_borrows_its_text_and_round_trips_owned() {
+        // Every SET answers it on every replica: building it must not allocate.
+        assert!(matches!(Reply::ok(), Reply::Simple(Cow::Borrowed("OK"))));
+        // Relayed between nodes, it comes back owned and equal.
+        let bytes = postcard::to_allocvec(&Reply::ok()).unwrap();
+        let back: Reply = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, Reply::ok());
     }
 }

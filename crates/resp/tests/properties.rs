@@ -75,7 +75,7 @@ fn protocol_noise() -> impl Strategy<Value = Vec<u8>> {
 fn reply() -> impl Strategy<Value = Reply> {
     let text = "[a-zA-Z0-9 \r\n:+-]{0,12}";
     let leaf = prop_oneof![
-        text.prop_map(Reply::Simple),
+        text.prop_map(|s| Reply::Simple(s.into())),
         text.prop_map(Reply::Error),
         any::<i64>().prop_map(Reply::Integer),
         prop::collection::vec(any::<u8>(), 0..20).prop_map(|b| Reply::Bulk(b.into())),

@@ -224,7 +224,7 @@ fn parse_reply<'a>(
         || -> Result<&'a str, Box<dyn Error>> { Ok(words.next().ok_or("reply ends early")??) };
     let kind = word()?;
     Ok(match kind {
-        "simple" => Reply::Simple(word()?.to_string()),
+        "simple" => Reply::Simple(word()?.to_string().into()),
         "error" => Reply::Error(word()?.to_string()),
         "int" => Reply::Integer(word()?.parse()?),
         "bulk" => Reply::bulk(word()?.to_string()),

@@ -37,7 +37,11 @@ const TOO_LARGE: &str = "ERR script reply exceeds the element limit";
 pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
     let resp3 = resp == 3;
     Ok(match reply {
-        Reply::Simple(text) => single(lua, "ok", Value::String(lua.create_string(text)?))?,
+        Reply::Simple(text) => single(
+            lua,
+            "ok",
+            Value::String(lua.create_string(text.as_bytes())?),
+        )?,
         Reply::Error(text) => single(lua, "err", Value::String(lua.create_string(text)?))?,
         Reply::Integer(n) => Value::Number(*n as f64),
         Reply::Bulk(bytes) => Value::String(lua.create_string(bytes)?),
@@ -166,7 +170,7 @@ fn table_to_reply(
     }
     if let Ok(Value::String(ok)) = table.raw_get::<Value>("ok") {
         let text = String::from_utf8_lossy(&ok.as_bytes()).replace(['\r', '\n'], " ");
-        return Ok(Reply::Simple(text));
+        return Ok(Reply::Simple(text.into()));
     }
     match table.raw_get::<Value>("double") {
         Ok(Value::Number(d)) => return Ok(Reply::Double(d)),

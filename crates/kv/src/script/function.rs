@@ -475,7 +475,7 @@ pub(crate) fn query(store: &Store, cmd: &FunctionCommand) -> Reply {
         FunctionCommand::Help => Reply::Array(
             FUNCTION_HELP
                 .iter()
-                .map(|line| Reply::Simple((*line).to_string()))
+                .map(|line| Reply::Simple((*line).into()))
                 .collect(),
         ),
         FunctionCommand::Load { .. }
@@ -508,7 +508,7 @@ fn list(functions: &Functions, pattern: &Option<Bytes>, with_code: bool) -> Repl
                             Reply::Set(
                                 f.flags
                                     .iter()
-                                    .map(|flag| Reply::Simple(flag.clone()))
+                                    .map(|flag| Reply::Simple(flag.clone().into()))
                                     .collect(),
                             ),
                         ),

@@ -328,7 +328,7 @@ pub(crate) fn query(store: &Store, now: u64, cmd: &ScriptCommand) -> Reply {
             return Reply::Array(
                 SCRIPT_HELP
                     .iter()
-                    .map(|line| Reply::Simple((*line).to_string()))
+                    .map(|line| Reply::Simple((*line).into()))
                     .collect(),
             )
         }

@@ -473,7 +473,11 @@ pub fn check_wrongtype(store: &mut kv::Store, key: &str, own: &str) {
     }
     if exists {
         let kind = run(store, &["TYPE", key]);
-        assert_eq!(kind, resp::Reply::Simple(own.into()), "TYPE {key}");
+        assert_eq!(
+            kind,
+            resp::Reply::Simple(own.to_string().into()),
+            "TYPE {key}"
+        );
     }
     let value = run(store, &["GET", STRING_KEY]);
     assert_eq!(

@@ -79,19 +79,14 @@ fn info(c: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(c.name),
         Reply::Integer(c.arity.into()),
-        Reply::Set(
-            c.flags
-                .iter()
-                .map(|f| Reply::Simple(f.to_string()))
-                .collect(),
-        ),
+        Reply::Set(c.flags.iter().map(|f| Reply::Simple((*f).into())).collect()),
         Reply::Integer(c.first_key.into()),
         Reply::Integer(c.last_key.into()),
         Reply::Integer(c.key_step.into()),
         Reply::Set(
             kv::acl::category::categories_of(c.name)
                 .iter()
-                .map(|cat| Reply::Simple(format!("@{cat}")))
+                .map(|cat| Reply::Simple(format!("@{cat}").into()))
                 .collect(),
         ),
         Reply::Array(vec![]),

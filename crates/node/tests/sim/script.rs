@@ -329,7 +329,7 @@ fn tokenize(s: &str) -> Result<Vec<String>, String> {
 /// `(error) ERR ...`, `["a", (integer) 1]`.
 pub fn render(r: &Reply) -> String {
     match r {
-        Reply::Simple(s) => s.clone(),
+        Reply::Simple(s) => s.to_string(),
         Reply::Error(e) => format!("(error) {e}"),
         Reply::Integer(i) => format!("(integer) {i}"),
         Reply::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),

@@ -227,7 +227,7 @@ fn last_generated_id(info: &Reply) -> Bytes {
 /// True if a TYPE reply says `stream`.
 fn is_stream_type(reply: &Reply) -> bool {
     match reply {
-        Reply::Simple(t) => t.as_str() == "stream",
+        Reply::Simple(t) => t == "stream",
         Reply::Bulk(t) => t.as_ref() == b"stream",
         _ => false,
     }
