@@ -4,9 +4,10 @@
 //!
 //! Recording goes through the `metrics` facade; when `--metrics-listen` is set, [`install`]
 //! puts a Prometheus recorder (`metrics-exporter-prometheus`) behind it, and `/metrics` renders
-//! it. Without a recorder the `metrics` macros are no-ops, so the hot paths pay nothing. With
-//! one, a thread runs the recorder's upkeep every [`UPKEEP_INTERVAL`], which bounds the memory
-//! its histograms hold between scrapes.
+//! it. The labelled histograms of the write path are recorded through handles registered once
+//! (`Handles`) and skipped without a recorder, so the hot paths pay nothing then; the
+//! unlabelled macros are no-ops without one. With a recorder, a thread runs its upkeep every
+//! [`UPKEEP_INTERVAL`], which bounds the memory its histograms hold between scrapes.
 //!
 //! The Raft-log fsync latency is also kept in an [`hdrhistogram`] (microseconds, cumulative since
 //! the process started) because `INFO raft` reports its p50 and p99 whether or not Prometheus is
@@ -38,8 +39,10 @@
 //!   `pubsub_messages_delivered_total`, `pubsub_clients_cut_off_total` (counters), set at
 //!   scrape time from the node's pub/sub hub, as `INFO pubsub` reports them.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -68,6 +71,38 @@ static UPKEEP_RUNS: AtomicU64 = AtomicU64::new(0);
 static FSYNC_US: OnceLock<Mutex<Histogram<u64>>> = OnceLock::new();
 static STAGE_US: OnceLock<[Mutex<Histogram<u64>>; Stage::ALL.len()]> = OnceLock::new();
 static ENTRY_SIZES: OnceLock<[Mutex<Histogram<u64>>; 2]> = OnceLock::new();
+static HANDLES: OnceLock<Handles> = OnceLock::new();
+
+/// The Prometheus handles of the labelled histograms recorded on the write path, each
+/// registered on first use; present only once [`install`] has put the recorder in place.
+///
+/// A `histogram!` call with a label builds its key (an allocation) and looks it up in the
+/// recorder's registry each time, and it does so even with no recorder installed: a write paid
+/// three or four of them (its queue and write stages, its command's duration, and the batch's
+/// list of names). Through these, a record is one call on a handle, and without a recorder
+/// nothing at all.
+#[derive(Default)]
+struct Handles {
+    /// `write_stage_seconds{stage}`, by [`Stage`].
+    stages: [OnceLock<metrics::Histogram>; Stage::ALL.len()],
+    /// `command_duration_seconds{cmd}`, by command name.
+    commands: RwLock<HashMap<&'static str, metrics::Histogram>>,
+    /// `peer_rtt_seconds{peer}`, by peer id.
+    peers: RwLock<HashMap<u64, metrics::Histogram>>,
+}
+
+/// The handle under `key` in `map`, registered with `register` the first time.
+fn handle<K: Hash + Eq>(
+    map: &RwLock<HashMap<K, metrics::Histogram>>,
+    key: K,
+    register: impl FnOnce() -> metrics::Histogram,
+) -> metrics::Histogram {
+    if let Some(h) = map.read().ok().and_then(|m| m.get(&key).cloned()) {
+        return h;
+    }
+    let mut m = map.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    m.entry(key).or_insert_with(register).clone()
+}
 
 /// A stage of a write's life, timed on the node where it happens. On the leader a write is
 /// [`Stage::Write`] end to end, of which [`Stage::Queue`] then [`Stage::Raft`]; a follower that
@@ -127,8 +162,13 @@ fn entry_size_hists() -> &'static [Mutex<Histogram<u64>>; 2] {
 
 /// Record `elapsed` for one pass through `stage`.
 pub fn record_stage(stage: Stage, elapsed: Duration) {
-    metrics::histogram!("raftkv_write_stage_seconds", "stage" => stage.name())
-        .record(elapsed.as_secs_f64());
+    if let Some(handles) = HANDLES.get() {
+        handles.stages[stage as usize]
+            .get_or_init(
+                || metrics::histogram!("raftkv_write_stage_seconds", "stage" => stage.name()),
+            )
+            .record(elapsed.as_secs_f64());
+    }
     let us = (elapsed.as_micros() as u64).clamp(1, FSYNC_MAX_US);
     if let Ok(mut h) = stage_hists()[stage as usize].lock() {
         let _ = h.record(us);
@@ -192,6 +232,7 @@ pub fn install() -> Result<PrometheusHandle, String> {
         metrics::counter!(counter).increment(0);
     }
     let handle = PROMETHEUS.get_or_init(|| handle).clone();
+    let _ = HANDLES.set(Handles::default());
     let upkeep = handle.clone();
     std::thread::Builder::new()
         .name("metrics-upkeep".into())
@@ -236,8 +277,14 @@ fn percentiles(h: &Histogram<u64>) -> (u64, u64, u64) {
 
 /// Record one Raft RPC round trip to `peer`.
 pub fn record_peer_rtt(peer: u64, elapsed: Duration) {
-    metrics::histogram!("raftkv_peer_rtt_seconds", "peer" => peer.to_string())
+    if let Some(handles) = HANDLES.get() {
+        handle(
+            &handles.peers,
+            peer,
+            || metrics::histogram!("raftkv_peer_rtt_seconds", "peer" => peer.to_string()),
+        )
         .record(elapsed.as_secs_f64());
+    }
 }
 
 /// Record the outcome of one client write proposed by this node.
@@ -252,7 +299,8 @@ pub fn record_proposal(committed: bool) {
 /// Times one batch of data commands; [`BatchTimer::finish`] records it once per command, and as
 /// one [`Stage::Write`] if it writes.
 pub struct BatchTimer {
-    /// The batch's command names, a run of equal neighbours as one (name, count).
+    /// The batch's command names, a run of equal neighbours as one (name, count); left empty
+    /// when no recorder is installed, since nothing would read it.
     names: Vec<(&'static str, usize)>,
     writes: bool,
     started: Instant,
@@ -261,14 +309,17 @@ pub struct BatchTimer {
 impl BatchTimer {
     /// Start timing `batch`.
     pub fn start(batch: &[kv::Command]) -> BatchTimer {
-        BatchTimer {
-            names: batch.iter().fold(Vec::new(), |mut runs, c| {
-                match runs.last_mut() {
+        let mut names: Vec<(&'static str, usize)> = Vec::new();
+        if HANDLES.get().is_some() {
+            for c in batch {
+                match names.last_mut() {
                     Some((name, count)) if *name == c.name() => *count += 1,
-                    _ => runs.push((c.name(), 1)),
+                    _ => names.push((c.name(), 1)),
                 }
-                runs
-            }),
+            }
+        }
+        BatchTimer {
+            names,
             writes: batch.iter().any(kv::Command::is_write),
             started: Instant::now(),
         }
@@ -280,10 +331,17 @@ impl BatchTimer {
         if self.writes {
             record_stage(Stage::Write, elapsed);
         }
+        let Some(handles) = HANDLES.get() else {
+            return;
+        };
         let secs = elapsed.as_secs_f64();
         for (name, count) in self.names {
-            metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name)
-                .record_many(secs, count);
+            handle(
+                &handles.commands,
+                name,
+                || metrics::histogram!("raftkv_command_duration_seconds", "cmd" => name),
+            )
+            .record_many(secs, count);
         }
     }
 }
