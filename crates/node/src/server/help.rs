@@ -104,11 +104,6 @@ pub const RAFTKV: &[&str] = &[
 ];
 
 /// A help text as Redis sends it: an array of status lines.
-pub fn reply(lines: &[&str]) -> Reply {
-    Reply::Array(
-        lines
-            .iter()
-            .map(|l| Reply::Simple(l.to_string().into()))
-            .collect(),
-    )
+pub fn reply(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Simple((*l).into())).collect())
 }
