@@ -78,9 +78,9 @@ static HANDLES: OnceLock<Handles> = OnceLock::new();
 ///
 /// A `histogram!` call with a label builds its key (an allocation) and looks it up in the
 /// recorder's registry each time, and it does so even with no recorder installed: a write paid
-/// three or four of them (its queue and write stages, its command's duration, and the batch's
-/// list of names). Through these, a record is one call on a handle, and without a recorder
-/// nothing at all.
+/// three of them (its queue and write stages, its command's duration), plus the batch's list
+/// of names built for the last. Through these, a record is one call on a handle, and without a
+/// recorder nothing at all.
 #[derive(Default)]
 struct Handles {
     /// `write_stage_seconds{stage}`, by [`Stage`].
