@@ -70,7 +70,11 @@ const WAL_CHUNK_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// (SET at 64 clients: 4.2k req/s with 1 ms, 6.9k-7.3k with 20 µs). Since the proposer gathers
 /// every connection's writes into one entry, little queues behind a sync, and 5 µs (with the
 /// worker's fine timer slack) beat 20, 1 and 50 µs in a same-run A/B of 2026-12-06: 1.04-1.19x
-/// 20 µs's SET rate at 1 to 256 clients (docs/benchmarks.md). Zero would skip draining.
+/// 20 µs's SET rate at 1 to 256 clients (docs/benchmarks.md). Zero skips draining, which no
+/// longer merges anything (one entry in flight, commit records ride with the next append), but
+/// it also drops the wait's small linger: against 5 µs, in three same-run A/Bs of 2026-12-08,
+/// 1.01-1.09x at 1 client and 0.89-0.91x at 256 clients (docs/benchmarks.md, "One write at one
+/// client"). On this VM the 5 µs wait sleeps about 30 µs.
 const WAL_GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_micros(5);
 /// Timer slack of the WAL flush worker thread, in nanoseconds (see
 /// [`open_with_fine_timer_slack`]).
