@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_WORKER_THREADS;
+
 /// Default client (RESP) listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6379";
 /// Default peer (Raft) listen address.
@@ -157,6 +159,12 @@ pub struct Config {
     /// Accept `RAFTKV FAULT ISOLATE|HEAL`, which cut and restore this node's peer links.
     /// Test-only: a client could partition the cluster.
     pub unsafe_fault_injection: bool,
+    /// Threads that run the node's tasks (connections, Raft, replication, apply); none: one per
+    /// CPU this process may use. Nodes that share a machine run faster with its CPUs divided
+    /// among them (`raftkv local` does so): every thread past a node's share adds wake-ups and
+    /// context switches to each write without adding work done (docs/benchmarks.md, "Worker
+    /// threads").
+    pub worker_threads: Option<usize>,
     /// Most bytes of pub/sub messages waiting for one subscriber; a subscriber that falls
     /// further behind is disconnected (Redis's `client-output-buffer-limit pubsub`).
     pub pubsub_output_limit_bytes: usize,
@@ -200,6 +208,7 @@ impl Default for Config {
             unsafe_power_loss_signal: false,
             metrics_listen: None,
             unsafe_fault_injection: false,
+            worker_threads: None,
             pubsub_output_limit_bytes: crate::pubsub::DEFAULT_OUTBOX_LIMIT_BYTES,
             tls: crate::tls::TlsSettings::default(),
             requirepass: None,
@@ -305,6 +314,13 @@ impl Config {
         if self.max_clients == 0 {
             return bad("max_clients must be at least 1".into());
         }
+        if let Some(n) = self.worker_threads {
+            if !(1..=MAX_WORKER_THREADS).contains(&n) {
+                return bad(format!(
+                    "worker_threads must be between 1 and {MAX_WORKER_THREADS}, got {n}"
+                ));
+            }
+        }
         if self.pubsub_output_limit_bytes == 0 {
             return bad("pubsub_output_limit_bytes must be at least 1".into());
         }
@@ -364,6 +380,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pubsub_output_limit_bytes"));
+        for bad in [0, MAX_WORKER_THREADS + 1] {
+            let threads = Config {
+                worker_threads: Some(bad),
+                ..Config::default()
+            };
+            let err = threads.validate().unwrap_err().to_string();
+            assert!(
+                err.contains("worker_threads must be between 1 and"),
+                "{err}"
+            );
+        }
+        for good in [1, MAX_WORKER_THREADS] {
+            Config {
+                worker_threads: Some(good),
+                ..Config::default()
+            }
+            .validate()
+            .unwrap();
+        }
         let both = Config {
             bootstrap: true,
             join: Some("a:1".into()),

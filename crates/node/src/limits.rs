@@ -33,6 +33,9 @@ pub const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// encoded replies than this (plus one reply), so a client that pipelines big reads and does
 /// not read the answers makes its connection stop, not the node's memory grow.
 pub const OUTPUT_CHUNK_BYTES: usize = 64 * 1024;
+/// Most threads `worker_threads` may ask for: far past any machine's cores, low enough that a
+/// typo (an extra zero or three) is refused instead of starting thousands of threads.
+pub const MAX_WORKER_THREADS: usize = 1024;
 /// Most bytes of unprocessed input one client may have buffered (one request can never be
 /// larger than this; Redis calls it `client-query-buffer-limit`).
 pub const MAX_QUERY_BUFFER_BYTES: usize = 256 * 1024 * 1024;

@@ -162,7 +162,16 @@ fn plan(args: &LocalArgs, i: usize) -> LocalNode {
         started_pid: 0,
         exit: None,
         tls: None,
+        worker_threads: cpu_share(args.nodes),
     }
+}
+
+/// Each node's share of the CPUs this process may use, at least one: nodes on one machine run
+/// faster with a thread each per core they get than all with one per core, which only adds
+/// wake-ups and context switches (docs/benchmarks.md, "Worker threads").
+fn cpu_share(nodes: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus / nodes.max(1)).max(1)
 }
 
 fn has_data(dir: &Path) -> bool {

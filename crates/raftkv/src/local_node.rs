@@ -36,11 +36,18 @@ pub struct LocalNode {
     /// The cluster's certificates under `--tls`: the node is started with them and asked over
     /// TLS.
     pub tls: Option<crate::local_tls::LocalTls>,
+    /// Its share of this machine's CPUs (`--worker-threads`): the nodes share one machine.
+    pub worker_threads: usize,
 }
 
 impl LocalNode {
-    /// How to start this node, with `flags` after its ids and addresses (and its TLS flags).
+    /// How to start this node, with `flags` after its ids and addresses (and its TLS flags and
+    /// its share of the CPUs).
     pub fn launch(&self, mut flags: Vec<String>) -> Launch {
+        flags.extend([
+            "--worker-threads".to_string(),
+            self.worker_threads.to_string(),
+        ]);
         if let Some(tls) = &self.tls {
             flags.extend(tls.flags(self.id));
         }

@@ -298,6 +298,7 @@ mod tests {
             started_pid: 100 + id as u32,
             exit: None,
             tls: None,
+            worker_threads: 1,
         }
     }
 
@@ -339,7 +340,7 @@ mod tests {
             "{screen}"
         );
         assert!(screen.contains(
-            "node 1: /bin/raftkv serve --node-id 1 --data-dir .raftkv-local/node1 --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:17001 >> .raftkv-local/node1.log 2>&1 &"
+            "node 1: /bin/raftkv serve --node-id 1 --data-dir .raftkv-local/node1 --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:17001 --worker-threads 1 >> .raftkv-local/node1.log 2>&1 &"
         ), "{screen}");
         assert!(
             screen.contains("redis-cli -p 7002"),

@@ -95,6 +95,9 @@ pub struct ServeArgs {
     /// UNSAFE, test-only: on SIGUSR1 drop every WAL byte not yet fsynced and exit (simulated power cut). Implied by --unsafe-no-fsync.
     #[arg(long, env = "RAFTKV_UNSAFE_POWER_LOSS_SIGNAL", num_args = 0..=1, default_missing_value = "true")]
     unsafe_power_loss_signal: Option<bool>,
+    /// Threads that run the node; nodes sharing a machine should split its CPUs (1 to 1024) [default: one per CPU].
+    #[arg(long, env = "RAFTKV_WORKER_THREADS")]
+    worker_threads: Option<usize>,
     /// Most bytes of pub/sub messages queued for one subscriber before it is disconnected [default: 33554432].
     #[arg(long, env = "RAFTKV_PUBSUB_OUTPUT_LIMIT_BYTES")]
     pubsub_output_limit_bytes: Option<usize>,
@@ -160,6 +163,9 @@ impl ServeArgs {
         }
         if self.peer_advertise.is_some() {
             c.peer_advertise = self.peer_advertise;
+        }
+        if self.worker_threads.is_some() {
+            c.worker_threads = self.worker_threads;
         }
         if self.metrics_listen.is_some() {
             c.metrics_listen = self.metrics_listen;
@@ -233,7 +239,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+    // Always set, so tokio's own TOKIO_WORKER_THREADS (which panics on a bad value) is not read:
+    // `--worker-threads` is the one setting, validated with the rest.
+    let threads = config.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()?;
     let result = runtime.block_on(async move {
@@ -308,7 +320,7 @@ mod tests {
         let file = dir.path().join("raftkv.toml");
         std::fs::write(
             &file,
-            "node_id = 3\nlisten = \"127.0.0.1:7000\"\nsnapshot_threshold = 5\n",
+            "node_id = 3\nlisten = \"127.0.0.1:7000\"\nsnapshot_threshold = 5\nworker_threads = 2\n",
         )
         .unwrap();
         let w = Wrapper::try_parse_from([
@@ -324,6 +336,17 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:7100", "the flag wins over the file");
         assert_eq!(c.snapshot_threshold, 5, "from the file");
         assert_eq!(c.peer_listen, node::config::DEFAULT_PEER_LISTEN, "default");
+        assert_eq!(c.worker_threads, Some(2), "from the file");
+        let path = file.to_str().unwrap();
+        let w =
+            Wrapper::try_parse_from(["serve", "--config", path, "--worker-threads", "1"]).unwrap();
+        assert_eq!(w.args.into_config().unwrap().worker_threads, Some(1));
+        let w = Wrapper::try_parse_from(["serve", "--worker-threads", "0"]).unwrap();
+        let err = w.args.into_config().unwrap_err().to_string();
+        assert!(
+            err.contains("worker_threads must be between 1 and 1024"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -457,6 +457,13 @@ fn a_peer_down_for_ten_seconds_costs_a_bounded_number_of_log_lines() {
     });
     let follower = if leader == 1 { 2 } else { 1 };
     let server = info(base + follower - 1, "server").expect("the follower answers");
+    // The three nodes share this machine: each runs on its share of the CPUs.
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        field(&server, "worker_threads"),
+        Some((cpus / 3).max(1).to_string()),
+        "{server}"
+    );
     let pid: i32 = field(&server, "process_id")
         .and_then(|p| p.parse().ok())
         .expect("the follower's pid");

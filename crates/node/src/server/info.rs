@@ -110,12 +110,13 @@ fn server(out: &mut String, ctx: &ServerContext) {
     let port = ctx.config.listen.rsplit(':').next().unwrap_or("0");
     let _ = write!(
         out,
-        "# Server\r\nredis_version:{REDIS_VERSION}\r\nraftkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\n",
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nraftkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nworker_threads:{}\r\n",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::OS,
         std::process::id(),
         ctx.run_id,
-        uptime / 86400
+        uptime / 86400,
+        tokio::runtime::Handle::current().metrics().num_workers()
     );
 }
 
