@@ -160,10 +160,10 @@ pub struct Config {
     /// Test-only: a client could partition the cluster.
     pub unsafe_fault_injection: bool,
     /// Threads that run the node's tasks (connections, Raft, replication, apply); none: one per
-    /// CPU this process may use. Nodes that share a machine run faster with its CPUs divided
-    /// among them (`raftkv local` does so): every thread past a node's share adds wake-ups and
-    /// context switches to each write without adding work done (docs/benchmarks.md, "Worker
-    /// threads").
+    /// CPU this process may use. Nodes that share a machine write with a lower latency and a
+    /// shorter tail with its CPUs divided among them (`raftkv local` does so): every thread
+    /// past a node's share adds wake-ups and context switches to each write, not work
+    /// (docs/benchmarks.md, "Worker threads for nodes that share a machine").
     pub worker_threads: Option<usize>,
     /// Most bytes of pub/sub messages waiting for one subscriber; a subscriber that falls
     /// further behind is disconnected (Redis's `client-output-buffer-limit pubsub`).

@@ -166,9 +166,10 @@ fn plan(args: &LocalArgs, i: usize) -> LocalNode {
     }
 }
 
-/// Each node's share of the CPUs this process may use, at least one: nodes on one machine run
-/// faster with a thread each per core they get than all with one per core, which only adds
-/// wake-ups and context switches (docs/benchmarks.md, "Worker threads").
+/// Each node's share of the CPUs this process may use, at least one. Nodes on one machine
+/// write with a lower latency and a shorter tail on their share than each on one thread per
+/// CPU, whose extra threads add wake-ups and context switches, not work (docs/benchmarks.md,
+/// "Worker threads for nodes that share a machine").
 fn cpu_share(nodes: usize) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cpus / nodes.max(1)).max(1)
