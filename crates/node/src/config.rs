@@ -82,6 +82,12 @@ impl std::str::FromStr for ReadPolicy {
     }
 }
 
+/// The CPUs this process may use (its affinity mask and cgroup quota count), at least one:
+/// what `worker_threads` defaults to, and what nodes sharing a machine divide among them.
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Everything `raftkv serve` needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

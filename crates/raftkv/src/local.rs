@@ -171,8 +171,7 @@ fn plan(args: &LocalArgs, i: usize) -> LocalNode {
 /// CPU, whose extra threads add wake-ups and context switches, not work (docs/benchmarks.md,
 /// "Worker threads for nodes that share a machine").
 fn cpu_share(nodes: usize) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cpus / nodes.max(1)).max(1)
+    (node::config::available_cpus() / nodes.max(1)).max(1)
 }
 
 fn has_data(dir: &Path) -> bool {

@@ -241,9 +241,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     // Always set, so tokio's own TOKIO_WORKER_THREADS (which panics on a bad value) is not read:
     // `--worker-threads` is the one setting, validated with the rest.
-    let threads = config.worker_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = config
+        .worker_threads
+        .unwrap_or_else(node::config::available_cpus);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
